@@ -1,0 +1,3 @@
+//! `lcc-proxy --config FILE`: serve gateways and entrances from FILE.
+
+fn main() {}

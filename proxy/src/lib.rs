@@ -1,0 +1,1 @@
+//! lcc-proxy: gateways and entrances for Local Cluster, reloaded live from a config file.

@@ -1,0 +1,1 @@
+//! lcc-site: static sites for Local Cluster: fetch an archive safely and serve it.

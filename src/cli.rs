@@ -1,0 +1,202 @@
+//! The command-line grammar of `lcc` (clap derive). No behaviour lives here.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Local Cluster: run a set of services on one machine the way Kubernetes runs them on many.
+#[derive(Debug, Parser)]
+#[command(name = "lcc", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Run as if started in DIR (the cluster directory), like `git -C`.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `lcc` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests (files or cluster directories); exit 1 with every error.
+    Validate {
+        /// Manifest files or cluster directories (default: the cluster directory).
+        paths: Vec<PathBuf>,
+    },
+    /// Compile manifests into standalone `pod` scripts, one directory each.
+    Compile {
+        /// Manifest files or cluster directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(short, long, default_value = "pods")]
+        output: PathBuf,
+    },
+    /// Probe an endpoint once: exit 0 if it answers.
+    Probe {
+        /// `http://HOST:PORT/PATH` or `tcp://HOST:PORT`.
+        url: String,
+        /// How long to wait, e.g. `1s`, `500ms`.
+        #[arg(long, default_value = "1s")]
+        timeout: String,
+        /// Accepted HTTP status range.
+        #[arg(long, default_value = "200-399")]
+        expect: String,
+    },
+    /// Print a free TCP port on 127.0.0.1, or check that PORT is free.
+    Port(PortArgs),
+    /// Fetch and safely extract a site archive into DIR.
+    Fetch(FetchArgs),
+    /// Serve a directory over HTTP.
+    ServeStatic(ServeArgs),
+    /// Start the daemon for the cluster in DIR and bring it up.
+    Up(UpArgs),
+    /// Stop every pod, the proxy and the daemon of the cluster in DIR.
+    Down {
+        /// Cluster directory (default: `-C` or the current directory).
+        dir: Option<PathBuf>,
+    },
+    /// List the instances and their status.
+    Ps {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Show an instance's output.
+    Logs {
+        /// Instance name.
+        instance: String,
+        /// Keep following the output.
+        #[arg(short, long)]
+        follow: bool,
+        /// Show the last N lines.
+        #[arg(short = 'n', long)]
+        lines: Option<usize>,
+        /// Show stderr instead of stdout.
+        #[arg(long)]
+        stderr: bool,
+    },
+    /// Ask the daemon to start an instance or every instance of a group.
+    Start {
+        /// Instance or group name.
+        name: String,
+    },
+    /// Ask the daemon to stop an instance or every instance of a group.
+    Stop {
+        /// Instance or group name.
+        name: String,
+    },
+    /// Restart an instance or every instance of a group.
+    Restart {
+        /// Instance or group name.
+        name: String,
+    },
+    /// Set a group's replica count (kept as an override until the next scale).
+    Scale {
+        /// Group name.
+        group: String,
+        /// Replicas.
+        replicas: u32,
+    },
+    /// Delete an instance (a group's instance is replaced by a new one).
+    Delete {
+        /// Instance name.
+        instance: String,
+    },
+    /// Manage storages.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+    /// Show the cluster's events.
+    Events {
+        /// Keep following new events.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Print shell completions.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+    /// Run the daemon in the foreground (used by `lcc up`; not for direct use).
+    #[command(hide = true)]
+    Daemon {
+        /// Cluster directory.
+        dir: PathBuf,
+    },
+}
+
+/// Arguments of `lcc port`.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Check that this port is free instead of picking one.
+    #[arg(long, value_name = "PORT")]
+    pub check: Option<u16>,
+    /// Pick from this inclusive range, e.g. `30000-31999`.
+    #[arg(long, value_name = "LO-HI")]
+    pub range: Option<String>,
+}
+
+/// Arguments of `lcc fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// http(s)://, file:// URL or a path.
+    pub url: String,
+    /// Directory that receives the extracted site.
+    #[arg(long)]
+    pub into: PathBuf,
+    /// Expected sha256 of the archive.
+    #[arg(long)]
+    pub sha256: Option<String>,
+    /// Subdirectory of the archive to keep.
+    #[arg(long)]
+    pub root: Option<String>,
+    /// Limit on the extracted total, in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_size: u64,
+}
+
+/// Arguments of `lcc serve-static`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory to serve.
+    pub dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: String,
+    /// Serve index.html for unknown paths (single-page apps).
+    #[arg(long)]
+    pub spa: bool,
+}
+
+/// Arguments of `lcc up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Cluster directory (default: `-C` or the current directory).
+    pub dir: Option<PathBuf>,
+    /// Return once the pods are started, leaving the daemon running.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// With `-d`: return once every instance is ready.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `lcc storage` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// List storages, their directories and who binds them.
+    Ls,
+    /// Delete a storage's data (refused while an instance binds it).
+    Rm {
+        /// Storage name.
+        name: String,
+    },
+}
+
+/// Output formats of listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}

@@ -1,0 +1,25 @@
+//! Dispatch of each subcommand to the module that runs it.
+
+mod cluster;
+mod manifest;
+mod net;
+mod site;
+
+use crate::cli::{Cli, Command};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs one parsed command line.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cluster_dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    match cli.command {
+        Command::Validate { paths } => manifest::validate(&cluster_dir, &paths),
+        Command::Compile { files, output } => manifest::compile(&files, &output),
+        Command::Probe { url, timeout, expect } => net::probe(&url, &timeout, &expect),
+        Command::Port(args) => net::port(&args),
+        Command::Fetch(args) => site::fetch(&args),
+        Command::ServeStatic(args) => site::serve(&args),
+        Command::Completions { shell } => cluster::completions(shell),
+        other => cluster::run(&cluster_dir, other),
+    }
+}

@@ -1,0 +1,2 @@
+//! lcc-supervisor: the Local Cluster daemon and the network helpers pods delegate to
+//! `lcc` (probes, port allocation).
