@@ -7,6 +7,7 @@
 
 pub mod podspec;
 pub mod plan;
+pub mod render;
 
 pub use plan::{EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, Plan, StorageSpec};
 pub use podspec::PodSpec;
