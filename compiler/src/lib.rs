@@ -1,13 +1,36 @@
 //! lcc-compiler: reads Local Cluster manifests, validates them, plans the desired
 //! instances and renders each one into a standalone `pod` shell script.
 //!
-//! The pipeline is `load` (YAML with positions) -> `validate` (every error, with
-//! file:line:col) -> `plan` (a flat [`Plan`] the daemon and `lcc compile` consume) ->
-//! `render` (a [`PodSpec`] into a POSIX sh script from the embedded templates).
+//! The pipeline is `load` (YAML with positions) -> `check`/`refs`/`ports` (every
+//! error, with file:line:col) -> `planner` (a flat [`Plan`] the daemon and
+//! `lcc compile` consume) -> `render` (a [`PodSpec`] into a POSIX sh script from the
+//! embedded templates).
 
-pub mod podspec;
+mod check;
+mod de;
+pub mod diag;
+mod load;
+pub mod model;
 pub mod plan;
+mod planner;
+pub mod podspec;
+mod ports;
+mod refs;
 pub mod render;
+mod report;
+pub mod rules;
+mod yaml;
 
+pub use diag::{Diagnostic, Diagnostics};
+pub use load::{load_cluster, load_files, manifest_files, Counts};
 pub use plan::{EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, Plan, StorageSpec};
+pub use planner::{DEFAULT_HOST_PORTS, MANIFEST_DIR_VAR};
 pub use podspec::PodSpec;
+pub use ports::DEFAULT_HTTP;
+
+use std::path::PathBuf;
+
+/// Like [`load_files`], also counting the objects and files read (for `lcc validate`).
+pub fn load_files_counted(paths: &[PathBuf]) -> Result<(Plan, Counts), Diagnostics> {
+    load::load_files_counted(paths)
+}

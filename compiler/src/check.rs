@@ -1,0 +1,444 @@
+//! Checks of one object on its own: names, values, required fields, the rules of
+//! each application type. Checks across objects are in `refs`.
+
+use crate::load::{Body, Object};
+use crate::model::{
+    AppType, ApplicationDoc, BindingDoc, ClusterDoc, Env, InterfaceDoc, LocalDoc, PlatformDoc,
+    ProbeDoc, ProtocolDoc, RestartDoc, StaticDoc, StopDoc,
+};
+use crate::report::{Reporter, Scope};
+use crate::rules;
+use std::collections::HashSet;
+
+/// Checks one object.
+pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
+    let Some(body) = &obj.body else { return };
+    let mut s = Scope { rep, obj };
+    if !matches!(body, Body::Cluster(_)) {
+        s.check("name", rules::name(&obj.name));
+    }
+    match body {
+        Body::Cluster(c) => cluster(&mut s, c),
+        Body::Application(app) => application(&mut s, app),
+        Body::Instance(i) => {
+            s.require("app", &i.app);
+            overrides(
+                &mut s,
+                i.env.as_ref(),
+                i.probe.as_ref(),
+                i.restart.as_ref(),
+                i.storage.as_deref(),
+            );
+        }
+        Body::Group(g) => {
+            s.require("app", &g.app);
+            if g.replicas.is_some_and(|r| !(0..=10_000).contains(&r)) {
+                s.err("replicas", "replicas must be between 0 and 10000");
+            }
+            overrides(
+                &mut s,
+                g.env.as_ref(),
+                g.probe.as_ref(),
+                g.restart.as_ref(),
+                g.storage.as_deref(),
+            );
+        }
+        Body::Gateway(g) => {
+            if let Some(port) = s.require("port", &g.port) {
+                s.check("port", rules::port(*port));
+            }
+            s.require("target", &g.target);
+            s.require("interface", &g.interface);
+            if g.address
+                .as_deref()
+                .is_some_and(|a| a.is_empty() || a.contains(char::is_whitespace))
+            {
+                s.err(
+                    "address",
+                    "invalid address: expected a host name or IP address",
+                );
+            }
+        }
+        Body::Entrance(e) => {
+            s.require("gateway", &e.gateway);
+        }
+        Body::Storage(st) => {
+            if st.path.as_deref() == Some("") {
+                s.err("path", "path must not be empty");
+            }
+        }
+    }
+}
+
+/// Checks `kind: Cluster`.
+fn cluster(s: &mut Scope<'_, '_>, c: &ClusterDoc) {
+    if let Some(name) = &c.name {
+        s.check("name", rules::name(name));
+    }
+    if let Some(http) = &c.http {
+        s.check("http", rules::listen_addr(http));
+    }
+    if let Some(range) = &c.host_ports {
+        s.check("hostPorts", rules::port_range(range));
+    }
+}
+
+/// Checks an Application.
+fn application(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
+    let names = interfaces(s, &app.interfaces);
+    sections(s, app);
+    match app.app_type {
+        Some(AppType::Local) => {
+            if let Some(local) = s.require("local", &app.local) {
+                local_app(s, local);
+            }
+        }
+        Some(AppType::Static) => {
+            if let Some(site) = s.require("static", &app.static_site) {
+                static_app(s, site, &app.interfaces);
+            }
+        }
+        Some(AppType::Remote) => remote_app(s, app),
+        None => {
+            s.err(
+                "type",
+                "missing field `type`, expected one of: local, static, remote",
+            );
+        }
+    }
+    if let Some(probe) = &app.probe {
+        self::probe(s, "probe", probe, Some(&names));
+    }
+    if let Some(restart) = &app.restart {
+        self::restart(s, "restart", restart);
+    }
+    if let Some(stop) = &app.stop {
+        self::stop(s, stop);
+    }
+    bindings(s, "storage", &app.storage);
+}
+
+/// Rejects the settings section of another application type.
+fn sections(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
+    let present = [
+        ("local", app.local.is_some(), AppType::Local),
+        ("static", app.static_site.is_some(), AppType::Static),
+        ("remote", app.remote.is_some(), AppType::Remote),
+    ];
+    for (section, is_present, owner) in present {
+        if is_present && app.app_type.is_some_and(|t| t != owner) {
+            s.err_key(
+                section,
+                format!("`{section}` is only allowed in an application of type {section}"),
+            );
+        }
+    }
+}
+
+/// Checks interfaces; returns their names.
+fn interfaces(s: &mut Scope<'_, '_>, list: &[InterfaceDoc]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    for (i, iface) in list.iter().enumerate() {
+        let at = format!("interfaces[{i}]");
+        s.check(&format!("{at}.name"), rules::name(&iface.name));
+        if !seen.insert(iface.name.as_str()) {
+            s.err(
+                &format!("{at}.name"),
+                format!("duplicate interface `{}`", iface.name),
+            );
+        }
+        if iface.protocol.is_none() {
+            s.err(
+                &format!("{at}.protocol"),
+                "missing field `protocol`, expected one of: http, tcp",
+            );
+        }
+        if let Some(port) = iface.port {
+            s.check(&format!("{at}.port"), rules::port(port));
+        }
+    }
+    list.iter().map(|i| i.name.clone()).collect()
+}
+
+/// Checks `local:`.
+fn local_app(s: &mut Scope<'_, '_>, local: &LocalDoc) {
+    if local.platforms.is_empty() {
+        s.err(
+            "local.platforms",
+            "a local application needs at least one platform",
+        );
+    }
+    for (i, platform) in local.platforms.iter().enumerate() {
+        self::platform(s, &format!("local.platforms[{i}]"), platform);
+    }
+    env(s, "local.env", &local.env);
+}
+
+/// Checks one platform.
+fn platform(s: &mut Scope<'_, '_>, at: &str, p: &PlatformDoc) {
+    if let Some(os) = s.require(&format!("{at}.os"), &p.os) {
+        s.check(&format!("{at}.os"), rules::one_of("os", os, rules::OSES));
+    }
+    for (i, arch) in p.arch.0.iter().enumerate() {
+        s.check(
+            &format!("{at}.arch[{i}]"),
+            rules::one_of("arch", arch, rules::ARCHES),
+        );
+    }
+    match (&p.command, &p.shell) {
+        (Some(_), Some(_)) => s.err_key(
+            &format!("{at}.shell"),
+            "give either `command` or `shell`, not both",
+        ),
+        (None, None) => s.err(
+            at,
+            "missing field `command` (an argv list) or `shell` (a script)",
+        ),
+        (Some(argv), None) if argv.is_empty() || argv[0].is_empty() => {
+            s.err(&format!("{at}.command"), "command must not be empty")
+        }
+        (None, Some(script)) if script.trim().is_empty() => {
+            s.err(&format!("{at}.shell"), "shell must not be empty")
+        }
+        _ => {}
+    }
+    let nul = p
+        .command
+        .iter()
+        .flatten()
+        .chain(&p.shell)
+        .any(|a| a.contains('\0'));
+    if nul {
+        s.err(at, "a command must not contain a NUL character");
+    }
+}
+
+/// Checks `static:` and that the app has exactly one http interface.
+fn static_app(s: &mut Scope<'_, '_>, site: &StaticDoc, ifaces: &[InterfaceDoc]) {
+    match site.archive.as_deref() {
+        None => {
+            s.require("static.archive", &site.archive);
+        }
+        Some("") => s.err("static.archive", "archive must not be empty"),
+        Some(_) => {}
+    }
+    if let Some(sha) = &site.sha256 {
+        s.check("static.sha256", rules::sha256(sha));
+    }
+    if let Some(root) = &site.root {
+        s.check("static.root", rules::inner_path(root));
+    }
+    let one_http = ifaces.len() == 1 && ifaces[0].protocol != Some(ProtocolDoc::Tcp);
+    if !one_http {
+        s.err(
+            "interfaces",
+            "a static application has exactly one interface, of protocol http",
+        );
+    }
+}
+
+/// Checks a remote application.
+fn remote_app(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
+    if let Some(remote) = s.require("remote", &app.remote) {
+        match remote.host.as_deref() {
+            None => {
+                s.require("remote.host", &remote.host);
+            }
+            Some(h) if h.is_empty() || h.contains(char::is_whitespace) => s.err(
+                "remote.host",
+                "invalid host: expected a host name or IP address",
+            ),
+            Some(_) => {}
+        }
+    }
+    for (i, iface) in app.interfaces.iter().enumerate() {
+        if iface.port.is_none() {
+            let msg = format!(
+                "interface `{}` of a remote application needs a fixed port",
+                iface.name
+            );
+            s.err(&format!("interfaces[{i}]"), msg);
+        }
+    }
+    if app.interfaces.is_empty() {
+        s.err(
+            "interfaces",
+            "a remote application needs at least one interface",
+        );
+    }
+    if !app.storage.is_empty() {
+        s.err_key(
+            "storage",
+            "a remote application runs elsewhere: it cannot bind storage",
+        );
+    }
+}
+
+/// Checks env names and values.
+pub fn env(s: &mut Scope<'_, '_>, at: &str, env: &Env) {
+    let mut seen = HashSet::new();
+    for (name, value) in &env.0 {
+        let field = format!("{at}.{name}");
+        s.check(&field, rules::env_name(name));
+        if !seen.insert(name.as_str()) {
+            s.err_key(&field, format!("duplicate environment variable `{name}`"));
+        }
+        if value.contains('\0') {
+            s.err(
+                &field,
+                format!("environment variable `{name}` must not contain a NUL character"),
+            );
+        }
+    }
+}
+
+/// Checks a probe. With `interfaces`, also that it names one of them (an override's
+/// interfaces are checked against its app in `refs`).
+pub fn probe(s: &mut Scope<'_, '_>, at: &str, p: &ProbeDoc, interfaces: Option<&[String]>) {
+    let actions = [p.http.is_some(), p.tcp.is_some(), p.exec.is_some()];
+    match actions.iter().filter(|a| **a).count() {
+        0 => s.err(at, "a probe needs one of `http`, `tcp` or `exec`"),
+        1 => {}
+        _ => s.err(at, "a probe has exactly one of `http`, `tcp` or `exec`"),
+    }
+    if let Some(http) = &p.http {
+        if http
+            .path
+            .as_deref()
+            .is_some_and(|path| !path.starts_with('/'))
+        {
+            s.err(&format!("{at}.http.path"), "path must start with `/`");
+        }
+    }
+    if p.exec
+        .as_ref()
+        .is_some_and(|argv| argv.is_empty() || argv[0].is_empty())
+    {
+        s.err(&format!("{at}.exec"), "exec must not be empty");
+    }
+    if let (Some(names), Some((field, iface))) = (interfaces, probe_interface(at, p)) {
+        if !names.iter().any(|n| n == iface) {
+            s.err(&field, no_interface_message(iface, names));
+        }
+    }
+    for (key, value) in [
+        ("initialDelay", &p.initial_delay),
+        ("period", &p.period),
+        ("timeout", &p.timeout),
+    ] {
+        if let Some(value) = value {
+            let ms = s.check(&format!("{at}.{key}"), rules::duration(value));
+            if ms == Some(0) && key != "initialDelay" {
+                s.err(
+                    &format!("{at}.{key}"),
+                    format!("{key} must be longer than 0"),
+                );
+            }
+        }
+    }
+    if p.failure_threshold
+        .is_some_and(|n| !(1..=1000).contains(&n))
+    {
+        s.err(
+            &format!("{at}.failureThreshold"),
+            "failureThreshold must be between 1 and 1000",
+        );
+    }
+}
+
+/// The interface a probe names, with its field path.
+pub fn probe_interface<'p>(at: &str, p: &'p ProbeDoc) -> Option<(String, &'p str)> {
+    match (&p.http, &p.tcp) {
+        (Some(http), _) => Some((format!("{at}.http.interface"), &http.interface)),
+        (None, Some(tcp)) => Some((format!("{at}.tcp.interface"), &tcp.interface)),
+        _ => None,
+    }
+}
+
+/// "no interface x (it has: a, b)".
+pub fn no_interface_message(iface: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        format!("no interface `{iface}`: the application has no interfaces")
+    } else {
+        format!(
+            "no interface `{iface}`, expected one of: {}",
+            names.join(", ")
+        )
+    }
+}
+
+/// Checks a restart policy.
+fn restart(s: &mut Scope<'_, '_>, at: &str, r: &RestartDoc) {
+    if r.max_retries.is_some_and(|n| !(0..=1_000_000).contains(&n)) {
+        s.err(
+            &format!("{at}.maxRetries"),
+            "maxRetries must be between 0 and 1000000",
+        );
+    }
+    let Some(backoff) = &r.backoff else { return };
+    let initial = backoff
+        .initial
+        .as_ref()
+        .and_then(|v| s.check(&format!("{at}.backoff.initial"), rules::duration(v)));
+    let max = backoff
+        .max
+        .as_ref()
+        .and_then(|v| s.check(&format!("{at}.backoff.max"), rules::duration(v)));
+    if let (Some(initial), Some(max)) = (initial, max) {
+        if initial > max {
+            s.err(
+                &format!("{at}.backoff.max"),
+                "backoff max must not be shorter than initial",
+            );
+        }
+    }
+}
+
+/// Checks `stop:`.
+fn stop(s: &mut Scope<'_, '_>, stop: &StopDoc) {
+    if let Some(signal) = &stop.signal {
+        s.check(
+            "stop.signal",
+            rules::one_of("signal", signal, rules::SIGNALS),
+        );
+    }
+    if let Some(timeout) = &stop.timeout {
+        s.check("stop.timeout", rules::duration(timeout));
+    }
+}
+
+/// Checks storage bindings on their own (the storages' existence is in `refs`).
+fn bindings(s: &mut Scope<'_, '_>, at: &str, list: &[BindingDoc]) {
+    let mut seen = HashSet::new();
+    for (i, b) in list.iter().enumerate() {
+        s.check(&format!("{at}[{i}].storage"), rules::name(&b.storage));
+        let path = format!("{at}[{i}].path");
+        if s.check(&path, rules::inner_path(&b.path)).is_some()
+            && !seen.insert(b.path.trim_end_matches('/'))
+        {
+            s.err(&path, format!("two storage bindings at path `{}`", b.path));
+        }
+    }
+}
+
+/// Checks the overrides of an Instance or InstanceGroup.
+fn overrides(
+    s: &mut Scope<'_, '_>,
+    env_: Option<&Env>,
+    probe_: Option<&ProbeDoc>,
+    restart_: Option<&RestartDoc>,
+    storage: Option<&[BindingDoc]>,
+) {
+    if let Some(e) = env_ {
+        env(s, "env", e);
+    }
+    if let Some(p) = probe_ {
+        probe(s, "probe", p, None);
+    }
+    if let Some(r) = restart_ {
+        restart(s, "restart", r);
+    }
+    if let Some(b) = storage {
+        bindings(s, "storage", b);
+    }
+}

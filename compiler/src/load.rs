@@ -1,0 +1,324 @@
+//! Loading a cluster: find the manifest files, parse every document with positions,
+//! read each into the type of its `kind`, check everything, then plan.
+
+use crate::de::from_node;
+use crate::diag::Diagnostics;
+use crate::model::{
+    ApplicationDoc, ClusterDoc, EntranceDoc, GatewayDoc, GroupDoc, InstanceDoc, StorageDoc,
+};
+use crate::plan::Plan;
+use crate::report::Reporter;
+use crate::yaml::{self, Node};
+use crate::{check, planner, refs};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// The kinds of object, as written in `kind:`.
+pub const KINDS: &[&str] = &[
+    "Cluster",
+    "Application",
+    "Instance",
+    "InstanceGroup",
+    "Gateway",
+    "Entrance",
+    "Storage",
+];
+
+/// One manifest file.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The path as given or found (shown in errors).
+    pub path: PathBuf,
+    /// Absolute directory of the file (relative archive paths start there).
+    pub dir: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+impl Source {
+    /// The text of a 1-based line.
+    pub fn line(&self, n: usize) -> Option<&str> {
+        self.text
+            .lines()
+            .nth(n.checked_sub(1)?)
+            .map(|l| l.trim_end_matches('\r'))
+    }
+}
+
+/// One document of a manifest file.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Index of its file in the sources.
+    pub file: usize,
+    /// The document with positions.
+    pub root: Node,
+    /// Its `kind` (empty if missing).
+    pub kind: String,
+    /// Its `name` (empty if missing).
+    pub name: String,
+    /// The typed document, unless reading it failed.
+    pub body: Option<Body>,
+}
+
+impl Object {
+    /// `Kind/name` for messages.
+    pub fn label(&self) -> Option<String> {
+        match (self.kind.is_empty(), self.name.is_empty()) {
+            (true, _) => None,
+            (false, true) => Some(self.kind.clone()),
+            (false, false) => Some(format!("{}/{}", self.kind, self.name)),
+        }
+    }
+}
+
+/// A typed document.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// `kind: Cluster`.
+    Cluster(ClusterDoc),
+    /// `kind: Application`.
+    Application(Box<ApplicationDoc>),
+    /// `kind: Instance`.
+    Instance(Box<InstanceDoc>),
+    /// `kind: InstanceGroup`.
+    Group(Box<GroupDoc>),
+    /// `kind: Gateway`.
+    Gateway(GatewayDoc),
+    /// `kind: Entrance`.
+    Entrance(EntranceDoc),
+    /// `kind: Storage`.
+    Storage(StorageDoc),
+}
+
+/// Loads the cluster in `dir`: every `*.yaml` and `*.yml` file in it (sorted, not
+/// recursive, hidden files skipped).
+pub fn load_cluster(dir: &Path) -> Result<Plan, Diagnostics> {
+    let files = manifest_files(dir).map_err(|msg| io_error(dir, msg))?;
+    load(dir, &files)
+}
+
+/// Loads manifest files and/or cluster directories as one cluster. The cluster
+/// directory (for storage paths and the default name) is the first directory given,
+/// else the directory of the first file.
+pub fn load_files(paths: &[PathBuf]) -> Result<Plan, Diagnostics> {
+    load_files_counted(paths).map(|(plan, _)| plan)
+}
+
+/// [`load_files`], also counting what was read.
+pub fn load_files_counted(paths: &[PathBuf]) -> Result<(Plan, Counts), Diagnostics> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(manifest_files(path).map_err(|msg| io_error(path, msg))?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let cluster_dir = match paths.iter().find(|p| p.is_dir()) {
+        Some(dir) => dir.clone(),
+        None => parent_dir(
+            paths
+                .first()
+                .map(PathBuf::as_path)
+                .unwrap_or(Path::new(".")),
+        ),
+    };
+    load_counted(&cluster_dir, &files)
+}
+
+/// The manifests of a cluster directory.
+pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read directory: {e}"))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+            yaml && !name.starts_with('.') && p.is_file()
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Summary counts of a successful load, for `lcc validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Objects (non-empty documents).
+    pub objects: usize,
+    /// Files read.
+    pub files: usize,
+}
+
+/// Loads files into a plan, also counting what was read.
+pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Counts), Diagnostics> {
+    let cluster_dir = absolute_dir(cluster_dir).map_err(|msg| io_error(cluster_dir, msg))?;
+    let (sources, read_errors) = read_sources(files);
+    let mut rep = Reporter::new(&sources);
+    rep.errors.extend(read_errors);
+    let (objects, clean) = parse_objects(&sources, &mut rep);
+    for obj in &objects {
+        check::object(&mut rep, obj);
+    }
+    if clean {
+        refs::check(&mut rep, &objects);
+    }
+    if !rep.errors.is_empty() {
+        return Err(Diagnostics::new(rep.errors));
+    }
+    let counts = Counts {
+        objects: objects.len(),
+        files: sources.len(),
+    };
+    Ok((planner::plan(&cluster_dir, &sources, &objects), counts))
+}
+
+/// Loads files into a plan.
+fn load(cluster_dir: &Path, files: &[PathBuf]) -> Result<Plan, Diagnostics> {
+    load_counted(cluster_dir, files).map(|(plan, _)| plan)
+}
+
+/// The absolute, canonical form of a directory.
+fn absolute_dir(dir: &Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(dir).map_err(|e| format!("cannot open cluster directory: {e}"))
+}
+
+/// The directory of a file (`.` for a bare file name).
+fn parent_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A problem with a path as a whole.
+fn io_error(path: &Path, message: String) -> Diagnostics {
+    Diagnostics::new(vec![crate::diag::Diagnostic {
+        file: path.to_path_buf(),
+        line: None,
+        col: None,
+        object: None,
+        field: None,
+        message,
+        source_line: None,
+    }])
+}
+
+/// Reads each file; unreadable ones become diagnostics.
+fn read_sources(files: &[PathBuf]) -> (Vec<Source>, Vec<crate::diag::Diagnostic>) {
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    for path in files {
+        let read = std::fs::read_to_string(path).map_err(|e| format!("cannot read file: {e}"));
+        let dir = read.and_then(|text| {
+            let dir = absolute_dir(&parent_dir(path))?;
+            Ok((text, dir))
+        });
+        match dir {
+            Ok((text, dir)) => sources.push(Source {
+                path: path.clone(),
+                dir,
+                text,
+            }),
+            Err(message) => errors.extend(io_error(path, message).errors),
+        }
+    }
+    (sources, errors)
+}
+
+/// Parses every document of every source into objects. The flag is false when a
+/// syntax or structure error means some objects may be missing, so that checks
+/// across objects would only add noise.
+fn parse_objects(sources: &[Source], rep: &mut Reporter<'_>) -> (Vec<Object>, bool) {
+    let mut objects = Vec::new();
+    let mut clean = true;
+    for (file, source) in sources.iter().enumerate() {
+        let parsed = yaml::parse(&source.text);
+        if let Some(err) = parsed.error {
+            rep.at(
+                file,
+                Some(err.pos),
+                None,
+                None,
+                format!("invalid YAML: {}", err.message),
+            );
+            clean = false;
+        }
+        for root in parsed.documents.into_iter().flatten() {
+            match read_object(file, root, rep) {
+                Some(obj) => objects.push(obj),
+                None => clean = false,
+            }
+        }
+    }
+    (objects, clean)
+}
+
+/// Reads one document: its kind, name and typed body.
+fn read_object(file: usize, root: Node, rep: &mut Reporter<'_>) -> Option<Object> {
+    if !matches!(root.value, yaml::Value::Map(_)) {
+        let message = "a manifest document must be a mapping with a `kind`";
+        rep.at(file, Some(root.pos), None, None, message);
+        return None;
+    }
+    let kind = root
+        .get("kind")
+        .and_then(Node::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = root
+        .get("name")
+        .and_then(Node::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut obj = Object {
+        file,
+        root,
+        kind,
+        name,
+        body: None,
+    };
+    if obj.kind.is_empty() {
+        let message = format!(
+            "missing field `kind`, expected one of: {}",
+            KINDS.join(", ")
+        );
+        rep.field(&obj, "", message);
+        return None;
+    }
+    if !KINDS.contains(&obj.kind.as_str()) {
+        let message = format!(
+            "unknown kind `{}`, expected one of: {}",
+            obj.kind,
+            KINDS.join(", ")
+        );
+        obj.name.clear();
+        rep.field(&obj, "kind", message);
+        return None;
+    }
+    obj.body = read_body(&obj, rep);
+    Some(obj)
+}
+
+/// Reads the typed body of an object of a known kind.
+fn read_body(obj: &Object, rep: &mut Reporter<'_>) -> Option<Body> {
+    Some(match obj.kind.as_str() {
+        "Cluster" => Body::Cluster(typed(obj, rep)?),
+        "Application" => Body::Application(Box::new(typed(obj, rep)?)),
+        "Instance" => Body::Instance(Box::new(typed(obj, rep)?)),
+        "InstanceGroup" => Body::Group(Box::new(typed(obj, rep)?)),
+        "Gateway" => Body::Gateway(typed(obj, rep)?),
+        "Entrance" => Body::Entrance(typed(obj, rep)?),
+        _ => Body::Storage(typed(obj, rep)?),
+    })
+}
+
+/// Deserializes a document, reporting every problem serde meets.
+fn typed<T: DeserializeOwned>(obj: &Object, rep: &mut Reporter<'_>) -> Option<T> {
+    let (value, errors) = from_node::<T>(&obj.root);
+    for err in errors {
+        let field = (!err.path.is_empty()).then_some(err.path);
+        rep.at(obj.file, err.pos, obj.label(), field, err.message);
+    }
+    value
+}

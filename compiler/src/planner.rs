@@ -1,0 +1,398 @@
+//! Planning: turns checked objects into a [`Plan`], building each [`PodSpec`] from its
+//! application's settings, the defaults, and the Instance's or group's overrides.
+
+use crate::load::{Body, Object, Source};
+use crate::model::StateDoc;
+use crate::model::{
+    AppType, ApplicationDoc, BindingDoc, Env, PolicyDoc, ProbeDoc, ProtocolDoc, RestartDoc,
+};
+use crate::plan::{EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, Plan, StorageSpec};
+use crate::podspec::{
+    AppKind, Command, EnvVar, Interface, Platform, PodSpec, Probe, ProbeAction, Protocol, Remote,
+    Restart, RestartPolicy, Site, Stop, StorageBinding,
+};
+use crate::ports::DEFAULT_HTTP;
+use crate::refs::{is_referenced, protocol_of, Index};
+use crate::rules;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Default range of run-time ports.
+pub const DEFAULT_HOST_PORTS: (u16, u16) = (30000, 31999);
+
+/// The variable that tells a local app where its manifest file is.
+pub const MANIFEST_DIR_VAR: &str = "LCC_MANIFEST_DIR";
+
+/// What the planner needs to know about the cluster.
+struct Ctx<'a> {
+    /// Absolute cluster directory.
+    cluster_dir: &'a Path,
+    /// The manifest files.
+    sources: &'a [Source],
+    /// Objects by name.
+    index: Index<'a>,
+    /// Storage name -> absolute directory.
+    storage_dirs: HashMap<String, String>,
+}
+
+/// Builds the plan of checked objects.
+pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan {
+    let storages = storages(cluster_dir, objects);
+    let storage_dirs = storages
+        .iter()
+        .map(|s| (s.name.clone(), s.dir.clone()))
+        .collect();
+    let index = Index::for_plan(objects);
+    let ctx = Ctx {
+        cluster_dir,
+        sources,
+        index,
+        storage_dirs,
+    };
+    let mut plan = Plan {
+        name: cluster_name(&ctx, objects),
+        http: DEFAULT_HTTP.to_string(),
+        host_ports: DEFAULT_HOST_PORTS,
+        instances: Vec::new(),
+        groups: Vec::new(),
+        unreferenced_apps: Vec::new(),
+        gateways: Vec::new(),
+        entrances: Vec::new(),
+        storages,
+    };
+    for obj in objects {
+        add(&ctx, &mut plan, objects, obj);
+    }
+    plan
+}
+
+/// Adds one object to the plan.
+fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
+    match &obj.body {
+        Some(Body::Cluster(c)) => {
+            if let Some(http) = &c.http {
+                plan.http = http.clone();
+            }
+            if let Some(range) = c
+                .host_ports
+                .as_deref()
+                .and_then(|r| rules::port_range(r).ok())
+            {
+                plan.host_ports = range;
+            }
+        }
+        Some(Body::Application(app)) if !is_referenced(objects, &obj.name) => {
+            let ov = Overrides::default();
+            plan.unreferenced_apps
+                .push(pod_spec(ctx, obj, app, &obj.name, None, &ov));
+        }
+        Some(Body::Instance(i)) => {
+            let ov = Overrides {
+                env: i.env.as_ref(),
+                probe: i.probe.as_ref(),
+                restart: i.restart.as_ref(),
+                storage: i.storage.as_deref(),
+            };
+            if let Some((app_obj, app)) = app_of(ctx, i.app.as_deref()) {
+                let spec = pod_spec(ctx, app_obj, app, &obj.name, None, &ov);
+                plan.instances.push(InstancePlan {
+                    running: i.state != Some(StateDoc::Stopped),
+                    spec,
+                });
+            }
+        }
+        Some(Body::Group(g)) => {
+            let ov = Overrides {
+                env: g.env.as_ref(),
+                probe: g.probe.as_ref(),
+                restart: g.restart.as_ref(),
+                storage: g.storage.as_deref(),
+            };
+            if let Some((app_obj, app)) = app_of(ctx, g.app.as_deref()) {
+                let template = pod_spec(ctx, app_obj, app, &obj.name, Some(&obj.name), &ov);
+                let replicas = u32::try_from(g.replicas.unwrap_or(1)).unwrap_or(0);
+                plan.groups.push(GroupSpec {
+                    name: obj.name.clone(),
+                    replicas,
+                    template,
+                });
+            }
+        }
+        Some(Body::Gateway(g)) => {
+            let protocol = match protocol_of(&ctx.index, obj) {
+                Some(ProtocolDoc::Tcp) => Protocol::Tcp,
+                _ => Protocol::Http,
+            };
+            plan.gateways.push(GatewaySpec {
+                name: obj.name.clone(),
+                address: g.address.clone().unwrap_or_else(|| "127.0.0.1".to_string()),
+                port: g.port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+                protocol,
+                target: g.target.clone().unwrap_or_default(),
+                interface: g.interface.clone().unwrap_or_default(),
+            });
+        }
+        Some(Body::Entrance(e)) => plan.entrances.push(EntranceSpec {
+            name: obj.name.clone(),
+            gateway: e.gateway.clone().unwrap_or_default(),
+        }),
+        _ => {}
+    }
+}
+
+/// The application object and document an Instance or group names.
+fn app_of<'a>(ctx: &Ctx<'a>, name: Option<&str>) -> Option<(&'a Object, &'a ApplicationDoc)> {
+    let obj = ctx.index.get("Application", name?)?;
+    match &obj.body {
+        Some(Body::Application(app)) => Some((obj, app)),
+        _ => None,
+    }
+}
+
+/// The cluster's name: the Cluster document's, else the directory's.
+fn cluster_name(ctx: &Ctx<'_>, objects: &[Object]) -> String {
+    let named = objects.iter().find_map(|o| match &o.body {
+        Some(Body::Cluster(c)) => c.name.clone(),
+        _ => None,
+    });
+    named.unwrap_or_else(|| {
+        let dir = ctx
+            .cluster_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        dir.unwrap_or_else(|| "cluster".to_string())
+    })
+}
+
+/// Every Storage with its absolute directory.
+fn storages(cluster_dir: &Path, objects: &[Object]) -> Vec<StorageSpec> {
+    let mut list = Vec::new();
+    for obj in objects {
+        if let Some(Body::Storage(s)) = &obj.body {
+            let dir = match &s.path {
+                Some(path) => cluster_dir.join(path),
+                None => cluster_dir.join(".lcc").join("storage").join(&obj.name),
+            };
+            list.push(StorageSpec {
+                name: obj.name.clone(),
+                dir: dir.to_string_lossy().into_owned(),
+            });
+        }
+    }
+    list
+}
+
+/// What an Instance or group overrides of its application.
+#[derive(Debug, Default)]
+struct Overrides<'a> {
+    /// Merged by key over the app's env.
+    env: Option<&'a Env>,
+    /// Replaces the app's probe.
+    probe: Option<&'a ProbeDoc>,
+    /// Replaces the app's restart policy.
+    restart: Option<&'a RestartDoc>,
+    /// Replaces the app's storage bindings.
+    storage: Option<&'a [BindingDoc]>,
+}
+
+/// Builds the PodSpec of one instance (or template) of an application.
+fn pod_spec(
+    ctx: &Ctx<'_>,
+    app_obj: &Object,
+    app: &ApplicationDoc,
+    instance: &str,
+    group: Option<&str>,
+    ov: &Overrides<'_>,
+) -> PodSpec {
+    let manifest_dir = &ctx.sources[app_obj.file].dir;
+    let kind = match app.app_type {
+        Some(AppType::Static) => AppKind::Static,
+        Some(AppType::Remote) => AppKind::Remote,
+        _ => AppKind::Local,
+    };
+    PodSpec {
+        instance: instance.to_string(),
+        app: app_obj.name.clone(),
+        group: group.map(str::to_string),
+        kind,
+        platforms: platforms(app),
+        env: env(app, kind, manifest_dir, ov.env),
+        interfaces: interfaces(app),
+        probe: ov.probe.or(app.probe.as_ref()).map(probe),
+        restart: restart(ov.restart.or(app.restart.as_ref())),
+        stop: stop(app),
+        storage: bindings(ctx, ov.storage.unwrap_or(&app.storage)),
+        site: site(app, manifest_dir),
+        remote: app
+            .remote
+            .as_ref()
+            .and_then(|r| r.host.clone())
+            .map(|host| Remote { host }),
+    }
+}
+
+/// The platforms of a local app.
+fn platforms(app: &ApplicationDoc) -> Vec<Platform> {
+    let Some(local) = &app.local else {
+        return Vec::new();
+    };
+    local
+        .platforms
+        .iter()
+        .map(|p| Platform {
+            os: p.os.clone().unwrap_or_default(),
+            arch: p.arch.0.clone(),
+            run: match (&p.command, &p.shell) {
+                (Some(argv), _) => Command::Argv(argv.clone()),
+                (None, shell) => Command::Shell(shell.clone().unwrap_or_default()),
+            },
+        })
+        .collect()
+}
+
+/// Environment: `LCC_MANIFEST_DIR` for local apps, then the app's, then the
+/// overrides (a key already set keeps its place and takes the new value).
+fn env(
+    app: &ApplicationDoc,
+    kind: AppKind,
+    manifest_dir: &Path,
+    over: Option<&Env>,
+) -> Vec<EnvVar> {
+    let mut vars: Vec<EnvVar> = Vec::new();
+    if kind == AppKind::Local {
+        let value = manifest_dir.to_string_lossy().into_owned();
+        vars.push(EnvVar {
+            name: MANIFEST_DIR_VAR.to_string(),
+            value,
+        });
+    }
+    let app_env = app
+        .local
+        .as_ref()
+        .map(|l| l.env.0.as_slice())
+        .unwrap_or(&[]);
+    let over_env = over.map(|e| e.0.as_slice()).unwrap_or(&[]);
+    for (name, value) in app_env.iter().chain(over_env) {
+        match vars.iter_mut().find(|v| &v.name == name) {
+            Some(var) => var.value = value.clone(),
+            None => vars.push(EnvVar {
+                name: name.clone(),
+                value: value.clone(),
+            }),
+        }
+    }
+    vars
+}
+
+/// The interfaces.
+fn interfaces(app: &ApplicationDoc) -> Vec<Interface> {
+    app.interfaces
+        .iter()
+        .map(|i| Interface {
+            name: i.name.clone(),
+            protocol: match i.protocol {
+                Some(ProtocolDoc::Tcp) => Protocol::Tcp,
+                _ => Protocol::Http,
+            },
+            port: i.port.and_then(|p| u16::try_from(p).ok()),
+        })
+        .collect()
+}
+
+/// A duration field, or its default.
+fn ms(value: Option<&String>, default: u64) -> u64 {
+    value
+        .and_then(|v| rules::duration(v).ok())
+        .unwrap_or(default)
+}
+
+/// A probe with defaults: initialDelay 0s, period 2s, timeout 1s, failureThreshold 3.
+fn probe(p: &ProbeDoc) -> Probe {
+    let action = match (&p.http, &p.tcp, &p.exec) {
+        (Some(http), _, _) => ProbeAction::Http {
+            interface: http.interface.clone(),
+            path: http.path.clone().unwrap_or_else(|| "/".to_string()),
+        },
+        (None, Some(tcp), _) => ProbeAction::Tcp {
+            interface: tcp.interface.clone(),
+        },
+        (None, None, exec) => ProbeAction::Exec {
+            command: exec.clone().unwrap_or_default(),
+        },
+    };
+    Probe {
+        action,
+        initial_delay_ms: ms(p.initial_delay.as_ref(), 0),
+        period_ms: ms(p.period.as_ref(), 2_000),
+        timeout_ms: ms(p.timeout.as_ref(), 1_000),
+        failure_threshold: p
+            .failure_threshold
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(3),
+    }
+}
+
+/// A restart policy with defaults: always, 5 retries, backoff 1s to 1m.
+fn restart(r: Option<&RestartDoc>) -> Restart {
+    let policy = match r.and_then(|r| r.policy) {
+        Some(PolicyDoc::OnFailure) => RestartPolicy::OnFailure,
+        Some(PolicyDoc::Never) => RestartPolicy::Never,
+        _ => RestartPolicy::Always,
+    };
+    let backoff = r.and_then(|r| r.backoff.as_ref());
+    Restart {
+        policy,
+        max_retries: r
+            .and_then(|r| r.max_retries)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(5),
+        backoff_initial_ms: ms(backoff.and_then(|b| b.initial.as_ref()), 1_000),
+        backoff_max_ms: ms(backoff.and_then(|b| b.max.as_ref()), 60_000),
+    }
+}
+
+/// How to stop, with defaults: TERM, 10s.
+fn stop(app: &ApplicationDoc) -> Stop {
+    let stop = app.stop.as_ref();
+    Stop {
+        signal: stop
+            .and_then(|s| s.signal.clone())
+            .unwrap_or_else(|| "TERM".to_string()),
+        timeout_ms: ms(stop.and_then(|s| s.timeout.as_ref()), 10_000),
+    }
+}
+
+/// Storage bindings with their directories.
+fn bindings(ctx: &Ctx<'_>, list: &[BindingDoc]) -> Vec<StorageBinding> {
+    list.iter()
+        .map(|b| StorageBinding {
+            storage: b.storage.clone(),
+            path: b.path.clone(),
+            dir: ctx
+                .storage_dirs
+                .get(&b.storage)
+                .cloned()
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A static app's site; a relative archive path starts at the manifest's directory.
+fn site(app: &ApplicationDoc, manifest_dir: &Path) -> Option<Site> {
+    let s = app.static_site.as_ref()?;
+    let archive = s.archive.clone().unwrap_or_default();
+    let archive = if archive.contains("://") || Path::new(&archive).is_absolute() {
+        archive
+    } else {
+        manifest_dir
+            .join(archive.trim_start_matches("./"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    Some(Site {
+        archive,
+        sha256: s.sha256.as_ref().map(|h| h.to_ascii_lowercase()),
+        root: s.root.clone(),
+        spa: s.spa,
+    })
+}

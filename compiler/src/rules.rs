@@ -1,0 +1,198 @@
+//! The value rules of manifests: names, durations, ports, os/arch, signals, paths.
+//! Each check returns the message to report, or `Ok` with the parsed value.
+
+/// Operating systems a local platform may name (`uname -s`, lowercased).
+pub const OSES: &[&str] = &["linux", "darwin", "freebsd", "openbsd", "netbsd"];
+
+/// Architectures a local platform may name (`uname -m`).
+pub const ARCHES: &[&str] = &[
+    "x86_64", "amd64", "aarch64", "arm64", "armv6l", "armv7l", "i386", "i686", "riscv64",
+    "ppc64le", "s390x",
+];
+
+/// Signals `stop.signal` may name.
+pub const SIGNALS: &[&str] = &["TERM", "INT", "QUIT", "HUP", "KILL", "USR1", "USR2"];
+
+/// Checks an object or interface name: `^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`.
+pub fn name(value: &str) -> Result<(), String> {
+    let bytes = value.as_bytes();
+    let ok = !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[bytes.len() - 1] != b'-';
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid name `{value}`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`"
+        ))
+    }
+}
+
+/// Checks an environment variable name; `LCC_` names are reserved for the pod.
+pub fn env_name(value: &str) -> Result<(), String> {
+    let mut chars = value.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "invalid environment variable name `{value}`: use letters, digits and `_`, not starting with a digit"
+        ));
+    }
+    if value.starts_with("LCC_") {
+        return Err(format!("environment variable `{value}` is reserved: names starting with LCC_ are set by the pod"));
+    }
+    Ok(())
+}
+
+/// Parses a duration: a whole number followed by `ms`, `s`, `m` or `h`; in milliseconds.
+pub fn duration(value: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("invalid duration `{value}`: write a whole number followed by ms, s, m or h (e.g. 500ms, 2s, 1m)")
+    };
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let factor = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    n.checked_mul(factor).ok_or_else(bad)
+}
+
+/// Checks a port number.
+pub fn port(value: i64) -> Result<u16, String> {
+    match u16::try_from(value) {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("port {value} is out of range 1-65535")),
+    }
+}
+
+/// Parses a `LO-HI` port range.
+pub fn port_range(value: &str) -> Result<(u16, u16), String> {
+    let bad = || {
+        format!("invalid port range `{value}`: write LO-HI with 1 <= LO <= HI <= 65535 (e.g. 30000-31999)")
+    };
+    let (lo, hi) = value.split_once('-').ok_or_else(bad)?;
+    let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+    if lo == 0 || lo > hi {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
+/// Parses a `HOST:PORT` listen address.
+pub fn listen_addr(value: &str) -> Result<(String, u16), String> {
+    let bad = || format!("invalid listen address `{value}`: write HOST:PORT, e.g. 127.0.0.1:8080");
+    let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
+}
+
+/// Checks a path that must stay inside its directory: relative, no `..`, not empty.
+pub fn inner_path(value: &str) -> Result<(), String> {
+    let escapes = value.split('/').any(|part| part == "..");
+    if value.is_empty() || value.starts_with('/') || escapes || value.contains('\0') {
+        return Err(format!(
+            "invalid path `{value}`: it must be relative and must not contain `..`"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a sha256 written in hex.
+pub fn sha256(value: &str) -> Result<(), String> {
+    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid sha256 `{value}`: expected 64 hexadecimal digits"
+        ))
+    }
+}
+
+/// Checks a value from a fixed list.
+pub fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown {what} `{value}`, expected one of: {}",
+            allowed.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for good in ["a", "hello", "hello-2", "a1", &"a".repeat(63)] {
+            assert!(name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "A", "1a", "a-", "a_b", "héllo", &"a".repeat(64)] {
+            assert!(name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("500ms"), Ok(500));
+        assert_eq!(duration("2s"), Ok(2_000));
+        assert_eq!(duration("1m"), Ok(60_000));
+        assert_eq!(duration("1h"), Ok(3_600_000));
+        for bad in [
+            "",
+            "5",
+            "s",
+            "1.5s",
+            "-1s",
+            "2 s",
+            "1d",
+            "99999999999999999999s",
+        ] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports_and_ranges() {
+        assert_eq!(port(1), Ok(1));
+        assert!(port(0).is_err());
+        assert!(port(65536).is_err());
+        assert_eq!(port_range("30000-31999"), Ok((30000, 31999)));
+        assert!(port_range("2-1").is_err());
+        assert!(port_range("0-10").is_err());
+        assert!(port_range("x").is_err());
+        assert_eq!(
+            listen_addr("127.0.0.1:8080"),
+            Ok(("127.0.0.1".into(), 8080))
+        );
+        assert!(listen_addr("8080").is_err());
+    }
+
+    #[test]
+    fn env_names_and_paths() {
+        assert!(env_name("GREETING_1").is_ok());
+        assert!(env_name("1A").is_err());
+        assert!(env_name("A-B").is_err());
+        assert!(env_name("LCC_PORT_HTTP").is_err());
+        assert!(inner_path("data/notes").is_ok());
+        for bad in ["", "/abs", "../up", "a/../../b"] {
+            assert!(inner_path(bad).is_err(), "{bad}");
+        }
+    }
+}
