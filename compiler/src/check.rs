@@ -3,8 +3,8 @@
 
 use crate::load::{Body, Object};
 use crate::model::{
-    AppType, ApplicationDoc, BindingDoc, ClusterDoc, Env, InterfaceDoc, LocalDoc, PlatformDoc,
-    ProbeDoc, ProtocolDoc, RestartDoc, StaticDoc, StopDoc,
+    chosen, AppType, ApplicationDoc, BindingDoc, ClusterDoc, Env, InterfaceDoc, LocalDoc,
+    PlatformDoc, ProbeDoc, ProtocolDoc, RestartDoc, StaticDoc, StopDoc,
 };
 use crate::report::{Reporter, Scope};
 use crate::rules;
@@ -22,6 +22,7 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
         Body::Application(app) => application(&mut s, app),
         Body::Instance(i) => {
             s.require("app", &i.app);
+            s.choice("state", &i.state);
             overrides(
                 &mut s,
                 i.env.as_ref(),
@@ -86,8 +87,9 @@ fn cluster(s: &mut Scope<'_, '_>, c: &ClusterDoc) {
 /// Checks an Application.
 fn application(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
     let names = interfaces(s, &app.interfaces);
+    let app_type = s.choice("type", &app.app_type);
     sections(s, app);
-    match app.app_type {
+    match app_type {
         Some(AppType::Local) => {
             if let Some(local) = s.require("local", &app.local) {
                 local_app(s, local);
@@ -126,7 +128,7 @@ fn sections(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
         ("remote", app.remote.is_some(), AppType::Remote),
     ];
     for (section, is_present, owner) in present {
-        if is_present && app.app_type.is_some_and(|t| t != owner) {
+        if is_present && chosen(&app.app_type).is_some_and(|t| t != owner) {
             s.err_key(
                 section,
                 format!("`{section}` is only allowed in an application of type {section}"),
@@ -228,7 +230,7 @@ fn static_app(s: &mut Scope<'_, '_>, site: &StaticDoc, ifaces: &[InterfaceDoc]) 
     if let Some(root) = &site.root {
         s.check("static.root", rules::inner_path(root));
     }
-    let one_http = ifaces.len() == 1 && ifaces[0].protocol != Some(ProtocolDoc::Tcp);
+    let one_http = ifaces.len() == 1 && chosen(&ifaces[0].protocol) != Some(ProtocolDoc::Tcp);
     if !one_http {
         s.err(
             "interfaces",
@@ -369,6 +371,7 @@ pub fn no_interface_message(iface: &str, names: &[String]) -> String {
 
 /// Checks a restart policy.
 fn restart(s: &mut Scope<'_, '_>, at: &str, r: &RestartDoc) {
+    s.choice(&format!("{at}.policy"), &r.policy);
     if r.max_retries.is_some_and(|n| !(0..=1_000_000).contains(&n)) {
         s.err(
             &format!("{at}.maxRetries"),

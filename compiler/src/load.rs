@@ -152,7 +152,6 @@ pub struct Counts {
 
 /// Loads files into a plan, also counting what was read.
 pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Counts), Diagnostics> {
-    let cluster_dir = absolute_dir(cluster_dir).map_err(|msg| io_error(cluster_dir, msg))?;
     let (sources, read_errors) = read_sources(files);
     let mut rep = Reporter::new(&sources);
     rep.errors.extend(read_errors);
@@ -166,6 +165,7 @@ pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Coun
     if !rep.errors.is_empty() {
         return Err(Diagnostics::new(rep.errors));
     }
+    let cluster_dir = absolute_dir(cluster_dir).map_err(|msg| io_error(cluster_dir, msg))?;
     let counts = Counts {
         objects: objects.len(),
         files: sources.len(),
@@ -292,7 +292,6 @@ fn read_object(file: usize, root: Node, rep: &mut Reporter<'_>) -> Option<Object
             obj.kind,
             KINDS.join(", ")
         );
-        obj.name.clear();
         rep.field(&obj, "kind", message);
         return None;
     }

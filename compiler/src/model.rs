@@ -5,7 +5,7 @@
 //! `Option` so that a missing one is reported together with every other problem.
 //! docs/manifests.md is the reference of every field.
 
-use serde::de::{self, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
@@ -33,7 +33,7 @@ pub struct ApplicationDoc {
     pub name: String,
     /// `local`, `static` or `remote`.
     #[serde(rename = "type")]
-    pub app_type: Option<AppType>,
+    pub app_type: Option<Choice<AppType>>,
     /// Settings of a local app.
     pub local: Option<LocalDoc>,
     /// Settings of a static app.
@@ -124,7 +124,7 @@ pub struct InterfaceDoc {
     /// Interface name.
     pub name: String,
     /// `http` or `tcp`.
-    pub protocol: Option<ProtocolDoc>,
+    pub protocol: Option<Choice<ProtocolDoc>>,
     /// Fixed port (checked to be 1-65535).
     pub port: Option<i64>,
 }
@@ -182,7 +182,7 @@ pub struct TcpProbeDoc {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RestartDoc {
     /// When to restart.
-    pub policy: Option<PolicyDoc>,
+    pub policy: Option<Choice<PolicyDoc>>,
     /// Failures in a row before Failed.
     pub max_retries: Option<i64>,
     /// Backoff delays.
@@ -242,7 +242,7 @@ pub struct InstanceDoc {
     /// The application.
     pub app: Option<String>,
     /// Desired state.
-    pub state: Option<StateDoc>,
+    pub state: Option<Choice<StateDoc>>,
     /// Environment overrides, merged by key over the app's.
     pub env: Option<Env>,
     /// Probe override (replaces the app's).
@@ -378,4 +378,69 @@ impl<'de> Deserialize<'de> for OneOrMany {
         }
         deserializer.deserialize_any(OneOrManyVisitor)
     }
+}
+
+/// A value from a fixed set, read leniently: a wrong one is kept with its message so
+/// that it is reported together with every other problem instead of stopping the
+/// document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice<T> {
+    /// The value, or why the text is not one.
+    pub value: Result<T, String>,
+}
+
+impl<T: Copy> Choice<T> {
+    /// The value, if the text was valid.
+    pub fn get(&self) -> Option<T> {
+        self.value.as_ref().ok().copied()
+    }
+}
+
+impl<'de, T: DeserializeOwned + Words> Deserialize<'de> for Choice<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let de: de::value::StrDeserializer<'_, de::value::Error> =
+            text.as_str().into_deserializer();
+        let value = T::deserialize(de).map_err(|_| {
+            format!(
+                "unknown {} `{text}`, expected one of: {}",
+                T::WHAT,
+                T::ALL.join(", ")
+            )
+        });
+        Ok(Choice { value })
+    }
+}
+
+/// The words of a fixed set, for messages.
+pub trait Words {
+    /// What the value is, e.g. `restart policy`.
+    const WHAT: &'static str;
+    /// Every valid word.
+    const ALL: &'static [&'static str];
+}
+
+impl Words for AppType {
+    const WHAT: &'static str = "application type";
+    const ALL: &'static [&'static str] = &["local", "static", "remote"];
+}
+
+impl Words for ProtocolDoc {
+    const WHAT: &'static str = "protocol";
+    const ALL: &'static [&'static str] = &["http", "tcp"];
+}
+
+impl Words for PolicyDoc {
+    const WHAT: &'static str = "restart policy";
+    const ALL: &'static [&'static str] = &["always", "on-failure", "never"];
+}
+
+impl Words for StateDoc {
+    const WHAT: &'static str = "state";
+    const ALL: &'static [&'static str] = &["running", "stopped"];
+}
+
+/// The value of an optional choice, if present and valid.
+pub fn chosen<T: Copy>(choice: &Option<Choice<T>>) -> Option<T> {
+    choice.as_ref().and_then(Choice::get)
 }

@@ -4,7 +4,7 @@
 use crate::load::{Body, Object, Source};
 use crate::model::StateDoc;
 use crate::model::{
-    AppType, ApplicationDoc, BindingDoc, Env, PolicyDoc, ProbeDoc, ProtocolDoc, RestartDoc,
+    chosen, AppType, ApplicationDoc, BindingDoc, Env, PolicyDoc, ProbeDoc, ProtocolDoc, RestartDoc,
 };
 use crate::plan::{EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, Plan, StorageSpec};
 use crate::podspec::{
@@ -96,7 +96,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
             if let Some((app_obj, app)) = app_of(ctx, i.app.as_deref()) {
                 let spec = pod_spec(ctx, app_obj, app, &obj.name, None, &ov);
                 plan.instances.push(InstancePlan {
-                    running: i.state != Some(StateDoc::Stopped),
+                    running: chosen(&i.state) != Some(StateDoc::Stopped),
                     spec,
                 });
             }
@@ -205,7 +205,7 @@ fn pod_spec(
     ov: &Overrides<'_>,
 ) -> PodSpec {
     let manifest_dir = &ctx.sources[app_obj.file].dir;
-    let kind = match app.app_type {
+    let kind = match chosen(&app.app_type) {
         Some(AppType::Static) => AppKind::Static,
         Some(AppType::Remote) => AppKind::Remote,
         _ => AppKind::Local,
@@ -290,7 +290,7 @@ fn interfaces(app: &ApplicationDoc) -> Vec<Interface> {
         .iter()
         .map(|i| Interface {
             name: i.name.clone(),
-            protocol: match i.protocol {
+            protocol: match chosen(&i.protocol) {
                 Some(ProtocolDoc::Tcp) => Protocol::Tcp,
                 _ => Protocol::Http,
             },
@@ -334,7 +334,7 @@ fn probe(p: &ProbeDoc) -> Probe {
 
 /// A restart policy with defaults: always, 5 retries, backoff 1s to 1m.
 fn restart(r: Option<&RestartDoc>) -> Restart {
-    let policy = match r.and_then(|r| r.policy) {
+    let policy = match r.and_then(|r| chosen(&r.policy)) {
         Some(PolicyDoc::OnFailure) => RestartPolicy::OnFailure,
         Some(PolicyDoc::Never) => RestartPolicy::Never,
         _ => RestartPolicy::Always,
@@ -395,4 +395,220 @@ fn site(app: &ApplicationDoc, manifest_dir: &Path) -> Option<Site> {
         root: s.root.clone(),
         spa: s.spa,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::podspec::{AppKind, Command, ProbeAction, Protocol, RestartPolicy};
+    use crate::{load_cluster, load_files, Plan};
+    use std::path::{Path, PathBuf};
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/valid")
+            .join(name)
+    }
+
+    fn load(name: &str) -> (Plan, PathBuf) {
+        let dir = fixture(name);
+        let plan = load_cluster(&dir).unwrap_or_else(|d| panic!("{d}"));
+        (plan, std::fs::canonicalize(dir).expect("fixture dir"))
+    }
+
+    #[test]
+    fn local_cluster_plan() {
+        let (plan, dir) = load("local");
+        assert_eq!(plan.name, "shop");
+        assert_eq!(plan.http, "127.0.0.1:18080");
+        assert_eq!(plan.host_ports, (40000, 40999));
+        let storages: Vec<_> = plan
+            .storages
+            .iter()
+            .map(|s| (s.name.as_str(), s.dir.clone()))
+            .collect();
+        let dir_s = |p: PathBuf| p.to_string_lossy().into_owned();
+        assert_eq!(
+            storages,
+            [
+                ("uploads", dir_s(dir.join(".lcc/storage/uploads"))),
+                ("cache", dir_s(dir.join("var/cache")))
+            ]
+        );
+
+        let group = &plan.groups[0];
+        assert_eq!((group.name.as_str(), group.replicas), ("web", 1));
+        let t = &group.template;
+        assert_eq!(
+            (t.instance.as_str(), t.app.as_str(), t.group.as_deref()),
+            ("web", "web", Some("web"))
+        );
+        assert_eq!(t.kind, AppKind::Local);
+        assert_eq!(t.platforms[0].arch, ["x86_64", "aarch64"]);
+        assert!(
+            matches!(&t.platforms[0].run, Command::Argv(argv) if argv[3] == "${LCC_PORT_HTTP}")
+        );
+        assert!(matches!(&t.platforms[1].run, Command::Shell(s) if s.starts_with("exec python3")));
+        let env: Vec<_> = t
+            .env
+            .iter()
+            .map(|v| (v.name.as_str(), v.value.as_str()))
+            .collect();
+        let manifest_dir = dir.to_string_lossy();
+        assert_eq!(
+            env,
+            [
+                ("LCC_MANIFEST_DIR", manifest_dir.as_ref()),
+                ("GREETING", "hello"),
+                ("MODE", "staging"),
+                ("EXTRA", "1")
+            ]
+        );
+        assert_eq!(t.interfaces[1].port, Some(18081));
+        assert_eq!(t.interfaces[1].protocol, Protocol::Tcp);
+        let probe = t.probe.as_ref().expect("probe");
+        assert_eq!(
+            probe.action,
+            ProbeAction::Http {
+                interface: "http".into(),
+                path: "/health".into()
+            }
+        );
+        assert_eq!(
+            (
+                probe.initial_delay_ms,
+                probe.period_ms,
+                probe.timeout_ms,
+                probe.failure_threshold
+            ),
+            (0, 500, 1000, 3)
+        );
+        assert_eq!(t.restart.policy, RestartPolicy::OnFailure);
+        assert_eq!(
+            (
+                t.restart.max_retries,
+                t.restart.backoff_initial_ms,
+                t.restart.backoff_max_ms
+            ),
+            (2, 2000, 60_000)
+        );
+        assert_eq!((t.stop.signal.as_str(), t.stop.timeout_ms), ("INT", 3000));
+        assert_eq!(t.storage[0].path, "data/uploads");
+        assert_eq!(t.storage[0].dir, dir_s(dir.join(".lcc/storage/uploads")));
+
+        let worker = &plan.instances[0];
+        assert!(!worker.running);
+        let w = &worker.spec;
+        assert_eq!(
+            (w.instance.as_str(), w.app.as_str(), w.group.as_deref()),
+            ("worker-debug", "worker", None)
+        );
+        assert_eq!(
+            w.probe.as_ref().map(|p| p.action.clone()),
+            Some(ProbeAction::Exec {
+                command: vec!["true".into()]
+            })
+        );
+        assert_eq!(
+            (
+                w.restart.policy,
+                w.restart.max_retries,
+                w.restart.backoff_initial_ms
+            ),
+            (RestartPolicy::Always, 5, 1000)
+        );
+        assert_eq!(
+            (w.stop.signal.as_str(), w.stop.timeout_ms),
+            ("TERM", 10_000)
+        );
+        assert_eq!(w.storage[0].storage, "cache");
+
+        let unreferenced: Vec<_> = plan
+            .unreferenced_apps
+            .iter()
+            .map(|s| s.instance.as_str())
+            .collect();
+        assert_eq!(unreferenced, ["tool"]);
+        assert_eq!(plan.gateways[0].protocol, Protocol::Http);
+        assert_eq!(
+            (plan.gateways[0].address.as_str(), plan.gateways[0].port),
+            ("127.0.0.1", 19000)
+        );
+        assert_eq!(
+            (
+                plan.entrances[0].name.as_str(),
+                plan.entrances[0].gateway.as_str()
+            ),
+            ("shop", "web")
+        );
+    }
+
+    #[test]
+    fn static_cluster_plan() {
+        let (plan, dir) = load("static");
+        assert_eq!(plan.name, "static");
+        assert_eq!(plan.http, "127.0.0.1:8080");
+        assert_eq!(plan.host_ports, (30000, 31999));
+        let docs = &plan.instances[0].spec;
+        assert_eq!(docs.kind, AppKind::Static);
+        assert!(docs.env.is_empty());
+        let site = docs.site.as_ref().expect("site");
+        assert_eq!(site.archive, dir.join("site.tar.gz").to_string_lossy());
+        assert_eq!(
+            site.sha256.as_deref(),
+            Some("0b968c5e302c1d6f049ef10f043b3f7cd734f272afb5fd955d5a0e49a7da4773")
+        );
+        assert_eq!((site.root.as_deref(), site.spa), (Some("public"), true));
+        let mirror = &plan.unreferenced_apps[0];
+        let site = mirror.site.as_ref().expect("site");
+        assert_eq!(
+            (site.archive.as_str(), site.spa),
+            ("https://example.com/site.zip", false)
+        );
+        assert_eq!(mirror.interfaces[0].port, Some(19101));
+    }
+
+    #[test]
+    fn remote_cluster_plan() {
+        let (plan, _) = load("remote");
+        let search = &plan.instances[0].spec;
+        assert_eq!(search.kind, AppKind::Remote);
+        assert_eq!(
+            search.remote.as_ref().map(|r| r.host.as_str()),
+            Some("192.0.2.10")
+        );
+        let protocols: Vec<_> = plan
+            .gateways
+            .iter()
+            .map(|g| (g.name.as_str(), g.protocol, g.address.as_str()))
+            .collect();
+        assert_eq!(
+            protocols,
+            [
+                ("search", Protocol::Http, "127.0.0.1"),
+                ("search-transport", Protocol::Tcp, "0.0.0.0")
+            ]
+        );
+    }
+
+    #[test]
+    fn files_use_the_first_file_dir_as_cluster_dir() {
+        let file = fixture("remote").join("remote.yaml");
+        let plan = load_files(&[file]).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(plan.name, "remote");
+        assert_eq!(plan.instances.len(), 1);
+    }
+
+    #[test]
+    fn demo_example_plans() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo");
+        let plan = load_cluster(&dir).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(plan.name, "demo");
+        let groups: Vec<_> = plan
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.replicas))
+            .collect();
+        assert_eq!(groups, [("hello", 3), ("notes", 1)]);
+        assert_eq!(plan.gateways.len(), 4);
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::check::{no_interface_message, probe_interface};
 use crate::load::{Body, Object};
-use crate::model::{AppType, ApplicationDoc, BindingDoc, ProbeDoc, ProtocolDoc};
+use crate::model::{chosen, AppType, ApplicationDoc, BindingDoc, ProbeDoc, ProtocolDoc};
 use crate::report::Reporter;
 use crate::rules;
 use std::collections::HashMap;
@@ -223,7 +223,7 @@ pub fn gateway_protocol(
     let app = index.app(Index::app_name_of(runner)?)?;
     let iface = g.interface.as_deref()?;
     match app.interfaces.iter().find(|i| i.name == iface) {
-        Some(found) => found.protocol,
+        Some(found) => chosen(&found.protocol),
         None => {
             let names: Vec<String> = app.interfaces.iter().map(|i| i.name.clone()).collect();
             rep.field(obj, "interface", no_interface_message(iface, &names));
@@ -240,7 +240,7 @@ pub fn protocol_of(index: &Index<'_>, gateway: &Object) -> Option<ProtocolDoc> {
     let runner = index.runner(g.target.as_deref()?)?;
     let app = index.app(Index::app_name_of(runner)?)?;
     let iface = g.interface.as_deref()?;
-    app.interfaces.iter().find(|i| i.name == iface)?.protocol
+    chosen(&app.interfaces.iter().find(|i| i.name == iface)?.protocol)
 }
 
 /// Checks an entrance's gateway: it exists and speaks http.
@@ -283,5 +283,8 @@ fn unreferenced_pod_names(rep: &mut Reporter<'_>, index: &Index<'_>, objects: &[
 
 /// Whether an application runs on this machine (and so binds its fixed ports here).
 pub fn runs_here(app: &ApplicationDoc) -> bool {
-    matches!(app.app_type, Some(AppType::Local | AppType::Static))
+    matches!(
+        chosen(&app.app_type),
+        Some(AppType::Local | AppType::Static)
+    )
 }

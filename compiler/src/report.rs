@@ -3,6 +3,7 @@
 
 use crate::diag::Diagnostic;
 use crate::load::{Object, Source};
+use crate::model::Choice;
 use crate::yaml::Pos;
 
 /// Collects every problem found in a set of sources.
@@ -101,6 +102,15 @@ impl Scope<'_, '_> {
     /// Records a rule's error at `field`; passes its value on.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|message| self.err(field, message)).ok()
+    }
+
+    /// Reports a choice whose text is not one of its values; passes the value on.
+    pub fn choice<T: Copy>(&mut self, field: &str, choice: &Option<Choice<T>>) -> Option<T> {
+        let choice = choice.as_ref()?;
+        if let Err(message) = &choice.value {
+            self.err(field, message.clone());
+        }
+        choice.get()
     }
 
     /// Reports a missing required field; passes the value on.

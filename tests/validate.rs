@@ -1,0 +1,710 @@
+//! `lcc validate`: each kind of invalid manifest gives its own message with file,
+//! line, column, object and field, asserted word for word; every error is listed;
+//! valid clusters pass with a summary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the real `lcc` from the repository root.
+fn lcc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lcc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run lcc")
+}
+
+/// `lcc validate tests/fixtures/invalid/CASE` fails with exactly `expected` on stderr.
+fn assert_invalid(case: &str, expected: &str) {
+    let path = format!("tests/fixtures/invalid/{case}");
+    let out = lcc(&["validate", &path]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        expected,
+        "stderr of lcc validate {path}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit code of lcc validate {path}"
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+}
+
+#[test]
+fn valid_clusters_pass_with_a_summary() {
+    let expected = [
+        ("tests/fixtures/valid/local", "ok: 10 objects in 2 files\n"),
+        ("tests/fixtures/valid/static", "ok: 5 objects in 1 file\n"),
+        ("tests/fixtures/valid/remote", "ok: 4 objects in 1 file\n"),
+        ("examples/demo", "ok: 17 objects in 5 files\n"),
+    ];
+    for (dir, summary) in expected {
+        let out = lcc(&["validate", dir]);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "stderr for {dir}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            summary,
+            "stdout for {dir}"
+        );
+        assert_eq!(out.status.code(), Some(0));
+    }
+}
+
+#[test]
+fn without_paths_validates_the_cluster_dir_of_dash_c() {
+    let out = lcc(&["-C", "tests/fixtures/valid/remote", "validate"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok: 4 objects in 1 file\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = lcc(&["-C", "tests/fixtures/invalid/many", "validate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with("found 4 errors\n"));
+}
+
+#[test]
+fn files_and_dirs_can_be_mixed() {
+    let out = lcc(&[
+        "validate",
+        "tests/fixtures/valid/remote/remote.yaml",
+        "tests/fixtures/valid/static",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok: 9 objects in 2 files\n"
+    );
+}
+
+#[test]
+fn missing_path_is_an_error() {
+    let out = lcc(&["validate", "tests/fixtures/no-such-dir/x.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot read file: No such file or directory")
+            && stderr.contains(" --> tests/fixtures/no-such-dir/x.yaml\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let out = lcc(&["validate", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_invalid_fixture_is_covered() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let this = include_str!("validate.rs");
+    for entry in std::fs::read_dir(dir).expect("fixtures") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let quoted = format!("\"{name}\"");
+        assert!(this.contains(&quoted), "fixture {name} has no test");
+    }
+}
+
+#[test]
+fn syntax_error_is_reported_with_position() {
+    assert_invalid(
+        "syntax.yaml",
+        r#"error: invalid YAML: invalid indentation in flow construct
+ --> tests/fixtures/invalid/syntax.yaml:4:1
+  |
+4 | type: local
+  | ^
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn unknown_fields_are_all_reported_including_nested() {
+    assert_invalid(
+        "unknown-field.yaml",
+        r#"error: unknown field `cwd`, expected one of: os, arch, command, shell
+ --> tests/fixtures/invalid/unknown-field.yaml:8:7
+  |
+8 |       cwd: /tmp
+  |       ^
+  = in Application/hello, field local.platforms[0].cwd
+
+error: unknown field `prot`, expected one of: name, protocol, port
+  --> tests/fixtures/invalid/unknown-field.yaml:10:34
+   |
+10 |   - {name: http, protocol: http, prot: 80}
+   |                                  ^
+   = in Application/hello, field interfaces[0].prot
+
+found 2 errors
+"#,
+    );
+}
+
+#[test]
+fn bad_name() {
+    assert_invalid(
+        "bad-name.yaml",
+        r#"error: invalid name `My_Data`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`
+ --> tests/fixtures/invalid/bad-name.yaml:2:7
+  |
+2 | name: My_Data
+  |       ^
+  = in Storage/My_Data, field name
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn dangling_app_reference() {
+    assert_invalid(
+        "dangling-reference.yaml",
+        r#"error: no Application named `helo`
+ --> tests/fixtures/invalid/dangling-reference.yaml:3:6
+  |
+3 | app: helo
+  |      ^
+  = in InstanceGroup/hello, field app
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn two_gateways_on_one_port() {
+    assert_invalid(
+        "port-collision.yaml",
+        r#"error: port 9000 is already used by Gateway `public` (tests/fixtures/invalid/port-collision.yaml:13:7)
+  --> tests/fixtures/invalid/port-collision.yaml:19:7
+   |
+19 | port: 9000
+   |       ^
+   = in Gateway/internal, field port
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn bad_duration() {
+    assert_invalid(
+        "bad-duration.yaml",
+        r#"error: invalid duration `5`: write a whole number followed by ms, s, m or h (e.g. 500ms, 2s, 1m)
+ --> tests/fixtures/invalid/bad-duration.yaml:9:11
+  |
+9 |   period: 5
+  |           ^
+  = in Application/hello, field probe.period
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn unknown_kind() {
+    assert_invalid(
+        "unknown-kind.yaml",
+        r#"error: unknown kind `Deployment`, expected one of: Cluster, Application, Instance, InstanceGroup, Gateway, Entrance, Storage
+ --> tests/fixtures/invalid/unknown-kind.yaml:1:7
+  |
+1 | kind: Deployment
+  |       ^
+  = in Deployment/hello, field kind
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn port_out_of_range() {
+    assert_invalid(
+        "bad-port.yaml",
+        r#"error: port 70000 is out of range 1-65535
+ --> tests/fixtures/invalid/bad-port.yaml:3:7
+  |
+3 | port: 70000
+  |       ^
+  = in Gateway/hello, field port
+
+error: no InstanceGroup or Instance named `hello`
+ --> tests/fixtures/invalid/bad-port.yaml:4:9
+  |
+4 | target: hello
+  |         ^
+  = in Gateway/hello, field target
+
+found 2 errors
+"#,
+    );
+}
+
+#[test]
+fn platform_os_arch_command_and_env() {
+    assert_invalid(
+        "platform.yaml",
+        r#"error: unknown os `windows`, expected one of: linux, darwin, freebsd, openbsd, netbsd
+ --> tests/fixtures/invalid/platform.yaml:6:11
+  |
+6 |     - os: windows
+  |           ^
+  = in Application/hello, field local.platforms[0].os
+
+error: unknown arch `sparc`, expected one of: x86_64, amd64, aarch64, arm64, armv6l, armv7l, i386, i686, riscv64, ppc64le, s390x
+ --> tests/fixtures/invalid/platform.yaml:7:22
+  |
+7 |       arch: [x86_64, sparc]
+  |                      ^
+  = in Application/hello, field local.platforms[0].arch[1]
+
+error: give either `command` or `shell`, not both
+ --> tests/fixtures/invalid/platform.yaml:9:7
+  |
+9 |       shell: ./server
+  |       ^
+  = in Application/hello, field local.platforms[0].shell
+
+error: missing field `command` (an argv list) or `shell` (a script)
+  --> tests/fixtures/invalid/platform.yaml:10:7
+   |
+10 |     - os: linux
+   |       ^
+   = in Application/hello, field local.platforms[1]
+
+error: command must not be empty
+  --> tests/fixtures/invalid/platform.yaml:12:16
+   |
+12 |       command: []
+   |                ^
+   = in Application/hello, field local.platforms[2].command
+
+error: invalid environment variable name `1BAD`: use letters, digits and `_`, not starting with a digit
+  --> tests/fixtures/invalid/platform.yaml:13:15
+   |
+13 |   env: {1BAD: x, LCC_PORT_HTTP: "80"}
+   |               ^
+   = in Application/hello, field local.env.1BAD
+
+error: environment variable `LCC_PORT_HTTP` is reserved: names starting with LCC_ are set by the pod
+  --> tests/fixtures/invalid/platform.yaml:13:33
+   |
+13 |   env: {1BAD: x, LCC_PORT_HTTP: "80"}
+   |                                 ^
+   = in Application/hello, field local.env.LCC_PORT_HTTP
+
+found 7 errors
+"#,
+    );
+}
+
+#[test]
+fn static_app_rules() {
+    assert_invalid(
+        "static.yaml",
+        r#"error: missing field `archive`
+ --> tests/fixtures/invalid/static.yaml:5:3
+  |
+5 |   sha256: abc123
+  |   ^
+  = in Application/site, field static.archive
+
+error: invalid sha256 `abc123`: expected 64 hexadecimal digits
+ --> tests/fixtures/invalid/static.yaml:5:11
+  |
+5 |   sha256: abc123
+  |           ^
+  = in Application/site, field static.sha256
+
+error: invalid path `../etc`: it must be relative and must not contain `..`
+ --> tests/fixtures/invalid/static.yaml:6:9
+  |
+6 |   root: ../etc
+  |         ^
+  = in Application/site, field static.root
+
+error: a static application has exactly one interface, of protocol http
+ --> tests/fixtures/invalid/static.yaml:8:3
+  |
+8 |   - {name: http, protocol: http}
+  |   ^
+  = in Application/site, field interfaces
+
+found 4 errors
+"#,
+    );
+}
+
+#[test]
+fn remote_app_rules_and_duplicate_interface() {
+    assert_invalid(
+        "remote.yaml",
+        r#"error: missing field `host`
+ --> tests/fixtures/invalid/remote.yaml:4:9
+  |
+4 | remote: {}
+  |         ^
+  = in Application/db, field remote.host
+
+error: `local` is only allowed in an application of type local
+ --> tests/fixtures/invalid/remote.yaml:5:1
+  |
+5 | local: {platforms: []}
+  | ^
+  = in Application/db, field local
+
+error: interface `sql` of a remote application needs a fixed port
+ --> tests/fixtures/invalid/remote.yaml:7:5
+  |
+7 |   - {name: sql, protocol: tcp}
+  |     ^
+  = in Application/db, field interfaces[0]
+
+error: duplicate interface `sql`
+ --> tests/fixtures/invalid/remote.yaml:8:12
+  |
+8 |   - {name: sql, protocol: tcp, port: 5432}
+  |            ^
+  = in Application/db, field interfaces[1].name
+
+found 4 errors
+"#,
+    );
+}
+
+#[test]
+fn probe_restart_and_stop_values() {
+    assert_invalid(
+        "probe-restart-stop.yaml",
+        r#"error: no interface `web`, expected one of: http
+ --> tests/fixtures/invalid/probe-restart-stop.yaml:8:21
+  |
+8 |   http: {interface: web, path: health}
+  |                     ^
+  = in Application/hello, field probe.http.interface
+
+error: path must start with `/`
+ --> tests/fixtures/invalid/probe-restart-stop.yaml:8:32
+  |
+8 |   http: {interface: web, path: health}
+  |                                ^
+  = in Application/hello, field probe.http.path
+
+error: timeout must be longer than 0
+ --> tests/fixtures/invalid/probe-restart-stop.yaml:9:12
+  |
+9 |   timeout: 0s
+  |            ^
+  = in Application/hello, field probe.timeout
+
+error: unknown restart policy `sometimes`, expected one of: always, on-failure, never
+  --> tests/fixtures/invalid/probe-restart-stop.yaml:10:19
+   |
+10 | restart: {policy: sometimes}
+   |                   ^
+   = in Application/hello, field restart.policy
+
+error: unknown signal `SIGTERM`, expected one of: TERM, INT, QUIT, HUP, KILL, USR1, USR2
+  --> tests/fixtures/invalid/probe-restart-stop.yaml:11:16
+   |
+11 | stop: {signal: SIGTERM}
+   |                ^
+   = in Application/hello, field stop.signal
+
+found 5 errors
+"#,
+    );
+}
+
+#[test]
+fn backoff_order_and_fractional_duration() {
+    assert_invalid(
+        "restart-backoff.yaml",
+        r#"error: backoff max must not be shorter than initial
+ --> tests/fixtures/invalid/restart-backoff.yaml:6:55
+  |
+6 | restart: {policy: always, backoff: {initial: 1m, max: 10s}}
+  |                                                       ^
+  = in Application/hello, field restart.backoff.max
+
+error: invalid duration `1.5s`: write a whole number followed by ms, s, m or h (e.g. 500ms, 2s, 1m)
+ --> tests/fixtures/invalid/restart-backoff.yaml:7:31
+  |
+7 | stop: {signal: TERM, timeout: 1.5s}
+  |                               ^
+  = in Application/hello, field stop.timeout
+
+found 2 errors
+"#,
+    );
+}
+
+#[test]
+fn storage_binding_reference_and_path() {
+    assert_invalid(
+        "storage.yaml",
+        r#"error: no Storage named `date`
+  --> tests/fixtures/invalid/storage.yaml:10:15
+   |
+10 |   - {storage: date, path: data}
+   |               ^
+   = in Application/hello, field storage[0].storage
+
+error: invalid path `../outside`: it must be relative and must not contain `..`
+  --> tests/fixtures/invalid/storage.yaml:11:27
+   |
+11 |   - {storage: data, path: ../outside}
+   |                           ^
+   = in Application/hello, field storage[1].path
+
+found 2 errors
+"#,
+    );
+}
+
+#[test]
+fn duplicate_objects_and_instance_named_like_group() {
+    assert_invalid(
+        "duplicates.yaml",
+        r#"error: duplicate Application `hello`; the first is at tests/fixtures/invalid/duplicates.yaml:2:7
+ --> tests/fixtures/invalid/duplicates.yaml:8:7
+  |
+8 | name: hello
+  |       ^
+  = in Application/hello, field name
+
+error: an Instance cannot have the name of InstanceGroup `hello`
+  --> tests/fixtures/invalid/duplicates.yaml:18:7
+   |
+18 | name: hello
+   |       ^
+   = in Instance/hello, field name
+
+error: `hello-2` is the name of a replica of InstanceGroup `hello`
+  --> tests/fixtures/invalid/duplicates.yaml:22:7
+   |
+22 | name: hello-2
+   |       ^
+   = in Instance/hello-2, field name
+
+found 3 errors
+"#,
+    );
+}
+
+#[test]
+fn gateway_entrance_and_probe_references() {
+    assert_invalid(
+        "references.yaml",
+        r#"error: no interface `http`, expected one of: sql
+  --> tests/fixtures/invalid/references.yaml:12:20
+   |
+12 |   tcp: {interface: http}
+   |                    ^
+   = in Instance/db, field probe.tcp.interface
+
+error: no InstanceGroup or Instance named `redis`
+  --> tests/fixtures/invalid/references.yaml:23:9
+   |
+23 | target: redis
+   |         ^
+   = in Gateway/cache, field target
+
+error: no interface `http`, expected one of: sql
+  --> tests/fixtures/invalid/references.yaml:30:12
+   |
+30 | interface: http
+   |            ^
+   = in Gateway/db-http, field interface
+
+error: gateway `db` speaks tcp; an entrance needs an http gateway
+  --> tests/fixtures/invalid/references.yaml:34:10
+   |
+34 | gateway: db
+   |          ^
+   = in Entrance/db, field gateway
+
+error: no Gateway named `nowhere`
+  --> tests/fixtures/invalid/references.yaml:38:10
+   |
+38 | gateway: nowhere
+   |          ^
+   = in Entrance/gone, field gateway
+
+found 5 errors
+"#,
+    );
+}
+
+#[test]
+fn cluster_settings_and_second_cluster() {
+    assert_invalid(
+        "cluster.yaml",
+        r#"error: invalid listen address `localhost`: write HOST:PORT, e.g. 127.0.0.1:8080
+ --> tests/fixtures/invalid/cluster.yaml:3:7
+  |
+3 | http: localhost
+  |       ^
+  = in Cluster/demo, field http
+
+error: invalid port range `32000-31000`: write LO-HI with 1 <= LO <= HI <= 65535 (e.g. 30000-31999)
+ --> tests/fixtures/invalid/cluster.yaml:4:12
+  |
+4 | hostPorts: 32000-31000
+  |            ^
+  = in Cluster/demo, field hostPorts
+
+error: only one Cluster document is allowed; the first is at tests/fixtures/invalid/cluster.yaml:1:1
+ --> tests/fixtures/invalid/cluster.yaml:6:7
+  |
+6 | kind: Cluster
+  |       ^
+  = in Cluster/other, field kind
+
+found 3 errors
+"#,
+    );
+}
+
+#[test]
+fn missing_fields_kind_and_non_mapping_documents() {
+    assert_invalid(
+        "missing-fields.yaml",
+        r#"error: missing field `port`
+ --> tests/fixtures/invalid/missing-fields.yaml:1:1
+  |
+1 | kind: Gateway
+  | ^
+  = in Gateway/hello, field port
+
+error: missing field `target`
+ --> tests/fixtures/invalid/missing-fields.yaml:1:1
+  |
+1 | kind: Gateway
+  | ^
+  = in Gateway/hello, field target
+
+error: missing field `interface`
+ --> tests/fixtures/invalid/missing-fields.yaml:1:1
+  |
+1 | kind: Gateway
+  | ^
+  = in Gateway/hello, field interface
+
+error: missing field `type`, expected one of: local, static, remote
+ --> tests/fixtures/invalid/missing-fields.yaml:4:1
+  |
+4 | kind: Application
+  | ^
+  = in Application/hello, field type
+
+error: missing field `kind`, expected one of: Cluster, Application, Instance, InstanceGroup, Gateway, Entrance, Storage
+ --> tests/fixtures/invalid/missing-fields.yaml:7:1
+  |
+7 | name: orphan
+  | ^
+
+error: a manifest document must be a mapping with a `kind`
+ --> tests/fixtures/invalid/missing-fields.yaml:9:1
+  |
+9 | - just
+  | ^
+
+found 6 errors
+"#,
+    );
+}
+
+#[test]
+fn fixed_ports_collide_with_listener_gateway_and_replicas() {
+    assert_invalid(
+        "fixed-ports.yaml",
+        r#"error: port 8080 is already used by the cluster's http listener (default 127.0.0.1:8080)
+  --> tests/fixtures/invalid/fixed-ports.yaml:10:6
+   |
+10 | app: api
+   |      ^
+   = in InstanceGroup/api, field app
+
+error: 2 replicas cannot share port 8080, fixed by interface `http` of application `api`
+  --> tests/fixtures/invalid/fixed-ports.yaml:11:11
+   |
+11 | replicas: 2
+   |           ^
+   = in InstanceGroup/api, field replicas
+
+error: port 9000 is already used by interface `http` of Instance `admin` (tests/fixtures/invalid/fixed-ports.yaml:22:6)
+  --> tests/fixtures/invalid/fixed-ports.yaml:26:7
+   |
+26 | port: 9000
+   |       ^
+   = in Gateway/admin, field port
+
+found 3 errors
+"#,
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_invalid(
+        "type-error.yaml",
+        r#"error: invalid type: sequence, expected i64
+ --> tests/fixtures/invalid/type-error.yaml:4:11
+  |
+4 | replicas: [3]
+  |           ^
+  = in InstanceGroup/hello, field replicas
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn errors_of_several_files_are_all_listed() {
+    assert_invalid(
+        "many",
+        r#"error: invalid name `Hello`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`
+ --> tests/fixtures/invalid/many/a.yaml:2:7
+  |
+2 | name: Hello
+  |       ^
+  = in Application/Hello, field name
+
+error: port 0 is out of range 1-65535
+ --> tests/fixtures/invalid/many/a.yaml:6:49
+  |
+6 | interfaces: [{name: http, protocol: http, port: 0}]
+  |                                                 ^
+  = in Application/Hello, field interfaces[0].port
+
+error: no InstanceGroup or Instance named `nothing`
+ --> tests/fixtures/invalid/many/b.yaml:4:9
+  |
+4 | target: nothing
+  |         ^
+  = in Gateway/hello, field target
+
+error: unknown field `colour`, expected one of: kind, name, port, address, target, interface
+ --> tests/fixtures/invalid/many/b.yaml:6:1
+  |
+6 | colour: blue
+  | ^
+  = in Gateway/hello, field colour
+
+found 4 errors
+"#,
+    );
+}
