@@ -1,1 +1,20 @@
 //! lcc-site: static sites for Local Cluster: fetch an archive safely and serve it.
+
+mod cache;
+mod download;
+mod error;
+mod extract;
+mod fetch;
+mod install;
+mod names;
+mod serve;
+mod sha;
+mod source;
+mod tree;
+
+pub use cache::Cache;
+pub use error::{ExtractError, FetchError, ServeError};
+pub use extract::{detect, extract, Format};
+pub use fetch::{fetch, FetchOptions, Fetched};
+pub use serve::{serve, ServeOptions};
+pub use source::Source;

@@ -1,0 +1,106 @@
+//! HTTP(S) download into a temporary file, hashed on the way, with a progress bar on a
+//! terminal.
+
+use crate::error::FetchError;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+use tempfile::NamedTempFile;
+
+/// A completed download: the file (deleted on drop unless persisted) and its sha256.
+#[derive(Debug)]
+pub(crate) struct Downloaded {
+    /// The downloaded bytes.
+    pub file: NamedTempFile,
+    /// Their sha256 in lower-case hex.
+    pub sha256: String,
+}
+
+/// Downloads `url` into a temporary file in `dir`.
+pub(crate) fn download(url: &str, dir: &Path) -> Result<Downloaded, FetchError> {
+    let http = |reason: String| FetchError::Http {
+        url: url.to_owned(),
+        reason,
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .accept_encoding(ureq::config::AutoHeaderValue::None)
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| http(describe(&e)))?;
+    let length = response.body().content_length();
+    let mut reader = response.into_body().into_reader();
+    let io_err = |path: &Path, source| FetchError::Io {
+        url: url.to_owned(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = NamedTempFile::new_in(dir).map_err(|e| io_err(dir, e))?;
+    let bar = progress(length);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 128 * 1024];
+    let mut received = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(http(format!("body cut after {received} bytes: {e}"))),
+        };
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .map_err(|e| io_err(file.path(), e))?;
+        received += n as u64;
+        bar.set_position(received);
+    }
+    bar.finish_and_clear();
+    if let Some(expected) = length.filter(|l| *l != received) {
+        return Err(http(format!(
+            "body cut after {received} of {expected} bytes"
+        )));
+    }
+    file.as_file()
+        .sync_all()
+        .map_err(|e| io_err(file.path(), e))?;
+    Ok(Downloaded {
+        file,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// A progress bar on stderr when it is a terminal, else a hidden one.
+fn progress(length: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match length {
+        Some(len) => {
+            let bar = ProgressBar::new(len);
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => ProgressBar::new_spinner(),
+    }
+}
+
+/// A ureq error in words, with the HTTP status spelled out.
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::StatusCode(code) => {
+            let reason = http::StatusCode::from_u16(*code)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
+            format!("HTTP {code} {reason}").trim_end().to_owned()
+        }
+        ureq::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
