@@ -157,7 +157,7 @@ fn registry() -> &'static Handlebars<'static> {
     static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut hb = Handlebars::new();
-        hb.set_strict_mode(true);
+        // Not strict: optional fields are null and `#if`/`#with` skip them.
         hb.register_escape_fn(handlebars::no_escape);
         hb.register_helper("sq", Box::new(sq_helper));
         hb.register_helper("word", Box::new(word_helper));

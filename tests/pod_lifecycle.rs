@@ -1,0 +1,319 @@
+//! The pod API of a local app, driven through real dash and bash with real processes:
+//! run, status, idempotence, crashes, stop (grace period, process trees, escapees),
+//! rm, logs, foreground runs, detaching, platform and port errors.
+
+mod pod_support;
+
+use lcc_compiler::podspec::{Command, ProbeAction, StorageBinding};
+use pod_support::*;
+use std::net::TcpListener;
+use std::time::Duration;
+
+/// A python program that sleeps, optionally ignoring SIGTERM and forking a tree with
+/// a grandchild and an escapee that calls setsid and double-forks. Every process keeps
+/// `marker` in its argv.
+fn sleeper(marker: &str, ignore_term: bool, tree: bool) -> Vec<String> {
+    let code = format!(
+        r#"
+import os, signal, sys, time
+if {ignore_term}:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if {tree}:
+    if os.fork() == 0:
+        if os.fork() == 0:
+            time.sleep(300)
+        time.sleep(300)
+        os._exit(0)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(300)
+        os._exit(0)
+print("started", flush=True)
+time.sleep(300)
+"#,
+        ignore_term = if ignore_term { "True" } else { "False" },
+        tree = if tree { "True" } else { "False" },
+    );
+    vec![python(), "-c".into(), code, marker.into()]
+}
+
+fn spec_of(name: &str, argv: Vec<String>) -> lcc_compiler::PodSpec {
+    local_cmd(name, Command::Argv(argv))
+}
+
+#[test]
+fn run_is_idempotent_and_stop_stops() {
+    for shell in SHELLS {
+        let mark = marker("idem");
+        let pod = Pod::new(&spec_of("idem", sleeper(&mark, false, false)), shell);
+        assert_eq!(pod.status(), "not-created");
+        pod.ok(&["run"]);
+        assert_eq!(pod.status(), "running");
+        let pid = pod.pid();
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+            .len()
+            == 1));
+        pod.ok(&["run"]);
+        assert_eq!(pod.pid(), pid, "{shell}: a second run replaced the process");
+        let pids = pids_with_arg(&mark);
+        let show: Vec<String> = pids
+            .iter()
+            .map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default())
+            .collect();
+        assert_eq!(pids.len(), 1, "{shell}: two copies running: {show:?}");
+        let info = pod.info();
+        assert_eq!(info["status"], "running");
+        assert_eq!(info["pid"].as_u64(), pid.map(u64::from));
+        assert_eq!(info["type"], "local");
+        pod.ok(&["stop"]);
+        assert_eq!(pod.status(), "stopped");
+        assert!(
+            pids_with_arg(&mark).is_empty(),
+            "{shell}: survivor after stop"
+        );
+        // Stopping a stopped pod is fine; running it again starts a new process.
+        pod.ok(&["stop"]);
+        pod.ok(&["run"]);
+        assert_eq!(pod.status(), "running");
+        assert_ne!(pod.pid(), pid);
+    }
+}
+
+#[test]
+fn a_crash_is_exited_with_its_code() {
+    for shell in SHELLS {
+        let pod = Pod::new(
+            &local("crash", &["sh", "-c", "echo dying >&2; exit 3"]),
+            shell,
+        );
+        pod.ok(&["run"]);
+        pod.wait_status("exited");
+        assert!(wait_until(Duration::from_secs(5), || pod.info()
+            ["exit_code"]
+            == 3));
+        assert!(pod.ok(&["logs", "--stderr"]).contains("dying"));
+        // A process killed by a signal records 128 + the signal.
+        let mark = marker("sig");
+        let pod = Pod::new(&spec_of("sig", sleeper(&mark, false, false)), shell);
+        pod.ok(&["run"]);
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+            .len()
+            == 1));
+        for pid in pids_with_arg(&mark) {
+            std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .expect("kill");
+        }
+        pod.wait_status("exited");
+        assert!(wait_until(Duration::from_secs(5), || pod.info()
+            ["exit_code"]
+            == 137));
+    }
+}
+
+#[test]
+fn stop_kills_after_the_timeout_and_leaves_no_survivor() {
+    for shell in SHELLS {
+        let mark = marker("tree");
+        let pod = Pod::new(&spec_of("tree", sleeper(&mark, true, true)), shell);
+        pod.ok(&["run"]);
+        // main, child, grandchild and the escapee's double-forked child.
+        assert!(
+            wait_until(Duration::from_secs(10), || pids_with_arg(&mark).len() == 4),
+            "{shell}: tree not complete: {:?}",
+            pids_with_arg(&mark)
+        );
+        pod.ok(&["stop", "--timeout", "0.3"]);
+        assert_eq!(pod.status(), "stopped");
+        assert!(
+            pids_with_arg(&mark).is_empty(),
+            "{shell}: survivors {:?}",
+            pids_with_arg(&mark)
+        );
+    }
+}
+
+#[test]
+fn kill_is_immediate() {
+    for shell in SHELLS {
+        let mark = marker("kill");
+        let pod = Pod::new(&spec_of("kill", sleeper(&mark, true, false)), shell);
+        pod.ok(&["run"]);
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+            .len()
+            == 1));
+        pod.ok(&["kill"]);
+        assert_eq!(pod.status(), "stopped");
+        assert!(pids_with_arg(&mark).is_empty());
+    }
+}
+
+#[test]
+fn rm_keeps_storage_and_can_run_twice() {
+    for shell in SHELLS {
+        let storage = tempfile::tempdir().expect("tempdir");
+        let data_dir = storage.path().join("notes");
+        let mut spec = local("rm", &["sh", "-c", "echo kept > data/note; exec sleep 300"]);
+        spec.storage = vec![StorageBinding {
+            storage: "notes".into(),
+            path: "data".into(),
+            dir: data_dir.display().to_string(),
+        }];
+        let pod = Pod::new(&spec, shell);
+        pod.ok(&["run"]);
+        assert!(wait_until(Duration::from_secs(10), || data_dir
+            .join("note")
+            .exists()));
+        pod.ok(&["rm"]);
+        assert_eq!(pod.status(), "not-created");
+        for gone in ["run", "log", ".pod"] {
+            assert!(!exists(&pod.dir().join(gone)), "{shell}: {gone} left");
+        }
+        assert_eq!(
+            std::fs::read_to_string(data_dir.join("note")).expect("storage data kept"),
+            "kept\n"
+        );
+        pod.ok(&["rm"]);
+        assert!(pod.dir().join("pod").exists());
+    }
+}
+
+#[test]
+fn logs_show_the_output() {
+    for shell in SHELLS {
+        let pod = Pod::new(
+            &local(
+                "logs",
+                &["sh", "-c", "echo one; echo two; echo three; echo oops >&2"],
+            ),
+            shell,
+        );
+        assert_eq!(pod.ok(&["logs"]), "");
+        pod.ok(&["run"]);
+        pod.wait_status("exited");
+        assert_eq!(pod.ok(&["logs"]), "one\ntwo\nthree\n");
+        assert_eq!(pod.ok(&["logs", "-n", "1"]), "three\n");
+        assert_eq!(pod.ok(&["logs", "--stderr"]), "oops\n");
+        assert_eq!(pod.cmd(&["logs", "-n", "x"]).status.code(), Some(2));
+    }
+}
+
+#[test]
+fn run_detaches_from_the_callers_output() {
+    for shell in SHELLS {
+        let mark = marker("detach");
+        let pod = Pod::new(&spec_of("detach", sleeper(&mark, false, false)), shell);
+        // `$(...)` waits for every writer of its pipe: it returns only if the app holds none.
+        let script = format!("out=$({shell} ./pod run); echo \"done:$out\"");
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(pod.dir())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let finished = wait_until(Duration::from_secs(10), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !finished {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().expect("output");
+        assert!(finished, "{shell}: out=$(./pod run) hung");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "done:\n");
+        assert_eq!(pod.status(), "running");
+    }
+}
+
+#[test]
+fn foreground_runs_in_place() {
+    for shell in SHELLS {
+        let pod = Pod::new(&local("fg", &["sh", "-c", "echo here; exit 5"]), shell);
+        let out = pod.cmd(&["run", "--foreground"]);
+        assert_eq!(out.status.code(), Some(5));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "here\n");
+        assert_eq!(pod.status(), "exited");
+    }
+}
+
+#[test]
+fn no_matching_platform_starts_nothing() {
+    for shell in SHELLS {
+        let mut spec = local("plat", &["sleep", "300"]);
+        spec.platforms[0].os = "plan9".into();
+        spec.platforms[0].arch = vec!["mips".into()];
+        let pod = Pod::new(&spec, shell);
+        let out = pod.cmd(&["run"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no platform matches"), "{err}");
+        assert!(err.contains("plan9/mips"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(pod.status(), "not-created");
+        assert!(!exists(&pod.dir().join("run")));
+    }
+}
+
+#[test]
+fn a_port_in_use_is_named_and_nothing_starts() {
+    for shell in SHELLS {
+        let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let mut spec = local("busy", &["sleep", "300"]);
+        spec.interfaces = vec![iface("admin", None), iface("web", Some(port))];
+        let pod = Pod::new(&spec, shell);
+        let out = pod.cmd(&["run"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("interface web: port {port} is in use")),
+            "{err}"
+        );
+        assert_eq!(pod.status(), "not-created");
+        drop(taken);
+        pod.ok(&["run"]);
+        assert_eq!(pod.status(), "running");
+        let ports = pod.ok(&["ports"]);
+        let admin = pod.read("pod.env");
+        let admin = admin
+            .lines()
+            .find_map(|l| l.strip_prefix("LCC_PORT_ADMIN="))
+            .expect("allocated port remembered in pod.env");
+        assert_eq!(ports, format!("admin {admin} http\nweb {port} http\n"));
+    }
+}
+
+#[test]
+fn exec_readiness_runs_in_run_dir_with_the_pod_env() {
+    for shell in SHELLS {
+        let mut spec = local("ready", &["sleep", "300"]);
+        spec.env = vec![var("FLAG", "ready-file")];
+        spec.probe = Some(probe(ProbeAction::Exec {
+            command: vec!["test".into(), "-f".into(), "${FLAG}".into()],
+        }));
+        let pod = Pod::new(&spec, shell);
+        assert_eq!(pod.cmd(&["readiness"]).status.code(), Some(1));
+        pod.ok(&["run"]);
+        assert_eq!(pod.cmd(&["readiness"]).status.code(), Some(1));
+        std::fs::write(pod.dir().join("run/ready-file"), "").expect("write");
+        pod.ok(&["readiness"]);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for shell in SHELLS {
+        let pod = Pod::new(&local("usage", &["true"]), shell);
+        for args in [
+            &["frobnicate"][..],
+            &[],
+            &["run", "--bogus"],
+            &["stop", "--timeout", "soon"],
+        ] {
+            assert_eq!(pod.cmd(args).status.code(), Some(2), "{shell} {args:?}");
+        }
+        assert!(pod.ok(&["help"]).contains("readiness"));
+        assert!(pod.ok(&["version"]).starts_with("lcc-pod api 1"));
+    }
+}
