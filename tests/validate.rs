@@ -708,3 +708,40 @@ found 4 errors
 "#,
     );
 }
+
+#[test]
+fn choices_and_override_rules() {
+    assert_invalid(
+        "overrides.yaml",
+        r#"error: unknown protocol `udp`, expected one of: http, tcp
+ --> tests/fixtures/invalid/overrides.yaml:5:37
+  |
+5 | interfaces: [{name: http, protocol: udp, port: 443}]
+  |                                     ^
+  = in Application/api, field interfaces[0].protocol
+
+error: unknown state `paused`, expected one of: running, stopped
+  --> tests/fixtures/invalid/overrides.yaml:10:8
+   |
+10 | state: paused
+   |        ^
+   = in Instance/api, field state
+
+error: env is only for local applications: static and remote ones run no program of yours
+  --> tests/fixtures/invalid/overrides.yaml:11:1
+   |
+11 | env: {TOKEN: x}
+   | ^
+   = in Instance/api, field env
+
+error: exec must not be empty
+  --> tests/fixtures/invalid/overrides.yaml:13:9
+   |
+13 |   exec: []
+   |         ^
+   = in Instance/api, field probe.exec
+
+found 4 errors
+"#,
+    );
+}

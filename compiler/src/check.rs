@@ -155,6 +155,7 @@ fn interfaces(s: &mut Scope<'_, '_>, list: &[InterfaceDoc]) -> Vec<String> {
                 "missing field `protocol`, expected one of: http, tcp",
             );
         }
+        s.choice(&format!("{at}.protocol"), &iface.protocol);
         if let Some(port) = iface.port {
             s.check(&format!("{at}.port"), rules::port(port));
         }

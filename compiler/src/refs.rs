@@ -111,6 +111,7 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
                     i.probe.as_ref(),
                     i.storage.as_deref(),
                 );
+                env_needs_local(rep, &index, obj, i.app.as_deref(), i.env.is_some());
                 replica_names(rep, &index, obj);
             }
             Some(Body::Group(g)) => {
@@ -122,6 +123,7 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
                     g.probe.as_ref(),
                     g.storage.as_deref(),
                 );
+                env_needs_local(rep, &index, obj, g.app.as_deref(), g.env.is_some());
             }
             Some(Body::Gateway(_)) => {
                 gateway_protocol(rep, &index, obj);
@@ -158,6 +160,24 @@ fn runner(
     }
     if let Some(list) = storage {
         bindings(rep, index, obj, "storage", list);
+    }
+}
+
+/// Checks that an env override is only given for a local application.
+fn env_needs_local(
+    rep: &mut Reporter<'_>,
+    index: &Index<'_>,
+    obj: &Object,
+    app: Option<&str>,
+    has_env: bool,
+) {
+    let app_type = app
+        .and_then(|a| index.app(a))
+        .and_then(|a| chosen(&a.app_type));
+    if has_env && app_type.is_some_and(|t| t != AppType::Local) {
+        let msg =
+            "env is only for local applications: static and remote ones run no program of yours";
+        rep.key(obj, "env", msg);
     }
 }
 
