@@ -14,7 +14,8 @@ fn lcc(args: &[&str]) -> Output {
         .expect("run lcc")
 }
 
-/// `lcc validate tests/fixtures/invalid/CASE` fails with exactly `expected` on stderr.
+/// `lcc validate tests/fixtures/invalid/CASE` fails with exactly `expected` on stderr,
+/// and `lcc compile` of it fails the same way and writes nothing.
 fn assert_invalid(case: &str, expected: &str) {
     let path = format!("tests/fixtures/invalid/{case}");
     let out = lcc(&["validate", &path]);
@@ -29,6 +30,22 @@ fn assert_invalid(case: &str, expected: &str) {
         "exit code of lcc validate {path}"
     );
     assert!(out.stdout.is_empty(), "nothing on stdout");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pods = tmp.path().join("pods");
+    let out = lcc(&["compile", &path, "-o", pods.to_str().expect("utf-8 path")]);
+    let expected = format!("{}; nothing written\n", expected.trim_end());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        expected,
+        "stderr of lcc compile {path}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit code of lcc compile {path}"
+    );
+    assert!(!pods.exists(), "lcc compile {path} wrote nothing");
 }
 
 #[test]
@@ -742,6 +759,29 @@ error: exec must not be empty
    = in Instance/api, field probe.exec
 
 found 4 errors
+"#,
+    );
+}
+
+#[test]
+fn duplicate_keys() {
+    assert_invalid(
+        "duplicate-key.yaml",
+        r#"error: duplicate key `MODE`; the first is at line 7
+ --> tests/fixtures/invalid/duplicate-key.yaml:8:5
+  |
+8 |     MODE: prod
+  |     ^
+  = in Application/hello, field local.env.MODE
+
+error: duplicate key `type`; the first is at line 3
+ --> tests/fixtures/invalid/duplicate-key.yaml:9:1
+  |
+9 | type: remote
+  | ^
+  = in Application/hello, field type
+
+found 2 errors
 "#,
     );
 }

@@ -279,13 +279,10 @@ fn remote_app(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
 
 /// Checks env names and values.
 pub fn env(s: &mut Scope<'_, '_>, at: &str, env: &Env) {
-    let mut seen = HashSet::new();
+    // Repeated keys were already reported (and dropped) while reading the mapping.
     for (name, value) in &env.0 {
         let field = format!("{at}.{name}");
         s.check(&field, rules::env_name(name));
-        if !seen.insert(name.as_str()) {
-            s.err_key(&field, format!("duplicate environment variable `{name}`"));
-        }
         if value.contains('\0') {
             s.err(
                 &field,

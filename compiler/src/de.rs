@@ -320,11 +320,26 @@ struct Map<'a, 'b> {
 }
 
 impl<'a, 'b> Map<'a, 'b> {
-    /// Access to `entries` of the mapping `de`.
+    /// Access to `entries` of the mapping `de`; a repeated key is reported and
+    /// skipped (the first one counts).
     fn new(de: &'b De<'a>, entries: Vec<&'a Entry>) -> Self {
+        let mut unique: Vec<&'a Entry> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match unique.iter().find(|e| e.key == entry.key) {
+                Some(first) => de.sink.borrow_mut().push(DeError {
+                    message: format!(
+                        "duplicate key `{}`; the first is at line {}",
+                        entry.key, first.key_pos.line
+                    ),
+                    path: child(&de.path, &entry.key),
+                    pos: Some(entry.key_pos),
+                }),
+                None => unique.push(entry),
+            }
+        }
         Map {
             de,
-            entries,
+            entries: unique,
             next: 0,
         }
     }
@@ -422,6 +437,17 @@ mod tests {
         assert_eq!(errors[0].path, "interfaces[0].port");
         assert_eq!(errors[0].pos, Some(Pos { line: 3, col: 21 }));
         assert_eq!(errors[0].message, "invalid type: sequence, expected u16");
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_and_the_first_counts() {
+        let (doc, errors) = read::<Doc>("name: x\ninterfaces: []\nname: y\n");
+        assert_eq!(doc.map(|d| d.name), Some("x".to_string()));
+        assert_eq!(
+            errors[0].message,
+            "duplicate key `name`; the first is at line 1"
+        );
+        assert_eq!(errors[0].pos, Some(Pos { line: 3, col: 1 }));
     }
 
     #[test]
