@@ -38,11 +38,15 @@ pub struct Source {
 impl Source {
     /// The text of a 1-based line.
     pub fn line(&self, n: usize) -> Option<&str> {
-        self.text
-            .lines()
-            .nth(n.checked_sub(1)?)
-            .map(|l| l.trim_end_matches('\r'))
+        // YAML breaks lines at `\r\n`, `\n` and a lone `\r`; so do line numbers.
+        let index = n.checked_sub(1)?;
+        self.text.split('\n').flat_map(|l| split_cr(l)).nth(index)
     }
+}
+
+/// Splits at lone `\r` line breaks (a `\r` that ends the piece is part of `\r\n`).
+fn split_cr(piece: &str) -> impl Iterator<Item = &str> {
+    piece.strip_suffix('\r').unwrap_or(piece).split('\r')
 }
 
 /// One document of a manifest file.
@@ -320,4 +324,62 @@ fn typed<T: DeserializeOwned>(obj: &Object, rep: &mut Reporter<'_>) -> Option<T>
         rep.at(obj.file, err.pos, obj.label(), field, err.message);
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Loads one manifest text as a cluster of one file.
+    fn load_text(text: &str) -> Result<Plan, Diagnostics> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.yaml");
+        std::fs::write(&file, text).expect("write manifest");
+        load_files(&[file])
+    }
+
+    const VALID: &str = "kind: Application\nname: a\ntype: local\nlocal:\n  platforms: [{os: linux, command: [x]}]\ninterfaces: [{name: http, protocol: http, port: 9000}]\n---\nkind: Instance\nname: a\napp: a\n---\nkind: Gateway\nname: g\nport: 9001\ntarget: a\ninterface: http\n";
+
+    #[test]
+    fn valid_text_loads() {
+        let plan = load_text(VALID).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(plan.instances.len(), 1);
+        assert_eq!(plan.gateways[0].port, 9001);
+    }
+
+    #[test]
+    fn every_diagnostic_has_a_position_inside_the_file() {
+        let text = "kind: Gateway\nname: G\nport: x\n";
+        let diags = load_text(text).expect_err("invalid");
+        for d in &diags.errors {
+            assert!(d.line.is_some_and(|l| l >= 1 && l <= 3), "{d}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any text gives a plan or diagnostics, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = load_text(&text);
+        }
+
+        /// A valid manifest with one character replaced gives a plan or diagnostics,
+        /// and every diagnostic names a line of the file.
+        #[test]
+        fn mutated_manifest_never_panics(at in 0..VALID.len(), c in proptest::char::any()) {
+            let mut text: Vec<char> = VALID.chars().collect();
+            let at = at.min(text.len() - 1);
+            text[at] = c;
+            let text: String = text.into_iter().collect();
+            if let Err(diags) = load_text(&text) {
+                let lines = text.split(['\n', '\r']).count() + 1;
+                for d in &diags.errors {
+                    prop_assert!(d.line.is_none_or(|l| l <= lines), "{}", d);
+                }
+            }
+        }
+    }
 }
