@@ -40,7 +40,7 @@ impl Source {
     pub fn line(&self, n: usize) -> Option<&str> {
         // YAML breaks lines at `\r\n`, `\n` and a lone `\r`; so do line numbers.
         let index = n.checked_sub(1)?;
-        self.text.split('\n').flat_map(|l| split_cr(l)).nth(index)
+        self.text.split('\n').flat_map(split_cr).nth(index)
     }
 }
 
@@ -353,7 +353,7 @@ mod tests {
         let text = "kind: Gateway\nname: G\nport: x\n";
         let diags = load_text(text).expect_err("invalid");
         for d in &diags.errors {
-            assert!(d.line.is_some_and(|l| l >= 1 && l <= 3), "{d}");
+            assert!(d.line.is_some_and(|l| (1..=3).contains(&l)), "{d}");
         }
     }
 
