@@ -3,8 +3,9 @@
 
 use crate::load::{Body, Object};
 use crate::model::{
-    chosen, AppType, ApplicationDoc, BindingDoc, ClusterDoc, Env, InterfaceDoc, LocalDoc,
-    PlatformDoc, ProbeDoc, ProtocolDoc, RestartDoc, StaticDoc, StopDoc,
+    chosen, AppType, ApplicationDoc, BindingDoc, ClusterDoc, Env, GatewayDoc, GroupDoc,
+    InstanceDoc, InterfaceDoc, LocalDoc, PlatformDoc, ProbeDoc, ProtocolDoc, RestartDoc, StaticDoc,
+    StopDoc,
 };
 use crate::report::{Reporter, Scope};
 use crate::rules;
@@ -20,46 +21,9 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
     match body {
         Body::Cluster(c) => cluster(&mut s, c),
         Body::Application(app) => application(&mut s, app),
-        Body::Instance(i) => {
-            s.require("app", &i.app);
-            s.choice("state", &i.state);
-            overrides(
-                &mut s,
-                i.env.as_ref(),
-                i.probe.as_ref(),
-                i.restart.as_ref(),
-                i.storage.as_deref(),
-            );
-        }
-        Body::Group(g) => {
-            s.require("app", &g.app);
-            if g.replicas.is_some_and(|r| !(0..=10_000).contains(&r)) {
-                s.err("replicas", "replicas must be between 0 and 10000");
-            }
-            overrides(
-                &mut s,
-                g.env.as_ref(),
-                g.probe.as_ref(),
-                g.restart.as_ref(),
-                g.storage.as_deref(),
-            );
-        }
-        Body::Gateway(g) => {
-            if let Some(port) = s.require("port", &g.port) {
-                s.check("port", rules::port(*port));
-            }
-            s.require("target", &g.target);
-            s.require("interface", &g.interface);
-            if g.address
-                .as_deref()
-                .is_some_and(|a| a.is_empty() || a.contains(char::is_whitespace))
-            {
-                s.err(
-                    "address",
-                    "invalid address: expected a host name or IP address",
-                );
-            }
-        }
+        Body::Instance(i) => instance(&mut s, i),
+        Body::Group(g) => group(&mut s, g),
+        Body::Gateway(g) => gateway(&mut s, g),
         Body::Entrance(e) => {
             s.require("gateway", &e.gateway);
         }
@@ -68,6 +32,52 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
                 s.err("path", "path must not be empty");
             }
         }
+    }
+}
+
+/// Checks an Instance.
+fn instance(s: &mut Scope<'_, '_>, i: &InstanceDoc) {
+    s.require("app", &i.app);
+    s.choice("state", &i.state);
+    let storage = i.storage.as_deref();
+    overrides(
+        s,
+        i.env.as_ref(),
+        i.probe.as_ref(),
+        i.restart.as_ref(),
+        storage,
+    );
+}
+
+/// Checks an InstanceGroup.
+fn group(s: &mut Scope<'_, '_>, g: &GroupDoc) {
+    s.require("app", &g.app);
+    if g.replicas.is_some_and(|r| !(0..=10_000).contains(&r)) {
+        s.err("replicas", "replicas must be between 0 and 10000");
+    }
+    let storage = g.storage.as_deref();
+    overrides(
+        s,
+        g.env.as_ref(),
+        g.probe.as_ref(),
+        g.restart.as_ref(),
+        storage,
+    );
+}
+
+/// Checks a Gateway on its own (its target and interface are checked in `refs`).
+fn gateway(s: &mut Scope<'_, '_>, g: &GatewayDoc) {
+    if let Some(port) = s.require("port", &g.port) {
+        s.check("port", rules::port(*port));
+    }
+    s.require("target", &g.target);
+    s.require("interface", &g.interface);
+    let address = g.address.as_deref();
+    if address.is_some_and(|a| a.is_empty() || a.contains(char::is_whitespace)) {
+        s.err(
+            "address",
+            "invalid address: expected a host name or IP address",
+        );
     }
 }
 
