@@ -101,7 +101,10 @@ impl Interface {
 
 /// `LCC_PORT_<NAME>` for an interface name.
 pub fn port_env_name(interface: &str) -> String {
-    format!("LCC_PORT_{}", interface.to_ascii_uppercase().replace('-', "_"))
+    format!(
+        "LCC_PORT_{}",
+        interface.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 /// Protocol of an interface or gateway.
@@ -220,7 +223,10 @@ pub struct Remote {
 impl PodSpec {
     /// The same spec for another instance name (a group's replica).
     pub fn for_instance(&self, name: &str) -> PodSpec {
-        PodSpec { instance: name.to_string(), ..self.clone() }
+        PodSpec {
+            instance: name.to_string(),
+            ..self.clone()
+        }
     }
 
     /// A stable hash of everything but the instance name: equal fingerprints mean
