@@ -317,3 +317,44 @@ fn usage_errors_exit_2() {
         assert!(pod.ok(&["version"]).starts_with("lcc-pod api 1"));
     }
 }
+
+#[test]
+fn leftovers_of_an_exited_run_are_killed_by_the_next_run() {
+    for shell in SHELLS {
+        let mark = marker("left");
+        let child = "import time; time.sleep(300)";
+        let script = format!("\"$0\" -c '{child}' '{mark}' & exit 0");
+        let pod = Pod::new(&local("left", &["sh", "-c", &script, &python()]), shell);
+        pod.ok(&["run"]);
+        pod.wait_status("exited");
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+            .len()
+            == 1));
+        let old = pids_with_arg(&mark);
+        pod.ok(&["run"]);
+        assert!(wait_until(Duration::from_secs(10), || {
+            let now = pids_with_arg(&mark);
+            now.len() == 1 && now != old
+        }));
+    }
+}
+
+#[test]
+fn the_pod_finds_its_directory_from_anywhere() {
+    for shell in SHELLS {
+        let pod = Pod::new(&local("where", &["sleep", "300"]), shell);
+        let run = |args: &[&str]| {
+            std::process::Command::new(shell)
+                .arg("pod-dir/pod")
+                .args(args)
+                .current_dir(pod.tmp.path())
+                .env("CDPATH", "/")
+                .output()
+                .expect("spawn")
+        };
+        assert!(run(&["run"]).status.success());
+        let out = run(&["status"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "running\n");
+        assert!(pod.dir().join(".pod/pid").exists());
+    }
+}
