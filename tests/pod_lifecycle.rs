@@ -358,3 +358,22 @@ fn the_pod_finds_its_directory_from_anywhere() {
         assert!(pod.dir().join(".pod/pid").exists());
     }
 }
+
+#[test]
+fn the_app_does_not_inherit_ignored_int_or_quit() {
+    for shell in SHELLS {
+        let mark = marker("sigign");
+        let pod = Pod::new(&spec_of("sigign", sleeper(&mark, false, false)), shell);
+        pod.ok(&["run"]);
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark).len() == 1));
+        let pid = pids_with_arg(&mark)[0];
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let ignored = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .expect("SigIgn");
+        // Bits are signal - 1: SIGINT = 2, SIGQUIT = 3.
+        assert_eq!(ignored & 0b110, 0, "{shell}: SigIgn {ignored:x}");
+    }
+}
