@@ -365,7 +365,9 @@ fn the_app_does_not_inherit_ignored_int_or_quit() {
         let mark = marker("sigign");
         let pod = Pod::new(&spec_of("sigign", sleeper(&mark, false, false)), shell);
         pod.ok(&["run"]);
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark).len() == 1));
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+            .len()
+            == 1));
         let pid = pids_with_arg(&mark)[0];
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
         let ignored = status
@@ -375,5 +377,72 @@ fn the_app_does_not_inherit_ignored_int_or_quit() {
             .expect("SigIgn");
         // Bits are signal - 1: SIGINT = 2, SIGQUIT = 3.
         assert_eq!(ignored & 0b110, 0, "{shell}: SigIgn {ignored:x}");
+    }
+}
+
+#[test]
+fn concurrent_runs_start_one_process() {
+    for shell in SHELLS {
+        let mark = marker("race");
+        let pod = Pod::new(&spec_of("race", sleeper(&mark, false, false)), shell);
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                std::process::Command::new(shell)
+                    .args(["./pod", "run"])
+                    .current_dir(pod.dir())
+                    .stdin(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for mut child in children {
+            assert!(child.wait().expect("wait").success());
+        }
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+            .len()
+            == 1));
+        // Give a second copy, if any were starting, the time to show up.
+        assert!(!wait_until(Duration::from_millis(500), || pids_with_arg(
+            &mark
+        )
+        .len()
+            > 1));
+    }
+}
+
+#[test]
+fn logs_follow_new_output() {
+    for shell in SHELLS {
+        let pod = Pod::new(
+            &local(
+                "follow",
+                &["sh", "-c", "echo first; sleep 1; echo second; sleep 300"],
+            ),
+            shell,
+        );
+        pod.ok(&["run"]);
+        let mut tail = std::process::Command::new(shell)
+            .args(["./pod", "logs", "-f"])
+            .current_dir(pod.dir())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdout = tail.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            let mut seen = String::new();
+            let mut buf = [0u8; 256];
+            while !seen.contains("second") {
+                match std::io::Read::read(&mut stdout, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                }
+            }
+            seen
+        });
+        let done = wait_until(Duration::from_secs(10), || reader.is_finished());
+        let _ = tail.kill();
+        let _ = tail.wait();
+        assert!(done, "{shell}: logs -f never showed the second line");
+        assert_eq!(reader.join().expect("reader"), "first\nsecond\n");
     }
 }
