@@ -565,4 +565,82 @@ mod tests {
         assert_eq!(arch_aliases("x86_64"), vec!["x86_64", "amd64"]);
         assert_eq!(bracket_host("::1"), "[::1]");
     }
+
+    /// A minimal valid local spec.
+    fn spec() -> PodSpec {
+        use crate::podspec::*;
+        PodSpec {
+            instance: "x".into(),
+            app: "x".into(),
+            group: None,
+            kind: AppKind::Local,
+            platforms: vec![Platform {
+                os: "linux".into(),
+                arch: vec![],
+                run: Command::Argv(vec!["true".into()]),
+            }],
+            env: vec![],
+            interfaces: vec![],
+            probe: None,
+            restart: Restart {
+                policy: RestartPolicy::Never,
+                max_retries: 0,
+                backoff_initial_ms: 1,
+                backoff_max_ms: 1,
+            },
+            stop: Stop {
+                signal: "TERM".into(),
+                timeout_ms: 1,
+            },
+            storage: vec![],
+            site: None,
+            remote: None,
+        }
+    }
+
+    #[test]
+    fn unsafe_specs_are_refused() {
+        use crate::podspec::{EnvVar, StorageBinding};
+        let bin = Path::new("/bin/lcc");
+        assert!(render_pod(&spec(), bin).is_ok());
+        assert!(matches!(
+            render_pod(&spec(), Path::new("lcc")),
+            Err(RenderError::LccBin { .. })
+        ));
+        for name in ["1X", "A-B", "_lcc_x", ""] {
+            let mut s = spec();
+            s.env = vec![EnvVar {
+                name: name.into(),
+                value: "v".into(),
+            }];
+            assert!(
+                matches!(render_pod(&s, bin), Err(RenderError::EnvName { .. })),
+                "{name}"
+            );
+        }
+        let mut s = spec();
+        s.platforms[0].run = Command::Argv(vec!["echo".into(), "${_lcc_dir}".into()]);
+        assert!(matches!(
+            render_pod(&s, bin),
+            Err(RenderError::ReservedReference { .. })
+        ));
+        let mut s = spec();
+        s.platforms[0].run = Command::Argv(vec!["a\0b".into()]);
+        assert!(matches!(render_pod(&s, bin), Err(RenderError::Nul { .. })));
+        for path in ["../x", "/abs", "a/../../b", "", "."] {
+            let mut s = spec();
+            s.storage = vec![StorageBinding {
+                storage: "s".into(),
+                path: path.into(),
+                dir: "/d".into(),
+            }];
+            assert!(
+                matches!(render_pod(&s, bin), Err(RenderError::StoragePath { .. })),
+                "{path}"
+            );
+        }
+        let mut s = spec();
+        s.stop.signal = "TERM; rm -rf /".into();
+        assert!(matches!(render_pod(&s, bin), Err(RenderError::Spec { .. })));
+    }
 }
