@@ -127,6 +127,12 @@ fn directories_index_pages_redirects_types_and_spa() {
     assert_eq!(json.header("content-type"), Some("application/json"));
     assert_eq!(request(served.addr, "GET", "/nope.html", &[]).status, 404);
     assert_eq!(request(served.addr, "GET", "/style.css/", &[]).status, 404);
+    // A FIFO is not a file: 404 at once (opening it would block on a writer).
+    let made = Command::new("mkfifo")
+        .arg(top.path().join("root/pipe"))
+        .status();
+    assert!(made.expect("mkfifo").success());
+    assert_eq!(request(served.addr, "GET", "/pipe", &[]).status, 404);
     let post = request(served.addr, "POST", "/", &[("Content-Length", "0")]);
     assert_eq!(
         (post.status, post.header("allow")),

@@ -148,12 +148,12 @@ impl Files {
                 return Some(Resolved::Redirect);
             }
             let index = self.inside(&candidate.join("index.html"))?;
-            return Some(Resolved::File(index));
+            return regular(index);
         }
         if path.trailing_slash {
             return None; // `/file.txt/` names no directory
         }
-        Some(Resolved::File(candidate))
+        regular(candidate)
     }
 
     /// The canonical form of `path` if it exists and lies under the root.
@@ -220,6 +220,12 @@ enum Resolved {
     File(PathBuf),
     /// A directory asked for without its trailing slash.
     Redirect,
+}
+
+/// The path if it is a regular file: opening a FIFO or a device would block or worse.
+fn regular(path: PathBuf) -> Option<Resolved> {
+    let meta = fs::metadata(&path).ok()?;
+    meta.is_file().then_some(Resolved::File(path))
 }
 
 /// Device, inode, size, mtime seconds and nanoseconds.
