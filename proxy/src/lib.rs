@@ -1,3 +1,22 @@
 //! lcc-proxy: gateways and entrances for Local Cluster, reloaded live from a config file.
 
+pub mod balancer;
+pub mod body;
 pub mod config;
+pub mod conn;
+pub mod entrance;
+pub mod forward;
+pub mod headers;
+pub mod limits;
+pub mod listeners;
+pub mod metrics;
+pub mod reload;
+pub mod respond;
+pub mod routes;
+pub mod server;
+pub mod tcp;
+pub mod upstream;
+
+pub use limits::Limits;
+pub use listeners::Prebound;
+pub use server::{run, Options, ProxyError};

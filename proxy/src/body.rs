@@ -1,0 +1,146 @@
+//! Request and response bodies that stream through the proxy, counted, never collected.
+
+use crate::balancer::Backend;
+use crate::limits::Limits;
+use crate::metrics::Counters;
+use crate::upstream::Sender;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A client's request body on its way to a backend.
+#[derive(Debug)]
+pub struct UpBody {
+    body: Incoming,
+    counters: Arc<Counters>,
+}
+
+impl UpBody {
+    /// Streams `body`, counting its bytes as received.
+    pub fn new(body: Incoming, counters: Arc<Counters>) -> Self {
+        Self { body, counters }
+    }
+}
+
+impl Body for UpBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                Counters::add(&this.counters.bytes_in, data.len() as u64);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Where a finished backend connection goes back to.
+#[derive(Debug)]
+pub struct Reuse {
+    /// The connection.
+    pub sender: Sender,
+    /// Its backend, whose pool takes it back.
+    pub backend: Arc<Backend>,
+    /// Pool bounds.
+    pub limits: Arc<Limits>,
+}
+
+impl Reuse {
+    /// Returns the connection to its backend's pool.
+    pub fn release(self) {
+        self.backend.pool.put(self.sender, &self.limits);
+    }
+}
+
+/// A response body: a backend's, streamed, or a short one made by the proxy.
+#[derive(Debug)]
+pub enum DownBody {
+    /// A backend's body; its connection is pooled again once the body is complete.
+    Upstream {
+        /// The backend's body.
+        body: Incoming,
+        /// Counts bytes sent.
+        counters: Arc<Counters>,
+        /// The connection to give back at the end.
+        reuse: Option<Reuse>,
+    },
+    /// A body made by the proxy.
+    Full(Option<Bytes>),
+}
+
+impl DownBody {
+    /// A body made by the proxy.
+    pub fn full(data: impl Into<Bytes>) -> Self {
+        DownBody::Full(Some(data.into()))
+    }
+}
+
+impl Body for DownBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match &mut *self {
+            DownBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            DownBody::Upstream {
+                body,
+                counters,
+                reuse,
+            } => {
+                let polled = Pin::new(&mut *body).poll_frame(cx);
+                let done = match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Some(data) = frame.data_ref() {
+                            Counters::add(&counters.bytes_out, data.len() as u64);
+                        }
+                        // hyper stops polling a body that says it has ended
+                        body.is_end_stream()
+                    }
+                    Poll::Ready(None) => true,
+                    _ => false,
+                };
+                if done {
+                    if let Some(r) = reuse.take() {
+                        r.release();
+                    }
+                }
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            DownBody::Full(data) => data.is_none(),
+            DownBody::Upstream { body, .. } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            DownBody::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
+            DownBody::Full(None) => SizeHint::with_exact(0),
+            DownBody::Upstream { body, .. } => body.size_hint(),
+        }
+    }
+}

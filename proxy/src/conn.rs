@@ -1,0 +1,113 @@
+//! One client connection: served as HTTP/1 (with upgrades) or handed to the TCP gateway,
+//! depending on what its listener serves.
+
+use crate::body::DownBody;
+use crate::entrance;
+use crate::forward::{forward, Target};
+use crate::limits::Limits;
+use crate::metrics::{ConnectionGauge, Metrics};
+use crate::respond;
+use crate::routes::Role;
+use crate::tcp;
+use arc_swap::ArcSwap;
+use http::{HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// What every connection of one proxy shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// Timeouts and bounds.
+    pub limits: Arc<Limits>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The context of one client connection.
+#[derive(Debug)]
+pub struct ConnCtx {
+    /// What its listener serves now (swapped by reloads).
+    pub role: Arc<ArcSwap<Role>>,
+    /// The client's IP, ready for `X-Forwarded-For`.
+    pub client_ip: HeaderValue,
+    /// Shared state.
+    pub shared: Arc<Shared>,
+}
+
+/// Serves one accepted connection until it ends, or until `stop` asks it to finish.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    role: Arc<ArcSwap<Role>>,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
+    let _gauge = ConnectionGauge::open(shared.metrics.clone());
+    let _ = stream.set_nodelay(true);
+    let current = role.load_full();
+    if let Role::Tcp(gateway) = &*current {
+        // a tcp session is never cut by a reload; the drain timeout bounds it after removal
+        return tcp::serve(stream, gateway, &shared).await;
+    }
+    drop(current);
+    let client_ip = HeaderValue::from_str(&peer.ip().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    let ctx = Arc::new(ConnCtx {
+        role,
+        client_ip,
+        shared,
+    });
+    serve_http(stream, ctx, stop).await;
+}
+
+async fn serve_http(stream: TcpStream, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>) {
+    let limits = ctx.shared.limits.clone();
+    let service = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(handle(req, &ctx).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_head_bytes);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            // finish the request in flight, then close
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+async fn handle(req: Request<Incoming>, ctx: &ConnCtx) -> Response<DownBody> {
+    let role = ctx.role.load_full();
+    match &*role {
+        Role::Entrance(table) => entrance::handle(req, table, ctx).await,
+        Role::Http(gateway) => {
+            let target = Target {
+                gateway,
+                counters: &gateway.counters,
+                prefix: None,
+                path: None,
+            };
+            forward(req, target, ctx).await
+        }
+        Role::Tcp(gateway) => respond::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("gateway {} now speaks tcp on this address", gateway.name),
+        ),
+    }
+}

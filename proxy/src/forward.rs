@@ -1,0 +1,230 @@
+//! HTTP forwarding: one request to the next backend of a gateway, skipping backends that
+//! refuse, with the response streamed back (or the connection tunnelled on an upgrade).
+
+use crate::balancer::{Backend, ConnectError};
+use crate::body::{DownBody, Reuse, UpBody};
+use crate::conn::ConnCtx;
+use crate::headers;
+use crate::metrics::Counters;
+use crate::respond;
+use crate::routes::GatewayRt;
+use crate::upstream::{self, Sender};
+use http::header::{self, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::{Body, Incoming};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a request goes and how it came in.
+#[derive(Debug)]
+pub struct Target<'a> {
+    /// The gateway whose backends serve it.
+    pub gateway: &'a GatewayRt,
+    /// The counters of the entrance or gateway it came through.
+    pub counters: &'a Arc<Counters>,
+    /// `X-Forwarded-Prefix` for an entrance.
+    pub prefix: Option<&'a HeaderValue>,
+    /// The path and query to ask the backend for; `None` keeps the client's.
+    pub path: Option<PathAndQuery>,
+}
+
+/// Why the proxy answers a request itself.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("no backend: gateway {0} has none ready")]
+    NoBackend(String),
+    #[error("no backend: gateway {gateway} has none that accepts connections ({last})")]
+    Unreachable { gateway: String, last: ConnectError },
+    #[error("backend {backend} did not answer within {after:?}")]
+    Timeout { backend: String, after: Duration },
+    #[error("backend {backend} broke the exchange: {reason}")]
+    Broken { backend: String, reason: String },
+}
+
+impl Failure {
+    fn status(&self) -> StatusCode {
+        match self {
+            Failure::NoBackend(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Unreachable {
+                last: ConnectError::Timeout { .. },
+                ..
+            } => StatusCode::GATEWAY_TIMEOUT,
+            Failure::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Failure::Broken { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// Forwards `req` to `target`; every failure becomes a short plain-text answer.
+pub async fn forward(
+    req: Request<Incoming>,
+    target: Target<'_>,
+    ctx: &ConnCtx,
+) -> Response<DownBody> {
+    Counters::add(&target.counters.requests, 1);
+    match try_forward(req, &target, ctx).await {
+        Ok(resp) => resp,
+        Err(failure) => {
+            Counters::add(&target.counters.errors, 1);
+            respond::text(failure.status(), &failure.to_string())
+        }
+    }
+}
+
+async fn try_forward(
+    mut req: Request<Incoming>,
+    target: &Target<'_>,
+    ctx: &ConnCtx,
+) -> Result<Response<DownBody>, Failure> {
+    let gateway = target.gateway;
+    if gateway.balancer.is_empty() {
+        return Err(Failure::NoBackend(gateway.name.clone()));
+    }
+    let upgrade = headers::is_upgrade(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    headers::add_forwarded(&mut parts.headers, &ctx.client_ip, target.prefix);
+    parts.uri = match &target.path {
+        Some(pq) => Uri::from(pq.clone()),
+        None => origin_form(&parts.uri),
+    };
+    parts.version = Version::HTTP_11;
+    let mut req = Request::from_parts(parts, UpBody::new(body, target.counters.clone()));
+    let limits = &ctx.shared.limits;
+    let mut last = None;
+    for backend in gateway.balancer.candidates(limits.max_tries) {
+        if !req.headers().contains_key(header::HOST) {
+            if let Ok(host) = HeaderValue::from_str(&backend.authority) {
+                req.headers_mut().insert(header::HOST, host);
+            }
+        }
+        let mut fresh = false;
+        loop {
+            let sender = if fresh {
+                upstream::fresh(backend, limits).await
+            } else {
+                upstream::checkout(backend, limits).await
+            };
+            let mut sender = match sender {
+                Ok(s) => s,
+                Err(e) => {
+                    last = Some(e);
+                    break;
+                }
+            };
+            match send(&mut sender, req, backend, ctx).await? {
+                Sent::Answered(resp) => {
+                    let reuse = Reuse {
+                        sender,
+                        backend: backend.clone(),
+                        limits: limits.clone(),
+                    };
+                    return Ok(finish(resp, reuse, client_upgrade, target.counters));
+                }
+                // nothing was written: a stale pooled connection; a new one may work
+                Sent::Unsent(back) if !fresh => {
+                    req = back;
+                    fresh = true;
+                }
+                Sent::Unsent(_) => {
+                    return Err(Failure::Broken {
+                        backend: backend.authority.clone(),
+                        reason: "connection closed before the request".to_string(),
+                    })
+                }
+            }
+        }
+    }
+    Err(match last {
+        Some(last) => Failure::Unreachable {
+            gateway: gateway.name.clone(),
+            last,
+        },
+        None => Failure::NoBackend(gateway.name.clone()),
+    })
+}
+
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(pq) => Uri::from(pq.clone()),
+        None => Uri::from_static("/"),
+    }
+}
+
+/// The outcome of handing a request to one connection.
+enum Sent {
+    Answered(Response<Incoming>),
+    Unsent(Request<UpBody>),
+}
+
+async fn send(
+    sender: &mut Sender,
+    req: Request<UpBody>,
+    backend: &Backend,
+    ctx: &ConnCtx,
+) -> Result<Sent, Failure> {
+    let limits = &ctx.shared.limits;
+    match tokio::time::timeout(limits.connect_timeout, sender.ready()).await {
+        Ok(Ok(())) => {}
+        _ => return Ok(Sent::Unsent(req)),
+    }
+    match tokio::time::timeout(limits.response_timeout, sender.try_send_request(req)).await {
+        Err(_) => Err(Failure::Timeout {
+            backend: backend.authority.clone(),
+            after: limits.response_timeout,
+        }),
+        Ok(Ok(resp)) => Ok(Sent::Answered(resp)),
+        Ok(Err(mut e)) => match e.take_message() {
+            Some(req) => Ok(Sent::Unsent(req)),
+            None => Err(Failure::Broken {
+                backend: backend.authority.clone(),
+                reason: e.into_error().to_string(),
+            }),
+        },
+    }
+}
+
+fn finish(
+    mut resp: Response<Incoming>,
+    reuse: Reuse,
+    client_upgrade: Option<OnUpgrade>,
+    counters: &Arc<Counters>,
+) -> Response<DownBody> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client) = client_upgrade {
+            tunnel(client, hyper::upgrade::on(&mut resp));
+        }
+        let (parts, _) = resp.into_parts();
+        return Response::from_parts(parts, DownBody::Full(None));
+    }
+    let (mut parts, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers, false);
+    let reuse = if body.is_end_stream() {
+        reuse.release();
+        None
+    } else {
+        Some(reuse)
+    };
+    let body = DownBody::Upstream {
+        body,
+        counters: counters.clone(),
+        reuse,
+    };
+    Response::from_parts(parts, body)
+}
+
+/// Copies bytes both ways between an upgraded client and backend connection.
+fn tunnel(client: OnUpgrade, backend: OnUpgrade) {
+    tokio::spawn(async move {
+        if let (Ok(client), Ok(backend)) = tokio::join!(client, backend) {
+            let mut client = TokioIo::new(client);
+            let mut backend = TokioIo::new(backend);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+        }
+    });
+}

@@ -1,0 +1,136 @@
+//! Counters served at `/_lcc/metrics` in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What a set of counters belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// An entrance on the http listener.
+    Entrance,
+    /// A gateway's own listener.
+    Gateway,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Entrance => "entrance",
+            Kind::Gateway => "gateway",
+        }
+    }
+}
+
+/// Traffic counters of one entrance or gateway.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests (http) or connections (tcp) handled.
+    pub requests: AtomicU64,
+    /// Requests or connections answered with an error by the proxy.
+    pub errors: AtomicU64,
+    /// Body bytes received from clients.
+    pub bytes_in: AtomicU64,
+    /// Body bytes sent to clients.
+    pub bytes_out: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// All counters of one proxy.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    by_name: Mutex<BTreeMap<(Kind, String), Arc<Counters>>>,
+    /// Config files applied.
+    pub reloads: AtomicU64,
+    /// Config files refused.
+    pub reloads_refused: AtomicU64,
+    /// Client connections open now.
+    pub active_connections: AtomicI64,
+}
+
+impl Metrics {
+    /// The counters of `name`, created at first use and kept across reloads.
+    pub fn counters(&self, kind: Kind, name: &str) -> Arc<Counters> {
+        let mut map = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((kind, name.to_string())).or_default().clone()
+    }
+
+    /// Renders every counter in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(1024);
+        let map = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        type Pick = fn(&Counters) -> &AtomicU64;
+        let families: [(&str, &str, Pick); 4] = [
+            (
+                "lcc_proxy_requests_total",
+                "Requests (http) or connections (tcp) handled.",
+                |c| &c.requests,
+            ),
+            (
+                "lcc_proxy_errors_total",
+                "Requests or connections answered with a proxy error.",
+                |c| &c.errors,
+            ),
+            (
+                "lcc_proxy_received_bytes_total",
+                "Body bytes received from clients.",
+                |c| &c.bytes_in,
+            ),
+            (
+                "lcc_proxy_sent_bytes_total",
+                "Body bytes sent to clients.",
+                |c| &c.bytes_out,
+            ),
+        ];
+        for (name, help, pick) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((kind, label), c) in map.iter() {
+                let v = pick(c).load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "{name}{{kind=\"{}\",name=\"{label}\"}} {v}",
+                    kind.label()
+                );
+            }
+        }
+        let reloads = self.reloads.load(Ordering::Relaxed);
+        let refused = self.reloads_refused.load(Ordering::Relaxed);
+        let active = self.active_connections.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP lcc_proxy_reloads_total Config files applied or refused.\n\
+             # TYPE lcc_proxy_reloads_total counter\n\
+             lcc_proxy_reloads_total{{result=\"applied\"}} {reloads}\n\
+             lcc_proxy_reloads_total{{result=\"refused\"}} {refused}\n\
+             # HELP lcc_proxy_active_connections Client connections open now.\n\
+             # TYPE lcc_proxy_active_connections gauge\n\
+             lcc_proxy_active_connections {active}"
+        );
+        out
+    }
+}
+
+/// Counts one open client connection for as long as it lives.
+#[derive(Debug)]
+pub struct ConnectionGauge(Arc<Metrics>);
+
+impl ConnectionGauge {
+    /// Counts a connection as open.
+    pub fn open(metrics: Arc<Metrics>) -> Self {
+        metrics.active_connections.fetch_add(1, Ordering::Relaxed);
+        Self(metrics)
+    }
+}
+
+impl Drop for ConnectionGauge {
+    fn drop(&mut self) {
+        self.0.active_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}

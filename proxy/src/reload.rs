@@ -1,0 +1,166 @@
+//! Live reload: file-system events on the config's directory (so a rename into place is
+//! seen), a poll that backs them up, and SIGHUP all lead to parse -> validate -> diff -> apply.
+
+use crate::balancer::Backend;
+use crate::config;
+use crate::conn::Shared;
+use crate::listeners::{BindError, Registry};
+use crate::routes;
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Writes one line to stderr; the proxy's only log.
+pub fn log(message: &str) {
+    eprintln!("lcc-proxy: {message}");
+}
+
+/// Watches the directory holding `path` and sends a nudge on every event about the file
+/// (or on a watcher error, such as a lost-events overflow).
+pub fn watch(path: &Path, nudge: mpsc::Sender<()>) -> notify::Result<RecommendedWatcher> {
+    let name = path.file_name().map(|n| n.to_os_string());
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let ours = match &event {
+            Ok(e) => e.paths.iter().any(|p| p.file_name() == name.as_deref()),
+            Err(_) => true,
+        };
+        if ours {
+            // a full channel already holds a nudge: the reload will see this change too
+            let _ = nudge.try_send(());
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    Ok(watcher)
+}
+
+/// The config file, the last content seen and the listeners it drives.
+#[derive(Debug)]
+pub struct Reloader {
+    path: PathBuf,
+    last_seen: Option<Vec<u8>>,
+    last_read_error: Option<String>,
+    /// The open listeners.
+    pub registry: Registry,
+    backends: HashMap<String, Arc<Backend>>,
+    shared: Arc<Shared>,
+}
+
+/// Why the first config could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The file is missing, unparsable or invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// A listen address could not be opened.
+    #[error("{path}: {source}")]
+    Bind {
+        /// The config file.
+        path: PathBuf,
+        /// The failed bind.
+        #[source]
+        source: BindError,
+    },
+}
+
+impl Reloader {
+    /// Loads and applies the config at `path`; any error refuses to start.
+    pub fn start(path: &Path, registry: Registry, shared: Arc<Shared>) -> Result<Self, StartError> {
+        let text = std::fs::read(path).map_err(|source| config::ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut reloader = Self {
+            path: path.to_path_buf(),
+            last_seen: None,
+            last_read_error: None,
+            registry,
+            backends: HashMap::new(),
+            shared,
+        };
+        let parsed = config::parse(&String::from_utf8_lossy(&text), path)?;
+        reloader.last_seen = Some(text);
+        reloader.apply(&parsed).map_err(|e| match e {
+            Refusal::Bind(source) => StartError::Bind {
+                path: path.to_path_buf(),
+                source,
+            },
+            Refusal::Config(c) => StartError::Config(c),
+        })?;
+        Ok(reloader)
+    }
+
+    /// Re-reads the file; applies it if it changed (or if `force`), or refuses it with a
+    /// logged reason and keeps serving the last good config.
+    pub fn reload(&mut self, force: bool) {
+        let text = match std::fs::read(&self.path) {
+            Ok(text) => text,
+            Err(e) => {
+                // a writer may be between unlink and rename: say it once, keep serving
+                let reason = format!("{}: cannot read: {e}", self.path.display());
+                if self.last_read_error.as_deref() != Some(reason.as_str()) {
+                    self.refused(&reason);
+                    self.last_read_error = Some(reason);
+                }
+                return;
+            }
+        };
+        self.last_read_error = None;
+        if !force && self.last_seen.as_deref() == Some(text.as_slice()) {
+            return;
+        }
+        let parsed = config::parse(&String::from_utf8_lossy(&text), &self.path);
+        self.last_seen = Some(text);
+        match parsed.map_err(Refusal::Config).and_then(|c| self.apply(&c)) {
+            Ok(line) => {
+                self.shared.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                log(&format!("reloaded {}: {line}", self.path.display()));
+            }
+            Err(Refusal::Config(e)) => self.refused(&e.to_string()),
+            Err(Refusal::Bind(e)) => self.refused(&format!("{}: {e}", self.path.display())),
+        }
+    }
+
+    fn refused(&self, reason: &str) {
+        self.shared
+            .metrics
+            .reloads_refused
+            .fetch_add(1, Ordering::Relaxed);
+        log(&format!(
+            "refused {reason}; the last good config keeps serving"
+        ));
+    }
+
+    fn apply(&mut self, config: &config::Config) -> Result<String, Refusal> {
+        let plan = routes::build(config, &self.backends, &self.shared.metrics).map_err(|e| {
+            Refusal::Config(config::ConfigError::Invalid {
+                path: self.path.clone(),
+                field: e.field,
+                reason: e.reason,
+            })
+        })?;
+        let changes = self.registry.apply(plan.listeners).map_err(Refusal::Bind)?;
+        self.backends = plan.backends;
+        Ok(format!(
+            "{} gateways, {} entrances; listeners opened {:?}, closed {:?}, kept {}",
+            config.gateways.len(),
+            config.entrances.len(),
+            changes.opened,
+            changes.closed,
+            changes.kept
+        ))
+    }
+}
+
+/// Why one config file was not applied.
+#[derive(Debug)]
+enum Refusal {
+    Config(config::ConfigError),
+    Bind(BindError),
+}

@@ -1,0 +1,146 @@
+//! The applied routing state built from a config: gateways, entrances and what each
+//! listen address serves. Built whole on each reload and swapped in atomically.
+
+use crate::balancer::{Backend, Balancer};
+use crate::config::{parse_listen, Config, FieldError, GatewayProtocol};
+use crate::metrics::{Counters, Kind, Metrics};
+use http::HeaderValue;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A gateway as served: its backends and counters.
+#[derive(Debug)]
+pub struct GatewayRt {
+    /// Gateway name.
+    pub name: String,
+    /// Round robin over its backends.
+    pub balancer: Balancer,
+    /// Traffic through its own listener.
+    pub counters: Arc<Counters>,
+}
+
+/// An entrance as served.
+#[derive(Debug)]
+pub struct EntranceRt {
+    /// Entrance name.
+    pub name: String,
+    /// The gateway whose backends it reaches.
+    pub gateway: Arc<GatewayRt>,
+    /// `/entrances/NAME`, ready to send as `X-Forwarded-Prefix`.
+    pub prefix: HeaderValue,
+    /// Traffic through the entrance.
+    pub counters: Arc<Counters>,
+}
+
+/// The entrances of the http listener.
+#[derive(Debug, Default)]
+pub struct Table {
+    /// Entrances by name.
+    pub entrances: HashMap<String, Arc<EntranceRt>>,
+    /// `(entrance, gateway)` in config order, for the `/` listing.
+    pub listing: Vec<(String, String)>,
+}
+
+/// What one listen address serves.
+#[derive(Debug)]
+pub enum Role {
+    /// The http listener: entrances, `/`, `/_lcc/*`.
+    Entrance(Arc<Table>),
+    /// An HTTP gateway: round robin per request.
+    Http(Arc<GatewayRt>),
+    /// A TCP gateway: round robin per connection.
+    Tcp(Arc<GatewayRt>),
+}
+
+/// A config turned into listeners, ready to apply.
+#[derive(Debug)]
+pub struct Plan {
+    /// Every listen address and what it serves.
+    pub listeners: Vec<(SocketAddr, Arc<Role>)>,
+    /// Every backend by `HOST:PORT`, so the next reload keeps their pooled connections.
+    pub backends: HashMap<String, Arc<Backend>>,
+}
+
+/// Builds the plan for a validated `config`, reusing `old` backends (and their pools).
+pub fn build(
+    config: &Config,
+    old: &HashMap<String, Arc<Backend>>,
+    metrics: &Metrics,
+) -> Result<Plan, FieldError> {
+    let mut backends = HashMap::new();
+    let mut gateways = HashMap::new();
+    let mut listeners = Vec::new();
+    for (i, gw) in config.gateways.iter().enumerate() {
+        let list = gw
+            .backends
+            .iter()
+            .map(|b| {
+                let backend = old
+                    .get(b)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Backend::new(b)));
+                backends.insert(b.clone(), backend.clone());
+                backend
+            })
+            .collect();
+        let rt = Arc::new(GatewayRt {
+            name: gw.name.clone(),
+            balancer: Balancer::new(list),
+            counters: metrics.counters(Kind::Gateway, &gw.name),
+        });
+        let addr = listen(&gw.listen, &format!("gateways[{i}].listen"))?;
+        let role = match gw.protocol {
+            GatewayProtocol::Http => Role::Http(rt.clone()),
+            GatewayProtocol::Tcp => Role::Tcp(rt.clone()),
+        };
+        listeners.push((addr, Arc::new(role)));
+        gateways.insert(gw.name.as_str(), rt);
+    }
+    if let Some(http) = &config.http {
+        let table = entrances(config, &gateways, metrics)?;
+        let addr = listen(&http.listen, "http.listen")?;
+        listeners.push((addr, Arc::new(Role::Entrance(Arc::new(table)))));
+    }
+    Ok(Plan {
+        listeners,
+        backends,
+    })
+}
+
+fn listen(text: &str, field: &str) -> Result<SocketAddr, FieldError> {
+    parse_listen(text).map_err(|reason| FieldError {
+        field: field.to_string(),
+        reason,
+    })
+}
+
+fn entrances(
+    config: &Config,
+    gateways: &HashMap<&str, Arc<GatewayRt>>,
+    metrics: &Metrics,
+) -> Result<Table, FieldError> {
+    let mut table = Table::default();
+    for (i, ent) in config.entrances.iter().enumerate() {
+        let gateway = gateways
+            .get(ent.gateway.as_str())
+            .ok_or_else(|| FieldError {
+                field: format!("entrances[{i}].gateway"),
+                reason: format!("no gateway named {:?}", ent.gateway),
+            })?;
+        let prefix = format!("/entrances/{}", ent.name);
+        let prefix = HeaderValue::from_str(&prefix).map_err(|_| FieldError {
+            field: format!("entrances[{i}].name"),
+            reason: "not usable in a header".to_string(),
+        })?;
+        let rt = EntranceRt {
+            name: ent.name.clone(),
+            gateway: gateway.clone(),
+            prefix,
+            counters: metrics.counters(Kind::Entrance, &ent.name),
+        };
+        table.entrances.insert(ent.name.clone(), Arc::new(rt));
+        table.listing.push((ent.name.clone(), ent.gateway.clone()));
+    }
+    Ok(table)
+}

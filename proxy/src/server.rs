@@ -1,0 +1,108 @@
+//! The proxy's entry point: serve a config file on already-bound (or self-bound)
+//! listeners, reload it live, and stop when the shutdown future completes.
+
+use crate::conn::Shared;
+use crate::limits::Limits;
+use crate::listeners::{Prebound, Registry};
+use crate::metrics::Metrics;
+use crate::reload::{self, Reloader, StartError};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+
+/// How to run one proxy.
+#[derive(Debug)]
+pub struct Options {
+    /// The config file, reloaded whenever it changes.
+    pub config: PathBuf,
+    /// Timeouts and bounds.
+    pub limits: Limits,
+    /// Listeners bound in advance (may be empty).
+    pub prebound: Prebound,
+    /// Reload on SIGHUP (the binary does; tests that share a process may not).
+    pub sighup: bool,
+}
+
+impl Options {
+    /// Default limits, nothing prebound, SIGHUP on.
+    pub fn new(config: impl Into<PathBuf>) -> Self {
+        Self {
+            config: config.into(),
+            limits: Limits::default(),
+            prebound: Prebound::new(),
+            sighup: true,
+        }
+    }
+}
+
+/// Why the proxy could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The first config could not be served.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The config file's directory cannot be watched.
+    #[error("{path}: cannot watch: {source}")]
+    Watch {
+        /// The config file.
+        path: PathBuf,
+        /// The watcher's error.
+        #[source]
+        source: notify::Error,
+    },
+    /// The SIGHUP handler cannot be installed.
+    #[error("cannot handle SIGHUP: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+/// Serves `options.config` until `shutdown` completes, then closes every listener and
+/// lets open connections drain (bounded by the drain timeout).
+pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
+    let shared = Arc::new(Shared {
+        limits: Arc::new(options.limits),
+        metrics: Arc::new(Metrics::default()),
+    });
+    let registry = Registry::new(shared.clone(), options.prebound);
+    let mut reloader = Reloader::start(&options.config, registry, shared.clone())?;
+    reload::log(&format!("serving {}", options.config.display()));
+    let (nudge, mut nudged) = mpsc::channel(1);
+    let _watcher = reload::watch(&options.config, nudge).map_err(|source| ProxyError::Watch {
+        path: options.config.clone(),
+        source,
+    })?;
+    let mut hangup = match options.sighup {
+        true => Some(signal(SignalKind::hangup()).map_err(ProxyError::Signal)?),
+        false => None,
+    };
+    let mut poll = tokio::time::interval(shared.limits.poll_interval);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll.tick().await;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(()) = nudged.recv() => {
+                // let a burst of events from one write settle into one reload
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                while nudged.try_recv().is_ok() {}
+                reloader.reload(false);
+            }
+            _ = poll.tick() => reloader.reload(false),
+            _ = hangup_received(&mut hangup) => reloader.reload(true),
+        }
+    }
+    reloader.registry.close_all().await;
+    Ok(())
+}
+
+async fn hangup_received(hangup: &mut Option<Signal>) {
+    match hangup {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
