@@ -446,3 +446,42 @@ fn logs_follow_new_output() {
         assert_eq!(reader.join().expect("reader"), "first\nsecond\n");
     }
 }
+
+#[test]
+fn a_pod_directory_with_shell_characters_works() {
+    for shell in SHELLS {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("a b$(x)'c\"d`e");
+        let mark = marker("odd");
+        let spec = spec_of("odd", sleeper(&mark, false, false));
+        lcc_compiler::render::write_pod(&dir, &spec, &lcc_bin()).expect("write_pod");
+        let pod = |args: &[&str]| {
+            std::process::Command::new(shell)
+                .arg(dir.join("pod"))
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("spawn")
+        };
+        // Stopping a pod never run changes nothing.
+        assert!(pod(&["stop"]).status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&pod(&["status"]).stdout),
+            "not-created\n"
+        );
+        assert!(pod(&["run"]).status.success());
+        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+            .len()
+            == 1));
+        assert_eq!(
+            String::from_utf8_lossy(&pod(&["status"]).stdout),
+            "running\n"
+        );
+        assert!(pod(&["rm"]).status.success());
+        assert!(pids_with_arg(&mark).is_empty());
+        assert_eq!(
+            String::from_utf8_lossy(&pod(&["status"]).stdout),
+            "not-created\n"
+        );
+    }
+}
