@@ -27,6 +27,8 @@ pub(crate) fn download(url: &str, dir: &Path) -> Result<Downloaded, FetchError> 
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
+        // A stalled transfer fails instead of hanging the pod's `run` forever.
+        .timeout_per_read(Some(Duration::from_secs(60)))
         .accept_encoding(ureq::config::AutoHeaderValue::None)
         .build()
         .into();

@@ -88,13 +88,20 @@ impl Tree {
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
         let copied = self.copy_counted(entry, &path, data, &mut file)?;
-        if let Some(declared) = spec.declared {
-            if copied != declared {
+        match spec.declared {
+            Some(declared) if copied < declared => {
                 return Err(ExtractError::Truncated {
                     entry: entry.to_owned(),
                     reason: format!("{copied} of {declared} bytes"),
-                });
+                })
             }
+            Some(declared) if copied > declared => {
+                return Err(ExtractError::Corrupt {
+                    entry: entry.to_owned(),
+                    source: io::Error::other(format!("{copied} bytes, {declared} declared")),
+                })
+            }
+            _ => {}
         }
         if let Some(mtime) = spec.mtime {
             // A wrong mtime only weakens caching; not worth failing the fetch for.

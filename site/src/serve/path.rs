@@ -110,6 +110,35 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the client sends, what is joined to the root is plain names only.
+        #[test]
+        fn parsed_paths_never_climb(parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("..".to_owned()),
+                proptest::strategy::Just("%2e%2e".to_owned()),
+                proptest::strategy::Just("%2E.".to_owned()),
+                proptest::strategy::Just("%252e".to_owned()),
+                proptest::strategy::Just("%5c".to_owned()),
+                proptest::strategy::Just("\\".to_owned()),
+                proptest::strategy::Just("%2f".to_owned()),
+                proptest::strategy::Just("%00".to_owned()),
+                "[a-z.%/]{0,6}",
+            ],
+            0..8,
+        )) {
+            let raw = format!("/{}", parts.join("/"));
+            if let Some(p) = SitePath::parse(&raw) {
+                for c in p.relative().components() {
+                    proptest::prop_assert!(
+                        matches!(c, std::path::Component::Normal(_)),
+                        "{raw} gave {:?}", p.relative()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn slash_url_cannot_become_protocol_relative() {
         let p = SitePath::parse("//evil.example").expect("parses");
