@@ -153,7 +153,7 @@ fn unknown_fields_are_all_reported_including_nested() {
   |       ^
   = in Application/hello, field local.platforms[0].cwd
 
-error: unknown field `prot`, expected one of: name, protocol, port
+error: unknown field `prot`; did you mean `port`?
   --> tests/fixtures/invalid/unknown-field.yaml:10:34
    |
 10 |   - {name: http, protocol: http, prot: 80}
@@ -471,7 +471,7 @@ found 2 errors
 fn storage_binding_reference_and_path() {
     assert_invalid(
         "storage.yaml",
-        r#"error: no Storage named `date`
+        r#"error: no Storage named `date`; did you mean `data`?
   --> tests/fixtures/invalid/storage.yaml:10:15
    |
 10 |   - {storage: date, path: data}
@@ -782,6 +782,75 @@ error: duplicate key `type`; the first is at line 3
   = in Application/hello, field type
 
 found 2 errors
+"#,
+    );
+}
+
+#[test]
+fn typos_get_a_suggestion() {
+    assert_invalid(
+        "typos.yaml",
+        r#"error: no Application named `helo`; did you mean `hello`?
+  --> tests/fixtures/invalid/typos.yaml:10:6
+   |
+10 | app: helo
+   |      ^
+   = in InstanceGroup/hello, field app
+
+error: unknown field `replica`; did you mean `replicas`?
+  --> tests/fixtures/invalid/typos.yaml:11:1
+   |
+11 | replica: 2
+   | ^
+   = in InstanceGroup/hello, field replica
+
+error: no InstanceGroup or Instance named `helo`; did you mean `hello`?
+  --> tests/fixtures/invalid/typos.yaml:16:9
+   |
+16 | target: helo
+   |         ^
+   = in Gateway/hello, field target
+
+error: no Gateway named `helo`; did you mean `hello`?
+  --> tests/fixtures/invalid/typos.yaml:21:10
+   |
+21 | gateway: helo
+   |          ^
+   = in Entrance/hello, field gateway
+
+found 4 errors
+"#,
+    );
+}
+
+#[test]
+fn misspelt_kind_gets_a_suggestion() {
+    assert_invalid(
+        "typo-kind.yaml",
+        r#"error: unknown kind `Gatway`; did you mean `Gateway`?
+ --> tests/fixtures/invalid/typo-kind.yaml:1:7
+  |
+1 | kind: Gatway
+  |       ^
+  = in Gatway/hello, field kind
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn unused_app_and_instance_cannot_share_a_pod_name() {
+    assert_invalid(
+        "pod-name.yaml",
+        r#"error: Application `tool` is used by no Instance or InstanceGroup, so it gets a pod of its own, but Instance `tool` has the same pod name
+ --> tests/fixtures/invalid/pod-name.yaml:2:7
+  |
+2 | name: tool
+  |       ^
+  = in Application/tool, field name
+
+found 1 error
 "#,
     );
 }

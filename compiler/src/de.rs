@@ -107,9 +107,16 @@ impl<'a> De<'a> {
     /// Reports the keys of a mapping that the struct does not have.
     fn report_unknown(&self, entries: &[Entry], fields: &'static [&'static str]) {
         for entry in entries.iter().filter(|e| !fields.contains(&e.key.as_str())) {
-            let expected = fields.join(", ");
+            let message = match crate::rules::suggest(&entry.key, fields.iter().copied()) {
+                Some(field) => format!("unknown field `{}`; did you mean `{field}`?", entry.key),
+                None => format!(
+                    "unknown field `{}`, expected one of: {}",
+                    entry.key,
+                    fields.join(", ")
+                ),
+            };
             self.sink.borrow_mut().push(DeError {
-                message: format!("unknown field `{}`, expected one of: {expected}", entry.key),
+                message,
                 path: child(&self.path, &entry.key),
                 pos: Some(entry.key_pos),
             });

@@ -291,11 +291,14 @@ fn read_object(file: usize, root: Node, rep: &mut Reporter<'_>) -> Option<Object
         return None;
     }
     if !KINDS.contains(&obj.kind.as_str()) {
-        let message = format!(
-            "unknown kind `{}`, expected one of: {}",
-            obj.kind,
-            KINDS.join(", ")
-        );
+        let message = match crate::rules::suggest(&obj.kind, KINDS.iter().copied()) {
+            Some(kind) => format!("unknown kind `{}`; did you mean `{kind}`?", obj.kind),
+            None => format!(
+                "unknown kind `{}`, expected one of: {}",
+                obj.kind,
+                KINDS.join(", ")
+            ),
+        };
         rep.field(&obj, "kind", message);
         return None;
     }

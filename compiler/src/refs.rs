@@ -72,6 +72,21 @@ impl<'a> Index<'a> {
         self.by_name.get(&(kind, name)).copied()
     }
 
+    /// The names of every object of a kind.
+    pub fn names<'s>(&'s self, kind: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.by_name
+            .keys()
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, n)| *n)
+    }
+
+    /// `; did you mean `x`?` among the objects of some kinds, or nothing.
+    pub fn hint(&self, word: &str, kinds: &[&str]) -> String {
+        let mut names: Vec<&str> = kinds.iter().flat_map(|k| self.names(k)).collect();
+        names.sort_unstable();
+        rules::did_you_mean(word, names)
+    }
+
     /// The typed Application of a name, if it exists and was read.
     pub fn app(&self, name: &str) -> Option<&'a ApplicationDoc> {
         match self.get("Application", name).and_then(|o| o.body.as_ref()) {
@@ -147,7 +162,14 @@ fn runner(
 ) {
     let Some(app_name) = app else { return };
     if index.get("Application", app_name).is_none() {
-        rep.field(obj, "app", format!("no Application named `{app_name}`"));
+        rep.field(
+            obj,
+            "app",
+            format!(
+                "no Application named `{app_name}`{}",
+                index.hint(app_name, &["Application"])
+            ),
+        );
         return;
     }
     if let (Some(app), Some(probe)) = (index.app(app_name), probe) {
@@ -216,7 +238,11 @@ fn bindings(
             rep.field(
                 obj,
                 &format!("{at}[{i}].storage"),
-                format!("no Storage named `{}`", b.storage),
+                format!(
+                    "no Storage named `{}`{}",
+                    b.storage,
+                    index.hint(&b.storage, &["Storage"])
+                ),
             );
         }
     }
@@ -236,7 +262,10 @@ pub fn gateway_protocol(
         rep.field(
             obj,
             "target",
-            format!("no InstanceGroup or Instance named `{target}`"),
+            format!(
+                "no InstanceGroup or Instance named `{target}`{}",
+                index.hint(target, &["InstanceGroup", "Instance"])
+            ),
         );
         return None;
     };
@@ -267,7 +296,14 @@ pub fn protocol_of(index: &Index<'_>, gateway: &Object) -> Option<ProtocolDoc> {
 fn entrance(rep: &mut Reporter<'_>, index: &Index<'_>, obj: &Object, gateway: Option<&str>) {
     let Some(name) = gateway else { return };
     let Some(gw) = index.get("Gateway", name) else {
-        rep.field(obj, "gateway", format!("no Gateway named `{name}`"));
+        rep.field(
+            obj,
+            "gateway",
+            format!(
+                "no Gateway named `{name}`{}",
+                index.hint(name, &["Gateway"])
+            ),
+        );
         return;
     };
     if protocol_of(index, gw) == Some(ProtocolDoc::Tcp) {
@@ -291,7 +327,12 @@ fn unreferenced_pod_names(rep: &mut Reporter<'_>, index: &Index<'_>, objects: &[
         if is_referenced(objects, &obj.name) {
             continue;
         }
-        if let Some(other) = index.runner(&obj.name) {
+        // A runner whose own app is missing already has its error; the clash would only
+        // be a consequence of that.
+        let resolved = |o: &&Object| {
+            Index::app_name_of(o).is_some_and(|a| index.get("Application", a).is_some())
+        };
+        if let Some(other) = index.runner(&obj.name).filter(resolved) {
             let msg = format!(
                 "Application `{}` is used by no Instance or InstanceGroup, so it gets a pod of its own, but {} `{}` has the same pod name",
                 obj.name, other.kind, other.name

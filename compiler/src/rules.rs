@@ -134,6 +134,51 @@ pub fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     }
 }
 
+/// The candidate closest to a misspelt `word`, if one is close enough to be a typo
+/// (one edit for words up to 4 characters, two beyond; a swap of neighbours is one).
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// `; did you mean `x`?` for a message, or nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(word, candidates)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
+}
+
+/// Edit distance with adjacent transpositions (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +227,18 @@ mod tests {
             Ok(("127.0.0.1".into(), 8080))
         );
         assert!(listen_addr("8080").is_err());
+    }
+
+    #[test]
+    fn suggestions_for_typos_only() {
+        let fields = ["name", "protocol", "port", "replicas"];
+        assert_eq!(suggest("prot", fields), Some("port"));
+        assert_eq!(suggest("replica", fields), Some("replicas"));
+        assert_eq!(suggest("protocl", fields), Some("protocol"));
+        assert_eq!(suggest("cwd", fields), None);
+        assert_eq!(suggest("colour", fields), None);
+        assert_eq!(did_you_mean("helo", ["hello"]), "; did you mean `hello`?");
+        assert_eq!(did_you_mean("xyz", ["hello"]), "");
     }
 
     #[test]
