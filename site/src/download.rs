@@ -42,23 +42,15 @@ pub(crate) fn download(url: &str, dir: &Path) -> Result<Downloaded, FetchError> 
     };
     let mut file = NamedTempFile::new_in(dir).map_err(|e| io_err(dir, e))?;
     let bar = progress(length);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 128 * 1024];
-    let mut received = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(http(format!("body cut after {received} bytes: {e}"))),
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])
-            .map_err(|e| io_err(file.path(), e))?;
-        received += n as u64;
-        bar.set_position(received);
-    }
+    let copied = copy_hashed(&mut reader, &mut file, &bar);
     bar.finish_and_clear();
+    let (received, sha256) = match copied {
+        Ok(done) => done,
+        Err(Failure::Read(received, e)) => {
+            return Err(http(format!("body cut after {received} bytes: {e}")))
+        }
+        Err(Failure::Write(e)) => return Err(io_err(file.path(), e)),
+    };
     if let Some(expected) = length.filter(|l| *l != received) {
         return Err(http(format!(
             "body cut after {received} of {expected} bytes"
@@ -67,10 +59,38 @@ pub(crate) fn download(url: &str, dir: &Path) -> Result<Downloaded, FetchError> 
     file.as_file()
         .sync_all()
         .map_err(|e| io_err(file.path(), e))?;
-    Ok(Downloaded {
-        file,
-        sha256: hex::encode(hasher.finalize()),
-    })
+    Ok(Downloaded { file, sha256 })
+}
+
+/// Why copying the body stopped.
+enum Failure {
+    /// Reading from the server failed after this many bytes.
+    Read(u64, std::io::Error),
+    /// Writing the temporary file failed.
+    Write(std::io::Error),
+}
+
+/// Copies the body into `out`, hashing and reporting progress; the byte count and sha256.
+fn copy_hashed(
+    reader: &mut dyn Read,
+    out: &mut NamedTempFile,
+    bar: &ProgressBar,
+) -> Result<(u64, String), Failure> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 128 * 1024];
+    let mut received = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok((received, hex::encode(hasher.finalize()))),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::Read(received, e)),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(Failure::Write)?;
+        received += n as u64;
+        bar.set_position(received);
+    }
 }
 
 /// A progress bar on stderr when it is a terminal, else a hidden one.

@@ -169,7 +169,7 @@ fn extract_zip<R: Read + Seek>(reader: R, tree: &mut Tree) -> Result<(), Extract
         let rel = entry_path(file.name_raw())?;
         let mode = file.unix_mode().unwrap_or(0);
         match (mode & S_IFMT, file.is_dir()) {
-            (0o040000, _) | (0, true) => tree.dir(&name, &rel)?,
+            (0o040000, _) | (0 | 0o100000, true) => tree.dir(&name, &rel)?,
             (0o120000, _) => {
                 let mut target = Vec::new();
                 (&mut file)

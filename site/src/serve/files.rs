@@ -38,7 +38,7 @@ pub(crate) struct Entry {
     /// The whole content for a small file.
     pub content: Option<Bytes>,
     /// Identity of the file (device, inode, size, mtime) to tell a change.
-    identity: (u64, u64, u64, i64, i64),
+    identity: Identity,
     /// When it was last checked, in ms since the cache started.
     checked_ms: AtomicU64,
 }

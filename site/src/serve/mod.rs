@@ -49,20 +49,8 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let root = tokio::fs::canonicalize(&opts.root)
-        .await
-        .map_err(|source| ServeError::Root {
-            path: opts.root.clone(),
-            source,
-        })?;
-    if !root.is_dir() {
-        return Err(ServeError::Root {
-            path: opts.root.clone(),
-            source: std::io::Error::other("not a directory"),
-        });
-    }
     let site = Arc::new(Site {
-        files: Arc::new(Files::new(root)),
+        files: Arc::new(Files::new(canonical_root(&opts.root).await?)),
         spa: opts.spa,
     });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -72,28 +60,15 @@ pub async fn serve(
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) if is_transient(&e) => {
-                    // Out of file descriptors or an aborted handshake: back off briefly.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-                Err(source) => {
-                    return Err(ServeError::Accept {
-                        addr: listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-                        source,
-                    })
-                }
-            },
+        let stream = tokio::select! {
+            accepted = accept(&listener) => accepted?,
             () = &mut shutdown => break,
         };
+        let Some(stream) = stream else { continue };
         let _ = stream.set_nodelay(true);
         let site = Arc::clone(&site);
         let service = service_fn(move |req| handle(Arc::clone(&site), req));
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // A client that goes away mid-response is routine, not an error to report.
             let _ = conn.await;
@@ -102,6 +77,42 @@ pub async fn serve(
     drop(listener);
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
     Ok(())
+}
+
+/// The canonical form of the directory to serve; an error if it is not a directory.
+async fn canonical_root(dir: &std::path::Path) -> Result<PathBuf, ServeError> {
+    let root = tokio::fs::canonicalize(dir)
+        .await
+        .map_err(|source| ServeError::Root {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    if !tokio::fs::metadata(&root).await.is_ok_and(|m| m.is_dir()) {
+        return Err(ServeError::Root {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other("not a directory"),
+        });
+    }
+    Ok(root)
+}
+
+/// The next connection; None after a transient error (already backed off).
+async fn accept(listener: &TcpListener) -> Result<Option<tokio::net::TcpStream>, ServeError> {
+    match listener.accept().await {
+        Ok((stream, _)) => Ok(Some(stream)),
+        Err(e) if is_transient(&e) => {
+            // Out of file descriptors or an aborted handshake: back off briefly.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(None)
+        }
+        Err(source) => Err(ServeError::Accept {
+            addr: listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            source,
+        }),
+    }
 }
 
 /// Accept errors that do not mean the listener is broken.
