@@ -371,7 +371,9 @@ impl<'de> de::MapAccess<'de> for Map<'_, '_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let entry = self.entries[self.next];
+        let Some(entry) = self.entries.get(self.next).copied() else {
+            return Err(de::Error::custom("a value was asked for without its key"));
+        };
         self.next += 1;
         let path = child(&self.de.path, &entry.key);
         seed.deserialize(De {

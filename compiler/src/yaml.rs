@@ -71,6 +71,15 @@ pub struct Parsed {
 }
 
 impl Node {
+    /// How many nodes this tree has.
+    pub fn size(&self) -> usize {
+        match &self.value {
+            Value::Scalar { .. } => 1,
+            Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
+            Value::Map(entries) => 1 + entries.iter().map(|e| e.value.size()).sum::<usize>(),
+        }
+    }
+
     /// Whether this is a plain null (`~`, `null`, or nothing).
     pub fn is_null(&self) -> bool {
         matches!(&self.value, Value::Scalar { text, plain: true } if is_null_text(text))
@@ -162,7 +171,16 @@ pub fn parse(text: &str) -> Parsed {
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
         match event {
-            Ok((event, span)) => builder.event(event, span),
+            Ok((event, span)) => {
+                if let Err(message) = builder.event(event, span) {
+                    let pos = Pos {
+                        line: span.start.line(),
+                        col: span.start.col() + 1,
+                    };
+                    builder.parsed.error = Some(SyntaxError { pos, message });
+                    break;
+                }
+            }
             Err(err) => {
                 let mark = err.marker();
                 builder.parsed.error = Some(SyntaxError {
@@ -198,11 +216,20 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     /// Whether the current document got a root node.
     has_root: bool,
+    /// Nodes copied by aliases so far.
+    expanded: usize,
 }
 
+/// Deepest nesting of collections accepted (manifests need fewer than ten).
+const MAX_DEPTH: usize = 64;
+
+/// Most nodes that aliases may copy in one file.
+const MAX_ALIAS_NODES: usize = 100_000;
+
 impl Builder {
-    /// Handles one event.
-    fn event(&mut self, event: Event<'_>, span: Span) {
+    /// Handles one event; refuses nesting deeper than [`MAX_DEPTH`] and aliases that
+    /// expand to more than [`MAX_ALIAS_NODES`] nodes (a "billion laughs" file).
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), String> {
         let pos = Pos {
             line: span.start.line(),
             col: span.start.col() + 1,
@@ -220,12 +247,21 @@ impl Builder {
                 self.finish(Node { pos, value }, anchor);
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned();
-                let node = node.unwrap_or(Node {
+                let size = self.anchors.get(&id).map_or(1, Node::size);
+                self.expanded += size;
+                if self.expanded > MAX_ALIAS_NODES {
+                    return Err(format!(
+                        "aliases expand to more than {MAX_ALIAS_NODES} nodes"
+                    ));
+                }
+                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
                     pos,
                     value: null_value(),
                 });
                 self.finish(node, 0);
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq(pos, anchor, Vec::new())),
             Event::MappingStart(anchor, _) => {
@@ -234,6 +270,7 @@ impl Builder {
             Event::SequenceEnd | Event::MappingEnd => self.close(),
             _ => {}
         }
+        Ok(())
     }
 
     /// Ends the innermost collection.
@@ -328,6 +365,25 @@ mod tests {
         let parsed = parse("a: [1, 2\nb: c\n");
         let err = parsed.error.expect("syntax error");
         assert!(err.pos.line >= 1, "{err:?}");
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = parse(&deep).error.expect("too deep");
+        assert_eq!(err.message, "nesting deeper than 64 levels");
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("b{i}: &b{i} [{refs}]\n"));
+        }
+        let err = parse(&bomb).error.expect("bomb refused");
+        assert_eq!(err.message, "aliases expand to more than 100000 nodes");
     }
 
     #[test]
