@@ -1,0 +1,183 @@
+//! The http listener: entrance routing, redirects, forwarded headers, the listing,
+//! health and metrics, websockets, and the slowloris and oversized-head guards.
+
+mod common;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn one_web(backend: std::net::SocketAddr) -> Proxy {
+    let (proxy, _) = Proxy::start(1, |http, g| web_config(http, g[0], &[backend])).await;
+    let client = client();
+    let http = proxy.http;
+    wait_until(Duration::from_secs(5), "entrance up", || async {
+        !who(&client, http, "/entrances/web/").await.is_empty()
+    })
+    .await;
+    proxy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entrance_strips_its_prefix_and_sets_forwarded_headers() {
+    let a = http_backend("a").await;
+    let proxy = one_web(a.addr).await;
+    let client = client();
+    let req = http::Request::get(format!("http://{}/entrances/web/x/y?q=1&r", proxy.http))
+        .header("x-forwarded-for", "10.9.8.7")
+        .header("connection", "keep-alive, x-private")
+        .header("x-private", "secret")
+        .header("keep-alive", "timeout=5")
+        .body(full(""))
+        .expect("request");
+    let r = send(&client, req).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-path"), "/x/y?q=1&r");
+    assert_eq!(r.header("x-seen-x-forwarded-for"), "10.9.8.7, 127.0.0.1");
+    assert_eq!(r.header("x-seen-x-forwarded-proto"), "http");
+    assert_eq!(r.header("x-seen-x-forwarded-host"), proxy.http.to_string());
+    assert_eq!(r.header("x-seen-x-forwarded-prefix"), "/entrances/web");
+    assert_eq!(r.header("x-seen-keep-alive"), "");
+    assert_eq!(r.header("x-seen-connection"), "");
+    let r = get(&client, proxy.http, "/entrances/web/").await;
+    assert_eq!(r.header("x-path"), "/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_entrance_redirects_unknown_is_404_and_root_lists() {
+    let a = http_backend("a").await;
+    let proxy = one_web(a.addr).await;
+    let client = client();
+    let r = get(&client, proxy.http, "/entrances/web?x=1").await;
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), "/entrances/web/?x=1");
+    let r = get(&client, proxy.http, "/entrances/nope/").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("nope"));
+    assert_eq!(get(&client, proxy.http, "/elsewhere").await.status, 404);
+    let r = get(&client, proxy.http, "/").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").starts_with("text/html"));
+    assert!(
+        r.body.contains("<a href=\"/entrances/web/\">web</a>"),
+        "{}",
+        r.body
+    );
+    let req = http::Request::get(format!("http://{}/", proxy.http))
+        .header("accept", "application/json")
+        .body(full(""))
+        .expect("request");
+    let r = send(&client, req).await;
+    let json: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(json["entrances"][0]["name"], "web");
+    assert_eq!(json["entrances"][0]["gateway"], "web");
+    assert_eq!(json["entrances"][0]["path"], "/entrances/web/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_metrics() {
+    let a = http_backend("a").await;
+    let proxy = one_web(a.addr).await;
+    let client = client();
+    let r = get(&client, proxy.http, "/_lcc/health").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok\n"));
+    let before = proxy
+        .metric("lcc_proxy_requests_total{kind=\"entrance\",name=\"web\"}")
+        .await;
+    for _ in 0..5 {
+        get(&client, proxy.http, "/entrances/web/").await;
+    }
+    assert_eq!(get(&client, proxy.http, "/entrances/web").await.status, 308);
+    let page = proxy.metrics().await;
+    assert_eq!(
+        metric_value(
+            &page,
+            "lcc_proxy_requests_total{kind=\"entrance\",name=\"web\"}"
+        ),
+        before + 5,
+        "{page}"
+    );
+    assert!(
+        metric_value(
+            &page,
+            "lcc_proxy_sent_bytes_total{kind=\"entrance\",name=\"web\"}"
+        ) >= 5
+    );
+    assert!(page.contains("# TYPE lcc_proxy_requests_total counter"));
+    assert!(page.contains("lcc_proxy_errors_total{kind=\"gateway\",name=\"web\"} 0"));
+    assert!(page.contains("lcc_proxy_reloads_total{result=\"refused\"} 0"));
+    assert!(
+        metric_value(&page, "lcc_proxy_active_connections") >= 1,
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_echo_through_an_entrance() {
+    let ws = ws_backend().await;
+    let (proxy, _) = Proxy::start(1, |http, g| web_config(http, g[0], &[ws.addr])).await;
+    let url = format!("ws://{}/entrances/web/socket", proxy.http);
+    // the listener is bound before the proxy starts, so the handshake just queues
+    let connect = tokio_tungstenite::connect_async(url);
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(10), connect)
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+    let mut socket = socket;
+    for text in ["hello", "again"] {
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .expect("send");
+        let echo = socket.next().await.expect("echo").expect("frame");
+        assert_eq!(echo.into_text().expect("text").as_str(), text);
+    }
+    let _ = socket.close(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_client_is_cut_off() {
+    let a = http_backend("a").await;
+    let proxy = one_web(a.addr).await;
+    let mut stream = TcpStream::connect(proxy.http).await.expect("connect");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    // trickle a header line every 50 ms: the head never completes, the proxy must hang up
+    let mut closed = false;
+    for i in 0..200 {
+        if stream
+            .write_all(format!("X-{i}: y\r\n").as_bytes())
+            .await
+            .is_err()
+        {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            // hyper may answer 408 before closing
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    assert!(closed, "a client trickling its head was not cut off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_head_is_refused_with_431() {
+    let a = http_backend("a").await;
+    let proxy = one_web(a.addr).await;
+    let big = "v".repeat(40 * 1024);
+    let req = http::Request::get(format!("http://{}/entrances/web/", proxy.http))
+        .header("x-big", big)
+        .body(full(""))
+        .expect("request");
+    let r = send(&client(), req).await;
+    assert_eq!(r.status, 431);
+}
