@@ -1,0 +1,206 @@
+//! The real `lcc-proxy` binary: refusing a bad config at startup, 100 MiB each way with
+//! bounded memory, SIGHUP reloads and a clean exit on SIGTERM.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The binary, killed when dropped; its stderr lines collected.
+struct Running {
+    child: Child,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(config: &std::path::Path) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lcc-proxy");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = stderr.clone();
+        let pipe = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().expect("lock").push(line);
+            }
+        });
+        Running { child, stderr }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.stderr
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    // the binary binds itself; a port freed this way is almost always still free
+    dead_addr()
+}
+
+#[test]
+fn a_bad_config_at_startup_exits_1_naming_file_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("proxy.conf");
+    std::fs::write(
+        &path,
+        "version: 1\ngateways: [{name: a, listen: nowhere, protocol: http}]\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("gateways[0].listen"), "{err}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
+        .arg("--config")
+        .arg(dir.path().join("absent.conf"))
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_mib_each_way_with_bounded_memory_sighup_and_sigterm() {
+    let a = http_backend("a").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("proxy.conf");
+    let (http, gw) = (free_addr(), free_addr());
+    std::fs::write(&path, web_config(http, gw, &[a.addr])).expect("write");
+    let proxy = Running::start(&path);
+    let client = client();
+    wait_until(Duration::from_secs(10), "binary serving", || async {
+        who(&client, gw, "/").await == "a"
+    })
+    .await;
+
+    const SIZE: u64 = 100 * 1024 * 1024;
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let pid_rss = {
+        let pid = proxy.child.id();
+        let (sampling, peak) = (sampling.clone(), peak.clone());
+        std::thread::spawn(move || {
+            let probe = Running::rss_of(pid);
+            for _ in 0..6000 {
+                if !sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                peak.fetch_max(probe(), std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let upload = http::Request::post(format!("http://{http}/entrances/web/upload"))
+        .body(generated(SIZE))
+        .expect("request");
+    let r = send(&client, upload).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, SIZE.to_string().as_str())
+    );
+    let resp = client
+        .request(request(gw, &format!("/download?{SIZE}")))
+        .await
+        .expect("download");
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut got = 0u64;
+    while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+        got += frame
+            .expect("frame")
+            .data_ref()
+            .map_or(0, |d| d.len() as u64);
+    }
+    assert_eq!(got, SIZE);
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    pid_rss.join().expect("sampler");
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        peak > 0 && peak < 100 * 1024,
+        "proxy RSS peaked at {peak} KiB"
+    );
+
+    // SIGHUP re-reads the file even when it did not change
+    let before = proxy.count("reloaded");
+    proxy.signal("HUP");
+    wait_until(Duration::from_secs(5), "reload on SIGHUP", || async {
+        proxy.count("reloaded") > before
+    })
+    .await;
+    assert_eq!(who(&client, http, "/entrances/web/").await, "a");
+
+    // a broken file is logged as refused and the binary keeps serving
+    std::fs::write(
+        &path,
+        "version: 1\nentrances: [{name: x, gateway: missing}]\n",
+    )
+    .expect("write");
+    wait_until(Duration::from_secs(5), "refusal logged", || async {
+        proxy.count("refused") > 0
+    })
+    .await;
+    assert!(proxy
+        .stderr
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|l| l.contains("entrances[0].gateway")));
+    assert_eq!(who(&client, gw, "/").await, "a");
+
+    proxy.signal("TERM");
+    let mut proxy = proxy;
+    let mut status = None;
+    wait_until(Duration::from_secs(15), "exit on SIGTERM", || {
+        let s = proxy.child.try_wait().expect("wait");
+        status = s;
+        async move { s.is_some() }
+    })
+    .await;
+    assert!(status.expect("status").success());
+}
+
+impl Running {
+    fn rss_of(pid: u32) -> impl Fn() -> u64 {
+        move || {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Live reload: new backends used without errors (rename and in-place writes), TCP
+//! sessions surviving, removed listeners closing, broken files refused.
+
+mod common;
+use common::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_during_a_stream_of_requests_gives_no_error() {
+    let (a, b, c) = (
+        http_backend("a").await,
+        http_backend("b").await,
+        http_backend("c").await,
+    );
+    let (proxy, g) = Proxy::start(1, |http, g| web_config(http, g[0], &[a.addr])).await;
+    let (http, gw) = (proxy.http, g[0]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let last = Arc::new(std::sync::Mutex::new(String::new()));
+    // one keep-alive client hammering the entrance, one the gateway, until told to stop
+    let mut load = Vec::new();
+    for (addr, path) in [(http, "/entrances/web/"), (gw, "/")] {
+        let (stop, errors, last) = (stop.clone(), errors.clone(), last.clone());
+        load.push(tokio::spawn(async move {
+            let client = client();
+            for _ in 0..100_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let id = who(&client, addr, path).await;
+                if id.is_empty() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                *last.lock().expect("lock") = id;
+            }
+        }));
+    }
+    let seen = |id: &'static str| {
+        let last = last.clone();
+        async move { *last.lock().expect("lock") == id }
+    };
+    wait_until(Duration::from_secs(5), "a serving", || seen("a")).await;
+    proxy.write_by_rename(&web_config(http, gw, &[b.addr]));
+    wait_until(Duration::from_secs(5), "b serving after rename", || {
+        seen("b")
+    })
+    .await;
+    proxy.write_in_place(&web_config(http, gw, &[c.addr]));
+    wait_until(
+        Duration::from_secs(5),
+        "c serving after in-place write",
+        || seen("c"),
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.expect("load task");
+    }
+    assert_eq!(errors.load(Ordering::Relaxed), 0);
+    assert!(
+        proxy
+            .metric("lcc_proxy_reloads_total{result=\"applied\"}")
+            .await
+            >= 2
+    );
+}
+
+async fn line(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
+    let mut s = String::new();
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut s))
+        .await
+        .expect("line in time")
+        .expect("read line");
+    s.trim_end().to_string()
+}
+
+fn tcp_config(
+    http: std::net::SocketAddr,
+    gw: std::net::SocketAddr,
+    backends: &[std::net::SocketAddr],
+) -> String {
+    let list: Vec<String> = backends.iter().map(|b| format!("\"{b}\"")).collect();
+    format!(
+        "version: 1\nhttp: {{listen: \"{http}\"}}\ngateways:\n  - {{name: db, listen: \"{gw}\", protocol: tcp, backends: [{}]}}\n",
+        list.join(", ")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_sessions_round_robin_half_close_and_survive_a_reload() {
+    let (one, two, three) = (
+        tcp_backend("one").await,
+        tcp_backend("two").await,
+        tcp_backend("three").await,
+    );
+    let (proxy, g) = Proxy::start(1, |http, g| tcp_config(http, g[0], &[one.addr, two.addr])).await;
+    let gw = g[0];
+    let open = || async move {
+        let (r, w) = TcpStream::connect(gw).await.expect("connect").into_split();
+        (BufReader::new(r), w)
+    };
+    let (mut r1, mut w1) = open().await;
+    w1.write_all(b"hi\n").await.expect("write");
+    let first = line(&mut r1).await;
+    let (mut r2, mut w2) = open().await;
+    w2.write_all(b"hi\n").await.expect("write");
+    let second = line(&mut r2).await;
+    let mut pair = [first.clone(), second];
+    pair.sort();
+    assert_eq!(pair, ["one:hi", "two:hi"], "round robin per connection");
+    // reload onto another backend: the open session keeps its backend
+    let applied = proxy
+        .metric("lcc_proxy_reloads_total{result=\"applied\"}")
+        .await;
+    proxy.write_by_rename(&tcp_config(proxy.http, gw, &[three.addr]));
+    wait_until(Duration::from_secs(5), "reload applied", || async {
+        proxy
+            .metric("lcc_proxy_reloads_total{result=\"applied\"}")
+            .await
+            > applied
+    })
+    .await;
+    w1.write_all(b"after\n").await.expect("write after reload");
+    let id = first.split(':').next().expect("id").to_string();
+    assert_eq!(line(&mut r1).await, format!("{id}:after"));
+    // half-close: our EOF reaches the backend, its last words still reach us
+    w1.shutdown().await.expect("shutdown");
+    assert_eq!(line(&mut r1).await, format!("{id}:eof"));
+    let (mut r3, mut w3) = open().await;
+    w3.write_all(b"new\n").await.expect("write");
+    assert_eq!(line(&mut r3).await, "three:new");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_gateway_closes_new_one_opens_and_broken_config_is_refused() {
+    let a = http_backend("a").await;
+    let (proxy, g) = Proxy::start(1, |http, g| web_config(http, g[0], &[a.addr])).await;
+    let client = client();
+    wait_until(Duration::from_secs(5), "gateway up", || async {
+        who(&client, g[0], "/").await == "a"
+    })
+    .await;
+    // move the gateway to a new address: the old listener closes, the new one opens
+    let moved = proxy.prebound.bind_local().expect("bind");
+    proxy.write_by_rename(&web_config(proxy.http, moved, &[a.addr]));
+    wait_until(Duration::from_secs(5), "new listener serving", || async {
+        who(&client, moved, "/").await == "a"
+    })
+    .await;
+    let old = g[0];
+    wait_until(Duration::from_secs(5), "old listener closed", || async {
+        TcpStream::connect(old).await.is_err()
+    })
+    .await;
+    // a broken file is refused and the last good config keeps serving
+    for broken in [
+        "version: 1\ngateways: [{name: x",
+        "version: 2\n",
+        &web_config(proxy.http, moved, &[a.addr]).replace("protocol: http", "protocol: udp"),
+    ] {
+        let refused = proxy
+            .metric("lcc_proxy_reloads_total{result=\"refused\"}")
+            .await;
+        proxy.write_by_rename(broken);
+        wait_until(Duration::from_secs(5), "refusal", || async {
+            proxy
+                .metric("lcc_proxy_reloads_total{result=\"refused\"}")
+                .await
+                > refused
+        })
+        .await;
+        assert_eq!(who(&client, moved, "/").await, "a");
+        assert_eq!(who(&client, proxy.http, "/entrances/web/").await, "a");
+    }
+}
