@@ -1,13 +1,39 @@
 //! The cluster commands: `up`, `down`, `ps`, `logs`, `start`/`stop`/`restart`,
 //! `scale`, `delete`, `storage`, `events`, `completions`, and the hidden `daemon`.
 
-use crate::cli::Command;
+use crate::cli::{Command, Format, StorageCommand, UpArgs};
+use anyhow::{bail, Context};
+use lcc_supervisor::layout::Layout;
+use lcc_supervisor::podfs::PodState;
+use lcc_supervisor::status::{self, InstanceStatus};
+use lcc_supervisor::{control, daemon, events, lock};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
 /// Runs a cluster command against the cluster in `dir`.
-pub fn run(_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("{command:?}: not built yet")
+pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Up(args) => up(args.dir.as_deref().unwrap_or(dir), &args),
+        Command::Down { dir: d } => down(d.as_deref().unwrap_or(dir)),
+        Command::Daemon { dir } => run_daemon(&dir),
+        Command::Ps { output } => ps(dir, output),
+        Command::Logs {
+            instance,
+            follow,
+            lines,
+            stderr,
+        } => logs(dir, &instance, follow, lines, stderr),
+        Command::Start { name } => set_state(dir, &name, PodState::Running, "start"),
+        Command::Stop { name } => set_state(dir, &name, PodState::Stopped, "stop"),
+        Command::Restart { name } => restart(dir, &name),
+        Command::Scale { group, replicas } => scale(dir, &group, replicas),
+        Command::Delete { instance } => delete(dir, &instance),
+        Command::Storage(sub) => storage(dir, sub),
+        Command::Events { follow } => events_cmd(dir, follow),
+        other => bail!("{other:?}: not a cluster command"),
+    }
 }
 
 /// `lcc completions SHELL`.
@@ -15,5 +41,477 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     use clap::CommandFactory;
     let mut cmd = crate::cli::Cli::command();
     clap_complete::generate(shell, &mut cmd, "lcc", &mut std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn env_secs(name: &str, default: u64) -> Duration {
+    Duration::from_secs(
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
+// ----- up / down / daemon -----
+
+fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let plan = match lcc_compiler::load_cluster(&layout.root) {
+        Ok(plan) => plan,
+        Err(diag) => {
+            eprintln!("{diag}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if lock::is_held(&layout) {
+        let pid = lock::holder_pid(&layout).map_or("?".to_string(), |p| p.to_string());
+        bail!(
+            "cluster {} is already up: daemon pid {pid}",
+            layout.root.display()
+        );
+    }
+    if args.detach {
+        return up_detached(&layout, &plan, args.wait);
+    }
+    up_foreground(&layout, &plan)
+}
+
+fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<ExitCode> {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let printer = {
+        let (layout, plan, done) = (layout.clone(), plan.clone(), done.clone());
+        std::thread::spawn(move || follow_up(&layout, &plan, &done))
+    };
+    let result = daemon::run(&layout.root, daemon::Options::from_env());
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = printer.join();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints events as they come, and the URLs once every instance is ready.
+fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomic::AtomicBool) {
+    let mut offset = std::fs::metadata(layout.events())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let mut announced = false;
+    let colour = colour_on();
+    loop {
+        let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+        for ev in read_new_events(layout, &mut offset) {
+            println!("{}", format_event(&ev, colour));
+        }
+        if !announced && layout.daemon_up().exists() {
+            let sts = status::read_all(layout);
+            if !sts.is_empty() && sts.iter().all(|s| s.ready || s.desired != "running") {
+                announced = true;
+                print_urls(plan);
+            }
+        }
+        if finished {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn print_urls(plan: &lcc_compiler::Plan) {
+    println!("all instances ready");
+    for e in &plan.entrances {
+        println!(
+            "entrance {}: http://{}/entrances/{}/",
+            e.name, plan.http, e.name
+        );
+    }
+    for g in &plan.gateways {
+        let scheme = if g.protocol == lcc_compiler::podspec::Protocol::Http {
+            "http"
+        } else {
+            "tcp"
+        };
+        println!("gateway {}: {scheme}://{}:{}", g.name, g.address, g.port);
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&layout.state)?;
+    let _ = std::fs::remove_file(layout.daemon_up());
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(layout.daemon_log())?;
+    let exe = std::env::current_exe().context("cannot find the lcc executable")?;
+    let mut child = std::process::Command::new(exe)
+        .arg("daemon")
+        .arg(&layout.root)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("cannot start the daemon")?;
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + env_secs("LCC_UP_TIMEOUT", 60);
+    loop {
+        if std::fs::read_to_string(layout.daemon_up()).is_ok_and(|t| t.trim() == pid) {
+            break;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            bail!(
+                "the daemon exited ({st}); see {}:\n{}",
+                layout.daemon_log().display(),
+                log_tail(layout)
+            );
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "the daemon did not come up in time; see {}",
+                layout.daemon_log().display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let names: Vec<String> = status::read_all(layout)
+        .into_iter()
+        .map(|s| s.instance)
+        .collect();
+    let started = |s: Option<&InstanceStatus>| {
+        s.is_none_or(|s| {
+            s.desired != "running" || !matches!(s.phase.as_str(), "Pending" | "Starting")
+        })
+    };
+    control::wait_for(layout, &names, deadline, started);
+    println!("cluster {} is up: daemon pid {pid}", plan.name);
+    if !wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let deadline = Instant::now() + env_secs("LCC_WAIT_TIMEOUT", 120);
+    loop {
+        let sts = status::read_all(layout);
+        let pending: Vec<&InstanceStatus> = sts
+            .iter()
+            .filter(|s| s.desired == "running" && !s.ready)
+            .collect();
+        if pending.is_empty() {
+            print_urls(plan);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let gave_up = pending
+            .iter()
+            .any(|s| matches!(s.phase.as_str(), "Failed" | "Exited"));
+        if gave_up || Instant::now() >= deadline {
+            eprintln!("lcc: not ready{}:", if gave_up { "" } else { " in time" });
+            for s in pending {
+                eprintln!("  {} {}", s.instance, s.phase.as_str());
+            }
+            return Ok(ExitCode::from(1));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn log_tail(layout: &Layout) -> String {
+    let text = std::fs::read_to_string(layout.daemon_log()).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+fn run_daemon(dir: &Path) -> anyhow::Result<ExitCode> {
+    // Its own session: the terminal that ran `lcc up -d` can close without killing it.
+    daemon::new_session();
+    daemon::run(dir, daemon::Options::from_env())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn down(dir: &Path) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let had = control::down(&layout, env_secs("LCC_DOWN_TIMEOUT", 120))?;
+    if had {
+        println!("cluster {} is down", layout.root.display());
+    } else {
+        println!(
+            "no daemon was running for {}; pods stopped",
+            layout.root.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ----- ps / logs / events -----
+
+fn colour_on() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let sts = status::read_all(&layout);
+    let scale = control::scale_overrides(&layout);
+    if output == Format::Json {
+        let doc = serde_json::json!({ "instances": sts, "scale": scale, "daemon": lock::is_held(&layout).then(|| lock::holder_pid(&layout)).flatten() });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let colour = colour_on();
+    let now = events::now_secs();
+    let rows: Vec<[String; 8]> = sts
+        .iter()
+        .map(|s| {
+            let ports: Vec<String> = s.ports.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let age = s
+                .started
+                .filter(|_| s.pid.is_some() || s.phase.as_str() == "Running")
+                .map_or("-".into(), |t| human(now - t));
+            [
+                s.instance.clone(),
+                s.app.clone(),
+                s.group.clone().unwrap_or_else(|| "-".into()),
+                s.phase.as_str().to_string(),
+                if s.ready { "yes".into() } else { "no".into() },
+                s.restarts.to_string(),
+                if ports.is_empty() {
+                    "-".into()
+                } else {
+                    ports.join(",")
+                },
+                age,
+            ]
+        })
+        .collect();
+    let head = [
+        "INSTANCE", "APP", "GROUP", "STATE", "READY", "RESTARTS", "PORTS", "AGE",
+    ]
+    .map(String::from);
+    let mut widths = head.clone().map(|h| h.len());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |r: &[String; 8], paint: bool| {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                let padded = format!("{c:<w$}");
+                if paint && i == 3 {
+                    paint_phase(c, &padded)
+                } else {
+                    padded
+                }
+            })
+            .collect();
+        cells.join("  ").trim_end().to_string()
+    };
+    println!("{}", line(&head, false));
+    for r in &rows {
+        println!("{}", line(r, colour));
+    }
+    for (g, n) in scale {
+        println!("group {g}: scaled to {n} replicas (lcc scale)");
+    }
+    if !lock::is_held(&layout) && !sts.is_empty() {
+        println!("(no daemon running: lcc up)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn paint_phase(phase: &str, padded: &str) -> String {
+    let code = match phase {
+        "Running" => "32",
+        "Failed" => "31",
+        "BackOff" | "Starting" | "Stopping" | "Pending" => "33",
+        _ => return padded.to_string(),
+    };
+    format!("\x1b[{code}m{padded}\x1b[0m")
+}
+
+fn human(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn logs(
+    dir: &Path,
+    instance: &str,
+    follow: bool,
+    lines: Option<usize>,
+    stderr: bool,
+) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let pod = layout.pod(instance);
+    if !pod.join("pod").exists() {
+        bail!("no instance named {instance} in {}", layout.root.display());
+    }
+    let mut cmd = std::process::Command::new(pod.join("pod"));
+    cmd.arg("logs");
+    if follow {
+        cmd.arg("-f");
+    }
+    if let Some(n) = lines {
+        cmd.arg("-n").arg(n.to_string());
+    }
+    if stderr {
+        cmd.arg("--stderr");
+    }
+    let st = cmd.status().context("cannot run the pod")?;
+    Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
+}
+
+fn read_new_events(layout: &Layout, offset: &mut u64) -> Vec<events::Event> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(layout.events()) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len < *offset {
+        *offset = 0;
+    }
+    let mut buf = String::new();
+    if f.seek(SeekFrom::Start(*offset)).is_err() || f.read_to_string(&mut buf).is_err() {
+        return Vec::new();
+    }
+    // Only whole lines count; a torn last line is read again next time.
+    let complete = buf.rfind('\n').map_or(0, |i| i + 1);
+    *offset += complete as u64;
+    events::parse_events(&buf[..complete])
+}
+
+fn format_event(ev: &events::Event, colour: bool) -> String {
+    let secs = ev.time as u64;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    let ms = ((ev.time - ev.time.floor()) * 1000.0) as u64;
+    let reason = if colour {
+        let code = match ev.reason.as_str() {
+            "Failed" | "StartFailed" | "Unhealthy" | "InvalidManifests" | "InvalidPodState"
+            | "InvalidPodEnv" => "31",
+            "Ready" | "Started" => "32",
+            _ => "33",
+        };
+        format!("\x1b[{code}m{:<14}\x1b[0m", ev.reason)
+    } else {
+        format!("{:<14}", ev.reason)
+    };
+    format!(
+        "{h:02}:{m:02}:{s:02}.{ms:03}  {:<24} {reason} {}",
+        ev.object, ev.message
+    )
+}
+
+fn events_cmd(dir: &Path, follow: bool) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let colour = colour_on();
+    let mut offset = 0;
+    loop {
+        for ev in read_new_events(&layout, &mut offset) {
+            println!("{}", format_event(&ev, colour));
+        }
+        if !follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let _ = std::io::stdout().flush();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+// ----- desired state -----
+
+fn no_daemon_note(layout: &Layout) {
+    if !lock::is_held(layout) {
+        eprintln!(
+            "lcc: note: no daemon runs for {}; it takes effect at the next `lcc up`",
+            layout.root.display()
+        );
+    }
+}
+
+fn set_state(dir: &Path, name: &str, state: PodState, verb: &str) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    for i in control::set_state(&layout, name, state)? {
+        println!("{verb} {i}");
+    }
+    no_daemon_note(&layout);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restart(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let insts = control::set_state(&layout, name, PodState::Stopped)?;
+    if lock::is_held(&layout) {
+        let deadline = Instant::now() + env_secs("LCC_DOWN_TIMEOUT", 120);
+        let stopped = |s: Option<&InstanceStatus>| {
+            s.is_none_or(|s| s.pid.is_none() && s.phase.as_str() == "Stopped")
+        };
+        if !control::wait_for(&layout, &insts, deadline, stopped) {
+            eprintln!("lcc: some instances did not stop in time; starting them anyway");
+        }
+    }
+    for i in &insts {
+        lcc_supervisor::podfs::write_state(&layout.pod(i), PodState::Running)?;
+        println!("restart {i}");
+    }
+    no_daemon_note(&layout);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scale(dir: &Path, group: &str, replicas: u32) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let plan = lcc_compiler::load_cluster(&layout.root).map_err(|d| anyhow::anyhow!("{d}"))?;
+    if !plan.groups.iter().any(|g| g.name == group) {
+        bail!(
+            "no instance group named {group} in {}",
+            layout.root.display()
+        );
+    }
+    control::scale(&layout, group, replicas)?;
+    println!("group {group} scaled to {replicas}");
+    no_daemon_note(&layout);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delete(dir: &Path, instance: &str) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    if !layout.pod(instance).join("pod").exists() {
+        bail!("no instance named {instance} in {}", layout.root.display());
+    }
+    lcc_supervisor::podfs::write_state(&layout.pod(instance), PodState::Removed)?;
+    println!("delete {instance}");
+    no_daemon_note(&layout);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn storage(dir: &Path, sub: StorageCommand) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let plan = lcc_compiler::load_cluster(&layout.root).ok();
+    match sub {
+        StorageCommand::Ls => {
+            println!("{:<20} {:<8} {:<24} DIR", "STORAGE", "DECLARED", "BOUND BY");
+            for s in control::storages(&layout, plan.as_ref()) {
+                let by = if s.bound_by.is_empty() {
+                    "-".to_string()
+                } else {
+                    s.bound_by.join(",")
+                };
+                println!(
+                    "{:<20} {:<8} {:<24} {}",
+                    s.name,
+                    if s.declared { "yes" } else { "no" },
+                    by,
+                    s.dir
+                );
+            }
+        }
+        StorageCommand::Rm { name } => {
+            let dir = control::storage_rm(&layout, plan.as_ref(), &name)?;
+            println!("storage {name}: deleted {}", dir.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

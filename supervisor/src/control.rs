@@ -1,0 +1,275 @@
+//! What the CLI does to a cluster besides running the daemon: ask a daemon to stop (or
+//! stop the pods directly when none runs), write desired states and scale overrides,
+//! and manage storages.
+
+use crate::atomic::write_atomic;
+use crate::layout::Layout;
+use crate::podfs::{self, PodState};
+use crate::{lock, status};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Errors of the control commands.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No instance or group of that name.
+    #[error("no instance or group named {name} in {dir}")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The cluster directory.
+        dir: String,
+    },
+    /// `storage rm` while an instance binds the storage.
+    #[error("storage {name} is bound by {instances}; stop and remove them first")]
+    StorageBound {
+        /// Storage name.
+        name: String,
+        /// The binding instances, comma separated.
+        instances: String,
+    },
+    /// A file could not be written or removed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A pod file could not be written.
+    #[error(transparent)]
+    Pod(#[from] podfs::PodFileError),
+    /// The daemon did not stop in time.
+    #[error("daemon pid {pid} did not stop within {secs} s; killed it")]
+    DaemonStuck {
+        /// Its pid.
+        pid: i32,
+        /// How long we waited.
+        secs: u64,
+    },
+}
+
+fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ControlError {
+    let path = path.display().to_string();
+    move |source| ControlError::Io { path, source }
+}
+
+/// The instances a name designates: the instance itself, or every member of the group.
+pub fn resolve(layout: &Layout, name: &str) -> Result<Vec<String>, ControlError> {
+    if layout.pod(name).join("pod").exists() {
+        return Ok(vec![name.to_string()]);
+    }
+    let members: Vec<String> = status::read_all(layout)
+        .into_iter()
+        .filter(|s| s.group.as_deref() == Some(name))
+        .map(|s| s.instance)
+        .collect();
+    if members.is_empty() {
+        return Err(ControlError::Unknown {
+            name: name.to_string(),
+            dir: layout.root.display().to_string(),
+        });
+    }
+    Ok(members)
+}
+
+/// Writes `pod.state` of every instance `name` designates; returns them.
+pub fn set_state(
+    layout: &Layout,
+    name: &str,
+    state: PodState,
+) -> Result<Vec<String>, ControlError> {
+    let insts = resolve(layout, name)?;
+    for i in &insts {
+        podfs::write_state(&layout.pod(i), state)?;
+    }
+    Ok(insts)
+}
+
+/// Waits until every instance in `names` reached `phase`-like state per `done`.
+pub fn wait_for(
+    layout: &Layout,
+    names: &[String],
+    deadline: Instant,
+    done: impl Fn(Option<&status::InstanceStatus>) -> bool,
+) -> bool {
+    loop {
+        if names.iter().all(|n| done(status::read(layout, n).as_ref())) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Writes the replica override of `group`.
+pub fn scale(layout: &Layout, group: &str, replicas: u32) -> Result<(), ControlError> {
+    let path = layout.scale(group);
+    write_atomic(&path, format!("{replicas}\n").as_bytes()).map_err(io(&path))
+}
+
+/// The replica overrides in `.lcc/scale/`.
+pub fn scale_overrides(layout: &Layout) -> std::collections::BTreeMap<String, u32> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(rd) = std::fs::read_dir(layout.scale_dir()) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let (Ok(name), Some(n)) = (
+            e.file_name().into_string(),
+            std::fs::read_to_string(e.path())
+                .ok()
+                .and_then(|t| t.trim().parse().ok()),
+        ) else {
+            continue;
+        };
+        out.insert(name, n);
+    }
+    out
+}
+
+/// Stops the cluster: SIGTERM to its daemon and wait for it to let go of the lock; with
+/// no daemon (or one that does not stop), stop every pod and the proxy directly.
+pub fn down(layout: &Layout, wait: Duration) -> Result<bool, ControlError> {
+    let had_daemon = lock::is_held(layout);
+    let mut stuck = None;
+    if had_daemon {
+        if let Some(pid) = lock::holder_pid(layout) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            let deadline = Instant::now() + wait;
+            while lock::is_held(layout) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if lock::is_held(layout) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                stuck = Some(ControlError::DaemonStuck {
+                    pid,
+                    secs: wait.as_secs(),
+                });
+            }
+        }
+    }
+    stop_pods_directly(layout);
+    crate::daemon::kill_recorded(&layout.proxy_pid());
+    match stuck {
+        Some(e) => Err(e),
+        None => Ok(had_daemon),
+    }
+}
+
+/// `pod stop` on every pod still running, in parallel.
+pub fn stop_pods_directly(layout: &Layout) {
+    let Ok(rd) = std::fs::read_dir(layout.pods()) else {
+        return;
+    };
+    let dirs: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| d.join("pod").exists())
+        .collect();
+    let handles: Vec<_> = dirs
+        .into_iter()
+        .filter(|d| podfs::read_pid(d).is_some_and(|p| p.alive()))
+        .map(|d| {
+            std::thread::spawn(move || {
+                let _ = crate::daemon::run_pod_blocking(&d, &["stop"]);
+                if let Some(p) = podfs::read_pid(&d).filter(|p| p.alive()) {
+                    let _ = nix::sys::signal::killpg(Pid::from_raw(p.pid), Signal::SIGKILL);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+}
+
+/// A storage and who binds it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StorageInfo {
+    /// Storage name.
+    pub name: String,
+    /// Its directory.
+    pub dir: String,
+    /// Whether a manifest declares it.
+    pub declared: bool,
+    /// Instances (with a pod) that bind it.
+    pub bound_by: Vec<String>,
+}
+
+/// Storages of the plan plus leftover directories in `.lcc/storage/`.
+pub fn storages(layout: &Layout, plan: Option<&lcc_compiler::Plan>) -> Vec<StorageInfo> {
+    let statuses = status::read_all(layout);
+    let bound = |name: &str| -> Vec<String> {
+        statuses
+            .iter()
+            .filter(|s| s.storages.iter().any(|x| x == name))
+            .map(|s| s.instance.clone())
+            .collect()
+    };
+    let mut out: Vec<StorageInfo> = plan
+        .map(|p| {
+            p.storages
+                .iter()
+                .map(|s| StorageInfo {
+                    name: s.name.clone(),
+                    dir: s.dir.clone(),
+                    declared: true,
+                    bound_by: bound(&s.name),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Ok(rd) = std::fs::read_dir(layout.storage_dir()) {
+        for e in rd.flatten() {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            if !out.iter().any(|s| s.name == name) {
+                let dir = e.path().display().to_string();
+                out.push(StorageInfo {
+                    bound_by: bound(&name),
+                    name,
+                    dir,
+                    declared: false,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Deletes a storage's data, refused while an instance binds it.
+pub fn storage_rm(
+    layout: &Layout,
+    plan: Option<&lcc_compiler::Plan>,
+    name: &str,
+) -> Result<PathBuf, ControlError> {
+    let all = storages(layout, plan);
+    let Some(s) = all.iter().find(|s| s.name == name) else {
+        return Err(ControlError::Unknown {
+            name: name.to_string(),
+            dir: layout.root.display().to_string(),
+        });
+    };
+    if !s.bound_by.is_empty() {
+        return Err(ControlError::StorageBound {
+            name: name.to_string(),
+            instances: s.bound_by.join(", "),
+        });
+    }
+    let dir = PathBuf::from(&s.dir);
+    // A symlink in place of the directory is removed as a link, never followed.
+    let meta = std::fs::symlink_metadata(&dir);
+    match meta {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&dir).map_err(io(&dir))?,
+        Ok(_) => std::fs::remove_file(&dir).map_err(io(&dir))?,
+        Err(_) => {}
+    }
+    Ok(dir)
+}

@@ -1,0 +1,101 @@
+//! The event log `events.jsonl`: one JSON object per line, appended by the daemon.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One transition of one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix time in seconds, with milliseconds.
+    pub time: f64,
+    /// What it concerns: `instance/NAME`, `group/NAME`, `cluster/NAME`, `proxy`.
+    pub object: String,
+    /// A CamelCase word: Started, Ready, BackOff, Failed, PortChanged, ...
+    pub reason: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// Current unix time in seconds, as a float.
+pub fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Appends events to one file.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    path: PathBuf,
+}
+
+impl EventLog {
+    /// The log at `path` (created on first append).
+    pub fn new(path: &Path) -> EventLog {
+        EventLog {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Appends one event; a full line per write so concurrent readers never see half.
+    pub fn emit(&self, object: &str, reason: &str, message: &str) {
+        let ev = Event {
+            time: now_secs(),
+            object: object.to_string(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+        };
+        if let Err(e) = self.append(&ev) {
+            eprintln!("lcc: cannot append to {}: {e}", self.path.display());
+        }
+    }
+
+    fn append(&self, ev: &Event) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(ev).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        f.write_all(&line)
+    }
+}
+
+/// Reads every complete, parsable event of the log at `path` (none if it is missing).
+pub fn read_events(path: &Path) -> Vec<Event> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    parse_events(&text)
+}
+
+/// Parses complete lines; a torn last line or a garbled one is skipped.
+pub fn parse_events(text: &str) -> Vec<Event> {
+    text.split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .filter_map(|l| serde_json::from_str(l.trim_end()).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::new(&dir.path().join("events.jsonl"));
+        log.emit("instance/a", "Started", "pid 1");
+        log.emit("instance/a", "Ready", "probe passed");
+        let evs = read_events(&dir.path().join("events.jsonl"));
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[1].reason, "Ready");
+    }
+
+    #[test]
+    fn skips_torn_lines() {
+        let evs = parse_events("{\"time\":1.0,\"object\":\"x\",\"reason\":\"R\",\"message\":\"m\"}\ngarbage\n{\"time\":");
+        assert_eq!(evs.len(), 1);
+    }
+}

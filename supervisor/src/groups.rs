@@ -1,0 +1,221 @@
+//! What a group controller does next, as a pure function of the group's members:
+//! keep `replicas` up to date, roll a changed template one replica at a time (the new
+//! one ready before an old one goes), replace Failed members, scale down highest first.
+//!
+//! Naming: replicas are `<group>-<n>`; a new replica takes the lowest ordinal whose
+//! pod directory does not exist, so a roll of `web-1..3` brings up `web-4..6`, and a
+//! Failed `web-2` is replaced by `web-4` (or `web-2` again once its directory is gone).
+
+use std::collections::BTreeSet;
+
+/// One existing member of a group, as the controller sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Instance name `<group>-<n>`.
+    pub name: String,
+    /// Built from the current template.
+    pub current: bool,
+    /// Ready condition holds (or the member is stopped on request: it counts as settled).
+    pub ready: bool,
+    /// Gave up after maxRetries.
+    pub failed: bool,
+    /// Already being removed (pod.state removed).
+    pub removing: bool,
+}
+
+/// A step for the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create and start a replica with this name.
+    Create(String),
+    /// Stop and remove this member.
+    Remove(String),
+}
+
+/// The ordinal of `<group>-<n>`, if `name` is one.
+pub fn ordinal(group: &str, name: &str) -> Option<u32> {
+    let n = name.strip_prefix(group)?.strip_prefix('-')?;
+    if n.is_empty() || n.starts_with('0') || !n.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+/// The steps that move `members` towards `replicas` current, ready members.
+/// `taken` holds every instance name that has a pod directory (of any owner).
+pub fn plan(
+    group: &str,
+    replicas: u32,
+    members: &[Member],
+    taken: &BTreeSet<String>,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let live: Vec<&Member> = members.iter().filter(|m| !m.removing).collect();
+    for m in live.iter().filter(|m| m.failed) {
+        actions.push(Action::Remove(m.name.clone()));
+    }
+    let by_ord =
+        |v: &mut Vec<&Member>| v.sort_by_key(|m| std::cmp::Reverse(ordinal(group, &m.name)));
+    let mut current: Vec<&Member> = live
+        .iter()
+        .copied()
+        .filter(|m| !m.failed && m.current)
+        .collect();
+    let mut outdated: Vec<&Member> = live
+        .iter()
+        .copied()
+        .filter(|m| !m.failed && !m.current)
+        .collect();
+    by_ord(&mut current);
+    by_ord(&mut outdated);
+    let r = replicas as usize;
+    let mut create = 0usize;
+    if current.len() >= r {
+        let extra = current.len() - r;
+        actions.extend(outdated.iter().map(|m| Action::Remove(m.name.clone())));
+        actions.extend(
+            current
+                .iter()
+                .take(extra)
+                .map(|m| Action::Remove(m.name.clone())),
+        );
+    } else if outdated.is_empty() {
+        create = r - current.len();
+    } else {
+        let total = current.len() + outdated.len();
+        if total <= r {
+            create = r + 1 - total;
+        } else if current.iter().all(|m| m.ready) {
+            let surplus = total - r;
+            actions.extend(
+                outdated
+                    .iter()
+                    .take(surplus)
+                    .map(|m| Action::Remove(m.name.clone())),
+            );
+        }
+    }
+    let mut used: BTreeSet<String> = taken.clone();
+    let mut n = 1u32;
+    while create > 0 {
+        let name = format!("{group}-{n}");
+        if !used.contains(&name) {
+            used.insert(name.clone());
+            actions.push(Action::Create(name));
+            create -= 1;
+        }
+        n += 1;
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str, current: bool, ready: bool) -> Member {
+        Member {
+            name: name.into(),
+            current,
+            ready,
+            failed: false,
+            removing: false,
+        }
+    }
+    fn taken(ms: &[Member]) -> BTreeSet<String> {
+        ms.iter().map(|m| m.name.clone()).collect()
+    }
+
+    #[test]
+    fn creates_missing_replicas_at_lowest_ordinals() {
+        let ms = vec![m("web-2", true, true)];
+        let a = plan("web", 3, &ms, &taken(&ms));
+        assert_eq!(
+            a,
+            vec![
+                Action::Create("web-1".into()),
+                Action::Create("web-3".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn scales_down_highest_first() {
+        let ms = vec![
+            m("web-1", true, true),
+            m("web-2", true, true),
+            m("web-3", true, true),
+        ];
+        assert_eq!(
+            plan("web", 1, &ms, &taken(&ms)),
+            vec![
+                Action::Remove("web-3".into()),
+                Action::Remove("web-2".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn rolls_one_at_a_time() {
+        let ms = vec![m("web-1", false, true), m("web-2", false, true)];
+        assert_eq!(
+            plan("web", 2, &ms, &taken(&ms)),
+            vec![Action::Create("web-3".into())]
+        );
+        let ms = vec![
+            m("web-1", false, true),
+            m("web-2", false, true),
+            m("web-3", true, false),
+        ];
+        assert_eq!(
+            plan("web", 2, &ms, &taken(&ms)),
+            vec![],
+            "waits for the new one to be ready"
+        );
+        let ms = vec![
+            m("web-1", false, true),
+            m("web-2", false, true),
+            m("web-3", true, true),
+        ];
+        assert_eq!(
+            plan("web", 2, &ms, &taken(&ms)),
+            vec![Action::Remove("web-2".into())]
+        );
+        let ms = vec![m("web-1", false, true), m("web-3", true, true)];
+        assert_eq!(
+            plan("web", 2, &ms, &taken(&ms)),
+            vec![Action::Create("web-2".into())]
+        );
+        let ms = vec![
+            m("web-1", false, true),
+            m("web-2", true, true),
+            m("web-3", true, true),
+        ];
+        assert_eq!(
+            plan("web", 2, &ms, &taken(&ms)),
+            vec![Action::Remove("web-1".into())]
+        );
+    }
+
+    #[test]
+    fn failed_member_is_removed_and_replaced() {
+        let mut f = m("web-1", true, false);
+        f.failed = true;
+        let ms = vec![f, m("web-2", true, true)];
+        assert_eq!(
+            plan("web", 2, &ms, &taken(&ms)),
+            vec![
+                Action::Remove("web-1".into()),
+                Action::Create("web-3".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn ordinals() {
+        assert_eq!(ordinal("web", "web-12"), Some(12));
+        assert_eq!(ordinal("web", "web-api-1"), None);
+        assert_eq!(ordinal("web", "web-01"), None);
+        assert_eq!(ordinal("web", "webx-1"), None);
+    }
+}

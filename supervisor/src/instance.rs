@@ -1,0 +1,144 @@
+//! One managed instance in the daemon's memory: its spec, what was last observed of
+//! its pod, its probe and backoff bookkeeping, and the status file it mirrors.
+
+use crate::podfs::{PodState, ProcId};
+use crate::status::{InstanceStatus, Phase};
+use lcc_compiler::podspec::AppKind;
+use lcc_compiler::PodSpec;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A pod operation in flight (a `./pod` subprocess).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `pod run`.
+    Start,
+    /// `pod stop` because the desired state says so (or the cluster goes down).
+    Stop,
+    /// `pod stop` because probes failed: a failure follows.
+    Restart,
+    /// `pod stop` before the pod is re-rendered from a new spec.
+    Replace,
+    /// `pod rm` before the directory is deleted.
+    Remove,
+    /// `pod kill` after a stop that left the process alive.
+    Kill,
+}
+
+/// Who asked for an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// An explicit `kind: Instance`.
+    Explicit,
+    /// A replica of this group.
+    Group(String),
+    /// Nobody: it is removed.
+    Orphan,
+}
+
+/// The daemon's view of one instance.
+#[derive(Debug)]
+pub struct Inst {
+    /// The spec the pod on disk was rendered from.
+    pub spec: PodSpec,
+    /// Its fingerprint.
+    pub fp: String,
+    /// The pod directory.
+    pub dir: PathBuf,
+    /// Who owns it.
+    pub owner: Owner,
+    /// Mirror of the status file.
+    pub st: InstanceStatus,
+    /// Desired state last read from `pod.state`.
+    pub desired: PodState,
+    /// The running process, if one was seen.
+    pub proc_id: Option<ProcId>,
+    /// Remote apps: `pod run` succeeded and no stop since.
+    pub remote_up: bool,
+    /// Operation in flight.
+    pub op: Option<Op>,
+    /// Run generation: probe results of an older run are dropped.
+    pub gen: u64,
+    /// When the current run started.
+    pub run_started: Option<Instant>,
+    /// Since when it has been ready.
+    pub ready_since: Option<Instant>,
+    /// Whether it was ready at least once during this run.
+    pub ever_ready: bool,
+    /// Probe misses in a row.
+    pub misses: u32,
+    /// Next probe due.
+    pub next_probe: Option<Instant>,
+    /// A probe is in flight.
+    pub probing: bool,
+    /// Restart not before this.
+    pub backoff_until: Option<Instant>,
+    /// A new spec to render once the pod is stopped (explicit instance edited).
+    pub pending_spec: Option<PodSpec>,
+    /// The manifest's `state:` last applied to `pod.state` (explicit instances).
+    pub plan_running: Option<bool>,
+    /// The status as last written, to skip identical writes.
+    pub written: Option<InstanceStatus>,
+}
+
+impl Inst {
+    /// Whether the app is up: a live process, or a started remote.
+    pub fn up(&self) -> bool {
+        if self.spec.kind == AppKind::Remote {
+            self.remote_up
+        } else {
+            self.proc_id.is_some_and(|p| p.alive())
+        }
+    }
+
+    /// `instance/NAME`, the object of its events.
+    pub fn object(&self) -> String {
+        format!("instance/{}", self.spec.instance)
+    }
+
+    /// Sets the phase; returns whether it changed.
+    pub fn set_phase(&mut self, phase: Phase) -> bool {
+        let changed = self.st.phase != phase;
+        self.st.phase = phase;
+        changed
+    }
+
+    /// Forgets the current run (process gone).
+    pub fn end_run(&mut self) {
+        self.proc_id = None;
+        self.remote_up = false;
+        self.st.pid = None;
+        self.st.pid_start = None;
+        self.next_probe = None;
+        self.misses = 0;
+        self.ready_since = None;
+    }
+
+    /// Records a new run of `proc_id` (or a remote start) at `now`.
+    pub fn begin_run(&mut self, proc_id: Option<ProcId>, started: Option<f64>) {
+        self.gen += 1;
+        self.proc_id = proc_id;
+        self.remote_up = self.spec.kind == AppKind::Remote;
+        self.st.pid = proc_id.map(|p| p.pid);
+        self.st.pid_start = proc_id.map(|p| p.start);
+        if let Some(p) = proc_id {
+            if !self.st.pids.contains(&p.pid) {
+                self.st.pids.push(p.pid);
+                let excess = self.st.pids.len().saturating_sub(64);
+                self.st.pids.drain(..excess);
+            }
+        }
+        self.st.started = started.or(Some(crate::events::now_secs()));
+        let now = Instant::now();
+        self.run_started = Some(now);
+        self.ever_ready = false;
+        self.misses = 0;
+        self.ready_since = None;
+        self.probing = false;
+        self.next_probe = self
+            .spec
+            .probe
+            .as_ref()
+            .map(|p| now + std::time::Duration::from_millis(p.initial_delay_ms));
+    }
+}

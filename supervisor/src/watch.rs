@@ -1,0 +1,86 @@
+//! File-system wake-ups for the reconcile loop: the manifests directory, `.lcc/pods/`
+//! and each pod directory (for `pod.state`/`pod.env`), and `.lcc/scale/`. Renames onto
+//! a file count as writes; a periodic rescan covers lost events.
+
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use std::path::{Path, PathBuf};
+
+/// What changed, coarsely: enough to choose what to re-read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A manifest (`*.yaml`/`*.yml` in the cluster directory).
+    Manifests,
+    /// A pod's `pod.state`/`pod.env`, a pod directory, or a scale override.
+    State,
+}
+
+/// Classifies a notify event by its paths; `None` for noise (logs, temp files).
+pub fn classify(root: &Path, ev: &Event) -> Option<Change> {
+    if matches!(ev.kind, EventKind::Access(_)) {
+        return None;
+    }
+    let mut out = None;
+    for p in &ev.paths {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(".tmp-") {
+            continue;
+        }
+        if p.parent() == Some(root) {
+            if name.ends_with(".yaml") || name.ends_with(".yml") {
+                return Some(Change::Manifests);
+            }
+        } else if name == "pod.state"
+            || name == "pod.env"
+            || p.parent()
+                .and_then(|d| d.file_name())
+                .is_some_and(|d| d == "scale" || d == "pods")
+        {
+            out = Some(Change::State);
+        }
+    }
+    out
+}
+
+/// The watcher and the directories it covers.
+#[derive(Debug)]
+pub struct Watch {
+    watcher: RecommendedWatcher,
+    watched: std::collections::BTreeSet<PathBuf>,
+}
+
+impl Watch {
+    /// Starts watching; `sink` gets each relevant change.
+    pub fn new(root: &Path, sink: impl Fn(Change) + Send + 'static) -> notify::Result<Watch> {
+        let root = root.to_path_buf();
+        let watcher = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
+            Ok(ev) => {
+                if let Some(c) = classify(&root, &ev) {
+                    sink(c)
+                }
+            }
+            // An overflow or error: ask for a full re-read.
+            Err(_) => sink(Change::Manifests),
+        })?;
+        Ok(Watch {
+            watcher,
+            watched: Default::default(),
+        })
+    }
+
+    /// Watches `dir` (not recursively) if not yet watched; missing dirs are skipped.
+    pub fn add(&mut self, dir: &Path) {
+        if self.watched.contains(dir) {
+            return;
+        }
+        if self.watcher.watch(dir, RecursiveMode::NonRecursive).is_ok() {
+            self.watched.insert(dir.to_path_buf());
+        }
+    }
+
+    /// Stops watching `dir`.
+    pub fn remove(&mut self, dir: &Path) {
+        if self.watched.remove(dir) {
+            let _ = self.watcher.unwatch(dir);
+        }
+    }
+}
