@@ -202,7 +202,8 @@ impl Files {
             meta.mtime_nsec()
         );
         Entry {
-            len: meta.len(),
+            // A file written while it was read: the bytes in hand are what is sent.
+            len: content.as_ref().map_or(meta.len(), |c| c.len() as u64),
             modified,
             etag: header(&etag),
             last_modified: header(&httpdate::fmt_http_date(modified)),
