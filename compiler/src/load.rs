@@ -2,7 +2,7 @@
 //! read each into the type of its `kind`, check everything, then plan.
 
 use crate::de::from_node;
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{
     ApplicationDoc, ClusterDoc, EntranceDoc, GatewayDoc, GroupDoc, InstanceDoc, StorageDoc,
 };
@@ -209,25 +209,67 @@ fn io_error(path: &Path, message: String) -> Diagnostics {
 }
 
 /// Reads each file; unreadable ones become diagnostics.
-fn read_sources(files: &[PathBuf]) -> (Vec<Source>, Vec<crate::diag::Diagnostic>) {
+fn read_sources(files: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
     for path in files {
-        let read = std::fs::read_to_string(path).map_err(|e| format!("cannot read file: {e}"));
-        let dir = read.and_then(|text| {
-            let dir = absolute_dir(&parent_dir(path))?;
-            Ok((text, dir))
-        });
-        match dir {
-            Ok((text, dir)) => sources.push(Source {
-                path: path.clone(),
-                dir,
-                text,
-            }),
-            Err(message) => errors.extend(io_error(path, message).errors),
+        match read_source(path) {
+            Ok(source) => sources.push(source),
+            Err(diag) => errors.push(*diag),
         }
     }
     (sources, errors)
+}
+
+/// Reads one manifest file; text that is not UTF-8 is refused at its first bad byte.
+fn read_source(path: &Path) -> Result<Source, Box<Diagnostic>> {
+    let fail = |message: String, line: Option<usize>, col: Option<usize>| {
+        Box::new(Diagnostic {
+            file: path.to_path_buf(),
+            line,
+            col,
+            object: None,
+            field: None,
+            message,
+            source_line: None,
+        })
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(format!("cannot read file: {e}"), None, None))?;
+    let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, e))?;
+    let dir = absolute_dir(&parent_dir(path)).map_err(|m| fail(m, None, None))?;
+    Ok(Source {
+        path: path.to_path_buf(),
+        dir,
+        text,
+    })
+}
+
+/// The error for a file that is not UTF-8: at its first bad byte, with the line
+/// shown (bad bytes and control characters as `?`, so the caret stays aligned).
+fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Box<Diagnostic> {
+    let bytes = e.as_bytes();
+    let good = String::from_utf8_lossy(&bytes[..e.utf8_error().valid_up_to()]);
+    let line = good.matches('\n').count() + 1;
+    let col = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let shown = String::from_utf8_lossy(bytes)
+        .lines()
+        .nth(line - 1)
+        .map(|l| {
+            let printable = |c: char| !c.is_control() && c != char::REPLACEMENT_CHARACTER;
+            l.chars()
+                .map(|c| if printable(c) || c == '\t' { c } else { '?' })
+                .collect()
+        });
+    Box::new(Diagnostic {
+        file: path.to_path_buf(),
+        line: Some(line),
+        col: Some(col),
+        object: None,
+        field: None,
+        message: "invalid UTF-8: a manifest must be UTF-8 text".to_string(),
+        source_line: shown,
+    })
 }
 
 /// Parses every document of every source into objects. The flag is false when a
@@ -282,6 +324,11 @@ fn read_object(file: usize, root: Node, rep: &mut Reporter<'_>) -> Option<Object
         name,
         body: None,
     };
+    if obj.kind.is_empty() && obj.root.get("kind").is_some_and(|k| !k.is_null()) {
+        let message = format!("`kind` must be one of: {}", KINDS.join(", "));
+        rep.field(&obj, "kind", message);
+        return None;
+    }
     if obj.kind.is_empty() {
         let message = format!(
             "missing field `kind`, expected one of: {}",
@@ -358,6 +405,17 @@ mod tests {
         for d in &diags.errors {
             assert!(d.line.is_some_and(|l| (1..=3).contains(&l)), "{d}");
         }
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.yaml");
+        std::fs::write(&file, b"kind: Storage\nname: caf\xe9\n").expect("write");
+        let diags = load_files(&[file]).expect_err("not UTF-8");
+        let d = &diags.errors[0];
+        assert_eq!((d.line, d.col), (Some(2), Some(10)));
+        assert_eq!(d.source_line.as_deref(), Some("name: caf?"));
     }
 
     proptest! {
