@@ -6,16 +6,26 @@ mod net;
 mod site;
 
 use crate::cli::{Cli, Command};
+use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Runs one parsed command line.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let cluster_dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    // Like `git -C`: every path on the command line is relative to DIR.
+    if let Some(dir) = &cli.dir {
+        std::env::set_current_dir(dir)
+            .with_context(|| format!("cannot enter {}", dir.display()))?;
+    }
+    let cluster_dir = PathBuf::from(".");
     match cli.command {
         Command::Validate { paths } => manifest::validate(&cluster_dir, &paths),
         Command::Compile { files, output } => manifest::compile(&files, &output),
-        Command::Probe { url, timeout, expect } => net::probe(&url, &timeout, &expect),
+        Command::Probe {
+            url,
+            timeout,
+            expect,
+        } => net::probe(&url, &timeout, &expect),
         Command::Port(args) => net::port(&args),
         Command::Fetch(args) => site::fetch(&args),
         Command::ServeStatic(args) => site::serve(&args),
