@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Benchmark lcc-proxy against nginx and haproxy on loopback (issue 5):
+#  1. wrk: a fast nginx backend reached directly, through nginx (upstream keep-alive),
+#     haproxy (http mode), the lcc-proxy entrance and the lcc-proxy HTTP gateway;
+#  2. TCP bulk: a 2 GiB download through haproxy (tcp mode) and the lcc-proxy TCP gateway;
+#  3. 100 reloads (rename into place) during a wrk run: errors, time until the new backend serves;
+#  4. RSS of lcc-proxy (and haproxy) holding 1,000 idle keep-alive client connections.
+# Usage: bench/proxy.sh [wrk seconds, default 10]. Needs nginx, haproxy, wrk, curl, python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+CONNS=${CONNS:-50}
+for tool in nginx haproxy wrk curl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx haproxy wrk curl)" >&2; exit 1; }
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+cargo build --release -q -p lcc-proxy
+PROXY=$PWD/target/release/lcc-proxy
+
+WORK=$(mktemp -d /dev/shm/lcc-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+B=27100            # ports: backend A, backend B, nginx proxy, haproxy http, haproxy tcp, lcc http, lcc gw, lcc tcp
+BACK_A=$B; BACK_B=$((B+1)); NGX=$((B+2)); HAP=$((B+3)); HAPT=$((B+4)); LCC=$((B+5)); LGW=$((B+6)); LTCP=$((B+7))
+
+# --- backends: nginx, one worker, a tiny static answer and a 2 GiB (sparse) file -------
+chmod 755 "$WORK"; truncate -s 2G "$WORK/big"; chmod 644 "$WORK/big"
+cat > "$WORK/backend.conf" <<CONF
+worker_processes 2;
+pid $WORK/backend.pid;
+error_log $WORK/backend.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$BACK_A backlog=4096; location / { return 200 "A\n"; } location /big { alias $WORK/big; } }
+  server { listen 127.0.0.1:$BACK_B backlog=4096; location / { return 200 "B\n"; } }
+}
+CONF
+nginx -p "$WORK" -c "$WORK/backend.conf" -g 'daemon off;' & PIDS+=($!)
+
+# --- nginx as a proxy: 2 workers, upstream keep-alive ------------------------------------
+cat > "$WORK/nginx-proxy.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx-proxy.pid;
+error_log $WORK/nginx-proxy.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream back { server 127.0.0.1:$BACK_A; keepalive 128; }
+  server { listen 127.0.0.1:$NGX backlog=4096;
+    location / { proxy_pass http://back; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+CONF
+nginx -p "$WORK" -c "$WORK/nginx-proxy.conf" -g 'daemon off;' & PIDS+=($!)
+
+# --- haproxy: 2 threads, http mode (keep-alive both sides) and tcp mode ------------------
+cat > "$WORK/haproxy.cfg" <<CONF
+global
+  nbthread ${HAPROXY_THREADS:-2}
+  maxconn 5000
+defaults
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+frontend fe_http
+  mode http
+  bind 127.0.0.1:$HAP
+  default_backend be_http
+backend be_http
+  mode http
+  http-reuse always
+  server a 127.0.0.1:$BACK_A
+frontend fe_tcp
+  mode tcp
+  bind 127.0.0.1:$HAPT
+  default_backend be_tcp
+backend be_tcp
+  mode tcp
+  server a 127.0.0.1:$BACK_A
+CONF
+haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 & PIDS+=($!); HAPROXY_PID=$!
+
+# --- lcc-proxy: entrance, http gateway, tcp gateway --------------------------------------
+write_conf() {  # $1 = backend port of the http gateway
+  cat > "$WORK/proxy.conf.tmp" <<CONF
+version: 1
+http: {listen: "127.0.0.1:$LCC"}
+entrances: [{name: web, gateway: web}]
+gateways:
+  - {name: web, listen: "127.0.0.1:$LGW", protocol: http, backends: ["127.0.0.1:$1"]}
+  - {name: bulk, listen: "127.0.0.1:$LTCP", protocol: tcp, backends: ["127.0.0.1:$BACK_A"]}
+CONF
+  mv "$WORK/proxy.conf.tmp" "$WORK/proxy.conf"
+}
+write_conf "$BACK_A"
+"$PROXY" --config "$WORK/proxy.conf" 2>"$WORK/lcc-proxy.log" & PIDS+=($!); LCC_PID=$!
+
+for port in $BACK_A $NGX $HAP $LCC $LGW; do
+  for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+done
+curl -fs -o /dev/null "http://127.0.0.1:$LCC/entrances/web/" || { echo "lcc-proxy entrance not serving" >&2; exit 1; }
+
+# --- 1. request rate and p99 -------------------------------------------------------------
+declare -A RPS P99
+run_wrk() {  # name url
+  local out; out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$2")
+  RPS[$1]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  P99[$1]=$(awk '$1=="99%" {print $2}' <<<"$out")
+  local errs; errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+  printf '%-14s %10s req/s   p99 %8s   %s\n' "$1" "${RPS[$1]}" "${P99[$1]}" "$errs"
+}
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v/1000; else if (v ~ /ms$/) print v+0; else if (v ~ /s$/) print v*1000; else print v }'; }
+echo "== wrk -t1 -c$CONNS -d${SECS}s --latency (one run each, loopback, 2 cores shared) =="
+run_wrk direct   "http://127.0.0.1:$BACK_A/"
+run_wrk nginx    "http://127.0.0.1:$NGX/"
+run_wrk haproxy  "http://127.0.0.1:$HAP/"
+run_wrk entrance "http://127.0.0.1:$LCC/entrances/web/"
+run_wrk gateway  "http://127.0.0.1:$LGW/"
+echo "-- ratios: throughput vs direct and vs haproxy; p99 vs haproxy (lower is better)"
+for n in direct nginx haproxy entrance gateway; do
+  awk -v n="$n" -v r="${RPS[$n]}" -v d="${RPS[direct]}" -v h="${RPS[haproxy]}" -v p="$(to_ms "${P99[$n]}")" -v hp="$(to_ms "${P99[haproxy]}")" \
+    'BEGIN { printf "%-10s %.2fx direct   %.2fx haproxy   p99 %.2fx haproxy\n", n, r/d, r/h, p/hp }'
+done
+
+# --- 2. TCP bulk: 2 GiB download ---------------------------------------------------------
+echo "== TCP bulk: curl -o /dev/null http://.../big (2 GiB, nginx sendfile backend) =="
+bulk() {  # name port
+  local bps; bps=$(curl -fs -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$2/big")
+  awk -v n="$1" -v b="$bps" 'BEGIN { printf "%-18s %6.2f GB/s\n", n, b/1e9 }'
+  echo "$bps"  > "$WORK/bulk.$1"
+}
+bulk direct "$BACK_A"; bulk haproxy-tcp "$HAPT"; bulk lcc-tcp "$LTCP"
+awk -v l="$(cat "$WORK/bulk.lcc-tcp")" -v h="$(cat "$WORK/bulk.haproxy-tcp")" 'BEGIN { printf "lcc-tcp / haproxy-tcp: %.2fx\n", l/h }'
+
+# --- 3. 100 reloads during a wrk run -----------------------------------------------------
+echo "== 100 reloads (rename into place, backend A <-> B) during wrk on the entrance =="
+wrk -t1 -c"$CONNS" -d60s "http://127.0.0.1:$LCC/entrances/web/" >"$WORK/wrk-reload.txt" & WRK_PID=$!; PIDS+=($WRK_PID)
+python3 - "$WORK" "$LCC" "$LGW" "$LTCP" "$BACK_A" "$BACK_B" <<'PY'
+import http.client, os, sys, time
+work, lcc, lgw, ltcp, a, b = sys.argv[1], *map(int, sys.argv[2:])
+def conf(port):
+    return (f'version: 1\nhttp: {{listen: "127.0.0.1:{lcc}"}}\nentrances: [{{name: web, gateway: web}}]\n'
+            f'gateways:\n  - {{name: web, listen: "127.0.0.1:{lgw}", protocol: http, backends: ["127.0.0.1:{port}"]}}\n'
+            f'  - {{name: bulk, listen: "127.0.0.1:{ltcp}", protocol: tcp, backends: ["127.0.0.1:{a}"]}}\n')
+conn = http.client.HTTPConnection("127.0.0.1", lcc, timeout=5)
+def who():
+    conn.request("GET", "/entrances/web/")
+    return conn.getresponse().read().strip().decode()
+times = []
+for i in range(100):
+    port, want = (b, "B") if i % 2 == 0 else (a, "A")
+    tmp = os.path.join(work, "proxy.conf.tmp")
+    with open(tmp, "w") as f:
+        f.write(conf(port)); f.flush(); os.fsync(f.fileno())
+    t0 = time.monotonic()
+    os.replace(tmp, os.path.join(work, "proxy.conf"))
+    while who() != want:
+        if time.monotonic() - t0 > 5: sys.exit(f"reload {i}: backend {want} not serving after 5 s")
+    times.append((time.monotonic() - t0) * 1000)
+times.sort()
+print(f"rename -> new backend serving: median {times[50]:.1f} ms, p99 {times[98]:.1f} ms, max {times[-1]:.1f} ms")
+PY
+kill -INT "$WRK_PID" 2>/dev/null || true; wait "$WRK_PID" 2>/dev/null || true
+sleep 0.2
+echo "wrk during reloads: $(awk '/requests in/ {print $1, "requests"}' "$WORK/wrk-reload.txt"); errors: $(grep -E 'Non-2xx|Socket errors' "$WORK/wrk-reload.txt" || echo none)"
+echo "reloads logged by lcc-proxy: $(grep -c reloaded "$WORK/lcc-proxy.log"), refused: $(grep -c refused "$WORK/lcc-proxy.log" || true)"
+
+# --- 4. RSS with 1,000 idle keep-alive client connections --------------------------------
+echo "== RSS with 1000 idle keep-alive connections (each made one request) =="
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+idle() {  # name port path pid
+  python3 - "$2" "$3" "$4" "$1" <<'PY'
+import asyncio, sys
+port, path, pid, name = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+def rss():
+    for l in open(f"/proc/{pid}/status"):
+        if l.startswith("VmRSS:"): return int(l.split()[1])
+async def one():
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()); await w.drain()
+    head = await r.readuntil(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    await r.readexactly(n)
+    return r, w
+async def main():
+    before = rss()
+    conns = []
+    for i in range(0, 1000, 100):
+        conns += await asyncio.gather(*[one() for _ in range(100)])
+    await asyncio.sleep(0.5)
+    print(f"{name:10} RSS {before/1024:.1f} MB before, {rss()/1024:.1f} MB with {len(conns)} idle keep-alive connections")
+    for r, w in conns: w.close()
+asyncio.run(main())
+PY
+}
+idle lcc-proxy "$LCC" /entrances/web/ "$LCC_PID"
+idle haproxy "$HAP" / "$HAPROXY_PID"
