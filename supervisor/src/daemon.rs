@@ -162,6 +162,8 @@ struct Daemon {
     proxy: ProxySup,
     last_conf: Option<String>,
     stopping: bool,
+    /// Readiness or membership changed: group controllers must look again.
+    dirty: bool,
 }
 
 impl Daemon {
@@ -183,6 +185,7 @@ impl Daemon {
             proxy: ProxySup::default(),
             last_conf: None,
             stopping: false,
+            dirty: true,
         }
     }
 
@@ -238,8 +241,10 @@ impl Daemon {
             }
             if full {
                 self.read_scale();
-                self.reconcile_plan();
                 self.sync();
+            }
+            if full || std::mem::take(&mut self.dirty) {
+                self.reconcile_plan();
             }
             self.tick();
             self.flush();
@@ -804,6 +809,7 @@ impl Daemon {
             return;
         };
         if inst.st.ready {
+            self.dirty = true;
             inst.st.ready = false;
             inst.ready_since = None;
             inst.st
@@ -818,6 +824,7 @@ impl Daemon {
             return;
         };
         if !inst.st.ready {
+            self.dirty = true;
             inst.st.ready = true;
             inst.ever_ready = true;
             inst.ready_since = Some(Instant::now());
@@ -1116,6 +1123,7 @@ impl Daemon {
     }
 
     fn op_done(&mut self, name: &str, op: Op, code: i32) {
+        self.dirty = true;
         let err = std::fs::read_to_string(self.layout.status_dir().join(format!("{name}.err")))
             .unwrap_or_default();
         let err = err.lines().last().unwrap_or("").to_string();

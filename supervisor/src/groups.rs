@@ -68,32 +68,29 @@ pub fn plan(
         .collect();
     by_ord(&mut current);
     by_ord(&mut outdated);
-    let r = replicas as usize;
+    let (r, c, o) = (replicas as usize, current.len(), outdated.len());
     let mut create = 0usize;
-    if current.len() >= r {
-        let extra = current.len() - r;
+    if c > r {
         actions.extend(outdated.iter().map(|m| Action::Remove(m.name.clone())));
         actions.extend(
             current
                 .iter()
-                .take(extra)
+                .take(c - r)
                 .map(|m| Action::Remove(m.name.clone())),
         );
-    } else if outdated.is_empty() {
-        create = r - current.len();
     } else {
-        let total = current.len() + outdated.len();
-        if total <= r {
-            create = r + 1 - total;
-        } else if current.iter().all(|m| m.ready) {
-            let surplus = total - r;
-            actions.extend(
-                outdated
-                    .iter()
-                    .take(surplus)
-                    .map(|m| Action::Remove(m.name.clone())),
-            );
-        }
+        // One replica of surge while rolling; an old one goes only when enough new
+        // ones are ready to keep `replicas` serving.
+        let want_total = if o == 0 { r } else { r + 1 };
+        create = want_total.saturating_sub(c + o).min(r - c);
+        let ready = current.iter().filter(|m| m.ready).count();
+        let removable = (ready + o).saturating_sub(r).min(o);
+        actions.extend(
+            outdated
+                .iter()
+                .take(removable)
+                .map(|m| Action::Remove(m.name.clone())),
+        );
     }
     let mut used: BTreeSet<String> = taken.clone();
     let mut n = 1u32;

@@ -1,0 +1,66 @@
+//! A daemon killed with SIGKILL leaves its pods running; the next `lcc up` adopts them:
+//! same pids, no restart, no second copy.
+
+mod daemon_support;
+use daemon_support::*;
+
+#[test]
+fn kill_9_then_up_adopts_without_restart() {
+    let c = Cluster::new("adopt", 35200);
+    c.write(
+        "app.yaml",
+        &format!("{}---\n{}", http_app("web", ""), group("web", "web", 2)),
+    );
+    c.up();
+    let pids: Vec<i64> = ["web-1", "web-2"]
+        .iter()
+        .map(|i| c.pid(i).expect("pid"))
+        .collect();
+    let ports: Vec<String> = ["web-1", "web-2"]
+        .iter()
+        .map(|i| c.status(i).unwrap()["ports"].to_string())
+        .collect();
+    let daemon = c.daemon_pid().expect("daemon pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &daemon.to_string()])
+        .output();
+    assert!(wait_until(10, || !alive(daemon)), "daemon still alive");
+    for p in &pids {
+        assert!(alive(*p as i32), "pod {p} died with the daemon");
+    }
+
+    c.up();
+    assert_ne!(c.daemon_pid(), Some(daemon));
+    for (i, name) in ["web-1", "web-2"].iter().enumerate() {
+        let st = c.status(name).unwrap();
+        assert_eq!(
+            st["pid"].as_i64(),
+            Some(pids[i]),
+            "{name} was restarted:\n{}",
+            c.dump()
+        );
+        assert_eq!(st["restarts"], 0);
+        assert_eq!(st["ports"].to_string(), ports[i]);
+        assert_eq!(
+            c.events_of(&format!("instance/{name}"), "Started").len(),
+            1,
+            "{}",
+            c.dump()
+        );
+        assert_eq!(c.events_of(&format!("instance/{name}"), "Adopted").len(), 1);
+    }
+    // No second copy: exactly one process group per pod serves each port.
+    let servers = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            String::from_utf8_lossy(cmd).contains("http.server")
+                && ports.iter().any(|p| {
+                    let port = p.trim_matches(|ch: char| !ch.is_ascii_digit());
+                    String::from_utf8_lossy(cmd).contains(port)
+                })
+        })
+        .count();
+    assert_eq!(servers, 2, "one server per instance");
+}
