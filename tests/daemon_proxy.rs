@@ -1,0 +1,95 @@
+//! The daemon writes `proxy.conf` with each gateway's ready backends, runs `lcc-proxy`
+//! on it, and restarts the proxy when it dies.
+
+mod daemon_support;
+use daemon_support::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn proxy_pid(c: &Cluster) -> Option<i32> {
+    let t = std::fs::read_to_string(c.path().join(".lcc/proxy.pid")).ok()?;
+    t.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn gateway_follows_ready_backends_and_proxy_is_restarted() {
+    let proxy_bin = lcc_bin().with_file_name("lcc-proxy");
+    assert!(
+        proxy_bin.exists(),
+        "build the workspace first: {} is missing",
+        proxy_bin.display()
+    );
+    let c = Cluster::new("gw", 36300);
+    let (gw, http) = (free_port(), free_port());
+    c.write(
+        "cluster.yaml",
+        &format!("kind: Cluster\nname: gw\nhttp: 127.0.0.1:{http}\nhostPorts: 36300-36399\n"),
+    );
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\n{}---\nkind: Gateway\nname: web\nport: {gw}\ntarget: web\ninterface: http\n---\nkind: Entrance\nname: web\ngateway: web\n",
+            http_app("web", ""),
+            group("web", "web", 2)
+        ),
+    );
+    c.up();
+    let conf_has = |n: usize| {
+        let conf = std::fs::read_to_string(c.path().join(".lcc/proxy.conf")).unwrap_or_default();
+        let v: serde_yaml::Value = serde_yaml::from_str(&conf).unwrap_or_default();
+        v["gateways"][0]["backends"]
+            .as_sequence()
+            .is_some_and(|b| b.len() == n)
+    };
+    assert!(wait_until(10, || conf_has(2)), "{}", c.dump());
+    assert!(
+        wait_until(10, || get(gw, "/")
+            .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))),
+        "gateway does not serve"
+    );
+    assert!(wait_until(10, || get(http, "/entrances/web/")
+        .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))));
+
+    let first = proxy_pid(&c).expect("proxy pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .output();
+    assert!(
+        wait_until(10, || proxy_pid(&c).is_some_and(|p| p != first && alive(p))),
+        "{}",
+        c.dump()
+    );
+    assert!(
+        wait_until(10, || get(gw, "/")
+            .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))),
+        "not served after restart"
+    );
+
+    assert!(c.lcc(&["stop", "web-1"]).status.success());
+    assert!(wait_until(10, || conf_has(1)), "{}", c.dump());
+    let second = proxy_pid(&c).unwrap();
+    assert!(c.lcc(&["down"]).status.success());
+    assert!(!alive(second), "proxy left running");
+}
