@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# bench/supervisord.sh: lcc against supervisord, side by side in one run, on the same
+# N programs (`python3 -m http.server PORT --bind 127.0.0.1`, an HTTP probe each).
+#
+# Reports, for each: time until all N answer HTTP, idle daemon CPU over IDLE seconds
+# (utime+stime from /proc/PID/stat) and RSS; for lcc also the median latency from a
+# `pod.state` write to the start of the pod's process (its start time in /proc).
+#
+#   bench/supervisord.sh            # N=200 IDLE=20 SAMPLES=20 PERIOD=2s
+#   N=50 IDLE=10 bench/supervisord.sh
+#
+# Needs python3 with venv and network access to PyPI (pip install supervisor).
+set -euo pipefail
+
+N=${N:-200}
+IDLE=${IDLE:-20}
+SAMPLES=${SAMPLES:-20}
+PERIOD=${PERIOD:-2s}
+LCC_LO=${LCC_LO:-42000}
+SUP_LO=${SUP_LO:-44000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/lcc-bench-sup.XXXXXX)
+CLUSTER=$WORK/cluster
+SUPDIR=$WORK/supervisord
+LCC=$ROOT/target/release/lcc
+
+cleanup() {
+    set +e
+    [ -x "$LCC" ] && [ -d "$CLUSTER/.lcc" ] && LCC_DOWN_TIMEOUT=60 "$LCC" down "$CLUSTER" >/dev/null 2>&1
+    if [ -f "$SUPDIR/supervisord.pid" ]; then
+        pid=$(cat "$SUPDIR/supervisord.pid")
+        kill -TERM "$pid" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    # Anything left of either side: programs carry the bench's directory in their env.
+    for p in /proc/[0-9]*; do
+        if grep -qsF "$WORK" "$p/environ" 2>/dev/null || grep -qsF "$WORK" "$p/cmdline" 2>/dev/null; then
+            kill -KILL "${p#/proc/}" 2>/dev/null
+        fi
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+echo "== building lcc (release)"
+(cd "$ROOT" && cargo build --release -q -p lcc -p lcc-proxy)
+
+echo "== installing supervisor into a venv"
+python3 -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install -q supervisor
+PY=$(command -v python3)
+
+mkdir -p "$CLUSTER" "$SUPDIR"
+cat >"$CLUSTER/cluster.yaml" <<EOF
+kind: Cluster
+name: bench
+hostPorts: $LCC_LO-$((LCC_LO + N + 499))
+---
+kind: Application
+name: web
+type: local
+local:
+  platforms:
+    - os: linux
+      command: [$PY, -m, http.server, "\${LCC_PORT_HTTP}", --bind, 127.0.0.1]
+  env: {BENCH_DIR: "$WORK"}
+interfaces:
+  - {name: http, protocol: http}
+probe:
+  http: {interface: http, path: /}
+  period: $PERIOD
+  timeout: 1s
+  failureThreshold: 3
+stop: {signal: TERM, timeout: 5s}
+---
+kind: InstanceGroup
+name: web
+app: web
+replicas: $N
+EOF
+
+{
+    echo "[unix_http_server]"
+    echo "file=$SUPDIR/supervisor.sock"
+    echo "[supervisord]"
+    echo "logfile=$SUPDIR/supervisord.log"
+    echo "pidfile=$SUPDIR/supervisord.pid"
+    echo "childlogdir=$SUPDIR"
+    echo "nodaemon=false"
+    echo "[rpcinterface:supervisor]"
+    echo "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface"
+    echo "[supervisorctl]"
+    echo "serverurl=unix://$SUPDIR/supervisor.sock"
+    for i in $(seq 1 "$N"); do
+        echo "[program:web$i]"
+        echo "command=$PY -m http.server $((SUP_LO + i)) --bind 127.0.0.1"
+        echo "environment=BENCH_DIR=\"$WORK\""
+        echo "autorestart=true"
+        echo "startsecs=0"
+        echo "stdout_logfile=$SUPDIR/web$i.out"
+        echo "stderr_logfile=$SUPDIR/web$i.err"
+    done
+} >"$SUPDIR/supervisord.conf"
+
+export WORK CLUSTER SUPDIR LCC N IDLE SAMPLES SUP_LO
+"$PY" - <<'PYEOF'
+import json, os, statistics, subprocess, time, urllib.request, glob
+
+WORK, CLUSTER, SUPDIR, LCC = (os.environ[k] for k in ("WORK", "CLUSTER", "SUPDIR", "LCC"))
+N, IDLE, SAMPLES, SUP_LO = (int(os.environ[k]) for k in ("N", "IDLE", "SAMPLES", "SUP_LO"))
+TCK = os.sysconf("SC_CLK_TCK")
+BTIME = next(int(l.split()[1]) for l in open("/proc/stat") if l.startswith("btime"))
+
+def answers(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+            return 200 <= r.status < 400
+    except Exception:
+        return False
+
+def wait_all(ports, t0, limit=300):
+    left = set(ports)
+    while left and time.time() - t0 < limit:
+        left = {p for p in left if not answers(p)}
+        if left:
+            time.sleep(0.05)
+    if left:
+        raise SystemExit(f"{len(left)} ports never answered")
+    return time.time() - t0
+
+def stat(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12]), int(f[19])
+
+def rss_mb(pid):
+    for l in open(f"/proc/{pid}/status"):
+        if l.startswith("VmRSS"):
+            return int(l.split()[1]) / 1024
+    return 0.0
+
+def idle_cpu(pid):
+    a, _ = stat(pid)
+    time.sleep(IDLE)
+    b, _ = stat(pid)
+    return 100.0 * (b - a) / TCK / IDLE
+
+# --- lcc ---
+t0 = time.time()
+up = subprocess.Popen([LCC, "up", "-d", "--wait", CLUSTER], stdout=subprocess.DEVNULL,
+                      env={**os.environ, "LCC_WAIT_TIMEOUT": "300"})
+sts = []
+while len(sts) < N or not all(s["ports"] for s in sts):
+    if time.time() - t0 > 300:
+        raise SystemExit("lcc never allocated every port")
+    time.sleep(0.05)
+    sts = []
+    for p in glob.glob(f"{CLUSTER}/.lcc/status/*.json"):
+        try:
+            sts.append(json.load(open(p)))
+        except Exception:
+            pass
+lcc_ready = wait_all([s["ports"]["http"] for s in sts], t0)
+if up.wait() != 0:
+    raise SystemExit("lcc up -d --wait failed")
+lcc_wait = time.time() - t0
+dpid = int(open(f"{CLUSTER}/.lcc/daemon.pid").read())
+time.sleep(2)
+lcc_cpu = idle_cpu(dpid)
+lcc_rss = rss_mb(dpid)
+
+def write_state(inst, word):
+    pod = f"{CLUSTER}/.lcc/pods/{inst}"
+    tmp = f"{pod}/.tmp-bench"
+    with open(tmp, "w") as f:
+        f.write(word + "\n")
+    os.rename(tmp, f"{pod}/pod.state")
+
+def pid_of(inst):
+    try:
+        return int(open(f"{CLUSTER}/.lcc/pods/{inst}/.pod/pid").read().split()[0])
+    except Exception:
+        return None
+
+lat = []
+for s in sorted(sts, key=lambda s: s["instance"])[:SAMPLES]:
+    inst = s["instance"]
+    write_state(inst, "stopped")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        st = json.load(open(f"{CLUSTER}/.lcc/status/{inst}.json"))
+        if st["phase"] == "Stopped":
+            break
+        time.sleep(0.02)
+    old = pid_of(inst)
+    t = time.time()
+    write_state(inst, "running")
+    while time.time() < t + 30:
+        p = pid_of(inst)
+        if p and p != old:
+            try:
+                start = BTIME + stat(p)[1] / TCK
+                lat.append(max(0.0, start - t))
+                break
+            except FileNotFoundError:
+                pass
+        time.sleep(0.002)
+lcc_lat = statistics.median(lat) * 1000 if lat else float("nan")
+
+subprocess.run([LCC, "down", CLUSTER], check=True, stdout=subprocess.DEVNULL)
+
+# --- supervisord ---
+t0 = time.time()
+subprocess.run([f"{WORK}/venv/bin/supervisord", "-c", f"{SUPDIR}/supervisord.conf"], check=True)
+sup_ready = wait_all([SUP_LO + i for i in range(1, N + 1)], t0)
+deadline = time.time() + 10
+while not os.path.exists(f"{SUPDIR}/supervisord.pid") and time.time() < deadline:
+    time.sleep(0.05)
+spid = int(open(f"{SUPDIR}/supervisord.pid").read())
+time.sleep(2)
+sup_cpu = idle_cpu(spid)
+sup_rss = rss_mb(spid)
+
+print()
+print(f"{N} x python3 -m http.server, HTTP probe; idle window {IDLE} s")
+print(f"{'':28}{'lcc':>12}{'supervisord':>14}")
+print(f"{'time to all ready (s)':28}{lcc_ready:>12.2f}{sup_ready:>14.2f}")
+print(f"{'  (lcc up -d --wait returned)':28}{lcc_wait:>12.2f}")
+print(f"{'idle daemon CPU (% core)':28}{lcc_cpu:>12.2f}{sup_cpu:>14.2f}")
+print(f"{'daemon RSS (MB)':28}{lcc_rss:>12.1f}{sup_rss:>14.1f}")
+print(f"{'pod.state -> run (ms, median)':28}{lcc_lat:>12.1f}{'n/a':>14}  ({len(lat)} samples)")
+PYEOF
