@@ -6,10 +6,15 @@
 #  3. 100 reloads (rename into place) during a wrk run: errors, time until the new backend serves;
 #  4. RSS of lcc-proxy (and haproxy) holding 1,000 idle keep-alive client connections.
 # Usage: bench/proxy.sh [wrk seconds, default 10]. Needs nginx, haproxy, wrk, curl, python3.
+# Env: PARTS="rate bulk reload idle" (a subset runs only those), CONNS=50 (wrk connections),
+# ROUNDS=3 (interleaved wrk rounds; medians are reported),
+# HAPROXY_THREADS=2, HOLD=1 (keep everything running until Ctrl-C, for profiling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${CONNS:-50}
+PARTS=" ${PARTS:-rate bulk reload idle} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 for tool in nginx haproxy wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx haproxy wrk curl)" >&2; exit 1; }
 done
@@ -103,7 +108,7 @@ CONF
   mv "$WORK/proxy.conf.tmp" "$WORK/proxy.conf"
 }
 write_conf "$BACK_A"
-"$PROXY" --config "$WORK/proxy.conf" 2>"$WORK/lcc-proxy.log" & PIDS+=($!); LCC_PID=$!
+LCC_PROXY_THREADS=${LCC_PROXY_THREADS:-} "$PROXY" --config "$WORK/proxy.conf" 2>"$WORK/lcc-proxy.log" & PIDS+=($!); LCC_PID=$!
 
 for port in $BACK_A $NGX $HAP $LCC $LGW; do
   for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
@@ -111,28 +116,38 @@ done
 curl -fs -o /dev/null "http://127.0.0.1:$LCC/entrances/web/" || { echo "lcc-proxy entrance not serving" >&2; exit 1; }
 
 # --- 1. request rate and p99 -------------------------------------------------------------
-declare -A RPS P99
-run_wrk() {  # name url
-  local out; out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$2")
-  RPS[$1]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  P99[$1]=$(awk '$1=="99%" {print $2}' <<<"$out")
-  local errs; errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
-  printf '%-14s %10s req/s   p99 %8s   %s\n' "$1" "${RPS[$1]}" "${P99[$1]}" "$errs"
-}
+if part rate; then
+declare -A RPS P99 ALL ERRS
+ROUNDS=${ROUNDS:-3}
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v/1000; else if (v ~ /ms$/) print v+0; else if (v ~ /s$/) print v*1000; else print v }'; }
-echo "== wrk -t1 -c$CONNS -d${SECS}s --latency (one run each, loopback, 2 cores shared) =="
-run_wrk direct   "http://127.0.0.1:$BACK_A/"
-run_wrk nginx    "http://127.0.0.1:$NGX/"
-run_wrk haproxy  "http://127.0.0.1:$HAP/"
-run_wrk entrance "http://127.0.0.1:$LCC/entrances/web/"
-run_wrk gateway  "http://127.0.0.1:$LGW/"
+wrk_once() {  # name url: appends "rps p99ms" to ALL[name]
+  local out; out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$2")
+  ALL[$1]+="$(awk '/^Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"$'\n'
+  ERRS[$1]+="$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' || true)"
+}
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+NAMES=(direct nginx haproxy entrance gateway)
+URLS=("http://127.0.0.1:$BACK_A/" "http://127.0.0.1:$NGX/" "http://127.0.0.1:$HAP/" "http://127.0.0.1:$LCC/entrances/web/" "http://127.0.0.1:$LGW/")
+echo "== wrk -t1 -c$CONNS -d${SECS}s --latency, $ROUNDS interleaved rounds, medians (loopback, 2 cores shared) =="
+for _ in $(seq "$ROUNDS"); do
+  for i in "${!NAMES[@]}"; do wrk_once "${NAMES[$i]}" "${URLS[$i]}"; done
+done
+for n in "${NAMES[@]}"; do
+  RPS[$n]=$(awk 'NF {print $1}' <<<"${ALL[$n]}" | median)
+  P99[$n]=$(awk 'NF {print $2}' <<<"${ALL[$n]}" | median)
+  printf '%-10s %10.0f req/s   p99 %7.2f ms   (rounds: %s) %s\n' "$n" "${RPS[$n]}" "${P99[$n]}" \
+    "$(awk 'NF {printf "%d/%.2fms ", $1, $2}' <<<"${ALL[$n]}")" "${ERRS[$n]}"
+done
 echo "-- ratios: throughput vs direct and vs haproxy; p99 vs haproxy (lower is better)"
 for n in direct nginx haproxy entrance gateway; do
-  awk -v n="$n" -v r="${RPS[$n]}" -v d="${RPS[direct]}" -v h="${RPS[haproxy]}" -v p="$(to_ms "${P99[$n]}")" -v hp="$(to_ms "${P99[haproxy]}")" \
+  awk -v n="$n" -v r="${RPS[$n]}" -v d="${RPS[direct]}" -v h="${RPS[haproxy]}" -v p="${P99[$n]}" -v hp="${P99[haproxy]}" \
     'BEGIN { printf "%-10s %.2fx direct   %.2fx haproxy   p99 %.2fx haproxy\n", n, r/d, r/h, p/hp }'
 done
 
+fi
+
 # --- 2. TCP bulk: 2 GiB download ---------------------------------------------------------
+if part bulk; then
 echo "== TCP bulk: curl -o /dev/null http://.../big (2 GiB, nginx sendfile backend) =="
 bulk() {  # name port
   local bps; bps=$(curl -fs -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$2/big")
@@ -142,7 +157,10 @@ bulk() {  # name port
 bulk direct "$BACK_A"; bulk haproxy-tcp "$HAPT"; bulk lcc-tcp "$LTCP"
 awk -v l="$(cat "$WORK/bulk.lcc-tcp")" -v h="$(cat "$WORK/bulk.haproxy-tcp")" 'BEGIN { printf "lcc-tcp / haproxy-tcp: %.2fx\n", l/h }'
 
+fi
+
 # --- 3. 100 reloads during a wrk run -----------------------------------------------------
+if part reload; then
 echo "== 100 reloads (rename into place, backend A <-> B) during wrk on the entrance =="
 wrk -t1 -c"$CONNS" -d60s "http://127.0.0.1:$LCC/entrances/web/" >"$WORK/wrk-reload.txt" & WRK_PID=$!; PIDS+=($WRK_PID)
 python3 - "$WORK" "$LCC" "$LGW" "$LTCP" "$BACK_A" "$BACK_B" <<'PY'
@@ -175,7 +193,10 @@ sleep 0.2
 echo "wrk during reloads: $(awk '/requests in/ {print $1, "requests"}' "$WORK/wrk-reload.txt"); errors: $(grep -E 'Non-2xx|Socket errors' "$WORK/wrk-reload.txt" || echo none)"
 echo "reloads logged by lcc-proxy: $(grep -c reloaded "$WORK/lcc-proxy.log"), refused: $(grep -c refused "$WORK/lcc-proxy.log" || true)"
 
+fi
+
 # --- 4. RSS with 1,000 idle keep-alive client connections --------------------------------
+if part idle; then
 echo "== RSS with 1000 idle keep-alive connections (each made one request) =="
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 idle() {  # name port path pid
@@ -205,3 +226,5 @@ PY
 }
 idle lcc-proxy "$LCC" /entrances/web/ "$LCC_PID"
 idle haproxy "$HAP" / "$HAPROXY_PID"
+fi
+if [[ ${HOLD:-0} == 1 ]]; then echo "holding; lcc-proxy pid $LCC_PID; Ctrl-C to stop"; wait; fi

@@ -169,9 +169,12 @@ async fn send(
     ctx: &ConnCtx,
 ) -> Result<Sent, Failure> {
     let limits = &ctx.shared.limits;
-    match tokio::time::timeout(limits.connect_timeout, sender.ready()).await {
-        Ok(Ok(())) => {}
-        _ => return Ok(Sent::Unsent(req)),
+    // a pooled connection is usually ready at once: skip the timer then
+    if !sender.is_ready() {
+        match tokio::time::timeout(limits.connect_timeout, sender.ready()).await {
+            Ok(Ok(())) => {}
+            _ => return Ok(Sent::Unsent(req)),
+        }
     }
     match tokio::time::timeout(limits.response_timeout, sender.try_send_request(req)).await {
         Err(_) => Err(Failure::Timeout {

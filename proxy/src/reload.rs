@@ -28,6 +28,8 @@ pub fn watch(path: &Path, nudge: mpsc::Sender<()>) -> notify::Result<Recommended
     };
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let ours = match &event {
+            // our own reads of the file raise access events: only changes count
+            Ok(e) if e.kind.is_access() => false,
             Ok(e) => e.paths.iter().any(|p| p.file_name() == name.as_deref()),
             Err(_) => true,
         };
