@@ -6,7 +6,6 @@ mod pod_support;
 
 use lcc_compiler::podspec::{Command, ProbeAction, StorageBinding};
 use pod_support::*;
-use std::net::TcpListener;
 use std::time::Duration;
 
 /// A python program that sleeps, optionally ignoring SIGTERM and forking a tree with
@@ -258,7 +257,7 @@ fn no_matching_platform_starts_nothing() {
 #[test]
 fn a_port_in_use_is_named_and_nothing_starts() {
     for shell in SHELLS {
-        let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let taken = listen_low();
         let port = taken.local_addr().expect("addr").port();
         let mut spec = local("busy", &["sleep", "300"]);
         spec.interfaces = vec![iface("admin", None), iface("web", Some(port))];

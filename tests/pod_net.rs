@@ -36,7 +36,7 @@ fn answer_once(listener: TcpListener, status: u16) -> std::thread::JoinHandle<()
 
 #[test]
 fn probe_passes_fails_and_rejects_bad_usage() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = pod_support::listen_low();
     let addr = listener.local_addr().expect("addr");
     let server = answer_once(listener.try_clone().expect("clone"), 200);
     assert!(lcc(&["probe", &format!("http://{addr}/ok")])
@@ -78,7 +78,7 @@ fn port_picks_in_range_and_checks() {
         .expect("a port number");
     assert!((41000..=41999).contains(&port));
 
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = pod_support::listen_low();
     let busy = listener.local_addr().expect("addr").port().to_string();
     let out = lcc(&["port", "--check", &busy]);
     assert_eq!(out.status.code(), Some(1));
@@ -86,6 +86,9 @@ fn port_picks_in_range_and_checks() {
     let range = format!("{busy}-{busy}");
     assert_eq!(lcc(&["port", "--range", &range]).status.code(), Some(1));
     drop(listener);
-    assert!(lcc(&["port", "--check", &busy]).status.success());
+    assert!(pod_support::wait_until(
+        std::time::Duration::from_secs(5),
+        || lcc(&["port", "--check", &busy]).status.success()
+    ));
     assert_eq!(lcc(&["port", "--range", "9-1"]).status.code(), Some(2));
 }

@@ -23,7 +23,7 @@ fn remote(port: u16) -> lcc_compiler::PodSpec {
 #[test]
 fn readiness_follows_the_remote_listener() {
     for shell in SHELLS {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = listen_low();
         let addr = listener.local_addr().expect("addr");
         let pod = Pod::new(&remote(addr.port()), shell);
         assert_eq!(pod.status(), "not-created");
@@ -56,7 +56,7 @@ fn readiness_follows_the_remote_listener() {
 #[test]
 fn a_manifest_http_probe_goes_to_the_remote_host() {
     for shell in SHELLS {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = listen_low();
         let addr = listener.local_addr().expect("addr");
         let mut spec = remote(addr.port());
         spec.probe = Some(probe(ProbeAction::Http {

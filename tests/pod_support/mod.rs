@@ -268,3 +268,17 @@ pub fn marker(tag: &str) -> String {
 pub fn exists(path: &Path) -> bool {
     path.symlink_metadata().is_ok()
 }
+
+/// A listener on 127.0.0.1 below the kernel's ephemeral range, so that no socket bound
+/// to port 0 (or connecting out) elsewhere takes the port while a test has it closed.
+pub fn listen_low() -> std::net::TcpListener {
+    for _ in 0..100 {
+        let taken = std::collections::HashSet::new();
+        if let Some(port) = lcc_supervisor::ports::pick_free(20000..=29999, &taken) {
+            if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return listener;
+            }
+        }
+    }
+    panic!("no free port in 20000-29999");
+}
