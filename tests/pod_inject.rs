@@ -131,7 +131,7 @@ fn check(shell: &'static str, items: &[String], values: &[String]) -> Result<(),
     let pod = Pod::new(&spec, shell);
     pod.ok(&["run"]);
     prop_assert!(
-        wait_until(Duration::from_secs(10), || out.exists()),
+        wait_until(Duration::from_secs(30), || out.exists()),
         "no output; stderr log: {}",
         pod.read("log/stderr.log")
     );

@@ -50,7 +50,7 @@ fn run_is_idempotent_and_stop_stops() {
         pod.ok(&["run"]);
         assert_eq!(pod.status(), "running");
         let pid = pod.pid();
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+        assert!(wait_until(Duration::from_secs(30), || pids_with_arg(&mark)
             .len()
             == 1));
         pod.ok(&["run"]);
@@ -96,7 +96,7 @@ fn a_crash_is_exited_with_its_code() {
         let mark = marker("sig");
         let pod = Pod::new(&spec_of("sig", sleeper(&mark, false, false)), shell);
         pod.ok(&["run"]);
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+        assert!(wait_until(Duration::from_secs(30), || pids_with_arg(&mark)
             .len()
             == 1));
         for pid in pids_with_arg(&mark) {
@@ -120,7 +120,7 @@ fn stop_kills_after_the_timeout_and_leaves_no_survivor() {
         pod.ok(&["run"]);
         // main, child, grandchild and the escapee's double-forked child.
         assert!(
-            wait_until(Duration::from_secs(10), || pids_with_arg(&mark).len() == 4),
+            wait_until(Duration::from_secs(30), || pids_with_arg(&mark).len() == 4),
             "{shell}: tree not complete: {:?}",
             pids_with_arg(&mark)
         );
@@ -140,7 +140,7 @@ fn kill_is_immediate() {
         let mark = marker("kill");
         let pod = Pod::new(&spec_of("kill", sleeper(&mark, true, false)), shell);
         pod.ok(&["run"]);
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+        assert!(wait_until(Duration::from_secs(30), || pids_with_arg(&mark)
             .len()
             == 1));
         pod.ok(&["kill"]);
@@ -162,7 +162,7 @@ fn rm_keeps_storage_and_can_run_twice() {
         }];
         let pod = Pod::new(&spec, shell);
         pod.ok(&["run"]);
-        assert!(wait_until(Duration::from_secs(10), || data_dir
+        assert!(wait_until(Duration::from_secs(30), || data_dir
             .join("note")
             .exists()));
         pod.ok(&["rm"]);
@@ -212,7 +212,7 @@ fn run_detaches_from_the_callers_output() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("spawn");
-        let finished = wait_until(Duration::from_secs(10), || {
+        let finished = wait_until(Duration::from_secs(30), || {
             matches!(child.try_wait(), Ok(Some(_)))
         });
         if !finished {
@@ -326,12 +326,12 @@ fn leftovers_of_an_exited_run_are_killed_by_the_next_run() {
         let pod = Pod::new(&local("left", &["sh", "-c", &script, &python()]), shell);
         pod.ok(&["run"]);
         pod.wait_status("exited");
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+        assert!(wait_until(Duration::from_secs(30), || pids_with_arg(&mark)
             .len()
             == 1));
         let old = pids_with_arg(&mark);
         pod.ok(&["run"]);
-        assert!(wait_until(Duration::from_secs(10), || {
+        assert!(wait_until(Duration::from_secs(30), || {
             let now = pids_with_arg(&mark);
             now.len() == 1 && now != old
         }));
@@ -364,7 +364,7 @@ fn the_app_does_not_inherit_ignored_int_or_quit() {
         let mark = marker("sigign");
         let pod = Pod::new(&spec_of("sigign", sleeper(&mark, false, false)), shell);
         pod.ok(&["run"]);
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+        assert!(wait_until(Duration::from_secs(30), || pids_with_arg(&mark)
             .len()
             == 1));
         let pid = pids_with_arg(&mark)[0];
@@ -397,7 +397,7 @@ fn concurrent_runs_start_one_process() {
         for mut child in children {
             assert!(child.wait().expect("wait").success());
         }
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+        assert!(wait_until(Duration::from_secs(30), || pids_with_arg(&mark)
             .len()
             == 1));
         // Give a second copy, if any were starting, the time to show up.
@@ -438,7 +438,7 @@ fn logs_follow_new_output() {
             }
             seen
         });
-        let done = wait_until(Duration::from_secs(10), || reader.is_finished());
+        let done = wait_until(Duration::from_secs(30), || reader.is_finished());
         let _ = tail.kill();
         let _ = tail.wait();
         assert!(done, "{shell}: logs -f never showed the second line");
@@ -469,7 +469,7 @@ fn a_pod_directory_with_shell_characters_works() {
             "not-created\n"
         );
         assert!(pod(&["run"]).status.success());
-        assert!(wait_until(Duration::from_secs(10), || pids_with_arg(&mark)
+        assert!(wait_until(Duration::from_secs(30), || pids_with_arg(&mark)
             .len()
             == 1));
         assert_eq!(

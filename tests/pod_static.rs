@@ -84,7 +84,7 @@ fn a_static_pod_serves_its_archive_and_refetches_only_on_change() {
             .and_then(|p| p.parse().ok())
             .expect("port");
         assert!(
-            wait_until(Duration::from_secs(10), || pod
+            wait_until(Duration::from_secs(30), || pod
                 .cmd(&["readiness"])
                 .status
                 .success()),
@@ -106,7 +106,7 @@ fn a_static_pod_serves_its_archive_and_refetches_only_on_change() {
         write_pod(&pod.dir(), &static_spec(&tarball, &sha), &lcc_bin()).expect("rewrite");
         pod.ok(&["run"]);
         assert!(!pod.dir().join("run/site/extra.txt").exists());
-        assert!(wait_until(Duration::from_secs(10), || get(port, "/")
+        assert!(wait_until(Duration::from_secs(30), || get(port, "/")
             .contains("second version")));
         pod.ok(&["stop"]);
         assert_eq!(get(port, "/"), "");

@@ -178,9 +178,9 @@ impl Pod {
         self.read(".pod/uid").trim().to_string()
     }
 
-    /// Polls `status` until it is `want`, for at most 10 s.
+    /// Polls `status` until it is `want`, for at most 30 s.
     pub fn wait_status(&self, want: &str) {
-        let ok = wait_until(Duration::from_secs(10), || self.status() == want);
+        let ok = wait_until(Duration::from_secs(30), || self.status() == want);
         assert!(ok, "status stayed {} instead of {want}", self.status());
     }
 }
