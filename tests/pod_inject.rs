@@ -129,6 +129,14 @@ fn check(shell: &'static str, items: &[String], values: &[String]) -> Result<(),
         })
         .collect();
     let pod = Pod::new(&spec, shell);
+    // pod.env is read, never sourced: odd keys are skipped, values exported as they are.
+    let pod_env_value = values[0].replace(['\n', '\r'], " ");
+    let pwned = work.path().join("pwned");
+    let pod_env = format!(
+        "T_PODENV={pod_env_value}\n$(touch {p})=x\nBAD KEY=x\n_lcc_dir=/\nIFS=x\n`touch {p}`\n",
+        p = pwned.display()
+    );
+    std::fs::write(pod.dir().join("pod.env"), pod_env).expect("write pod.env");
     pod.ok(&["run"]);
     prop_assert!(
         wait_until(Duration::from_secs(30), || out.exists()),
@@ -151,6 +159,12 @@ fn check(shell: &'static str, items: &[String], values: &[String]) -> Result<(),
             &var.name
         );
     }
+    prop_assert_eq!(
+        env.get(&b"T_PODENV"[..]),
+        Some(&pod_env_value.as_bytes().to_vec())
+    );
+    prop_assert!(!pwned.exists());
+    prop_assert!(!env.contains_key(&b"_lcc_dir"[..]));
     let port = pod
         .read("pod.env")
         .lines()
