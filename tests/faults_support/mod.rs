@@ -597,3 +597,18 @@ pub fn gone(pid: i32) -> bool {
     }
     std::fs::read_dir(format!("/proc/{pid}/task")).map_or(true, |d| d.count() <= 1)
 }
+
+/// Every backend listed in `.lcc/proxy.conf` (None if it is missing or does not parse).
+pub fn proxy_backends(c: &Cluster) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(c.state().join("proxy.conf")).ok()?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let gateways = doc.get("gateways")?.as_sequence()?;
+    Some(
+        gateways
+            .iter()
+            .filter_map(|g| g.get("backends")?.as_sequence().cloned())
+            .flatten()
+            .filter_map(|b| b.as_str().map(String::from))
+            .collect(),
+    )
+}

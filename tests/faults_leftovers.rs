@@ -1,0 +1,81 @@
+//! Fault family 4: an app that double-forks a daemon of its own (which also leaves the
+//! process group with setsid) and an app that ignores SIGTERM: `lcc down` leaves no
+//! process of theirs.
+
+mod faults_support;
+
+use faults_support::{alive, wait_until, Cluster};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// A shell app with no probe.
+fn shell_app(name: &str, script: &str) -> String {
+    format!(
+        "kind: Application\nname: {name}\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      shell: {script:?}\nrestart: {{policy: always, maxRetries: 5, backoff: {{initial: 100ms, max: 400ms}}}}\nstop: {{signal: TERM, timeout: 1s}}\n---\nkind: Instance\nname: {name}\napp: {name}\n"
+    )
+}
+
+#[test]
+fn lcc_down_leaves_no_escaped_or_stubborn_process() {
+    let c = Cluster::new("leftover", 43300);
+    let forker = "(setsid sh -c 'trap \"\" TERM HUP; while :; do sleep 1; done' </dev/null >/dev/null 2>&1 &); (sleep 1000 &); exec sleep 1000";
+    let stubborn = "trap '' TERM INT; while :; do sleep 0.2; done";
+    c.write(
+        "apps.yaml",
+        &format!(
+            "{}---\n{}",
+            shell_app("forker", forker),
+            shell_app("stubborn", stubborn)
+        ),
+    );
+    c.up();
+    // The escapee is in its own session: a process group other than the pod's.
+    let escaped = wait_until(Duration::from_secs(10), || {
+        let pod = c.run_id("forker").map(|r| r.0 as i32);
+        c.procs_of("forker").iter().any(|p| Some(p.pgid) != pod)
+    });
+    assert!(
+        escaped,
+        "the double-forked daemon left the pod's process group"
+    );
+    assert!(wait_until(Duration::from_secs(10), || !c
+        .procs_of("stubborn")
+        .is_empty()));
+    let pids: BTreeSet<i32> = c
+        .procs_of("forker")
+        .iter()
+        .chain(c.procs_of("stubborn").iter())
+        .map(|p| p.pid)
+        .collect();
+    let uids: BTreeSet<String> = c
+        .procs_inside()
+        .iter()
+        .filter_map(|p| p.var("LCC_POD_UID").map(String::from))
+        .collect();
+    eprintln!(
+        "faults: leftovers: {} processes of forker and stubborn before down ({} pod uids)",
+        pids.len(),
+        uids.len()
+    );
+
+    let down = c.lcc(&["down"]);
+    assert_eq!(down.code, Some(0), "lcc down: {}", down.err());
+    let left: Vec<i32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    let marked: Vec<i32> = faults_support::procs()
+        .into_iter()
+        .filter(|p| p.var("LCC_POD_UID").is_some_and(|u| uids.contains(u)))
+        .map(|p| p.pid)
+        .collect();
+    eprintln!(
+        "faults: leftovers: lcc down took {:?}; left: {left:?}, still marked: {marked:?}",
+        down.took
+    );
+    assert!(
+        left.is_empty() && marked.is_empty(),
+        "processes outlived lcc down: {left:?} {marked:?}"
+    );
+    assert!(
+        c.procs_inside().is_empty(),
+        "no process works inside the cluster any more"
+    );
+}

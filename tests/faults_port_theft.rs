@@ -1,0 +1,67 @@
+//! Fault family 6: another program binds an instance's port before its restart: the
+//! instance gets another port, the gateway follows, and an event says why.
+
+mod faults_support;
+
+use faults_support::{gateway, http_app, http_get, wait_until, Cluster};
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_stolen_port_gets_the_instance_a_new_one_and_the_gateway_follows() {
+    let c = Cluster::new("theft", 43400);
+    let gw = c.gateway_port(0);
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\nkind: Instance\nname: web\napp: web\n---\n{}",
+            http_app("web", ""),
+            gateway("web", "web", gw)
+        ),
+    );
+    c.up();
+    let addr = SocketAddr::from(([127, 0, 0, 1], gw));
+    let old = c.port("web", "http").expect("port");
+    assert!(wait_until(Duration::from_secs(10), || http_get(addr, "/")
+        .is_some_and(|(s, _)| s == 200)));
+
+    let stop = c.lcc(&["stop", "web"]);
+    assert_eq!(stop.code, Some(0), "{}", stop.err());
+    assert!(
+        wait_until(Duration::from_secs(10), || c.procs_of("web").is_empty()),
+        "web stopped"
+    );
+    let thief = TcpListener::bind(("127.0.0.1", old)).expect("steal the port");
+    let t0 = Instant::now();
+    let start = c.lcc(&["start", "web"]);
+    assert_eq!(start.code, Some(0), "{}", start.err());
+    let moved = wait_until(Duration::from_secs(15), || {
+        c.ready("web")
+            && c.port("web", "http").is_some_and(|p| p != old)
+            && http_get(addr, "/").is_some_and(|(s, _)| s == 200)
+    });
+    let took = t0.elapsed();
+    assert!(
+        moved,
+        "web moved to a new port and the gateway serves:\n{}",
+        c.dump()
+    );
+    let new = c.port("web", "http").expect("port");
+    let conf = faults_support::proxy_backends(&c).unwrap_or_default();
+    assert!(
+        conf == [format!("127.0.0.1:{new}")],
+        "proxy.conf follows: {conf:?}"
+    );
+    let why = c.events().into_iter().find(|e| {
+        let m = e["message"].as_str().unwrap_or_default();
+        m.contains(&old.to_string())
+            && (m.contains("in use") || m.contains("taken") || m.contains("busy"))
+    });
+    eprintln!("faults: port theft: {old} stolen, instance on {new}, serving via the gateway after {took:?}; event: {why:?}");
+    assert!(
+        why.is_some(),
+        "an event names the stolen port and why:\n{}",
+        c.dump()
+    );
+    drop(thief);
+}
