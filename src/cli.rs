@@ -8,7 +8,8 @@ use std::path::PathBuf;
 #[command(name = "lcc", version, about, propagate_version = true)]
 pub struct Cli {
     /// Run as if started in DIR (the cluster directory), like `git -C`.
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    // Its own id: subcommands' positional `dir` arguments must not fill it.
+    #[arg(short = 'C', global = true, value_name = "DIR", id = "cluster_dir")]
     pub dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
