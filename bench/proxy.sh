@@ -49,7 +49,7 @@ http {
   server { listen 127.0.0.1:$BACK_B backlog=4096; location / { return 200 "B\n"; } }
 }
 CONF
-nginx -p "$WORK" -c "$WORK/backend.conf" -g 'daemon off;' & PIDS+=($!)
+nginx -p "$WORK" -c "$WORK/backend.conf" -g 'daemon off;' & PIDS+=($!); BACKEND_PID=$!
 
 # --- nginx as a proxy: 2 workers, upstream keep-alive ------------------------------------
 cat > "$WORK/nginx-proxy.conf" <<CONF
@@ -65,7 +65,7 @@ http {
     location / { proxy_pass http://back; proxy_http_version 1.1; proxy_set_header Connection ""; } }
 }
 CONF
-nginx -p "$WORK" -c "$WORK/nginx-proxy.conf" -g 'daemon off;' & PIDS+=($!)
+nginx -p "$WORK" -c "$WORK/nginx-proxy.conf" -g 'daemon off;' & PIDS+=($!); NGINX_PID=$!
 
 # --- haproxy: 2 threads, http mode (keep-alive both sides) and tcp mode ------------------
 cat > "$WORK/haproxy.cfg" <<CONF
@@ -117,16 +117,23 @@ curl -fs -o /dev/null "http://127.0.0.1:$LCC/entrances/web/" || { echo "lcc-prox
 
 # --- 1. request rate and p99 -------------------------------------------------------------
 if part rate; then
-declare -A RPS P99 ALL ERRS
+declare -A RPS P99 ALL ERRS CPU
 ROUNDS=${ROUNDS:-3}
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v/1000; else if (v ~ /ms$/) print v+0; else if (v ~ /s$/) print v*1000; else print v }'; }
-wrk_once() {  # name url: appends "rps p99ms" to ALL[name]
-  local out; out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$2")
-  ALL[$1]+="$(awk '/^Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"$'\n'
+# CPU ticks (user+system) used so far by a process and its children processes
+ticks() { local t=0 p; for p in "$1" $(pgrep -P "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+declare -A SERVER
+wrk_once() {  # name url: appends "rps p99ms cpu-us-per-request" to ALL[name]
+  local pid=${SERVER[$1]} t0 t1 out
+  t0=$(ticks "$pid")
+  out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$2")
+  t1=$(ticks "$pid")
+  ALL[$1]+="$(awk '/^Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")") $(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '/requests in/ {printf "%.1f", d / hz * 1e6 / $1}' <<<"$out")"$'\n'
   ERRS[$1]+="$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' || true)"
 }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 NAMES=(direct nginx haproxy entrance gateway)
+SERVER=([direct]=$BACKEND_PID [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [entrance]=$LCC_PID [gateway]=$LCC_PID)
 URLS=("http://127.0.0.1:$BACK_A/" "http://127.0.0.1:$NGX/" "http://127.0.0.1:$HAP/" "http://127.0.0.1:$LCC/entrances/web/" "http://127.0.0.1:$LGW/")
 echo "== wrk -t1 -c$CONNS -d${SECS}s --latency, $ROUNDS interleaved rounds, medians (loopback, 2 cores shared) =="
 for _ in $(seq "$ROUNDS"); do
@@ -135,13 +142,15 @@ done
 for n in "${NAMES[@]}"; do
   RPS[$n]=$(awk 'NF {print $1}' <<<"${ALL[$n]}" | median)
   P99[$n]=$(awk 'NF {print $2}' <<<"${ALL[$n]}" | median)
-  printf '%-10s %10.0f req/s   p99 %7.2f ms   (rounds: %s) %s\n' "$n" "${RPS[$n]}" "${P99[$n]}" \
+  CPU[$n]=$(awk 'NF {print $3}' <<<"${ALL[$n]}" | median)
+  printf '%-10s %8.0f req/s  p99 %6.2f ms  server CPU %5.1f us/req  (rounds rps/p99: %s) %s\n' "$n" "${RPS[$n]}" "${P99[$n]}" "${CPU[$n]}" \
     "$(awk 'NF {printf "%d/%.2fms ", $1, $2}' <<<"${ALL[$n]}")" "${ERRS[$n]}"
 done
 echo "-- ratios: throughput vs direct and vs haproxy; p99 vs haproxy (lower is better)"
 for n in direct nginx haproxy entrance gateway; do
   awk -v n="$n" -v r="${RPS[$n]}" -v d="${RPS[direct]}" -v h="${RPS[haproxy]}" -v p="${P99[$n]}" -v hp="${P99[haproxy]}" \
-    'BEGIN { printf "%-10s %.2fx direct   %.2fx haproxy   p99 %.2fx haproxy\n", n, r/d, r/h, p/hp }'
+    -v c="${CPU[$n]}" -v hc="${CPU[haproxy]}" \
+    'BEGIN { printf "%-10s %.2fx direct   %.2fx haproxy   p99 %.2fx haproxy   CPU/req %.2fx haproxy\n", n, r/d, r/h, p/hp, c/hc }'
 done
 
 fi

@@ -15,6 +15,12 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
+// consts, so the names are made at compile time rather than on every request
+const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+const XF_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const XF_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const XF_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+
 /// True for a request asking to switch protocols (`Connection: upgrade` plus `Upgrade`).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -34,6 +40,10 @@ fn has_token(value: &HeaderValue, token: &str) -> bool {
 /// Removes hop-by-hop headers, including those `Connection` names; an upgrade keeps
 /// `Connection: upgrade` and `Upgrade` so the backend sees it.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // one scan of the (few) headers first: most messages carry none of them
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -58,6 +68,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::UPGRADE || HOP_BY_HOP.contains(name)
+}
+
 /// Sets `X-Forwarded-For` (appending the client), `-Proto`, `-Host` and, for an
 /// entrance, `-Prefix`.
 pub fn add_forwarded(
@@ -65,7 +79,6 @@ pub fn add_forwarded(
     client_ip: &HeaderValue,
     prefix: Option<&HeaderValue>,
 ) {
-    const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
     let xff = match headers.get(&XFF) {
         Some(old) => {
             let mut joined = BytesMut::with_capacity(old.len() + 2 + client_ip.len());
@@ -77,18 +90,12 @@ pub fn add_forwarded(
         None => client_ip.clone(),
     };
     headers.insert(XFF, xff);
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
-    );
+    headers.insert(XF_PROTO, HeaderValue::from_static("http"));
     if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+        headers.insert(XF_HOST, host);
     }
     if let Some(prefix) = prefix {
-        headers.insert(
-            HeaderName::from_static("x-forwarded-prefix"),
-            prefix.clone(),
-        );
+        headers.insert(XF_PREFIX, prefix.clone());
     }
 }
 

@@ -19,6 +19,10 @@ struct Args {
     config: PathBuf,
 }
 
+// fewer cycles per request than the system allocator on the proxy's hot path
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match serve(args) {
@@ -31,19 +35,18 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: Args) -> anyhow::Result<()> {
-    // LCC_PROXY_THREADS=1 runs everything on one thread (no cross-thread wake-ups)
+    // one thread by default: no cross-thread wake-ups, the least CPU per request;
+    // LCC_PROXY_THREADS=N (N > 1) spreads the work over N threads
     let threads = std::env::var("LCC_PROXY_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0);
-    let mut builder = match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(n);
-            b
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
+        .unwrap_or(1);
+    let mut builder = if threads > 1 {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
     };
     let runtime = builder
         .enable_all()
