@@ -255,6 +255,21 @@ fn no_matching_platform_starts_nothing() {
 }
 
 #[test]
+fn a_missing_program_is_named_and_nothing_starts() {
+    for shell in SHELLS {
+        let spec = local("noprog", &["lcc-test-no-such-program", "arg"]);
+        let pod = Pod::new(&spec, shell);
+        let out = pod.cmd(&["run"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "pod noprog: program not found: lcc-test-no-such-program (install it or put it on PATH)\n"
+        );
+        assert_eq!(pod.status(), "not-created");
+    }
+}
+
+#[test]
 fn a_port_in_use_is_named_and_nothing_starts() {
     for shell in SHELLS {
         let taken = listen_low();
