@@ -177,3 +177,39 @@ async fn removed_gateway_closes_new_one_opens_and_broken_config_is_refused() {
         assert_eq!(who(&client, proxy.http, "/entrances/web/").await, "a");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_finishes_after_its_gateway_is_removed() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let gated = gated_backend(release.clone()).await;
+    let limits = lcc_proxy::Limits {
+        response_timeout: Duration::from_secs(30),
+        ..test_limits()
+    };
+    let (proxy, g) =
+        Proxy::start_with(limits, 1, |http, g| web_config(http, g[0], &[gated.addr])).await;
+    let gw = g[0];
+    let in_flight = tokio::spawn(async move { get(&client(), gw, "/").await });
+    // once the backend holds the request, remove the gateway
+    wait_until(Duration::from_secs(5), "request in flight", || async {
+        proxy
+            .metric("lcc_proxy_requests_total{kind=\"gateway\",name=\"web\"}")
+            .await
+            == 1
+    })
+    .await;
+    proxy.write_by_rename(&format!(
+        "version: 1\nhttp: {{listen: \"{}\"}}\n",
+        proxy.http
+    ));
+    wait_until(Duration::from_secs(5), "listener closed", || async {
+        TcpStream::connect(gw).await.is_err()
+    })
+    .await;
+    release.notify_one();
+    let answer = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .expect("answer in time")
+        .expect("task");
+    assert_eq!((answer.status, answer.body.as_str()), (200, "held"));
+}

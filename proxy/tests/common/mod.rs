@@ -195,6 +195,29 @@ pub async fn broken_backend() -> Server {
     .await
 }
 
+/// A backend that reads one request per connection and answers `held` only once `release`
+/// is notified.
+pub async fn gated_backend(release: std::sync::Arc<tokio::sync::Notify>) -> Server {
+    serve_with(move |listener| {
+        let release = release.clone();
+        async move {
+            let mut conns = JoinSet::new();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let release = release.clone();
+                conns.spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf).await;
+                    release.notified().await;
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nheld")
+                        .await;
+                });
+            }
+        }
+    })
+    .await
+}
+
 /// A websocket echo backend.
 pub async fn ws_backend() -> Server {
     serve_with(|listener| async move {
@@ -257,6 +280,15 @@ impl Proxy {
         extra: usize,
         config: impl Fn(SocketAddr, &[SocketAddr]) -> String,
     ) -> (Proxy, Vec<SocketAddr>) {
+        Self::start_with(test_limits(), extra, config).await
+    }
+
+    /// [`Proxy::start`] with other limits.
+    pub async fn start_with(
+        limits: Limits,
+        extra: usize,
+        config: impl Fn(SocketAddr, &[SocketAddr]) -> String,
+    ) -> (Proxy, Vec<SocketAddr>) {
         let prebound = Prebound::new();
         let http = prebound.bind_local().expect("bind");
         let addrs: Vec<_> = (0..extra)
@@ -266,7 +298,7 @@ impl Proxy {
         let path = dir.path().join("proxy.conf");
         std::fs::write(&path, config(http, &addrs)).expect("write config");
         let mut options = Options::new(&path);
-        options.limits = test_limits();
+        options.limits = limits;
         options.prebound = prebound.clone();
         options.sighup = false;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
