@@ -189,6 +189,7 @@ fn corrupted_state_under_a_running_daemon_is_repaired() {
 fn corrupted_state_under_a_dead_daemon_is_repaired_by_the_next() {
     let (c, addr) = serving_cluster(43600);
     let members = c.members("web");
+    let runs: Vec<_> = members.iter().map(|m| c.run_id(m)).collect();
     let daemon = c.daemon_pid().expect("daemon");
     kill9(daemon);
     assert!(wait_until(Duration::from_secs(5), || gone(daemon)));
@@ -217,6 +218,23 @@ fn corrupted_state_under_a_dead_daemon_is_repaired_by_the_next() {
         && faults_support::proxy_backends(&c)
             .is_some_and(|b| b.len() == 2)));
     eprintln!("faults: corrupted state under a dead daemon: 6 files corrupted; serving again {:?} after lcc up", t0.elapsed());
+    let mut problems = Vec::new();
+    let now: Vec<_> = members.iter().map(|m| c.run_id(m)).collect();
+    if now != runs {
+        problems.push(format!(
+            "healthy pods were restarted instead of adopted: {runs:?} -> {now:?}\n{}",
+            c.dump()
+        ));
+    }
+    let new_daemon = c.daemon_pid().map(|p| p.to_string()).unwrap_or_default();
+    let announced = c.events_with("DaemonStarted").iter().any(|e| {
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&new_daemon))
+    });
+    if !announced {
+        problems.push(format!("the new daemon's DaemonStarted event (pid {new_daemon}) does not parse: it was glued to the torn last line"));
+    }
     assert!(no_panic(&c), "no panic in daemon.log");
     let new_lines = std::fs::read_to_string(c.state().join("events.jsonl")).unwrap_or_default();
     let bad: Vec<&str> = new_lines
@@ -228,9 +246,11 @@ fn corrupted_state_under_a_dead_daemon_is_repaired_by_the_next() {
         bad.is_empty(),
         "events written after the torn line parse: {bad:?}"
     );
-    assert!(
-        c.unparsable().iter().all(|u| !u.contains("status")),
-        "status files are rewritten: {:?}",
-        c.unparsable()
-    );
+    if c.unparsable().iter().any(|u| u.contains("status")) {
+        problems.push(format!(
+            "status files are not rewritten: {:?}",
+            c.unparsable()
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
