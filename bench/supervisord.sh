@@ -16,8 +16,8 @@ N=${N:-200}
 IDLE=${IDLE:-20}
 SAMPLES=${SAMPLES:-20}
 PERIOD=${PERIOD:-2s}
-LCC_LO=${LCC_LO:-42000}
-SUP_LO=${SUP_LO:-44000}
+LCC_LO=${LCC_LO:-20000}
+SUP_LO=${SUP_LO:-23000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/lcc-bench-sup.XXXXXX)
 CLUSTER=$WORK/cluster
@@ -110,7 +110,6 @@ import json, os, statistics, subprocess, time, urllib.request, glob
 WORK, CLUSTER, SUPDIR, LCC = (os.environ[k] for k in ("WORK", "CLUSTER", "SUPDIR", "LCC"))
 N, IDLE, SAMPLES, SUP_LO = (int(os.environ[k]) for k in ("N", "IDLE", "SAMPLES", "SUP_LO"))
 TCK = os.sysconf("SC_CLK_TCK")
-BTIME = next(int(l.split()[1]) for l in open("/proc/stat") if l.startswith("btime"))
 
 def answers(port):
     try:
@@ -193,14 +192,14 @@ for s in sorted(sts, key=lambda s: s["instance"])[:SAMPLES]:
             break
         time.sleep(0.02)
     old = pid_of(inst)
-    t = time.time()
+    t = time.clock_gettime(time.CLOCK_BOOTTIME)
     write_state(inst, "running")
-    while time.time() < t + 30:
+    while time.clock_gettime(time.CLOCK_BOOTTIME) < t + 30:
         p = pid_of(inst)
         if p and p != old:
             try:
-                start = BTIME + stat(p)[1] / TCK
-                lat.append(max(0.0, start - t))
+                # Process start times count clock ticks since boot (CLOCK_BOOTTIME).
+                lat.append(stat(p)[1] / TCK - t)
                 break
             except FileNotFoundError:
                 pass

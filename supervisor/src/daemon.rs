@@ -164,6 +164,12 @@ struct Daemon {
     stopping: bool,
     /// Readiness or membership changed: group controllers must look again.
     dirty: bool,
+    /// The ready set changed: proxy.conf must be recomputed.
+    backends_dirty: bool,
+    /// Instances a message concerned since the last step.
+    touched: BTreeSet<String>,
+    /// Children reaped since the last full pass (pods' session leaders among them).
+    reaped: std::collections::HashSet<i32>,
 }
 
 impl Daemon {
@@ -186,6 +192,9 @@ impl Daemon {
             last_conf: None,
             stopping: false,
             dirty: true,
+            backends_dirty: true,
+            touched: BTreeSet::new(),
+            reaped: Default::default(),
         }
     }
 
@@ -204,20 +213,21 @@ impl Daemon {
                 self.layout.root.display()
             ),
         );
+        // Handlers first: a child that exits during the first pass must not go unseen.
+        let mut sigchld = signal(tokio::signal::unix::SignalKind::child());
+        let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate());
+        let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt());
         self.start_watch();
         self.adopt_all();
         self.read_scale();
         self.reconcile_plan();
         self.sync();
         self.tick();
-        self.flush();
+        self.flush(None);
         let _ = crate::atomic::write_atomic(
             &self.layout.daemon_up(),
             format!("{}\n", std::process::id()).as_bytes(),
         );
-        let mut sigchld = signal(tokio::signal::unix::SignalKind::child());
-        let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate());
-        let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt());
         let mut next_rescan = Instant::now() + self.opts.rescan;
         loop {
             let deadline = self
@@ -237,17 +247,33 @@ impl Daemon {
             if Instant::now() >= next_rescan {
                 next_rescan = Instant::now() + self.opts.rescan;
                 full = true;
+                self.reap();
                 self.reload_if_changed();
             }
             if full {
                 self.read_scale();
                 self.sync();
             }
-            if full || std::mem::take(&mut self.dirty) {
+            let replan = std::mem::take(&mut self.dirty);
+            if full || replan {
                 self.reconcile_plan();
             }
-            self.tick();
-            self.flush();
+            if full || replan {
+                self.backends_dirty = true;
+                self.tick();
+                self.flush(None);
+            } else {
+                // Quiet path (probe results, timers): only the instances concerned.
+                let mut names = std::mem::take(&mut self.touched);
+                names.extend(self.due());
+                let names = names;
+                for name in &names {
+                    self.step(name);
+                }
+                self.tick_proxy();
+                self.flush(Some(&names));
+            }
+            self.touched.clear();
         }
         self.shutdown(&mut rx, &mut sigchld).await;
         self.emit(
@@ -271,6 +297,7 @@ impl Daemon {
             }
             Msg::Probe { name, gen, result } => {
                 self.probe_done(&name, gen, result);
+                self.touched.insert(name);
                 false
             }
             Msg::ProxyExited(code) => {
@@ -290,7 +317,10 @@ impl Daemon {
     }
 
     fn reap(&mut self) -> bool {
-        !self.reaper.reap().untracked.is_empty()
+        let gone = self.reaper.reap().untracked;
+        let any = !gone.is_empty();
+        self.reaped.extend(gone);
+        any
     }
 
     fn start_watch(&mut self) {
@@ -632,12 +662,28 @@ impl Daemon {
     fn sync(&mut self) {
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
-            self.sync_state(&name);
-            self.sync_env(&name);
-            self.sync_liveness(&name);
+            if self.files_changed(&name) {
+                self.sync_state(&name);
+                self.sync_env(&name);
+            }
+            self.sync_liveness(&name, false);
         }
+        self.reaped.clear();
     }
 
+    /// Whether `pod.state` or `pod.env` changed since last read (one stat each).
+    fn files_changed(&mut self, name: &str) -> bool {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return false;
+        };
+        let now = [
+            podfs::file_key(&podfs::state_path(&inst.dir)),
+            podfs::file_key(&podfs::env_path(&inst.dir)),
+        ];
+        let changed = inst.files_seen != Some(now);
+        inst.files_seen = Some(now);
+        changed
+    }
     /// A `pod.env` that no longer parses is rewritten from the daemon's records.
     fn sync_env(&mut self, name: &str) {
         let Some(inst) = self.insts.get(name) else {
@@ -725,7 +771,9 @@ impl Daemon {
         }
     }
 
-    fn sync_liveness(&mut self, name: &str) {
+    /// Checks whether the run ended: children by what the reaper saw, others (adopted
+    /// pods) and `precise` checks by `/proc`.
+    fn sync_liveness(&mut self, name: &str, precise: bool) {
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
@@ -733,7 +781,12 @@ impl Daemon {
         {
             return;
         }
-        if inst.proc_id.is_some_and(|p| p.alive()) {
+        let alive = match inst.proc_id {
+            Some(p) if inst.child && !precise => !self.reaped.contains(&p.pid),
+            Some(p) => p.alive(),
+            None => false,
+        };
+        if alive {
             return;
         }
         let exit = podfs::read_exit(&inst.dir);
@@ -810,6 +863,7 @@ impl Daemon {
         };
         if inst.st.ready {
             self.dirty = true;
+            self.backends_dirty = true;
             inst.st.ready = false;
             inst.ready_since = None;
             inst.st
@@ -825,6 +879,7 @@ impl Daemon {
         };
         if !inst.st.ready {
             self.dirty = true;
+            self.backends_dirty = true;
             inst.st.ready = true;
             inst.ever_ready = true;
             inst.ready_since = Some(Instant::now());
@@ -927,13 +982,17 @@ impl Daemon {
                 inst.st.failures = 0;
             }
         }
+        if inst.spec.probe.is_none() && inst.spec.kind == AppKind::Local {
+            self.mark_ready(name, "Running (no probe)");
+            return;
+        }
+        if inst.probing || inst.next_probe.is_some_and(|t| t > now) {
+            return;
+        }
         let Some(probe) = effective_probe(&inst.spec) else {
             self.mark_ready(name, "Running (no probe)");
             return;
         };
-        if inst.probing || inst.next_probe.is_some_and(|t| t > now) {
-            return;
-        }
         inst.probing = true;
         inst.next_probe = Some(now + Duration::from_millis(probe.period_ms.max(10)));
         let gen = inst.gen;
@@ -1149,7 +1208,7 @@ impl Daemon {
                     "Started",
                     &format!("{pid_s} ports {}", ports.join(",")),
                 );
-                self.sync_liveness(name);
+                self.sync_liveness(name, true);
             }
             Op::Start => {
                 let why = format!("pod run failed (exit {code}): {err}");
@@ -1343,16 +1402,24 @@ impl Daemon {
         if self.stopping || !proxyconf::needed(&self.plan) {
             return;
         }
-        let conf = proxyconf::build(&self.plan, &self.backends());
-        let text = serde_yaml::to_string(&conf).unwrap_or_default();
-        if self.last_conf.as_deref() != Some(text.as_str())
-            && crate::atomic::write_atomic(&self.layout.proxy_conf(), text.as_bytes()).is_ok()
-        {
-            self.last_conf = Some(text);
+        if std::mem::take(&mut self.backends_dirty) || self.last_conf.is_none() {
+            self.write_proxy_conf();
         }
         if self.proxy.pid.is_none() && self.proxy.restart_at.is_none_or(|t| t <= Instant::now()) {
             self.proxy.restart_at = None;
             self.spawn_proxy();
+        }
+    }
+
+    fn write_proxy_conf(&mut self) {
+        let conf = proxyconf::build(&self.plan, &self.backends());
+        let text = serde_yaml::to_string(&conf).unwrap_or_default();
+        if self.last_conf.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        match crate::atomic::write_atomic(&self.layout.proxy_conf(), text.as_bytes()) {
+            Ok(()) => self.last_conf = Some(text),
+            Err(_) => self.backends_dirty = true,
         }
     }
 
@@ -1427,15 +1494,32 @@ impl Daemon {
         inst.chain([self.proxy.restart_at]).flatten().min()
     }
 
-    /// Writes the status files that changed.
-    fn flush(&mut self) {
-        for inst in self.insts.values_mut() {
+    /// Writes the status files that changed (of `only`, if given).
+    fn flush(&mut self, only: Option<&BTreeSet<String>>) {
+        for (name, inst) in self.insts.iter_mut() {
+            if only.is_some_and(|o| !o.contains(name)) {
+                continue;
+            }
             if inst.written.as_ref() != Some(&inst.st)
                 && status::write(&self.layout, &inst.st).is_ok()
             {
                 inst.written = Some(inst.st.clone());
             }
         }
+    }
+
+    /// Instances whose probe or backoff timer is due.
+    fn due(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.insts
+            .iter()
+            .filter(|(_, i)| {
+                i.op.is_none()
+                    && ((!i.probing && i.next_probe.is_some_and(|t| t <= now))
+                        || i.backoff_until.is_some_and(|t| t <= now))
+            })
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     async fn shutdown(
@@ -1470,7 +1554,7 @@ impl Daemon {
                     }
                 }
             }
-            self.flush();
+            self.flush(None);
             let busy = self.insts.values().any(|i| i.op.is_some() || i.up());
             if !busy || Instant::now() >= deadline {
                 break;
@@ -1493,7 +1577,7 @@ impl Daemon {
             inst.st.ready = false;
             inst.set_phase(Phase::Stopped);
         }
-        self.flush();
+        self.flush(None);
         self.stop_proxy().await;
         let _ = std::fs::remove_file(self.layout.daemon_up());
         let _ = std::fs::remove_file(self.layout.daemon_pid());
@@ -1653,5 +1737,7 @@ fn new_inst(
         pending_spec: None,
         plan_running: None,
         written: None,
+        child: false,
+        files_seen: None,
     }
 }

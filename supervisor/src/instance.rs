@@ -79,15 +79,20 @@ pub struct Inst {
     pub plan_running: Option<bool>,
     /// The status as last written, to skip identical writes.
     pub written: Option<InstanceStatus>,
+    /// The process is our child (subreaper): its end arrives as SIGCHLD, no /proc polling.
+    pub child: bool,
+    /// `pod.state` and `pod.env` as last read: re-read only when they change.
+    pub files_seen: Option<[Option<(u64, i64, i64, u64)>; 2]>,
 }
 
 impl Inst {
     /// Whether the app is up: a live process, or a started remote.
     pub fn up(&self) -> bool {
+        // Deaths are noticed by the loop (SIGCHLD, rescan), which clears `proc_id`.
         if self.spec.kind == AppKind::Remote {
             self.remote_up
         } else {
-            self.proc_id.is_some_and(|p| p.alive())
+            self.proc_id.is_some()
         }
     }
 
@@ -118,6 +123,8 @@ impl Inst {
     pub fn begin_run(&mut self, proc_id: Option<ProcId>, started: Option<f64>) {
         self.gen += 1;
         self.proc_id = proc_id;
+        let me = std::process::id() as i32;
+        self.child = proc_id.is_some_and(|p| crate::podfs::proc_ppid(p.pid) == Some(me));
         self.remote_up = self.spec.kind == AppKind::Remote;
         self.st.pid = proc_id.map(|p| p.pid);
         self.st.pid_start = proc_id.map(|p| p.start);

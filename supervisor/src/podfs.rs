@@ -184,6 +184,23 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     Some((state, start))
 }
 
+/// The parent pid of `pid`, from `/proc/PID/stat`.
+pub fn proc_ppid(pid: i32) -> Option<i32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    text[text.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Identity of a file's current content for change detection: inode, mtime, length.
+pub fn file_key(path: &Path) -> Option<(u64, i64, i64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
+}
+
 /// Reads `.pod/pid`.
 pub fn read_pid(pod: &Path) -> Option<ProcId> {
     ProcId::parse(&std::fs::read_to_string(pod.join(".pod/pid")).ok()?)
