@@ -82,7 +82,7 @@ pub struct Inst {
     /// The process is our child (subreaper): its end arrives as SIGCHLD, no /proc polling.
     pub child: bool,
     /// `pod.state` and `pod.env` as last read: re-read only when they change.
-    pub files_seen: Option<[Option<(u64, i64, i64, u64)>; 2]>,
+    pub files_seen: Option<[Option<crate::podfs::FileKey>; 2]>,
 }
 
 impl Inst {

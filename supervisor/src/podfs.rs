@@ -194,8 +194,11 @@ pub fn proc_ppid(pid: i32) -> Option<i32> {
         .ok()
 }
 
-/// Identity of a file's current content for change detection: inode, mtime, length.
-pub fn file_key(path: &Path) -> Option<(u64, i64, i64, u64)> {
+/// Inode, mtime (seconds, nanoseconds) and length of a file.
+pub type FileKey = (u64, i64, i64, u64);
+
+/// Identity of a file's current content for change detection.
+pub fn file_key(path: &Path) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
     Some((m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
