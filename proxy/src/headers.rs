@@ -40,36 +40,61 @@ fn has_token(value: &HeaderValue, token: &str) -> bool {
 /// Removes hop-by-hop headers, including those `Connection` names; an upgrade keeps
 /// `Connection: upgrade` and `Upgrade` so the backend sees it.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // one scan of the (few) headers first: most messages carry none of them
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|s| s.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            if !(upgrade && name == header::UPGRADE) {
-                headers.remove(&name);
-            }
+    // one scan of the (few) headers: which hop-by-hop ones are there, and does
+    // `Connection` name anything beyond the usual `keep-alive`/`close`/`upgrade`
+    let mut present = 0u16;
+    let mut names_others = false;
+    for (name, value) in headers.iter() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+            names_others |= i == 0 && !only_usual_tokens(value);
+        } else if name == header::UPGRADE {
+            present |= 1 << HOP_BY_HOP.len();
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    if present == 0 {
+        return;
+    }
+    if names_others {
+        remove_named(headers, upgrade);
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
     if upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
+    } else if present & (1 << HOP_BY_HOP.len()) != 0 {
         headers.remove(header::UPGRADE);
     }
 }
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    *name == header::UPGRADE || HOP_BY_HOP.contains(name)
+fn only_usual_tokens(value: &HeaderValue) -> bool {
+    value.to_str().is_ok_and(|s| {
+        s.split(',').all(|t| {
+            let t = t.trim();
+            t.eq_ignore_ascii_case("keep-alive")
+                || t.eq_ignore_ascii_case("close")
+                || t.eq_ignore_ascii_case("upgrade")
+        })
+    })
+}
+
+/// Removes the headers that `Connection` names (rare: most name only itself).
+fn remove_named(headers: &mut HeaderMap, upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        if !(upgrade && name == header::UPGRADE) {
+            headers.remove(&name);
+        }
+    }
 }
 
 /// Sets `X-Forwarded-For` (appending the client), `-Proto`, `-Host` and, for an
@@ -114,6 +139,20 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn usual_connection_tokens_and_stray_upgrade_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("Keep-Alive"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("upgrade", HeaderValue::from_static("h2c"));
+        h.insert("content-length", HeaderValue::from_static("2"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(
+            h.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["content-length"]
+        );
     }
 
     #[test]
