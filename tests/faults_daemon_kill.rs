@@ -25,11 +25,11 @@ fn converged(
     let ok = members.len() == replicas as usize
         && sts.len() == members.len()
         && solo["ready"] == true
-        && (solo["fingerprint"].to_string() != old.1) == fresh
+        && (solo["fingerprint"] != old.1.as_str()) == fresh
         && sts.iter().all(|s| {
             s["ready"] == true
                 && s["desired"] == "running"
-                && (s["fingerprint"].to_string() != old.0) == fresh
+                && (s["fingerprint"] != old.0.as_str()) == fresh
         });
     ok.then(|| members.into_iter().chain(["solo".to_string()]).collect())
 }
@@ -40,8 +40,10 @@ fn fingerprints(c: &Cluster) -> (String, String) {
         .members("web")
         .first()
         .and_then(|m| c.status(m))
-        .map(|s| s["fingerprint"].to_string());
-    let solo = c.status("solo").map(|s| s["fingerprint"].to_string());
+        .map(|s| s["fingerprint"].as_str().unwrap_or_default().to_string());
+    let solo = c
+        .status("solo")
+        .map(|s| s["fingerprint"].as_str().unwrap_or_default().to_string());
     (web.unwrap_or_default(), solo.unwrap_or_default())
 }
 
