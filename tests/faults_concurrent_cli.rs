@@ -56,6 +56,20 @@ fn group_at(c: &Cluster, n: usize) -> bool {
     m.len() == n && m.iter().all(|i| settled(c, i, true))
 }
 
+/// Every `pod.state` that is not one whole word of the pod API.
+fn torn_pod_states(c: &Cluster) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(c.state().join("pods")) else {
+        return vec!["no pods directory".into()];
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path().join("pod.state")).ok()?;
+            let ok = ["running", "stopped", "removed"].contains(&text.trim());
+            (!ok).then(|| format!("{}: pod.state holds {text:?}", e.path().display()))
+        })
+        .collect()
+}
+
 #[test]
 fn fifty_concurrent_commands_lose_no_update() {
     let c = Cluster::new("concurrent", 43700);
@@ -122,6 +136,7 @@ fn fifty_concurrent_commands_lose_no_update() {
         ));
     }
     problems.extend(c.unparsable());
+    problems.extend(torn_pod_states(&c));
     eprintln!("faults: 50 concurrent commands (8 stop, 20 scale, 22 ps): converged: {converged} after {took:?} (g at {n})");
 
     // Round 2: the last word for each object, again all at once: start all, scale to 2.
