@@ -133,4 +133,14 @@ fn acknowledged_records_survive_kills_replacement_and_daemon_restart() {
         std::fs::canonicalize(&store).ok(),
         "run/data points at the storage"
     );
+    // `lcc down` removes pods, never storage data.
+    let down = c.lcc(&["down"]);
+    assert_eq!(down.code, Some(0), "{}", down.err());
+    let kept = lines(&records);
+    assert!(acked.is_subset(&kept), "lcc down kept every record");
+    assert_eq!(
+        std::fs::metadata(&store).expect("storage dir").ino(),
+        inode,
+        "the storage survives lcc down"
+    );
 }
