@@ -1,7 +1,8 @@
 //! Fault family 1: SIGKILL of the daemon 20 times at seeded random moments while a
 //! group scales and a rolling update runs. After each `lcc up -d`: the cluster converges
-//! to the manifests, no instance runs twice, no healthy pod was restarted, and
-//! events.jsonl and every status file parse.
+//! to the manifests (and nothing runs for an instance no longer wanted), no instance
+//! runs twice, no healthy pod was restarted, and events.jsonl and every status file
+//! parse.
 
 mod faults_support;
 
@@ -31,7 +32,13 @@ fn converged(
                 && s["desired"] == "running"
                 && (s["fingerprint"] != old.0.as_str()) == fresh
         });
-    ok.then(|| members.into_iter().chain(["solo".to_string()]).collect())
+    let want: Vec<String> = members.into_iter().chain(["solo".to_string()]).collect();
+    // Nothing runs for an instance that is not wanted (scaled down, rolled away).
+    let strays = c.procs_inside().iter().any(|p| {
+        p.var("LCC_INSTANCE")
+            .is_some_and(|i| !want.iter().any(|w| w == i))
+    });
+    (ok && !strays).then_some(want)
 }
 
 /// The fingerprints (group web, solo) now.
