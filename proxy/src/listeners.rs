@@ -67,7 +67,7 @@ struct Open {
 }
 
 /// What a reload changed.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Changes {
     /// Addresses opened.
     pub opened: Vec<SocketAddr>,
@@ -75,6 +75,8 @@ pub struct Changes {
     pub closed: Vec<SocketAddr>,
     /// Addresses kept, their role swapped.
     pub kept: usize,
+    /// Addresses that could not be opened (the rest of the config applies regardless).
+    pub failed: Vec<BindError>,
 }
 
 /// Every open listener by address.
@@ -95,16 +97,20 @@ impl Registry {
         }
     }
 
-    /// Makes the open listeners match `wanted`; binds all new ones first, so a bind
-    /// failure changes nothing.
-    pub fn apply(&mut self, wanted: Vec<(SocketAddr, Arc<Role>)>) -> Result<Changes, BindError> {
+    /// Makes the open listeners match `wanted`. An address that cannot be bound (taken
+    /// by another process) is reported in [`Changes::failed`] and the rest still applies,
+    /// so one stolen port does not freeze every other gateway's backends.
+    pub fn apply(&mut self, wanted: Vec<(SocketAddr, Arc<Role>)>) -> Changes {
+        let mut changes = Changes::default();
         let mut fresh = Vec::new();
         for (addr, _) in &wanted {
             if !self.open.contains_key(addr) {
-                fresh.push((*addr, self.bind(*addr)?));
+                match self.bind(*addr) {
+                    Ok(listener) => fresh.push((*addr, listener)),
+                    Err(e) => changes.failed.push(e),
+                }
             }
         }
-        let mut changes = Changes::default();
         let keep: HashMap<SocketAddr, Arc<Role>> = wanted.into_iter().collect();
         let removed: Vec<SocketAddr> = self
             .open
@@ -132,7 +138,14 @@ impl Registry {
         }
         changes.opened.sort();
         changes.closed.sort();
-        Ok(changes)
+        changes
+    }
+
+    /// Tells every listener to stop, without waiting for their connections.
+    pub fn stop_all(&mut self) {
+        for (_, open) in self.open.drain() {
+            let _ = open.stop.send(true);
+        }
     }
 
     /// Closes every listener and waits for their connections to drain (bounded).

@@ -48,6 +48,8 @@ pub struct Reloader {
     path: PathBuf,
     last_seen: Option<Vec<u8>>,
     last_read_error: Option<String>,
+    /// The last listen addresses that could not be opened; while set, every poll retries.
+    bind_failure: Option<String>,
     /// The open listeners.
     pub registry: Registry,
     backends: HashMap<String, Arc<Backend>>,
@@ -82,19 +84,21 @@ impl Reloader {
             path: path.to_path_buf(),
             last_seen: None,
             last_read_error: None,
+            bind_failure: None,
             registry,
             backends: HashMap::new(),
             shared,
         };
         let parsed = config::parse(&String::from_utf8_lossy(&text), path)?;
         reloader.last_seen = Some(text);
-        reloader.apply(&parsed).map_err(|e| match e {
-            Refusal::Bind(source) => StartError::Bind {
+        let (_, mut failed) = reloader.apply(&parsed).map_err(StartError::Config)?;
+        if !failed.is_empty() {
+            reloader.registry.stop_all();
+            return Err(StartError::Bind {
                 path: path.to_path_buf(),
-                source,
-            },
-            Refusal::Config(c) => StartError::Config(c),
-        })?;
+                source: failed.swap_remove(0),
+            });
+        }
         Ok(reloader)
     }
 
@@ -114,19 +118,40 @@ impl Reloader {
             }
         };
         self.last_read_error = None;
-        if !force && self.last_seen.as_deref() == Some(text.as_slice()) {
+        let retry = self.bind_failure.is_some();
+        if !force && !retry && self.last_seen.as_deref() == Some(text.as_slice()) {
             return;
         }
+        let changed = force || self.last_seen.as_deref() != Some(text.as_slice());
         let parsed = config::parse(&String::from_utf8_lossy(&text), &self.path);
         self.last_seen = Some(text);
-        match parsed.map_err(Refusal::Config).and_then(|c| self.apply(&c)) {
-            Ok(line) => {
-                self.shared.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-                log(&format!("reloaded {}: {line}", self.path.display()));
+        match parsed.and_then(|c| self.apply(&c)) {
+            Ok((line, failed)) => self.applied(changed, &line, &failed),
+            Err(e) => {
+                // the file is not retried until it changes again
+                self.bind_failure = None;
+                self.refused(&e.to_string());
             }
-            Err(Refusal::Config(e)) => self.refused(&e.to_string()),
-            Err(Refusal::Bind(e)) => self.refused(&format!("{}: {e}", self.path.display())),
         }
+    }
+
+    /// Logs an applied config; bind failures are logged once and retried on every poll.
+    fn applied(&mut self, changed: bool, line: &str, failed: &[BindError]) {
+        if changed {
+            self.shared.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        }
+        let failure = (!failed.is_empty()).then(|| {
+            let all: Vec<String> = failed.iter().map(|e| e.to_string()).collect();
+            all.join("; ")
+        });
+        if changed || failure != self.bind_failure {
+            let path = self.path.display();
+            match &failure {
+                None => log(&format!("reloaded {path}: {line}")),
+                Some(f) => log(&format!("reloaded {path}: {line}; {f} (retrying)")),
+            }
+        }
+        self.bind_failure = failure;
     }
 
     fn refused(&self, reason: &str) {
@@ -139,30 +164,27 @@ impl Reloader {
         ));
     }
 
-    fn apply(&mut self, config: &config::Config) -> Result<String, Refusal> {
+    fn apply(
+        &mut self,
+        config: &config::Config,
+    ) -> Result<(String, Vec<BindError>), config::ConfigError> {
         let plan = routes::build(config, &self.backends, &self.shared.metrics).map_err(|e| {
-            Refusal::Config(config::ConfigError::Invalid {
+            config::ConfigError::Invalid {
                 path: self.path.clone(),
                 field: e.field,
                 reason: e.reason,
-            })
+            }
         })?;
-        let changes = self.registry.apply(plan.listeners).map_err(Refusal::Bind)?;
+        let changes = self.registry.apply(plan.listeners);
         self.backends = plan.backends;
-        Ok(format!(
+        let line = format!(
             "{} gateways, {} entrances; listeners opened {:?}, closed {:?}, kept {}",
             config.gateways.len(),
             config.entrances.len(),
             changes.opened,
             changes.closed,
             changes.kept
-        ))
+        );
+        Ok((line, changes.failed))
     }
-}
-
-/// Why one config file was not applied.
-#[derive(Debug)]
-enum Refusal {
-    Config(config::ConfigError),
-    Bind(BindError),
 }

@@ -90,6 +90,22 @@ fn a_bad_config_at_startup_exits_1_naming_file_and_field() {
         .output()
         .expect("run");
     assert_eq!(missing.status.code(), Some(1));
+    // a listen address another process holds is fatal at startup
+    let thief = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = thief.local_addr().expect("addr");
+    std::fs::write(
+        &path,
+        format!("version: 1\nhttp: {{listen: \"{taken}\"}}\n"),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {taken}")), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

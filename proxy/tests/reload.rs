@@ -213,3 +213,36 @@ async fn a_request_in_flight_finishes_after_its_gateway_is_removed() {
         .expect("task");
     assert_eq!((answer.status, answer.body.as_str()), (200, "held"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_does_not_hold_back_the_rest_and_opens_once_free() {
+    let (a, b) = (http_backend("a").await, http_backend("b").await);
+    let (proxy, g) = Proxy::start(1, |http, g| web_config(http, g[0], &[a.addr])).await;
+    let client = client();
+    wait_until(Duration::from_secs(5), "a serving", || async {
+        who(&client, g[0], "/").await == "a"
+    })
+    .await;
+    // another process holds the port the new gateway wants
+    let thief = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = thief.local_addr().expect("addr");
+    let text = format!(
+        "{}  - {{name: late, listen: \"{taken}\", protocol: http, backends: [\"{}\"]}}\n",
+        web_config(proxy.http, g[0], &[b.addr]),
+        a.addr
+    );
+    proxy.write_by_rename(&text);
+    wait_until(
+        Duration::from_secs(5),
+        "web moved to b despite the taken port",
+        || async { who(&client, g[0], "/").await == "b" },
+    )
+    .await;
+    drop(thief);
+    wait_until(
+        Duration::from_secs(5),
+        "late gateway open once the port is free",
+        || async { who(&client, taken, "/").await == "a" },
+    )
+    .await;
+}
