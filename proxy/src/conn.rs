@@ -39,6 +39,8 @@ pub struct ConnCtx {
     pub client_ip: HeaderValue,
     /// Shared state.
     pub shared: Arc<Shared>,
+    /// Fires when the listener closes; upgraded tunnels then get the drain timeout.
+    pub stop: watch::Receiver<bool>,
 }
 
 /// Serves one accepted connection until it ends, or until `stop` asks it to finish.
@@ -63,6 +65,7 @@ pub async fn serve(
         role,
         client_ip,
         shared,
+        stop: stop.clone(),
     });
     serve_http(stream, ctx, stop).await;
 }

@@ -124,7 +124,7 @@ async fn try_forward(
                         backend: backend.clone(),
                         limits: limits.clone(),
                     };
-                    return Ok(finish(resp, reuse, client_upgrade, target.counters));
+                    return Ok(finish(resp, reuse, client_upgrade, target.counters, ctx));
                 }
                 // nothing was written: a stale pooled connection; a new one may work
                 Sent::Unsent(back) if !fresh => {
@@ -197,10 +197,11 @@ fn finish(
     reuse: Reuse,
     client_upgrade: Option<OnUpgrade>,
     counters: &Arc<Counters>,
+    ctx: &ConnCtx,
 ) -> Response<DownBody> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client) = client_upgrade {
-            tunnel(client, hyper::upgrade::on(&mut resp));
+            tunnel(client, hyper::upgrade::on(&mut resp), ctx);
         }
         let (parts, _) = resp.into_parts();
         return Response::from_parts(parts, DownBody::Full(None));
@@ -221,13 +222,29 @@ fn finish(
     Response::from_parts(parts, body)
 }
 
-/// Copies bytes both ways between an upgraded client and backend connection.
-fn tunnel(client: OnUpgrade, backend: OnUpgrade) {
+/// Copies bytes both ways between an upgraded client and backend connection; once the
+/// listener closes, the tunnel gets the drain timeout like any other connection.
+fn tunnel(client: OnUpgrade, backend: OnUpgrade, ctx: &ConnCtx) {
+    let mut stop = ctx.stop.clone();
+    let drain = ctx.shared.limits.drain_timeout;
     tokio::spawn(async move {
-        if let (Ok(client), Ok(backend)) = tokio::join!(client, backend) {
-            let mut client = TokioIo::new(client);
-            let mut backend = TokioIo::new(backend);
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+        let copy = async {
+            if let (Ok(client), Ok(backend)) = tokio::join!(client, backend) {
+                let mut client = TokioIo::new(client);
+                let mut backend = TokioIo::new(backend);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+            }
+        };
+        let cut = async {
+            // an Err means the listener is gone: drain just the same
+            if !*stop.borrow() {
+                let _ = stop.changed().await;
+            }
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            _ = copy => {}
+            _ = cut => {}
         }
     });
 }

@@ -246,3 +246,42 @@ async fn a_taken_port_does_not_hold_back_the_rest_and_opens_once_free() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_outlives_a_reload_and_drains_when_its_listener_goes() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let ws = ws_backend().await;
+    let (proxy, g) = Proxy::start(1, |http, g| web_config(http, g[0], &[ws.addr])).await;
+    let url = format!("ws://{}/entrances/web/", proxy.http);
+    let (mut socket, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("handshake");
+    // the http listener moves away: the open websocket still echoes ...
+    let moved = proxy.prebound.bind_local().expect("bind");
+    proxy.write_by_rename(&web_config(moved, g[0], &[ws.addr]));
+    let old = proxy.http;
+    wait_until(Duration::from_secs(5), "old listener closed", || async {
+        TcpStream::connect(old).await.is_err()
+    })
+    .await;
+    socket.send(Message::text("still")).await.expect("send");
+    let echo = socket.next().await.expect("echo").expect("frame");
+    assert_eq!(echo.into_text().expect("text").as_str(), "still");
+    // ... until the drain timeout (2 s in tests) cuts it
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) => break,
+                Some(Ok(m)) if m.is_close() => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the tunnel outlived the drain timeout");
+}
