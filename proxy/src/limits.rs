@@ -14,6 +14,8 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// Time a backend has to send the response head once the request is sent; then 504.
     pub response_timeout: Duration,
+    /// Time a TCP gateway session may pass with no byte in either direction.
+    pub tcp_idle_timeout: Duration,
     /// Time a removed listener's open connections get to finish before they are cut.
     pub drain_timeout: Duration,
     /// How long a backend that refused a connection is tried last.
@@ -35,6 +37,7 @@ impl Default for Limits {
             max_head_bytes: 64 * 1024,
             connect_timeout: Duration::from_secs(3),
             response_timeout: Duration::from_secs(60),
+            tcp_idle_timeout: Duration::from_secs(3600),
             drain_timeout: Duration::from_secs(10),
             backend_cooldown: Duration::from_secs(1),
             max_tries: 8,

@@ -285,3 +285,28 @@ async fn a_websocket_outlives_a_reload_and_drains_when_its_listener_goes() {
     .await;
     assert!(end.is_ok(), "the tunnel outlived the drain timeout");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_tcp_session_is_closed_after_the_idle_timeout() {
+    let one = tcp_backend("one").await;
+    let limits = lcc_proxy::Limits {
+        tcp_idle_timeout: Duration::from_millis(300),
+        ..test_limits()
+    };
+    let (_proxy, g) =
+        Proxy::start_with(limits, 1, |http, g| tcp_config(http, g[0], &[one.addr])).await;
+    let (r, mut w) = TcpStream::connect(g[0])
+        .await
+        .expect("connect")
+        .into_split();
+    let mut r = BufReader::new(r);
+    w.write_all(b"hi\n").await.expect("write");
+    assert_eq!(line(&mut r).await, "one:hi");
+    // then silence: the proxy hangs up (EOF) well before the 10 s bound
+    let mut rest = String::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut rest))
+        .await
+        .expect("closed in time")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "got {rest:?}");
+}
