@@ -170,11 +170,14 @@ struct Daemon {
     touched: BTreeSet<String>,
     /// Children reaped since the last full pass (pods' session leaders among them).
     reaped: std::collections::HashSet<i32>,
+    /// `proxy.conf` as last written.
+    conf_key: Option<podfs::FileKey>,
 }
 
 impl Daemon {
     fn new(layout: Layout, opts: Options, plan: Plan, tx: UnboundedSender<Msg>) -> Daemon {
         let events = EventLog::new(&layout.events());
+        events.seal();
         let manifest_sig = manifest_signature(&layout.root);
         Daemon {
             layout,
@@ -195,6 +198,7 @@ impl Daemon {
             backends_dirty: true,
             touched: BTreeSet::new(),
             reaped: Default::default(),
+            conf_key: None,
         }
     }
 
@@ -631,6 +635,37 @@ impl Daemon {
             .find(|i| i.spec.instance == name)
             .map(|i| i.running);
         let live = podfs::read_pid(&inst.dir).filter(|p| p.alive());
+        // Ports the status lost are taken from the running app's environment (the truth),
+        // else from pod.env.
+        let mut env = podfs::read_env(&inst.dir).unwrap_or_default();
+        env.extend(
+            live.map(|p| podfs::ports_from_process(p.pid))
+                .unwrap_or_default(),
+        );
+        for iface in inst.spec.interfaces.clone() {
+            let from_env = env
+                .get(&iface.env_name())
+                .and_then(|v| v.parse::<u16>().ok());
+            match (iface.port, inst.st.ports.get(&iface.name), from_env) {
+                (Some(p), _, _) | (None, None, Some(p)) => {
+                    inst.st.ports.insert(iface.name.clone(), p);
+                }
+                _ => {}
+            }
+        }
+        let ports_known = inst
+            .spec
+            .interfaces
+            .iter()
+            .all(|i| inst.st.ports.contains_key(&i.name));
+        if live.is_some() && !ports_known {
+            self.emit(
+                &inst.object(),
+                "PortsUnknown",
+                "the running pod's ports are not on record; replacing it",
+            );
+            inst.pending_spec = Some(inst.spec.clone());
+        }
         let remote_up = inst.spec.kind == AppKind::Remote
             && desired == PodState::Running
             && inst.st.phase == Phase::Running;
@@ -660,6 +695,18 @@ impl Daemon {
 
     /// Re-reads every `pod.state` and checks every process.
     fn sync(&mut self) {
+        // Files someone else overwrote (torn, garbage) are written again from memory.
+        if self.last_conf.is_some() && podfs::file_key(&self.layout.proxy_conf()) != self.conf_key {
+            self.last_conf = None;
+            self.backends_dirty = true;
+        }
+        for (name, inst) in self.insts.iter_mut() {
+            if inst.written.is_some()
+                && podfs::file_key(&self.layout.status(name)) != inst.status_key
+            {
+                inst.written = None;
+            }
+        }
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
             if self.files_changed(&name) {
@@ -689,11 +736,32 @@ impl Daemon {
         let Some(inst) = self.insts.get(name) else {
             return;
         };
-        let Err(e) = podfs::read_env(&inst.dir) else {
-            return;
+        let problem = match podfs::read_env(&inst.dir) {
+            Err(e) => e.to_string(),
+            Ok(env) => {
+                // A file that lost the ports the daemon allocated is as broken as garbage.
+                let lost: Vec<String> = inst
+                    .spec
+                    .interfaces
+                    .iter()
+                    .filter(|i| i.port.is_none())
+                    .filter_map(|i| {
+                        let want = inst.st.ports.get(&i.name)?.to_string();
+                        (env.get(&i.env_name()) != Some(&want)).then(|| i.env_name())
+                    })
+                    .collect();
+                if lost.is_empty() {
+                    return;
+                }
+                format!(
+                    "{}: {} missing or changed",
+                    podfs::env_path(&inst.dir).display(),
+                    lost.join(", ")
+                )
+            }
         };
         let obj = inst.object();
-        let mut env = BTreeMap::new();
+        let mut env = podfs::read_env(&inst.dir).unwrap_or_default();
         for iface in &inst.spec.interfaces {
             if let Some(p) = inst.st.ports.get(&iface.name) {
                 env.insert(iface.env_name(), p.to_string());
@@ -712,7 +780,7 @@ impl Daemon {
             "could not be rewritten"
         };
         self.events
-            .emit(&obj, "InvalidPodEnv", &format!("{e}; {how}"));
+            .emit(&obj, "InvalidPodEnv", &format!("{problem}; {how}"));
     }
 
     fn sync_state(&mut self, name: &str) {
@@ -1418,7 +1486,10 @@ impl Daemon {
             return;
         }
         match crate::atomic::write_atomic(&self.layout.proxy_conf(), text.as_bytes()) {
-            Ok(()) => self.last_conf = Some(text),
+            Ok(()) => {
+                self.last_conf = Some(text);
+                self.conf_key = podfs::file_key(&self.layout.proxy_conf());
+            }
             Err(_) => self.backends_dirty = true,
         }
     }
@@ -1655,6 +1726,13 @@ pub fn kill_recorded(file: &Path) {
             nix::unistd::Pid::from_raw(id.pid),
             nix::sys::signal::Signal::SIGKILL,
         );
+        // Its listeners close only once it is gone: wait a moment so a successor can bind.
+        for _ in 0..100 {
+            if !id.alive() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
     let _ = std::fs::remove_file(file);
 }
@@ -1739,5 +1817,6 @@ fn new_inst(
         written: None,
         child: false,
         files_seen: None,
+        status_key: None,
     }
 }

@@ -40,6 +40,25 @@ impl EventLog {
         }
     }
 
+    /// Ends a torn last line (a writer killed mid-line) so the next event parses.
+    pub fn seal(&self) {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)
+        else {
+            return;
+        };
+        let mut last = [0u8; 1];
+        let torn = f.seek(SeekFrom::End(-1)).is_ok()
+            && f.read_exact(&mut last).is_ok()
+            && last[0] != b'\n';
+        if torn {
+            let _ = f.write_all(b"\n");
+        }
+    }
+
     /// Appends one event; a full line per write so concurrent readers never see half.
     pub fn emit(&self, object: &str, reason: &str, message: &str) {
         let ev = Event {
@@ -91,6 +110,17 @@ mod tests {
         let evs = read_events(&dir.path().join("events.jsonl"));
         assert_eq!(evs.len(), 2);
         assert_eq!(evs[1].reason, "Ready");
+    }
+
+    #[test]
+    fn seal_ends_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, "{\"time\":1.0,\"obj").unwrap();
+        let log = EventLog::new(&path);
+        log.seal();
+        log.emit("instance/a", "Started", "pid 1");
+        assert_eq!(read_events(&path).len(), 1);
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub struct Inst {
     pub child: bool,
     /// `pod.state` and `pod.env` as last read: re-read only when they change.
     pub files_seen: Option<[Option<crate::podfs::FileKey>; 2]>,
+    /// The status file as last written: another writer's change is undone.
+    pub status_key: Option<crate::podfs::FileKey>,
 }
 
 impl Inst {

@@ -204,6 +204,31 @@ pub fn file_key(path: &Path) -> Option<FileKey> {
     Some((m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
 }
 
+/// The `LCC_PORT_*` variables a running pod's processes were started with: the
+/// session leader and its children (the app gets pod.env in its environment).
+pub fn ports_from_process(pid: i32) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let pids =
+        std::iter::once(pid).chain(children.split_whitespace().filter_map(|c| c.parse().ok()));
+    for p in pids {
+        let Ok(env) = std::fs::read(format!("/proc/{p}/environ")) else {
+            continue;
+        };
+        for var in env.split(|b| *b == 0) {
+            let var = String::from_utf8_lossy(var);
+            if let Some((k, v)) = var
+                .split_once('=')
+                .filter(|(k, _)| k.starts_with("LCC_PORT_"))
+            {
+                out.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// Reads `.pod/pid`.
 pub fn read_pid(pod: &Path) -> Option<ProcId> {
     ProcId::parse(&std::fs::read_to_string(pod.join(".pod/pid")).ok()?)
