@@ -88,8 +88,15 @@ fn killed_and_hung_apps_are_taken_out_and_restarted() {
     );
     c.up();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    assert!(wait_until(Duration::from_secs(10), || ready_count(&c) == 3
-        && http_get(addr, "/").is_some_and(|(s, _)| s == 200)));
+    let serving = wait_until(Duration::from_secs(15), || {
+        ready_count(&c) == 3 && http_get(addr, "/").is_some_and(|(s, _)| s == 200)
+    });
+    let proxy_log = std::fs::read_to_string(c.state().join("proxy.log")).unwrap_or_default();
+    assert!(
+        serving,
+        "3 ready behind a serving gateway:\n{}\nproxy.log:\n{proxy_log}",
+        c.dump()
+    );
     let mut results = Vec::new();
     for (round, sig) in ["KILL", "STOP", "KILL", "STOP"].iter().enumerate() {
         let members = c.members("web");

@@ -109,6 +109,10 @@ fn corrupted_state_under_a_running_daemon_is_repaired() {
                 path.display()
             ));
         }
+        // Issue 7: "the daemon logs an event and recovers".
+        if repaired && new_events.is_empty() {
+            problems.push(format!("{what}: repaired without an event saying so"));
+        }
         assert!(
             faults_support::alive(daemon),
             "{what}: the daemon still runs"
@@ -219,10 +223,27 @@ fn corrupted_state_under_a_dead_daemon_is_repaired_by_the_next() {
             .is_some_and(|b| b.len() == 2)));
     eprintln!("faults: corrupted state under a dead daemon: 6 files corrupted; serving again {:?} after lcc up", t0.elapsed());
     let mut problems = Vec::new();
+    // members[0] kept its pod.env: it must be adopted as it runs. members[1] lost
+    // both records of its port (status and pod.env): replacing it is a recovery, if an
+    // event says why.
     let now: Vec<_> = members.iter().map(|m| c.run_id(m)).collect();
-    if now != runs {
+    if now[0] != runs[0] {
         problems.push(format!(
-            "healthy pods were restarted instead of adopted: {runs:?} -> {now:?}\n{}",
+            "{} was restarted instead of adopted: {:?} -> {:?}\n{}",
+            members[0],
+            runs[0],
+            now[0],
+            c.dump()
+        ));
+    }
+    let object = format!("instance/{}", members[1]);
+    let explained = c.events().iter().any(|e| {
+        e["object"] == object.as_str() && e["message"].as_str().is_some_and(|m| m.contains("port"))
+    });
+    if now[1] != runs[1] && !explained {
+        problems.push(format!(
+            "{} was restarted with no event about its lost ports\n{}",
+            members[1],
             c.dump()
         ));
     }
