@@ -75,7 +75,7 @@ fn inject(
 
 #[test]
 fn killed_and_hung_apps_are_taken_out_and_restarted() {
-    let c = Cluster::new("akill", 43200);
+    let c = Cluster::new("akill", 26200);
     let port = c.gateway_port(0);
     c.write(
         "app.yaml",

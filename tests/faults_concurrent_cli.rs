@@ -72,7 +72,7 @@ fn torn_pod_states(c: &Cluster) -> Vec<String> {
 
 #[test]
 fn fifty_concurrent_commands_lose_no_update() {
-    let c = Cluster::new("concurrent", 43700);
+    let c = Cluster::new("concurrent", 26700);
     let mut docs = vec![
         sleeper("s"),
         "kind: InstanceGroup\nname: g\napp: s\nreplicas: 1\n".to_string(),

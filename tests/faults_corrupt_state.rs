@@ -52,7 +52,7 @@ fn no_panic(c: &Cluster) -> bool {
 
 #[test]
 fn corrupted_state_under_a_running_daemon_is_repaired() {
-    let (c, addr) = serving_cluster(43500);
+    let (c, addr) = serving_cluster(26500);
     let daemon = c.daemon_pid().expect("daemon");
     let members = c.members("web");
     let (a, b) = (members[0].clone(), members[1].clone());
@@ -191,7 +191,7 @@ fn corrupted_state_under_a_running_daemon_is_repaired() {
 
 #[test]
 fn corrupted_state_under_a_dead_daemon_is_repaired_by_the_next() {
-    let (c, addr) = serving_cluster(43600);
+    let (c, addr) = serving_cluster(26600);
     let members = c.members("web");
     let runs: Vec<_> = members.iter().map(|m| c.run_id(m)).collect();
     let daemon = c.daemon_pid().expect("daemon");

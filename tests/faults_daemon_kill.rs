@@ -73,7 +73,7 @@ fn healthy(c: &Cluster) -> BTreeMap<String, (i64, u64, String)> {
 
 #[test]
 fn sigkill_of_the_daemon_twenty_times_while_scaling_and_rolling() {
-    let c = Cluster::new("dkill", 43000);
+    let c = Cluster::new("dkill", 26000);
     let manifests = |version: u32, replicas: u32| {
         format!(
             "{}---\n{}---\n{}---\nkind: Instance\nname: solo\napp: web\n",

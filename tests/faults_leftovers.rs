@@ -17,7 +17,7 @@ fn shell_app(name: &str, script: &str) -> String {
 
 #[test]
 fn lcc_down_leaves_no_escaped_or_stubborn_process() {
-    let c = Cluster::new("leftover", 43300);
+    let c = Cluster::new("leftover", 26300);
     let forker = "(setsid sh -c 'trap \"\" TERM HUP; while :; do sleep 1; done' </dev/null >/dev/null 2>&1 &); (sleep 1000 &); exec sleep 1000";
     let stubborn = "trap '' TERM INT; while :; do sleep 0.2; done";
     c.write(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn a_stolen_port_gets_the_instance_a_new_one_and_the_gateway_follows() {
-    let c = Cluster::new("theft", 43400);
+    let c = Cluster::new("theft", 26400);
     let gw = c.gateway_port(0);
     c.write(
         "app.yaml",
@@ -68,7 +68,7 @@ fn a_stolen_port_gets_the_instance_a_new_one_and_the_gateway_follows() {
 
 #[test]
 fn a_port_stolen_between_a_crash_and_the_restart_moves_the_instance() {
-    let c = Cluster::new("theft2", 43900);
+    let c = Cluster::new("theft2", 26900);
     let gw = c.gateway_port(0);
     // A 1 s backoff leaves the thief time to bind between the crash and the restart.
     let app = http_app("web", "")

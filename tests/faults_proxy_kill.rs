@@ -28,7 +28,7 @@ fn load(addr: SocketAddr, stop: Arc<AtomicBool>, log: Arc<Mutex<Vec<(Instant, bo
 
 #[test]
 fn sigkill_of_the_proxy_under_load_is_repaired() {
-    let c = Cluster::new("pkill", 43100);
+    let c = Cluster::new("pkill", 26100);
     let port = c.gateway_port(0);
     c.write(
         "app.yaml",

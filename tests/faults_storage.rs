@@ -37,7 +37,7 @@ fn lines(path: &std::path::Path) -> BTreeSet<String> {
 
 #[test]
 fn acknowledged_records_survive_kills_replacement_and_daemon_restart() {
-    let c = Cluster::new("storage", 43800);
+    let c = Cluster::new("storage", 26800);
     let acks_dir = tempfile::tempdir().expect("tempdir");
     let acks = acks_dir.path().join("acks");
     std::fs::write(c.path().join("writer.py"), WRITER).expect("writer.py");
