@@ -42,6 +42,8 @@ enum Failure {
     Timeout { backend: String, after: Duration },
     #[error("backend {backend} broke the exchange: {reason}")]
     Broken { backend: String, reason: String },
+    #[error("bad request body: {0}")]
+    ClientBody(String),
 }
 
 impl Failure {
@@ -55,6 +57,7 @@ impl Failure {
             Failure::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Failure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Failure::Broken { .. } => StatusCode::BAD_GATEWAY,
+            Failure::ClientBody(_) => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -184,10 +187,21 @@ async fn send(
         Ok(Ok(resp)) => Ok(Sent::Answered(resp)),
         Ok(Err(mut e)) => match e.take_message() {
             Some(req) => Ok(Sent::Unsent(req)),
-            None => Err(Failure::Broken {
-                backend: backend.authority.clone(),
-                reason: e.into_error().to_string(),
-            }),
+            None => Err(broken(e.into_error(), backend)),
+        },
+    }
+}
+
+/// Blames the party that broke the exchange: the client when reading its request body
+/// failed (a malformed chunk, a body cut short), which must not look like a backend fault.
+fn broken(err: hyper::Error, backend: &Backend) -> Failure {
+    use std::error::Error;
+    let client_body = err.source().and_then(|s| s.downcast_ref::<hyper::Error>());
+    match client_body {
+        Some(cause) if err.is_user() => Failure::ClientBody(cause.to_string()),
+        _ => Failure::Broken {
+            backend: backend.authority.clone(),
+            reason: err.to_string(),
         },
     }
 }
