@@ -70,9 +70,24 @@ fn lcc_down_leaves_no_escaped_or_stubborn_process() {
         "faults: leftovers: lcc down took {:?}; left: {left:?}, still marked: {marked:?}",
         down.took
     );
+    let describe = |pids: &[i32]| -> Vec<String> {
+        pids.iter()
+            .map(|p| {
+                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                format!("{p} [{cmd}] stat: {}", stat.trim())
+            })
+            .collect()
+    };
     assert!(
         left.is_empty() && marked.is_empty(),
-        "processes outlived lcc down: {left:?} {marked:?}"
+        "processes outlived lcc down (exit {:?}, stderr {:?}): {:?} {:?}\n{}",
+        down.code,
+        down.err(),
+        describe(&left),
+        describe(&marked),
+        c.dump()
     );
     assert!(
         c.procs_inside().is_empty(),
