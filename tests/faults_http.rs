@@ -424,6 +424,7 @@ fn drip_until_cut(
             Some((200, _)) => ok += 1,
             _ => failed += 1,
         }
+        // The attack itself: one more header line every half second.
         std::thread::sleep(Duration::from_millis(500));
     }
     (None, ok, failed)
