@@ -94,3 +94,47 @@ fn lcc_down_leaves_no_escaped_or_stubborn_process() {
         "no process works inside the cluster any more"
     );
 }
+
+#[test]
+fn sigkill_of_the_daemon_during_lcc_down_then_down_again_leaves_nothing() {
+    let c = Cluster::new("downkill", 25900);
+    let mut docs = Vec::new();
+    for i in 1..=4 {
+        docs.push(shell_app(
+            &format!("app{i}"),
+            "trap '' TERM; exec sleep 1000",
+        ));
+    }
+    c.write("apps.yaml", &docs.join("---\n"));
+    c.up();
+    assert!(wait_until(Duration::from_secs(10), || (1..=4)
+        .all(|i| !c.procs_of(&format!("app{i}")).is_empty())));
+    let daemon = c.daemon_pid().expect("daemon");
+    let pids: BTreeSet<i32> = c.procs_inside().iter().map(|p| p.pid).collect();
+    // The first `lcc down` is under way (pods ignore TERM: 1 s each) when the daemon dies.
+    let first = std::thread::scope(|s| {
+        let down = s.spawn(|| c.lcc(&["down"]));
+        let stopping = wait_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(c.state().join("events.jsonl"))
+                .unwrap_or_default()
+                .contains("Stopping")
+                || c.statuses().iter().any(|st| st["phase"] == "Stopping")
+        });
+        faults_support::kill9(daemon);
+        (stopping, down.join().expect("down thread"))
+    });
+    eprintln!("faults: daemon SIGKILL during lcc down (stopping seen: {}): first down exit {:?} after {:?}", first.0, first.1.code, first.1.took);
+    let again = c.lcc(&["down"]);
+    assert_eq!(again.code, Some(0), "the second lcc down: {}", again.err());
+    let left: Vec<i32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    let later = wait_until(Duration::from_secs(5), || pids.iter().all(|&p| !alive(p)));
+    eprintln!(
+        "faults: second lcc down took {:?}; left right after it: {left:?}; all gone within 5 s after: {later}",
+        again.took
+    );
+    assert!(left.is_empty(), "processes outlived two lcc down: {left:?}");
+    assert!(
+        c.procs_inside().is_empty(),
+        "nothing works inside the cluster any more"
+    );
+}
