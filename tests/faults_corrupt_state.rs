@@ -275,3 +275,57 @@ fn corrupted_state_under_a_dead_daemon_is_repaired_by_the_next() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn garbage_scale_override_and_daemon_pid_under_a_running_daemon() {
+    let (c, addr) = serving_cluster(25800);
+    let daemon = c.daemon_pid().expect("daemon");
+    let mut problems = Vec::new();
+
+    // A garbage replica override: an event, and the group keeps its size.
+    std::fs::create_dir_all(c.state().join("scale")).expect("scale dir");
+    std::fs::write(c.state().join("scale/web"), b"three\x00").expect("corrupt scale");
+    let noticed = wait_until(Duration::from_secs(5), || {
+        !c.events_with("InvalidScale").is_empty()
+    });
+    if !noticed {
+        problems.push(format!(
+            "no InvalidScale event for a garbage scale/web\n{}",
+            c.dump()
+        ));
+    }
+    if !healthy(&c, addr) {
+        problems.push("the group lost its size after a garbage scale/web".into());
+    }
+    eprintln!(
+        "faults: garbage scale/web: event {noticed}, group healthy {}",
+        healthy(&c, addr)
+    );
+
+    // A garbage daemon.pid: `lcc down` must still stop the daemon and every pod.
+    c.observe();
+    let pids: Vec<i32> = c.procs_inside().iter().map(|p| p.pid).collect();
+    std::fs::write(c.state().join("daemon.pid"), b"\x00garbage").expect("corrupt daemon.pid");
+    let down = c.lcc(&["down"]);
+    let left: Vec<i32> = pids
+        .iter()
+        .copied()
+        .filter(|&p| faults_support::alive(p))
+        .collect();
+    eprintln!(
+        "faults: garbage daemon.pid then lcc down: exit {:?} after {:?}; daemon alive: {}; pod processes left: {left:?}",
+        down.code,
+        down.took,
+        faults_support::alive(daemon)
+    );
+    if faults_support::alive(daemon) || !left.is_empty() {
+        problems.push(format!(
+            "lcc down with a garbage daemon.pid (exit {:?}: {}) left the daemon alive: {}, pod processes: {left:?}",
+            down.code,
+            down.err().trim(),
+            faults_support::alive(daemon)
+        ));
+    }
+    assert!(no_panic(&c), "no panic in daemon.log");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
