@@ -6,7 +6,7 @@
 # (utime+stime from /proc/PID/stat) and RSS; for lcc also the median latency from a
 # `pod.state` write to the start of the pod's process (its start time in /proc).
 #
-#   bench/supervisord.sh            # N=200 IDLE=20 SAMPLES=20 PERIOD=2s
+#   bench/supervisord.sh            # N=200 IDLE=20 SAMPLES=20 PERIOD=10s (probe period)
 #   N=50 IDLE=10 bench/supervisord.sh
 #
 # Needs python3 with venv and network access to PyPI (pip install supervisor).
@@ -15,7 +15,7 @@ set -euo pipefail
 N=${N:-200}
 IDLE=${IDLE:-20}
 SAMPLES=${SAMPLES:-20}
-PERIOD=${PERIOD:-2s}
+PERIOD=${PERIOD:-10s}
 LCC_LO=${LCC_LO:-20000}
 SUP_LO=${SUP_LO:-23000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -1575,6 +1575,7 @@ impl Daemon {
                 && status::write(&self.layout, &inst.st).is_ok()
             {
                 inst.written = Some(inst.st.clone());
+                inst.status_key = podfs::file_key(&self.layout.status(name));
             }
         }
     }
