@@ -161,7 +161,8 @@ pub fn down(layout: &Layout, wait: Duration) -> Result<bool, ControlError> {
     }
 }
 
-/// `pod stop` on every pod still running, in parallel.
+/// `pod stop` on every pod that ever ran, in parallel. Not only those whose leader
+/// lives: an app outlives a killed leader, and `pod stop` finds it by its pod uid.
 pub fn stop_pods_directly(layout: &Layout) {
     let Ok(rd) = std::fs::read_dir(layout.pods()) else {
         return;
@@ -169,11 +170,10 @@ pub fn stop_pods_directly(layout: &Layout) {
     let dirs: Vec<PathBuf> = rd
         .flatten()
         .map(|e| e.path())
-        .filter(|d| d.join("pod").exists())
+        .filter(|d| d.join("pod").exists() && d.join(".pod/started").exists())
         .collect();
     let handles: Vec<_> = dirs
         .into_iter()
-        .filter(|d| podfs::read_pid(d).is_some_and(|p| p.alive()))
         .map(|d| {
             std::thread::spawn(move || {
                 let _ = crate::daemon::run_pod_blocking(&d, &["stop"]);

@@ -73,13 +73,37 @@ impl DaemonLock {
     }
 }
 
-/// The pid in `daemon.pid`, if any.
+/// The pid of the daemon holding the lock: the kernel's word (`/proc/locks`) first, since
+/// `daemon.pid` can be stale or corrupted; else the pid in `daemon.pid`, if any.
 pub fn holder_pid(layout: &Layout) -> Option<i32> {
-    std::fs::read_to_string(layout.daemon_pid())
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    flock_holder(&layout.lock()).or_else(|| {
+        std::fs::read_to_string(layout.daemon_pid())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// The pid holding a flock on `path`, from `/proc/locks` lines such as
+/// `1: FLOCK  ADVISORY  WRITE 4242 00:2f:1234 0 EOF` (device in hex, then the inode).
+fn flock_holder(path: &std::path::Path) -> Option<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let dev = nix::sys::stat::major(meta.dev()) << 32 | nix::sys::stat::minor(meta.dev());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&"FLOCK") {
+            return None;
+        }
+        let mut id = fields.get(5)?.split(':');
+        let major = u64::from_str_radix(id.next()?, 16).ok()?;
+        let minor = u64::from_str_radix(id.next()?, 16).ok()?;
+        let inode: u64 = id.next()?.parse().ok()?;
+        let same_file = (major << 32 | minor) == dev && inode == meta.ino();
+        same_file.then(|| fields.get(4)?.parse().ok())?
+    })
 }
 
 /// Whether some process holds the lock now (a running daemon).
@@ -105,5 +129,14 @@ mod tests {
         );
         drop(held);
         assert!(!is_held(&layout));
+    }
+
+    #[test]
+    fn the_holder_is_found_even_with_a_garbage_pid_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let _held = DaemonLock::acquire(&layout).unwrap();
+        std::fs::write(layout.daemon_pid(), "garbage\n").unwrap();
+        assert_eq!(holder_pid(&layout), Some(std::process::id() as i32));
     }
 }
