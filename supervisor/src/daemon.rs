@@ -699,13 +699,27 @@ impl Daemon {
         if self.last_conf.is_some() && podfs::file_key(&self.layout.proxy_conf()) != self.conf_key {
             self.last_conf = None;
             self.backends_dirty = true;
+            self.emit(
+                "proxy",
+                "ProxyConfRewritten",
+                "proxy.conf was changed behind the daemon; rewritten from its state",
+            );
         }
+        let mut overwritten = Vec::new();
         for (name, inst) in self.insts.iter_mut() {
             if inst.written.is_some()
                 && podfs::file_key(&self.layout.status(name)) != inst.status_key
             {
                 inst.written = None;
+                overwritten.push(name.clone());
             }
+        }
+        for name in overwritten {
+            self.emit(
+                &format!("instance/{name}"),
+                "StatusRewritten",
+                "status file was changed behind the daemon; rewritten from its state",
+            );
         }
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
