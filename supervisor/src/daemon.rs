@@ -172,6 +172,10 @@ struct Daemon {
     reaped: std::collections::HashSet<i32>,
     /// `proxy.conf` as last written.
     conf_key: Option<podfs::FileKey>,
+    /// The next full pass also checks the files the daemon wrote (set by the rescan).
+    check_written: bool,
+    /// Rescans so far.
+    rescans: u64,
 }
 
 impl Daemon {
@@ -199,6 +203,8 @@ impl Daemon {
             touched: BTreeSet::new(),
             reaped: Default::default(),
             conf_key: None,
+            check_written: false,
+            rescans: 0,
         }
     }
 
@@ -251,6 +257,8 @@ impl Daemon {
             if Instant::now() >= next_rescan {
                 next_rescan = Instant::now() + self.opts.rescan;
                 full = true;
+                self.rescans += 1;
+                self.check_written = true;
                 self.reap();
                 self.reload_if_changed();
             }
@@ -695,7 +703,24 @@ impl Daemon {
 
     /// Re-reads every `pod.state` and checks every process.
     fn sync(&mut self) {
-        // Files someone else overwrote (torn, garbage) are written again from memory.
+        // Files someone else overwrote (torn, garbage) are written again from memory;
+        // checked on rescans only, as nothing but a foreign writer changes them.
+        if std::mem::take(&mut self.check_written) {
+            self.repair_written();
+        }
+        let names: Vec<String> = self.insts.keys().cloned().collect();
+        for name in names {
+            if self.files_changed(&name) {
+                self.sync_state(&name);
+                self.sync_env(&name);
+            }
+            self.sync_liveness(&name, false);
+        }
+        self.reaped.clear();
+    }
+
+    /// Rewrites `proxy.conf` and status files that are no longer the ones written.
+    fn repair_written(&mut self) {
         if self.last_conf.is_some() && podfs::file_key(&self.layout.proxy_conf()) != self.conf_key {
             self.last_conf = None;
             self.backends_dirty = true;
@@ -721,15 +746,6 @@ impl Daemon {
                 "status file was changed behind the daemon; rewritten from its state",
             );
         }
-        let names: Vec<String> = self.insts.keys().cloned().collect();
-        for name in names {
-            if self.files_changed(&name) {
-                self.sync_state(&name);
-                self.sync_env(&name);
-            }
-            self.sync_liveness(&name, false);
-        }
-        self.reaped.clear();
     }
 
     /// Whether `pod.state` or `pod.env` changed since last read (one stat each).
