@@ -91,6 +91,8 @@ enum Msg {
 
 /// How long `pod run` may take (static sites fetch archives).
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
+/// Probe period cap before a run's first pass.
+const STARTUP_PROBE_MS: u64 = 250;
 /// Before the first success, probe misses restart only after this long.
 const STARTUP_WINDOW: Duration = Duration::from_secs(10);
 
@@ -1092,7 +1094,14 @@ impl Daemon {
             return;
         };
         inst.probing = true;
-        inst.next_probe = Some(now + Duration::from_millis(probe.period_ms.max(10)));
+        // Until its first pass a run is probed at least every 250 ms, so readiness is
+        // seen soon after the app listens; then at the manifest's period.
+        let period = if inst.ever_ready {
+            probe.period_ms
+        } else {
+            probe.period_ms.min(STARTUP_PROBE_MS)
+        };
+        inst.next_probe = Some(now + Duration::from_millis(period.max(10)));
         let gen = inst.gen;
         let timeout = Duration::from_millis(probe.timeout_ms.max(1));
         let tx = self.tx.clone();
