@@ -91,8 +91,8 @@ enum Msg {
 
 /// How long `pod run` may take (static sites fetch archives).
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
-/// Probe period cap before a run's first pass.
-const STARTUP_PROBE_MS: u64 = 250;
+/// First probe interval before a run's first pass (doubles with each miss).
+const STARTUP_PROBE_MS: u64 = 100;
 /// Before the first success, probe misses restart only after this long.
 const STARTUP_WINDOW: Duration = Duration::from_secs(10);
 
@@ -1094,12 +1094,13 @@ impl Daemon {
             return;
         };
         inst.probing = true;
-        // Until its first pass a run is probed at least every 250 ms, so readiness is
-        // seen soon after the app listens; then at the manifest's period.
+        // Until its first pass a run is probed sooner: 100 ms, then doubling up to the
+        // period, so readiness is seen soon after the app listens without flooding a
+        // slow starter; then at the manifest's period.
         let period = if inst.ever_ready {
             probe.period_ms
         } else {
-            probe.period_ms.min(STARTUP_PROBE_MS)
+            (STARTUP_PROBE_MS << inst.misses.min(16)).min(probe.period_ms)
         };
         inst.next_probe = Some(now + Duration::from_millis(period.max(10)));
         let gen = inst.gen;
