@@ -117,6 +117,14 @@ pub enum Command {
         /// Shell.
         shell: clap_complete::Shell,
     },
+    /// Run the proxy on a config file, as `lcc-proxy` does (the daemon's fallback when
+    /// no `lcc-proxy` binary sits next to `lcc`).
+    #[command(hide = true)]
+    Proxy {
+        /// The proxy.conf to serve.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run the daemon in the foreground (used by `lcc up`; not for direct use).
     #[command(hide = true)]
     Daemon {

@@ -14,6 +14,7 @@ pub mod reload;
 pub mod respond;
 pub mod routes;
 pub mod server;
+pub mod standalone;
 pub mod tcp;
 pub mod upstream;
 

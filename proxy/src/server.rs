@@ -53,9 +53,12 @@ pub enum ProxyError {
         #[source]
         source: notify::Error,
     },
-    /// The SIGHUP handler cannot be installed.
-    #[error("cannot handle SIGHUP: {0}")]
+    /// A signal handler (SIGHUP, SIGTERM, SIGINT) cannot be installed.
+    #[error("cannot handle signals: {0}")]
     Signal(#[source] std::io::Error),
+    /// The async runtime cannot start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// Serves `options.config` until `shutdown` completes, then closes every listener and

@@ -30,6 +30,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => site::fetch(&args),
         Command::ServeStatic(args) => site::serve(&args),
         Command::Completions { shell } => cluster::completions(shell),
+        Command::Proxy { config } => {
+            lcc_proxy::standalone::serve_until_signalled(config)?;
+            Ok(ExitCode::SUCCESS)
+        }
         other => cluster::run(&cluster_dir, other),
     }
 }
