@@ -1,0 +1,215 @@
+//! Creation of new pods and adoption of the ones already on disk.
+
+use super::util::run_pod_blocking;
+use super::Daemon;
+use crate::compat;
+use crate::instance::{Inst, Owner};
+use crate::podfs::{self, PodState, ProcId};
+use crate::status::{self, InstanceStatus, Phase};
+use lcc_compiler::podspec::AppKind;
+use lcc_compiler::PodSpec;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+impl Daemon {
+    /// Renders a new pod for `spec` and starts managing it.
+    pub(super) fn create(&mut self, spec: PodSpec, owner: Owner, state: PodState) {
+        let name = spec.instance.clone();
+        let dir = self.layout.pod(&name);
+        if let Err(e) = compat::render_pod(&dir, &spec, &self.opts.lcc_bin) {
+            self.emit(&format!("instance/{name}"), "RenderFailed", &e);
+            return;
+        }
+        let _ = podfs::write_state(&dir, state);
+        let _ = crate::atomic::write_atomic(
+            &self.layout.spec(&name),
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        );
+        let st = new_status(&spec, state);
+        let mut inst = new_inst(spec, dir, owner, st, state);
+        inst.st
+            .set_condition("Created", true, "PodRendered", crate::events::now_secs());
+        self.emit(
+            &inst.object(),
+            "Created",
+            &format!("pod rendered in {}", inst.dir.display()),
+        );
+        if let Some(w) = self.watch.as_mut() {
+            w.add(&inst.dir);
+        }
+        self.insts.insert(name, inst);
+    }
+
+    /// Takes over the pods found on disk: a live process with the same start time is
+    /// kept as it is (no restart), anything unreadable is replaced or removed.
+    pub(super) fn adopt_all(&mut self) {
+        let Ok(rd) = std::fs::read_dir(self.layout.pods()) else {
+            return;
+        };
+        let mut names: Vec<String> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names.into_iter().filter(|n| !n.starts_with('.')) {
+            self.adopt(&name);
+        }
+    }
+
+    pub(super) fn adopt(&mut self, name: &str) {
+        let dir = self.layout.pod(name);
+        let spec: Option<PodSpec> = std::fs::read(self.layout.spec(name))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let Some(spec) = spec.filter(|s| s.instance == name) else {
+            self.emit(
+                &format!("instance/{name}"),
+                "Unrecognized",
+                "pod without a readable spec; stopping and removing it",
+            );
+            let timeout = 10;
+            let _ = run_pod_blocking(&dir, &["rm", "--timeout", &timeout.to_string()]);
+            let _ = std::fs::remove_dir_all(&dir);
+            status::remove(&self.layout, name);
+            return;
+        };
+        let desired = podfs::read_state(&dir)
+            .ok()
+            .flatten()
+            .unwrap_or(PodState::Running);
+        let st = status::read(&self.layout, name)
+            .filter(|s| s.fingerprint == spec.fingerprint())
+            .unwrap_or_else(|| new_status(&spec, desired));
+        let mut inst = new_inst(spec, dir, Owner::Explicit, st, desired);
+        inst.owner = match &inst.spec.group {
+            Some(g) => Owner::Group(g.clone()),
+            None => Owner::Explicit,
+        };
+        inst.plan_running = self
+            .plan
+            .instances
+            .iter()
+            .find(|i| i.spec.instance == name)
+            .map(|i| i.running);
+        let live = self.recover_ports(&mut inst);
+        let remote_up = inst.spec.kind == AppKind::Remote
+            && desired == PodState::Running
+            && inst.st.phase == Phase::Running;
+        if live.is_some() || remote_up {
+            let started = podfs::read_started(&inst.dir);
+            let restarts = inst.st.restarts;
+            inst.begin_run(live, started);
+            inst.st.restarts = restarts;
+            inst.set_phase(Phase::Running);
+            let pid = live.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
+            self.emit(&inst.object(), "Adopted", &format!("{pid} kept running"));
+        } else {
+            // A new daemon gives Failed instances a fresh start, like `docker compose up`.
+            inst.st.failures = 0;
+            inst.st
+                .set_condition("Failed", false, "DaemonStarted", crate::events::now_secs());
+            inst.set_phase(Phase::Pending);
+        }
+        inst.st.ready = false;
+        if let Some(w) = self.watch.as_mut() {
+            w.add(&inst.dir);
+        }
+        self.insts.insert(name.to_string(), inst);
+    }
+
+    /// Restores an adopted pod's interface ports (marking it for replacement if they stay
+    /// unknown); returns its live process, if any.
+    fn recover_ports(&self, inst: &mut Inst) -> Option<ProcId> {
+        let live = podfs::read_pid(&inst.dir).filter(|p| p.alive());
+        // Ports the status lost are taken from the running app's environment (the truth),
+        // else from pod.env.
+        let mut env = podfs::read_env(&inst.dir).unwrap_or_default();
+        env.extend(
+            live.map(|p| podfs::ports_from_process(p.pid))
+                .unwrap_or_default(),
+        );
+        for iface in inst.spec.interfaces.clone() {
+            let from_env = env
+                .get(&iface.env_name())
+                .and_then(|v| v.parse::<u16>().ok());
+            match (iface.port, inst.st.ports.get(&iface.name), from_env) {
+                (Some(p), _, _) | (None, None, Some(p)) => {
+                    inst.st.ports.insert(iface.name.clone(), p);
+                }
+                _ => {}
+            }
+        }
+        let ports_known = inst
+            .spec
+            .interfaces
+            .iter()
+            .all(|i| inst.st.ports.contains_key(&i.name));
+        if live.is_some() && !ports_known {
+            self.emit(
+                &inst.object(),
+                "PortsUnknown",
+                "the running pod's ports are not on record; replacing it",
+            );
+            inst.pending_spec = Some(inst.spec.clone());
+        }
+        live
+    }
+}
+
+pub(super) fn new_status(spec: &PodSpec, desired: PodState) -> InstanceStatus {
+    InstanceStatus {
+        instance: spec.instance.clone(),
+        app: spec.app.clone(),
+        group: spec.group.clone(),
+        desired: desired.as_str().to_string(),
+        phase: Phase::Pending,
+        ready: false,
+        conditions: Vec::new(),
+        restarts: 0,
+        failures: 0,
+        exit_code: None,
+        ports: BTreeMap::new(),
+        pid: None,
+        pid_start: None,
+        pids: Vec::new(),
+        fingerprint: spec.fingerprint(),
+        started: None,
+        created: crate::events::now_secs(),
+        storages: spec.storage.iter().map(|b| b.storage.clone()).collect(),
+        stop_timeout_ms: spec.stop.timeout_ms,
+    }
+}
+
+pub(super) fn new_inst(
+    spec: PodSpec,
+    dir: PathBuf,
+    owner: Owner,
+    st: InstanceStatus,
+    desired: PodState,
+) -> Inst {
+    Inst {
+        fp: spec.fingerprint(),
+        spec,
+        dir,
+        owner,
+        st,
+        desired,
+        proc_id: None,
+        remote_up: false,
+        op: None,
+        gen: 0,
+        run_started: None,
+        ready_since: None,
+        ever_ready: false,
+        misses: 0,
+        next_probe: None,
+        probing: false,
+        backoff_until: None,
+        pending_spec: None,
+        plan_running: None,
+        written: None,
+        child: false,
+        files_seen: None,
+        status_key: None,
+    }
+}

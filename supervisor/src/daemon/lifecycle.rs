@@ -1,0 +1,408 @@
+//! Acting on instances: step/start/stop decisions, pod ops and their completion,
+//! restart backoff, re-render and removal.
+
+use super::util::pod_command;
+use super::{Daemon, Msg};
+use crate::backoff;
+use crate::compat;
+use crate::instance::Op;
+use crate::podfs::{self, PodState};
+use crate::status::{self, Phase};
+use lcc_compiler::podspec::{AppKind, RestartPolicy};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// How long `pod run` may take (static sites fetch archives).
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+impl Daemon {
+    /// Drives every instance one step and runs due probes.
+    pub(super) fn tick(&mut self) {
+        let names: Vec<String> = self.insts.keys().cloned().collect();
+        for name in names {
+            self.step(&name);
+        }
+        self.tick_proxy();
+    }
+
+    pub(super) fn step(&mut self, name: &str) {
+        let now = Instant::now();
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        if inst.op.is_some() {
+            return;
+        }
+        let up = inst.up();
+        match inst.desired {
+            PodState::Removed => {
+                if up {
+                    self.stop(name, Op::Stop);
+                } else {
+                    self.spawn_op(name, Op::Remove);
+                }
+            }
+            PodState::Stopped => {
+                if up {
+                    self.stop(name, Op::Stop);
+                } else if inst.st.phase != Phase::Stopped {
+                    inst.set_phase(Phase::Stopped);
+                    inst.backoff_until = None;
+                    self.mark_unready(name, "Stopped");
+                }
+            }
+            PodState::Running if self.stopping => {}
+            PodState::Running => {
+                if inst.pending_spec.is_some() {
+                    if up {
+                        self.stop(name, Op::Replace);
+                    } else {
+                        self.rerender(name);
+                    }
+                    return;
+                }
+                if up {
+                    self.running_step(name, now);
+                    return;
+                }
+                let due = inst.backoff_until.is_none_or(|t| t <= now);
+                if matches!(
+                    inst.st.phase,
+                    Phase::Pending | Phase::Stopped | Phase::BackOff
+                ) && due
+                {
+                    if inst.st.phase == Phase::BackOff {
+                        inst.st.restarts += 1;
+                    }
+                    inst.backoff_until = None;
+                    self.start(name);
+                }
+            }
+        }
+    }
+
+    pub(super) fn running_step(&mut self, name: &str, now: Instant) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        if inst.st.phase != Phase::Running {
+            inst.set_phase(Phase::Running);
+        }
+        // A run that stayed ready long enough forgets earlier failures.
+        if let Some(since) = inst.ready_since {
+            let r = &inst.spec.restart;
+            if inst.st.failures > 0
+                && now.duration_since(since) >= backoff::reset_after(r.backoff_max_ms)
+            {
+                inst.st.failures = 0;
+            }
+        }
+        if inst.spec.probe.is_none() && inst.spec.kind == AppKind::Local {
+            self.mark_ready(name, "Running (no probe)");
+            return;
+        }
+        self.probe_if_due(name, now);
+    }
+
+    /// A run ended on its own (or failed to start): restart per policy, or give up.
+    pub(super) fn ended(&mut self, name: &str, exit: Option<i32>, why: String) {
+        self.mark_unready(name, "Exited");
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        let policy = inst.spec.restart.policy;
+        if inst.desired != PodState::Running {
+            inst.set_phase(Phase::Stopped);
+            return;
+        }
+        if policy == RestartPolicy::Never || (policy == RestartPolicy::OnFailure && exit == Some(0))
+        {
+            inst.set_phase(Phase::Exited);
+            return;
+        }
+        let r = inst.spec.restart.clone();
+        inst.st.failures += 1;
+        let n = inst.st.failures;
+        let obj = inst.object();
+        if backoff::exhausted(n, r.max_retries) {
+            inst.set_phase(Phase::Failed);
+            inst.st
+                .set_condition("Failed", true, "MaxRetries", crate::events::now_secs());
+            self.events.emit(
+                &obj,
+                "Failed",
+                &format!("gave up after {n} failures in a row ({why})"),
+            );
+            return;
+        }
+        let delay = backoff::delay(n, r.backoff_initial_ms, r.backoff_max_ms);
+        inst.backoff_until = Some(Instant::now() + delay);
+        inst.set_phase(Phase::BackOff);
+        self.events.emit(
+            &obj,
+            "BackOff",
+            &format!(
+                "restarting in {}ms (failure {n} of {}; {why})",
+                delay.as_millis(),
+                r.max_retries
+            ),
+        );
+    }
+
+    pub(super) fn start(&mut self, name: &str) {
+        if let Err(why) = self.prepare_env(name) {
+            self.emit(&format!("instance/{name}"), "StartFailed", &why);
+            self.ended(name, None, why);
+            return;
+        }
+        if let Some(inst) = self.insts.get_mut(name) {
+            inst.set_phase(Phase::Starting);
+            let _ = std::fs::remove_file(inst.dir.join(".pod/exit"));
+        }
+        self.spawn_op(name, Op::Start);
+    }
+
+    pub(super) fn stop(&mut self, name: &str, op: Op) {
+        if let Some(inst) = self.insts.get_mut(name) {
+            inst.set_phase(if inst.desired == PodState::Removed {
+                Phase::Removing
+            } else {
+                Phase::Stopping
+            });
+        }
+        self.mark_unready(name, "Stopping");
+        self.spawn_op(name, op);
+    }
+
+    pub(super) fn spawn_op(&mut self, name: &str, op: Op) {
+        let errfile = self.layout.status_dir().join(format!("{name}.err"));
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        let stop_s = inst.spec.stop.timeout_ms.div_ceil(1000).max(1);
+        let (args, deadline): (Vec<String>, Duration) = match op {
+            Op::Start => (vec!["run".into()], RUN_DEADLINE),
+            Op::Stop | Op::Restart | Op::Replace => (
+                vec!["stop".into(), "--timeout".into(), stop_s.to_string()],
+                Duration::from_secs(stop_s + 5),
+            ),
+            Op::Remove => (
+                vec!["rm".into(), "--timeout".into(), stop_s.to_string()],
+                Duration::from_secs(stop_s + 5),
+            ),
+            Op::Kill => (vec!["kill".into()], Duration::from_secs(5)),
+        };
+        let arg_refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let mut cmd = pod_command(&inst.dir, &arg_refs);
+        match std::fs::File::create(&errfile) {
+            Ok(f) => cmd.stderr(f),
+            Err(_) => cmd.stderr(Stdio::null()),
+        };
+        inst.op = Some(op);
+        let tx = self.tx.clone();
+        let name = name.to_string();
+        match self.reaper.spawn(&mut cmd) {
+            Ok((pid, rx)) => {
+                tokio::spawn(async move {
+                    let code = match tokio::time::timeout(deadline, rx).await {
+                        Ok(Ok(c)) => c,
+                        _ => {
+                            let _ = nix::sys::signal::kill(
+                                nix::unistd::Pid::from_raw(pid),
+                                nix::sys::signal::Signal::SIGKILL,
+                            );
+                            124
+                        }
+                    };
+                    let _ = tx.send(Msg::Op { name, op, code });
+                });
+            }
+            Err(e) => {
+                let _ = std::fs::write(
+                    &errfile,
+                    format!("cannot run {}/pod: {e}\n", inst.dir.display()),
+                );
+                let _ = tx.send(Msg::Op {
+                    name,
+                    op,
+                    code: 127,
+                });
+            }
+        }
+    }
+
+    pub(super) fn op_done(&mut self, name: &str, op: Op, code: i32) {
+        self.dirty = true;
+        let err = std::fs::read_to_string(self.layout.status_dir().join(format!("{name}.err")))
+            .unwrap_or_default();
+        let err = err.lines().last().unwrap_or("").to_string();
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        inst.op = None;
+        let obj = inst.object();
+        match op {
+            Op::Start if code == 0 => {
+                let pid = podfs::read_pid(&inst.dir);
+                inst.begin_run(pid, podfs::read_started(&inst.dir));
+                inst.set_phase(Phase::Running);
+                let ports: Vec<String> = inst
+                    .st
+                    .ports
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let pid_s = pid.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
+                self.events.emit(
+                    &obj,
+                    "Started",
+                    &format!("{pid_s} ports {}", ports.join(",")),
+                );
+                self.sync_liveness(name, true);
+            }
+            Op::Start => {
+                let why = format!("pod run failed (exit {code}): {err}");
+                self.events.emit(&obj, "StartFailed", &why);
+                inst.end_run();
+                self.ended(name, None, why);
+            }
+            Op::Stop | Op::Restart | Op::Replace | Op::Kill => {
+                if inst.proc_id.is_some_and(|p| p.alive()) && op != Op::Kill {
+                    self.events.emit(
+                        &obj,
+                        "StopFailed",
+                        &format!("still alive after pod stop ({err}); killing"),
+                    );
+                    self.spawn_op(name, Op::Kill);
+                    return;
+                }
+                inst.end_run();
+                match op {
+                    Op::Restart => self.ended(name, None, "probe failures".to_string()),
+                    _ => {
+                        inst.set_phase(Phase::Stopped);
+                        self.events.emit(&obj, "Stopped", "pod stopped");
+                    }
+                }
+            }
+            Op::Remove => self.forget(name),
+        }
+    }
+
+    pub(super) fn rerender(&mut self, name: &str) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        let Some(spec) = inst.pending_spec.take() else {
+            return;
+        };
+        if let Err(e) = compat::render_pod(&inst.dir, &spec, &self.opts.lcc_bin) {
+            let obj = inst.object();
+            self.events.emit(&obj, "RenderFailed", &e);
+            return;
+        }
+        let _ = crate::atomic::write_atomic(
+            &self.layout.spec(name),
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        );
+        inst.fp = spec.fingerprint();
+        inst.st.fingerprint = inst.fp.clone();
+        inst.st.app = spec.app.clone();
+        inst.st.storages = spec.storage.iter().map(|b| b.storage.clone()).collect();
+        inst.st.stop_timeout_ms = spec.stop.timeout_ms;
+        inst.st.failures = 0;
+        inst.spec = spec;
+        inst.set_phase(Phase::Pending);
+        let obj = inst.object();
+        self.events
+            .emit(&obj, "Replaced", "pod re-rendered from the new spec");
+    }
+
+    /// The pod is removed: delete its directory, spec and status.
+    pub(super) fn forget(&mut self, name: &str) {
+        let Some(inst) = self.insts.remove(name) else {
+            return;
+        };
+        if let Some(w) = self.watch.as_mut() {
+            w.remove(&inst.dir);
+        }
+        // remove_dir_all does not follow the storage symlinks under run/.
+        let _ = std::fs::remove_dir_all(&inst.dir);
+        let _ = std::fs::remove_file(self.layout.spec(name));
+        let _ = std::fs::remove_file(self.layout.status_dir().join(format!("{name}.err")));
+        status::remove(&self.layout, name);
+        self.emit(&inst.object(), "Removed", "pod stopped and removed");
+    }
+
+    /// Allocates the interface ports and writes `pod.env` before a run.
+    pub(super) fn prepare_env(&mut self, name: &str) -> Result<(), String> {
+        let used: BTreeSet<u16> = self
+            .insts
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .flat_map(|(_, i)| i.st.ports.values().copied())
+            .chain(self.plan.gateways.iter().map(|g| g.port))
+            .collect();
+        let range = self.plan.host_ports;
+        let cluster = self.plan.name.clone();
+        let Some(inst) = self.insts.get_mut(name) else {
+            return Ok(());
+        };
+        let obj = inst.object();
+        let mut env = match podfs::read_env(&inst.dir) {
+            Ok(env) => env,
+            Err(e) => {
+                self.events.emit(
+                    &obj,
+                    "InvalidPodEnv",
+                    &format!("{e}; rewritten from the daemon's records"),
+                );
+                BTreeMap::new()
+            }
+        };
+        if inst.spec.kind == AppKind::Remote {
+            return Ok(());
+        }
+        let mut ports = BTreeMap::new();
+        for iface in inst.spec.interfaces.clone() {
+            let key = iface.env_name();
+            if let Some(p) = iface.port {
+                ports.insert(iface.name.clone(), p);
+                env.insert(key, p.to_string());
+                continue;
+            }
+            let known = env
+                .get(&key)
+                .and_then(|v| v.parse::<u16>().ok())
+                .or_else(|| inst.st.ports.get(&iface.name).copied());
+            let mut taken: std::collections::HashSet<u16> = used.iter().copied().collect();
+            taken.extend(ports.values().copied());
+            let port = match known {
+                Some(p) if !taken.contains(&p) && crate::ports::is_free(p) => p,
+                old => {
+                    let p = crate::ports::pick_free(range.0..=range.1, &taken)
+                        .ok_or_else(|| format!("no free port left in {}-{}", range.0, range.1))?;
+                    if let Some(o) = old {
+                        self.events.emit(
+                            &obj,
+                            "PortChanged",
+                            &format!(
+                                "port {o} of interface {} is taken by another program; now {p}",
+                                iface.name
+                            ),
+                        );
+                    }
+                    p
+                }
+            };
+            ports.insert(iface.name.clone(), port);
+            env.insert(key, port.to_string());
+        }
+        env.insert("LCC_INSTANCE".into(), name.to_string());
+        env.insert("LCC_CLUSTER".into(), cluster);
+        env.insert("LCC_HOST_PORTS".into(), format!("{}-{}", range.0, range.1));
+        inst.st.ports = ports;
+        podfs::write_env(&inst.dir, &env).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,403 @@
+//! The daemon: a reconcile loop on tokio that drives every pod of a cluster towards its
+//! `pod.state`, woken by file-system events, child exits, probe results and timers,
+//! with a periodic rescan as a safety net (docs/daemon.md).
+
+mod adopt;
+mod lifecycle;
+mod observe;
+mod plan;
+mod probes;
+mod proxy;
+mod shutdown;
+mod util;
+
+pub use util::{kill_recorded, run_pod_blocking};
+
+use plan::manifest_signature;
+use util::signal;
+
+use crate::compat;
+use crate::events::EventLog;
+use crate::instance::{Inst, Op};
+use crate::layout::Layout;
+use crate::lock::DaemonLock;
+use crate::podfs;
+use crate::reaper::Reaper;
+use crate::status;
+use crate::watch::{Change, Watch};
+use lcc_compiler::Plan;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// Errors that stop the daemon before it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Another daemon runs this cluster, or the lock file is unusable.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    /// The manifests are invalid at start.
+    #[error("{dir}: invalid cluster:\n{diagnostics}")]
+    Invalid {
+        /// Cluster directory.
+        dir: String,
+        /// The compiler's diagnostics.
+        diagnostics: String,
+    },
+    /// The runtime or a state directory could not be set up.
+    #[error("{what}: {source}")]
+    Setup {
+        /// What failed.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The `lcc` binary written into pods (their helper for probes, ports, static sites).
+    pub lcc_bin: PathBuf,
+    /// The `lcc-proxy` binary, if found.
+    pub proxy_bin: Option<PathBuf>,
+    /// Safety-net rescan period.
+    pub rescan: Duration,
+}
+
+impl Options {
+    /// Defaults: this executable as `lcc`, `lcc-proxy` from `$LCC_PROXY_BIN` or next to it.
+    pub fn from_env() -> Options {
+        let lcc_bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lcc"));
+        let proxy_bin = std::env::var_os("LCC_PROXY_BIN")
+            .map(PathBuf::from)
+            .or_else(|| lcc_bin.parent().map(|d| d.join("lcc-proxy")))
+            .filter(|p| p.is_file());
+        Options {
+            lcc_bin,
+            proxy_bin,
+            rescan: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Something that woke the loop.
+#[derive(Debug)]
+enum Msg {
+    Fs(Change),
+    Op {
+        name: String,
+        op: Op,
+        code: i32,
+    },
+    Probe {
+        name: String,
+        gen: u64,
+        result: Result<(), String>,
+    },
+    ProxyExited(i32),
+}
+
+/// Makes this process a session leader (detached from the terminal of `lcc up -d`).
+pub fn new_session() {
+    let _ = nix::unistd::setsid();
+}
+
+/// Runs the daemon for the cluster in `dir` until SIGTERM/SIGINT, then stops every pod.
+pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
+    let layout = Layout::new(dir);
+    let lock = DaemonLock::acquire(&layout)?;
+    let plan = compat::load_plan(&layout.root).map_err(|diagnostics| DaemonError::Invalid {
+        dir: layout.root.display().to_string(),
+        diagnostics,
+    })?;
+    let setup = |what: &str| {
+        let what = what.to_string();
+        move |source| DaemonError::Setup { what, source }
+    };
+    for d in [
+        layout.pods(),
+        layout.status_dir(),
+        layout.scale_dir(),
+        layout.specs_dir(),
+        layout.storage_dir(),
+    ] {
+        std::fs::create_dir_all(&d).map_err(setup(&d.display().to_string()))?;
+    }
+    let _ = std::fs::remove_file(layout.daemon_up());
+    if let Err(e) = crate::reaper::become_subreaper() {
+        eprintln!("lcc: cannot become child subreaper: {e}");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(setup("tokio runtime"))?;
+    rt.block_on(async move {
+        let (tx, rx) = unbounded_channel();
+        let mut d = Daemon::new(layout, opts, plan, tx);
+        d.main(rx).await;
+    });
+    drop(lock);
+    Ok(())
+}
+
+/// The lcc-proxy child.
+#[derive(Debug, Default)]
+struct ProxySup {
+    pid: Option<i32>,
+    restart_at: Option<Instant>,
+    missing_reported: bool,
+}
+
+/// The reconcile loop's state.
+#[derive(Debug)]
+struct Daemon {
+    layout: Layout,
+    opts: Options,
+    events: EventLog,
+    tx: UnboundedSender<Msg>,
+    reaper: Arc<Reaper>,
+    plan: Plan,
+    manifest_sig: String,
+    bad_sig: Option<String>,
+    scale: BTreeMap<String, u32>,
+    insts: BTreeMap<String, Inst>,
+    watch: Option<Watch>,
+    proxy: ProxySup,
+    last_conf: Option<String>,
+    stopping: bool,
+    /// Readiness or membership changed: group controllers must look again.
+    dirty: bool,
+    /// The ready set changed: proxy.conf must be recomputed.
+    backends_dirty: bool,
+    /// Instances a message concerned since the last step.
+    touched: BTreeSet<String>,
+    /// Children reaped since the last full pass (pods' session leaders among them).
+    reaped: std::collections::HashSet<i32>,
+    /// `proxy.conf` as last written.
+    conf_key: Option<podfs::FileKey>,
+    /// The next full pass also checks the files the daemon wrote (set by the rescan).
+    check_written: bool,
+    /// Rescans so far.
+    rescans: u64,
+}
+
+impl Daemon {
+    fn new(layout: Layout, opts: Options, plan: Plan, tx: UnboundedSender<Msg>) -> Daemon {
+        let events = EventLog::new(&layout.events());
+        events.seal();
+        let manifest_sig = manifest_signature(&layout.root);
+        Daemon {
+            layout,
+            opts,
+            events,
+            tx,
+            reaper: Arc::new(Reaper::default()),
+            plan,
+            manifest_sig,
+            bad_sig: None,
+            scale: BTreeMap::new(),
+            insts: BTreeMap::new(),
+            watch: None,
+            proxy: ProxySup::default(),
+            last_conf: None,
+            stopping: false,
+            dirty: true,
+            backends_dirty: true,
+            touched: BTreeSet::new(),
+            reaped: Default::default(),
+            conf_key: None,
+            check_written: false,
+            rescans: 0,
+        }
+    }
+
+    fn emit(&self, object: &str, reason: &str, message: &str) {
+        self.events.emit(object, reason, message);
+    }
+
+    async fn main(&mut self, mut rx: UnboundedReceiver<Msg>) {
+        let cluster = format!("cluster/{}", self.plan.name);
+        self.emit(
+            &cluster,
+            "DaemonStarted",
+            &format!(
+                "daemon pid {} for {}",
+                std::process::id(),
+                self.layout.root.display()
+            ),
+        );
+        // Handlers first: a child that exits during the first pass must not go unseen.
+        let mut sigchld = signal(tokio::signal::unix::SignalKind::child());
+        let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate());
+        let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt());
+        self.start_watch();
+        self.adopt_all();
+        self.read_scale();
+        self.reconcile_plan();
+        self.sync();
+        self.tick();
+        self.flush(None);
+        let _ = crate::atomic::write_atomic(
+            &self.layout.daemon_up(),
+            format!("{}\n", std::process::id()).as_bytes(),
+        );
+        let mut next_rescan = Instant::now() + self.opts.rescan;
+        loop {
+            let deadline = self
+                .next_deadline()
+                .map_or(next_rescan, |d| d.min(next_rescan));
+            let mut full = false;
+            tokio::select! {
+                Some(msg) = rx.recv() => full |= self.handle(msg),
+                _ = sigchld.recv() => full |= self.reap(),
+                _ = sigterm.recv() => break,
+                _ = sigint.recv() => break,
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+            }
+            while let Ok(msg) = rx.try_recv() {
+                full |= self.handle(msg);
+            }
+            if Instant::now() >= next_rescan {
+                next_rescan = Instant::now() + self.opts.rescan;
+                full = true;
+                self.rescans += 1;
+                self.check_written = true;
+                self.reap();
+                self.reload_if_changed();
+            }
+            if full {
+                self.read_scale();
+                self.sync();
+            }
+            let replan = std::mem::take(&mut self.dirty);
+            if full || replan {
+                self.reconcile_plan();
+            }
+            if full || replan {
+                self.backends_dirty = true;
+                self.tick();
+                self.flush(None);
+            } else {
+                // Quiet path (probe results, timers): only the instances concerned.
+                let mut names = std::mem::take(&mut self.touched);
+                names.extend(self.due());
+                let names = names;
+                for name in &names {
+                    self.step(name);
+                }
+                self.tick_proxy();
+                self.flush(Some(&names));
+            }
+            self.touched.clear();
+        }
+        self.shutdown(&mut rx, &mut sigchld).await;
+        self.emit(
+            &cluster,
+            "DaemonStopped",
+            "every pod and the proxy are stopped",
+        );
+    }
+
+    /// Handles one message; returns whether a full re-read is needed.
+    fn handle(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Fs(Change::Manifests) => {
+                self.reload_if_changed();
+                true
+            }
+            Msg::Fs(Change::State) => true,
+            Msg::Op { name, op, code } => {
+                self.op_done(&name, op, code);
+                true
+            }
+            Msg::Probe { name, gen, result } => {
+                self.probe_done(&name, gen, result);
+                self.touched.insert(name);
+                false
+            }
+            Msg::ProxyExited(code) => {
+                self.proxy.pid = None;
+                let _ = std::fs::remove_file(self.layout.proxy_pid());
+                if !self.stopping {
+                    self.emit(
+                        "proxy",
+                        "ProxyExited",
+                        &format!("lcc-proxy exited with code {code}; restarting"),
+                    );
+                    self.proxy.restart_at = Some(Instant::now() + Duration::from_millis(200));
+                }
+                false
+            }
+        }
+    }
+
+    fn reap(&mut self) -> bool {
+        let gone = self.reaper.reap().untracked;
+        let any = !gone.is_empty();
+        self.reaped.extend(gone);
+        any
+    }
+
+    fn start_watch(&mut self) {
+        let tx = self.tx.clone();
+        match Watch::new(&self.layout.root, move |c| {
+            let _ = tx.send(Msg::Fs(c));
+        }) {
+            Ok(mut w) => {
+                w.add(&self.layout.root);
+                w.add(&self.layout.pods());
+                w.add(&self.layout.scale_dir());
+                self.watch = Some(w);
+            }
+            Err(e) => self.emit(
+                "daemon",
+                "WatchFailed",
+                &format!("file watching unavailable, rescanning only: {e}"),
+            ),
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let inst = self.insts.values().flat_map(|i| {
+            let probe = if i.probing || i.op.is_some() {
+                None
+            } else {
+                i.next_probe
+            };
+            [probe, i.backoff_until.filter(|_| i.op.is_none())]
+        });
+        inst.chain([self.proxy.restart_at]).flatten().min()
+    }
+
+    /// Writes the status files that changed (of `only`, if given).
+    fn flush(&mut self, only: Option<&BTreeSet<String>>) {
+        for (name, inst) in self.insts.iter_mut() {
+            if only.is_some_and(|o| !o.contains(name)) {
+                continue;
+            }
+            if inst.written.as_ref() != Some(&inst.st)
+                && status::write(&self.layout, &inst.st).is_ok()
+            {
+                inst.written = Some(inst.st.clone());
+                inst.status_key = podfs::file_key(&self.layout.status(name));
+            }
+        }
+    }
+
+    /// Instances whose probe or backoff timer is due.
+    fn due(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.insts
+            .iter()
+            .filter(|(_, i)| {
+                i.op.is_none()
+                    && ((!i.probing && i.next_probe.is_some_and(|t| t <= now))
+                        || i.backoff_until.is_some_and(|t| t <= now))
+            })
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,219 @@
+//! Observation: sync of `pod.state` and `pod.env`, process liveness, and repair of the
+//! files the daemon wrote when someone else overwrote them.
+
+use super::Daemon;
+use crate::podfs::{self, PodState};
+use crate::status::Phase;
+use lcc_compiler::podspec::AppKind;
+
+impl Daemon {
+    /// Re-reads every `pod.state` and checks every process.
+    pub(super) fn sync(&mut self) {
+        // Files someone else overwrote (torn, garbage) are written again from memory;
+        // checked on rescans only, as nothing but a foreign writer changes them.
+        if std::mem::take(&mut self.check_written) {
+            self.repair_written();
+        }
+        let names: Vec<String> = self.insts.keys().cloned().collect();
+        for name in names {
+            if self.files_changed(&name) {
+                self.sync_state(&name);
+                self.sync_env(&name);
+            }
+            self.sync_liveness(&name, false);
+        }
+        self.reaped.clear();
+    }
+
+    /// Rewrites `proxy.conf` and status files that are no longer the ones written.
+    pub(super) fn repair_written(&mut self) {
+        if self.last_conf.is_some() && podfs::file_key(&self.layout.proxy_conf()) != self.conf_key {
+            self.last_conf = None;
+            self.backends_dirty = true;
+            self.emit(
+                "proxy",
+                "ProxyConfRewritten",
+                "proxy.conf was changed behind the daemon; rewritten from its state",
+            );
+        }
+        let mut overwritten = Vec::new();
+        for (name, inst) in self.insts.iter_mut() {
+            if inst.written.is_some()
+                && podfs::file_key(&self.layout.status(name)) != inst.status_key
+            {
+                inst.written = None;
+                overwritten.push(name.clone());
+            }
+        }
+        for name in overwritten {
+            self.emit(
+                &format!("instance/{name}"),
+                "StatusRewritten",
+                "status file was changed behind the daemon; rewritten from its state",
+            );
+        }
+    }
+
+    /// Whether `pod.state` or `pod.env` changed since last read (one stat each).
+    pub(super) fn files_changed(&mut self, name: &str) -> bool {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return false;
+        };
+        let now = [
+            podfs::file_key(&podfs::state_path(&inst.dir)),
+            podfs::file_key(&podfs::env_path(&inst.dir)),
+        ];
+        let changed = inst.files_seen != Some(now);
+        inst.files_seen = Some(now);
+        changed
+    }
+
+    /// A `pod.env` that no longer parses is rewritten from the daemon's records.
+    pub(super) fn sync_env(&mut self, name: &str) {
+        let Some(inst) = self.insts.get(name) else {
+            return;
+        };
+        let problem = match podfs::read_env(&inst.dir) {
+            Err(e) => e.to_string(),
+            Ok(env) => {
+                // A file that lost the ports the daemon allocated is as broken as garbage.
+                let lost: Vec<String> = inst
+                    .spec
+                    .interfaces
+                    .iter()
+                    .filter(|i| i.port.is_none())
+                    .filter_map(|i| {
+                        let want = inst.st.ports.get(&i.name)?.to_string();
+                        (env.get(&i.env_name()) != Some(&want)).then(|| i.env_name())
+                    })
+                    .collect();
+                if lost.is_empty() {
+                    return;
+                }
+                format!(
+                    "{}: {} missing or changed",
+                    podfs::env_path(&inst.dir).display(),
+                    lost.join(", ")
+                )
+            }
+        };
+        let obj = inst.object();
+        let mut env = podfs::read_env(&inst.dir).unwrap_or_default();
+        for iface in &inst.spec.interfaces {
+            if let Some(p) = inst.st.ports.get(&iface.name) {
+                env.insert(iface.env_name(), p.to_string());
+            }
+        }
+        env.insert("LCC_INSTANCE".to_string(), name.to_string());
+        env.insert("LCC_CLUSTER".to_string(), self.plan.name.clone());
+        env.insert(
+            "LCC_HOST_PORTS".to_string(),
+            format!("{}-{}", self.plan.host_ports.0, self.plan.host_ports.1),
+        );
+        let fixed = podfs::write_env(&inst.dir, &env);
+        let how = if fixed.is_ok() {
+            "rewritten from the daemon's records"
+        } else {
+            "could not be rewritten"
+        };
+        self.events
+            .emit(&obj, "InvalidPodEnv", &format!("{problem}; {how}"));
+    }
+
+    pub(super) fn sync_state(&mut self, name: &str) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        match podfs::read_state(&inst.dir) {
+            Ok(Some(s)) => {
+                if s != inst.desired {
+                    if inst.desired == PodState::Removed {
+                        // Removal is final: a late write does not resurrect it.
+                        let _ = podfs::write_state(&inst.dir, PodState::Removed);
+                        return;
+                    }
+                    let obj = inst.object();
+                    inst.desired = s;
+                    inst.st.desired = s.as_str().to_string();
+                    if s == PodState::Running
+                        && matches!(
+                            inst.st.phase,
+                            Phase::Failed | Phase::Exited | Phase::Stopped
+                        )
+                    {
+                        inst.st.failures = 0;
+                        inst.st.set_condition(
+                            "Failed",
+                            false,
+                            "Restarted",
+                            crate::events::now_secs(),
+                        );
+                        inst.set_phase(Phase::Pending);
+                    }
+                    self.events.emit(
+                        &obj,
+                        "DesiredState",
+                        &format!("pod.state is now {}", s.as_str()),
+                    );
+                }
+            }
+            Ok(None) => {
+                let d = inst.desired;
+                if inst.dir.exists() {
+                    let _ = podfs::write_state(&inst.dir, d);
+                }
+            }
+            Err(e) => {
+                let d = inst.desired;
+                let obj = inst.object();
+                let _ = podfs::write_state(&inst.dir, d);
+                self.events.emit(
+                    &obj,
+                    "InvalidPodState",
+                    &format!("{e}; rewritten as {}", d.as_str()),
+                );
+            }
+        }
+    }
+
+    /// Checks whether the run ended: children by what the reaper saw, others (adopted
+    /// pods) and `precise` checks by `/proc`.
+    pub(super) fn sync_liveness(&mut self, name: &str, precise: bool) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        if inst.op.is_some() || inst.st.phase != Phase::Running || inst.spec.kind == AppKind::Remote
+        {
+            return;
+        }
+        let alive = match inst.proc_id {
+            Some(p) if inst.child && !precise => !self.reaped.contains(&p.pid),
+            Some(p) => p.alive(),
+            None => false,
+        };
+        if alive {
+            return;
+        }
+        let exit = podfs::read_exit(&inst.dir);
+        let stopped = podfs::was_stopped(&inst.dir) && exit.is_none();
+        inst.end_run();
+        inst.st.exit_code = exit;
+        let obj = inst.object();
+        if stopped {
+            self.events.emit(
+                &obj,
+                "StoppedOutside",
+                "the pod was stopped outside the daemon",
+            );
+            self.mark_unready(name, "Stopped");
+            if let Some(i) = self.insts.get_mut(name) {
+                i.set_phase(Phase::Stopped);
+            }
+            return;
+        }
+        let code = exit.map_or("unknown (killed)".to_string(), |c| c.to_string());
+        self.events
+            .emit(&obj, "Exited", &format!("process ended, exit code {code}"));
+        self.ended(name, exit, "exited".to_string());
+    }
+}

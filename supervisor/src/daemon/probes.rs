@@ -1,0 +1,196 @@
+//! Readiness: probe scheduling and results, and marking instances ready or not.
+
+use super::util::pod_command;
+use super::{Daemon, Msg};
+use crate::compat;
+use crate::instance::Op;
+use lcc_compiler::podspec::{AppKind, ProbeAction, RestartPolicy};
+use lcc_compiler::PodSpec;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// First probe interval before a run's first pass (doubles with each miss).
+const STARTUP_PROBE_MS: u64 = 100;
+/// Before the first success, probe misses restart only after this long.
+const STARTUP_WINDOW: Duration = Duration::from_secs(10);
+
+impl Daemon {
+    /// Launches the instance's probe if one is due; its result comes back as `Msg::Probe`.
+    pub(super) fn probe_if_due(&mut self, name: &str, now: Instant) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        if inst.probing || inst.next_probe.is_some_and(|t| t > now) {
+            return;
+        }
+        let Some(probe) = effective_probe(&inst.spec) else {
+            self.mark_ready(name, "Running (no probe)");
+            return;
+        };
+        inst.probing = true;
+        // Until its first pass a run is probed sooner: 100 ms, then doubling up to the
+        // period, so readiness is seen soon after the app listens without flooding a
+        // slow starter; then at the manifest's period.
+        let period = if inst.ever_ready {
+            probe.period_ms
+        } else {
+            (STARTUP_PROBE_MS << inst.misses.min(16)).min(probe.period_ms)
+        };
+        inst.next_probe = Some(now + Duration::from_millis(period.max(10)));
+        let gen = inst.gen;
+        let timeout = Duration::from_millis(probe.timeout_ms.max(1));
+        let tx = self.tx.clone();
+        let name = name.to_string();
+        let host = inst
+            .spec
+            .remote
+            .as_ref()
+            .map_or("127.0.0.1".to_string(), |r| r.host.clone());
+        let port_of = |iface: &str| {
+            inst.st.ports.get(iface).copied().or_else(|| {
+                inst.spec
+                    .interfaces
+                    .iter()
+                    .find(|i| i.name == iface)
+                    .and_then(|i| i.port)
+            })
+        };
+        match probe.action {
+            ProbeAction::Http { interface, path } => {
+                let port = port_of(&interface).unwrap_or(0);
+                tokio::spawn(async move {
+                    let result = compat::probe_http(&host, port, &path, timeout).await;
+                    let _ = tx.send(Msg::Probe { name, gen, result });
+                });
+            }
+            ProbeAction::Tcp { interface } => {
+                let port = port_of(&interface).unwrap_or(0);
+                tokio::spawn(async move {
+                    let result = compat::probe_tcp(&host, port, timeout).await;
+                    let _ = tx.send(Msg::Probe { name, gen, result });
+                });
+            }
+            ProbeAction::Exec { .. } => {
+                let dir = inst.dir.clone();
+                let spawned = self
+                    .reaper
+                    .spawn(pod_command(&dir, &["readiness"]).stderr(Stdio::null()));
+                tokio::spawn(async move {
+                    let result = match spawned {
+                        Ok((pid, rx)) => match tokio::time::timeout(timeout, rx).await {
+                            Ok(Ok(0)) => Ok(()),
+                            Ok(Ok(c)) => Err(format!("readiness exited {c}")),
+                            _ => {
+                                let _ = nix::sys::signal::kill(
+                                    nix::unistd::Pid::from_raw(pid),
+                                    nix::sys::signal::Signal::SIGKILL,
+                                );
+                                Err("readiness timed out".to_string())
+                            }
+                        },
+                        Err(e) => Err(format!("cannot run readiness: {e}")),
+                    };
+                    let _ = tx.send(Msg::Probe { name, gen, result });
+                });
+            }
+        }
+    }
+}
+
+impl Daemon {
+    pub(super) fn probe_done(&mut self, name: &str, gen: u64, result: Result<(), String>) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        if inst.gen != gen {
+            return;
+        }
+        inst.probing = false;
+        if inst.op.is_some() || !inst.up() {
+            return;
+        }
+        let Some(probe) = effective_probe(&inst.spec) else {
+            return;
+        };
+        let err = match result {
+            Ok(()) => {
+                inst.misses = 0;
+                self.mark_ready(name, "ProbePassed");
+                return;
+            }
+            Err(e) => e,
+        };
+        inst.misses += 1;
+        if inst.misses < probe.failure_threshold.max(1) {
+            return;
+        }
+        let in_startup = !inst.ever_ready
+            && inst
+                .run_started
+                .is_some_and(|t| t.elapsed() < STARTUP_WINDOW);
+        let policy = inst.spec.restart.policy;
+        let misses = inst.misses;
+        self.mark_unready(name, &format!("ProbeFailed: {err}"));
+        if in_startup || policy == RestartPolicy::Never {
+            return;
+        }
+        let obj = format!("instance/{name}");
+        self.emit(
+            &obj,
+            "Unhealthy",
+            &format!("{misses} probes failed in a row ({err}); restarting"),
+        );
+        self.stop(name, Op::Restart);
+    }
+
+    pub(super) fn mark_ready(&mut self, name: &str, reason: &str) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        if !inst.st.ready {
+            self.dirty = true;
+            self.backends_dirty = true;
+            inst.st.ready = true;
+            inst.ever_ready = true;
+            inst.ready_since = Some(Instant::now());
+            inst.st
+                .set_condition("Ready", true, reason, crate::events::now_secs());
+            let obj = inst.object();
+            self.events.emit(&obj, "Ready", reason);
+        }
+    }
+
+    pub(super) fn mark_unready(&mut self, name: &str, reason: &str) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
+        if inst.st.ready {
+            self.dirty = true;
+            self.backends_dirty = true;
+            inst.st.ready = false;
+            inst.ready_since = None;
+            inst.st
+                .set_condition("Ready", false, reason, crate::events::now_secs());
+            let obj = inst.object();
+            self.events.emit(&obj, "NotReady", reason);
+        }
+    }
+}
+
+/// The manifest's probe; static and remote apps without one get a TCP connect to their
+/// first interface (as `pod readiness` does).
+pub(super) fn effective_probe(spec: &PodSpec) -> Option<lcc_compiler::podspec::Probe> {
+    if spec.probe.is_some() || spec.kind == AppKind::Local {
+        return spec.probe.clone();
+    }
+    let iface = spec.interfaces.first()?;
+    Some(lcc_compiler::podspec::Probe {
+        action: ProbeAction::Tcp {
+            interface: iface.name.clone(),
+        },
+        initial_delay_ms: 0,
+        period_ms: 2000,
+        timeout_ms: 1000,
+        failure_threshold: 3,
+    })
+}

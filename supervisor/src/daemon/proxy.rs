@@ -1,0 +1,159 @@
+//! The gateway proxy: backends from the ready set, `proxy.conf` writing, and spawning
+//! and supervising the lcc-proxy child.
+
+use super::util::kill_recorded;
+use super::{Daemon, Msg};
+use crate::instance::Owner;
+use crate::podfs::PodState;
+use crate::podfs::{self, ProcId};
+use crate::proxyconf;
+use crate::status;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+impl Daemon {
+    pub(super) fn backends(&self) -> proxyconf::Backends {
+        let mut out = proxyconf::Backends::new();
+        for g in &self.plan.gateways {
+            let mut list: Vec<(String, (String, u64), String)> = Vec::new();
+            for i in self
+                .insts
+                .values()
+                .filter(|i| i.st.ready && i.desired == PodState::Running)
+            {
+                let owned = i.spec.instance == g.target
+                    || (i.spec.group.as_deref() == Some(&g.target)
+                        && i.owner == Owner::Group(g.target.clone()));
+                if !owned {
+                    continue;
+                }
+                let host = i
+                    .spec
+                    .remote
+                    .as_ref()
+                    .map_or("127.0.0.1".to_string(), |r| r.host.clone());
+                let port = i.st.ports.get(&g.interface).copied().or_else(|| {
+                    i.spec
+                        .interfaces
+                        .iter()
+                        .find(|x| x.name == g.interface)
+                        .and_then(|x| x.port)
+                });
+                if let Some(p) = port {
+                    list.push((
+                        i.spec.instance.clone(),
+                        status::natural_key(&i.spec.instance),
+                        format!("{host}:{p}"),
+                    ));
+                }
+            }
+            list.sort_by(|a, b| a.1.cmp(&b.1));
+            out.insert(g.name.clone(), list.into_iter().map(|x| x.2).collect());
+        }
+        out
+    }
+
+    pub(super) fn tick_proxy(&mut self) {
+        if self.stopping || !proxyconf::needed(&self.plan) {
+            return;
+        }
+        if std::mem::take(&mut self.backends_dirty) || self.last_conf.is_none() {
+            self.write_proxy_conf();
+        }
+        if self.proxy.pid.is_none() && self.proxy.restart_at.is_none_or(|t| t <= Instant::now()) {
+            self.proxy.restart_at = None;
+            self.spawn_proxy();
+        }
+    }
+
+    pub(super) fn write_proxy_conf(&mut self) {
+        let conf = proxyconf::build(&self.plan, &self.backends());
+        let text = serde_yaml::to_string(&conf).unwrap_or_default();
+        if self.last_conf.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        match crate::atomic::write_atomic(&self.layout.proxy_conf(), text.as_bytes()) {
+            Ok(()) => {
+                self.last_conf = Some(text);
+                self.conf_key = podfs::file_key(&self.layout.proxy_conf());
+            }
+            Err(_) => self.backends_dirty = true,
+        }
+    }
+
+    pub(super) fn spawn_proxy(&mut self) {
+        let Some(bin) = self.opts.proxy_bin.clone() else {
+            if !self.proxy.missing_reported {
+                self.proxy.missing_reported = true;
+                self.emit("proxy", "ProxyMissing", "lcc-proxy not found next to lcc nor in $LCC_PROXY_BIN; gateways are not served");
+            }
+            return;
+        };
+        kill_recorded(&self.layout.proxy_pid());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.layout.state.join("proxy.log"));
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--config")
+            .arg(self.layout.proxy_conf())
+            .stdin(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        match log {
+            Ok(f) => {
+                let f2 = f.try_clone();
+                cmd.stdout(f);
+                if let Ok(f2) = f2 {
+                    cmd.stderr(f2);
+                }
+            }
+            Err(_) => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        match self.reaper.spawn(&mut cmd) {
+            Ok((pid, rx)) => {
+                self.proxy.pid = Some(pid);
+                if let Some(id) = ProcId::of(pid) {
+                    let _ = crate::atomic::write_atomic(
+                        &self.layout.proxy_pid(),
+                        format!("{} {}\n", id.pid, id.start).as_bytes(),
+                    );
+                }
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let code = rx.await.unwrap_or(-1);
+                    let _ = tx.send(Msg::ProxyExited(code));
+                });
+                self.emit("proxy", "ProxyStarted", &format!("lcc-proxy pid {pid}"));
+            }
+            Err(e) => {
+                self.emit(
+                    "proxy",
+                    "ProxyFailed",
+                    &format!("cannot start {}: {e}", bin.display()),
+                );
+                self.proxy.restart_at = Some(Instant::now() + Duration::from_secs(1));
+            }
+        }
+    }
+
+    pub(super) async fn stop_proxy(&mut self) {
+        let Some(pid) = self.proxy.pid.take() else {
+            return;
+        };
+        let p = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..40 {
+            self.reaper.reap();
+            if nix::sys::signal::kill(p, None).is_err()
+                || ProcId::of(pid).is_none_or(|id| !id.alive())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+        let _ = std::fs::remove_file(self.layout.proxy_pid());
+    }
+}

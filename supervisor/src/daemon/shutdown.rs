@@ -1,0 +1,72 @@
+//! Shutdown: stop every pod within its stop timeout, then the proxy.
+
+use super::{Daemon, Msg};
+use crate::instance::Op;
+use crate::status::Phase;
+use lcc_compiler::podspec::AppKind;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+impl Daemon {
+    pub(super) async fn shutdown(
+        &mut self,
+        rx: &mut UnboundedReceiver<Msg>,
+        sigchld: &mut tokio::signal::unix::Signal,
+    ) {
+        self.stopping = true;
+        self.emit(
+            &format!("cluster/{}", self.plan.name),
+            "ShuttingDown",
+            "stopping every pod",
+        );
+        let longest = self
+            .insts
+            .values()
+            .map(|i| i.spec.stop.timeout_ms)
+            .max()
+            .unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_millis(longest) + Duration::from_secs(10);
+        loop {
+            let names: Vec<String> = self.insts.keys().cloned().collect();
+            for name in &names {
+                let Some(inst) = self.insts.get(name) else {
+                    continue;
+                };
+                if inst.op.is_none() && inst.up() {
+                    self.stop(name, Op::Stop);
+                } else if inst.op.is_none() && inst.spec.kind == AppKind::Remote {
+                    if let Some(i) = self.insts.get_mut(name) {
+                        i.remote_up = false;
+                    }
+                }
+            }
+            self.flush(None);
+            let busy = self.insts.values().any(|i| i.op.is_some() || i.up());
+            if !busy || Instant::now() >= deadline {
+                break;
+            }
+            tokio::select! {
+                Some(msg) = rx.recv() => { self.handle(msg); }
+                _ = sigchld.recv() => { self.reap(); }
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+            }
+        }
+        for inst in self.insts.values_mut() {
+            if let Some(p) = inst.proc_id.filter(|p| p.alive()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(p.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            inst.end_run();
+            inst.op = None;
+            inst.st.ready = false;
+            inst.set_phase(Phase::Stopped);
+        }
+        self.flush(None);
+        self.stop_proxy().await;
+        let _ = std::fs::remove_file(self.layout.daemon_up());
+        let _ = std::fs::remove_file(self.layout.daemon_pid());
+        self.reaper.reap();
+    }
+}
