@@ -61,23 +61,34 @@ pub enum DaemonError {
 pub struct Options {
     /// The `lcc` binary written into pods (their helper for probes, ports, static sites).
     pub lcc_bin: PathBuf,
-    /// The `lcc-proxy` binary, if found.
+    /// The program that runs the proxy: `lcc-proxy`, else `lcc` itself.
     pub proxy_bin: Option<PathBuf>,
+    /// Arguments before `--config`: none for `lcc-proxy`, `proxy` for `lcc proxy`.
+    pub proxy_args: Vec<String>,
     /// Safety-net rescan period.
     pub rescan: Duration,
 }
 
 impl Options {
-    /// Defaults: this executable as `lcc`, `lcc-proxy` from `$LCC_PROXY_BIN` or next to it.
+    /// Defaults: this executable as `lcc`, `lcc-proxy` from `$LCC_PROXY_BIN` or next to it;
+    /// without one (`cargo run --bin lcc` builds `lcc` alone), `lcc proxy`.
     pub fn from_env() -> Options {
         let lcc_bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lcc"));
         let proxy_bin = std::env::var_os("LCC_PROXY_BIN")
             .map(PathBuf::from)
             .or_else(|| lcc_bin.parent().map(|d| d.join("lcc-proxy")))
             .filter(|p| p.is_file());
+        let (proxy_bin, proxy_args) = match proxy_bin {
+            Some(bin) => (Some(bin), Vec::new()),
+            None => (
+                Some(lcc_bin.clone()).filter(|p| p.is_file()),
+                vec!["proxy".to_string()],
+            ),
+        };
         Options {
             lcc_bin,
             proxy_bin,
+            proxy_args,
             rescan: Duration::from_secs(2),
         }
     }

@@ -85,7 +85,7 @@ impl Daemon {
         let Some(bin) = self.opts.proxy_bin.clone() else {
             if !self.proxy.missing_reported {
                 self.proxy.missing_reported = true;
-                self.emit("proxy", "ProxyMissing", "lcc-proxy not found next to lcc nor in $LCC_PROXY_BIN; gateways are not served");
+                self.emit("proxy", "ProxyMissing", "neither lcc-proxy (next to lcc or in $LCC_PROXY_BIN) nor lcc itself can be run; gateways are not served");
             }
             return;
         };
@@ -95,7 +95,8 @@ impl Daemon {
             .append(true)
             .open(self.layout.state.join("proxy.log"));
         let mut cmd = Command::new(&bin);
-        cmd.arg("--config")
+        cmd.args(&self.opts.proxy_args)
+            .arg("--config")
             .arg(self.layout.proxy_conf())
             .stdin(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
