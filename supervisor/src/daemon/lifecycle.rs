@@ -253,12 +253,11 @@ impl Daemon {
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
-                let pid_s = pid.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
-                self.events.emit(
-                    &obj,
-                    "Started",
-                    &format!("{pid_s} ports {}", ports.join(",")),
-                );
+                let mut message = pid.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
+                if !ports.is_empty() {
+                    message = format!("{message} ports {}", ports.join(","));
+                }
+                self.events.emit(&obj, "Started", &message);
                 self.sync_liveness(name, true);
             }
             Op::Start => {
