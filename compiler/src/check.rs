@@ -111,6 +111,8 @@ fn application(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
             }
         }
         Some(AppType::Remote) => remote_app(s, app),
+        // an invalid type was reported by `choice`; only an absent one is missing
+        None if app.app_type.is_some() => {}
         None => {
             s.err(
                 "type",

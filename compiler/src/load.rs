@@ -408,6 +408,17 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_app_type_is_one_error_not_also_a_missing_one() {
+        let text = "kind: Application\nname: a\ntype: docker\n";
+        let diags = load_text(text).expect_err("invalid");
+        let messages: Vec<&str> = diags.errors.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["unknown application type `docker`, expected one of: local, static, remote"]
+        );
+    }
+
+    #[test]
     fn text_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("c.yaml");
