@@ -34,6 +34,16 @@ impl de::Error for DeError {
             pos: None,
         }
     }
+
+    // serde names the Rust type it expected (`struct LocalDoc`); users wrote YAML.
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let expected = exp.to_string();
+        let expected = match expected.strip_prefix("struct ") {
+            Some(_) => "a mapping".to_string(),
+            None => expected,
+        };
+        Self::custom(format_args!("invalid type: {unexp}, expected {expected}"))
+    }
 }
 
 /// Reads a document into `T`. The result is the value (if no hard error stopped it)

@@ -419,6 +419,16 @@ mod tests {
     }
 
     #[test]
+    fn a_scalar_where_a_section_belongs_asks_for_a_mapping() {
+        let text = "kind: Application\nname: a\ntype: local\nlocal: 5\n";
+        let diags = load_text(text).expect_err("invalid");
+        assert_eq!(
+            diags.errors[0].message,
+            "invalid type: string \"5\", expected a mapping"
+        );
+    }
+
+    #[test]
     fn text_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("c.yaml");
