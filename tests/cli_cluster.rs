@@ -4,6 +4,7 @@
 
 mod daemon_support;
 use daemon_support::*;
+use std::time::Duration;
 
 #[test]
 fn stop_start_delete_ps_logs_events() {
@@ -38,12 +39,12 @@ fn stop_start_delete_ps_logs_events() {
     assert_eq!(text(&logs.stdout).trim(), "hello-from-talk-2");
 
     assert!(c.lcc(&["stop", "talk"]).status.success());
-    assert!(wait_until(20, || c
+    assert!(wait_until(Duration::from_secs(20), || c
         .members("talk")
         .iter()
         .all(|m| c.status(m).is_some_and(|s| s["phase"] == "Stopped"))));
     assert!(c.lcc(&["start", "talk"]).status.success());
-    assert!(wait_until(20, || c
+    assert!(wait_until(Duration::from_secs(20), || c
         .members("talk")
         .iter()
         .all(|m| c.ready(m))));
@@ -51,14 +52,17 @@ fn stop_start_delete_ps_logs_events() {
     let solo_pid = c.pid("solo").unwrap();
     assert!(c.lcc(&["delete", "solo"]).status.success());
     assert!(
-        wait_until(20, || c.pid("solo").is_some_and(|p| p != solo_pid)
+        wait_until(Duration::from_secs(20), || c
+            .pid("solo")
+            .is_some_and(|p| p != solo_pid)
             && c.ready("solo")),
         "{}",
         c.dump()
     );
     assert!(c.lcc(&["delete", "talk-1"]).status.success());
     assert!(
-        wait_until(20, || c.members("talk") == ["talk-2", "talk-3"]
+        wait_until(Duration::from_secs(20), || c.members("talk")
+            == ["talk-2", "talk-3"]
             && c.ready("talk-3")),
         "{:?}",
         c.members("talk")
@@ -85,7 +89,7 @@ fn storage_rm_refused_while_bound() {
     );
     c.up();
     let file = c.path().join(".lcc/storage/notes/file");
-    assert!(wait_until(10, || file.exists()));
+    assert!(wait_until(Duration::from_secs(10), || file.exists()));
     let ls = text(&c.lcc(&["storage", "ls"]).stdout);
     assert!(ls.contains("notes") && ls.contains('w'), "{ls}");
     let rm = c.lcc(&["storage", "rm", "notes"]);
@@ -98,7 +102,11 @@ fn storage_rm_refused_while_bound() {
 
     // Removing the instance's manifest removes the pod but keeps the data.
     c.write("app.yaml", "kind: Storage\nname: notes\n");
-    assert!(wait_until(20, || c.status("w").is_none()), "{}", c.dump());
+    assert!(
+        wait_until(Duration::from_secs(20), || c.status("w").is_none()),
+        "{}",
+        c.dump()
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept\n");
     let rm = c.lcc(&["storage", "rm", "notes"]);
     assert!(rm.status.success(), "{}", text(&rm.stderr));

@@ -1,13 +1,17 @@
 //! How `lcc` resolves paths: `-C DIR` works like `git -C`, and a subcommand's own DIR
 //! argument is never mistaken for `-C` (they once shared clap's id).
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{lcc_bin, text, KillOnDrop};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn lcc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lcc"))
+    Command::new(lcc_bin())
 }
 
 fn demo() -> std::path::PathBuf {
@@ -22,11 +26,7 @@ fn validate_takes_paths_relative_to_dash_c() {
         .args(["validate", "demo"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "ok: 17 objects in 5 files\n"
@@ -41,11 +41,7 @@ fn validate_without_paths_checks_the_dash_c_cluster() {
         .arg("validate")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -62,22 +58,12 @@ fn dash_c_into_a_missing_directory_is_a_clear_error() {
     );
 }
 
-/// Kills the child on drop, so a failing assertion leaves no server behind.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_static_serves_a_relative_directory() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("site")).unwrap();
     std::fs::write(tmp.path().join("site/index.html"), "relative ok\n").unwrap();
-    let mut child = Child(
+    let mut child = KillOnDrop(
         lcc()
             .args(["serve-static", "site", "--listen", "127.0.0.1:0"])
             .current_dir(tmp.path())

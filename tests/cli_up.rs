@@ -9,14 +9,7 @@ use std::process::{Command, Stdio};
 #[test]
 fn foreground_up_then_ctrl_c_stops_everything() {
     let c = Cluster::new("fg", 36400);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}",
-            shell_app("s", "exec sleep 300", 5),
-            group("s", "s", 2)
-        ),
-    );
+    c.write("app.yaml", &sleeper(&group("s", "s", 2)));
     let mut child = Command::new(lcc_bin())
         .arg("up")
         .arg(c.path())

@@ -3,6 +3,7 @@
 
 mod daemon_support;
 use daemon_support::*;
+use std::time::Duration;
 
 #[test]
 fn kill_9_then_up_adopts_without_restart() {
@@ -24,7 +25,10 @@ fn kill_9_then_up_adopts_without_restart() {
     let _ = std::process::Command::new("kill")
         .args(["-9", &daemon.to_string()])
         .output();
-    assert!(wait_until(10, || !alive(daemon)), "daemon still alive");
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(daemon)),
+        "daemon still alive"
+    );
     for p in &pids {
         assert!(alive(*p as i32), "pod {p} died with the daemon");
     }

@@ -3,6 +3,7 @@
 
 mod daemon_support;
 use daemon_support::*;
+use std::time::Duration;
 
 #[test]
 fn down_leaves_no_process() {
@@ -31,7 +32,9 @@ fn down_leaves_no_process() {
     let first = c.pid("web-1").unwrap();
     assert!(c.lcc(&["restart", "web-1"]).status.success());
     assert!(
-        wait_until(20, || c.pid("web-1").is_some_and(|p| p != first)
+        wait_until(Duration::from_secs(20), || c
+            .pid("web-1")
+            .is_some_and(|p| p != first)
             && c.ready("web-1")),
         "{}",
         c.dump()
@@ -76,21 +79,14 @@ fn down_leaves_no_process() {
 #[test]
 fn down_without_daemon_stops_pods() {
     let c = Cluster::new("downnod", 35400);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}",
-            shell_app("s", "exec sleep 300", 5),
-            instance("s", "s")
-        ),
-    );
+    c.write("app.yaml", &sleeper(&instance("s", "s")));
     c.up();
     let pid = c.pid("s").unwrap() as i32;
     let daemon = c.daemon_pid().unwrap();
     let _ = std::process::Command::new("kill")
         .args(["-9", &daemon.to_string()])
         .output();
-    assert!(wait_until(10, || !alive(daemon)));
+    assert!(wait_until(Duration::from_secs(10), || !alive(daemon)));
     assert!(alive(pid));
     let out = c.lcc(&["down"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

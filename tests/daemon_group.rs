@@ -6,6 +6,7 @@
 mod daemon_support;
 use daemon_support::*;
 use serde_json::Value;
+use std::time::Duration;
 
 fn time_of(e: &Value) -> f64 {
     e["time"].as_f64().unwrap()
@@ -39,7 +40,11 @@ fn manifest_edit_rolls_group_one_at_a_time() {
                     .is_some_and(|s| s["fingerprint"] != old_fp && s["ready"] == true)
             })
     };
-    assert!(wait_until(40, rolled), "not rolled:\n{}", c.dump());
+    assert!(
+        wait_until(Duration::from_secs(40), rolled),
+        "not rolled:\n{}",
+        c.dump()
+    );
     assert!(
         c.members("web").iter().all(|m| !old.contains(m)),
         "new names: {:?}",
@@ -79,14 +84,7 @@ fn daemon_now(c: &Cluster) -> f64 {
 #[test]
 fn scale_up_and_down_highest_first() {
     let c = Cluster::new("scale", 35600);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}",
-            shell_app("s", "exec sleep 300", 5),
-            group("s", "s", 1)
-        ),
-    );
+    c.write("app.yaml", &sleeper(&group("s", "s", 1)));
     c.up();
     assert!(c.lcc(&["scale", "s", "4"]).status.success());
     let running = |n: usize| {
@@ -96,7 +94,7 @@ fn scale_up_and_down_highest_first() {
         }
     };
     assert!(
-        wait_until(20, || running(4)(&c)),
+        wait_until(Duration::from_secs(20), || running(4)(&c)),
         "{:?}\n{}",
         c.members("s"),
         c.dump()
@@ -110,23 +108,31 @@ fn scale_up_and_down_highest_first() {
     );
     let pid3 = c.pid("s-3").unwrap() as i32;
     assert!(c.lcc(&["scale", "s", "2"]).status.success());
-    assert!(wait_until(20, || running(2)(&c)), "{:?}", c.members("s"));
+    assert!(
+        wait_until(Duration::from_secs(20), || running(2)(&c)),
+        "{:?}",
+        c.members("s")
+    );
     assert_eq!(c.members("s"), vec!["s-1", "s-2"]);
-    assert!(wait_until(10, || !alive(pid3)), "s-3 still runs");
-    assert!(wait_until(10, || !c.pod("s-4").exists()), "s-4 removed");
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(pid3)),
+        "s-3 still runs"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || !c.pod("s-4").exists()),
+        "s-4 removed"
+    );
 }
 
 #[test]
 fn invalid_edit_is_refused_and_deleted_manifest_removes() {
     let c = Cluster::new("edits", 35700);
-    c.write(
-        "a.yaml",
-        &format!(
-            "{}---\n{}",
-            shell_app("a", "exec sleep 300", 5),
-            instance("a", "a")
-        ),
+    let a_yaml = format!(
+        "{}---\n{}",
+        shell_app("a", "exec sleep 300", 5),
+        instance("a", "a")
     );
+    c.write("a.yaml", &a_yaml);
     c.write(
         "b.yaml",
         &format!(
@@ -139,7 +145,7 @@ fn invalid_edit_is_refused_and_deleted_manifest_removes() {
     let pid_a = c.pid("a").unwrap();
     c.write("a.yaml", "kind: Application\nname: a\nbogus: 1\n");
     assert!(
-        wait_until(15, || !c
+        wait_until(Duration::from_secs(15), || !c
             .events_of("cluster/edits", "InvalidManifests")
             .is_empty()),
         "{}",
@@ -154,17 +160,11 @@ fn invalid_edit_is_refused_and_deleted_manifest_removes() {
     );
 
     let pid_b = c.pid("b").unwrap() as i32;
-    c.write(
-        "a.yaml",
-        &format!(
-            "{}---\n{}",
-            shell_app("a", "exec sleep 300", 5),
-            instance("a", "a")
-        ),
-    );
+    c.write("a.yaml", &a_yaml);
     std::fs::remove_file(c.path().join("b.yaml")).unwrap();
     assert!(
-        wait_until(15, || c.status("b").is_none() && !c.pod("b").exists()),
+        wait_until(Duration::from_secs(15), || c.status("b").is_none()
+            && !c.pod("b").exists()),
         "{}",
         c.dump()
     );

@@ -3,6 +3,7 @@
 
 mod daemon_support;
 use daemon_support::*;
+use std::time::Duration;
 
 #[test]
 fn failing_probes_make_unready_then_restart() {
@@ -14,14 +15,19 @@ fn failing_probes_make_unready_then_restart() {
     let pid = c.pid("p").unwrap();
     std::fs::remove_file(c.pod("p").join("run/healthy")).unwrap();
     assert!(
-        wait_until(20, || !c.events_of("instance/p", "Unhealthy").is_empty()),
+        wait_until(Duration::from_secs(20), || !c
+            .events_of("instance/p", "Unhealthy")
+            .is_empty()),
         "{}",
         c.dump()
     );
     assert!(!c.events_of("instance/p", "NotReady").is_empty());
     // The new run creates the file again and becomes Ready.
     assert!(
-        wait_until(20, || c.pid("p").is_some_and(|p| p != pid) && c.ready("p")),
+        wait_until(Duration::from_secs(20), || c
+            .pid("p")
+            .is_some_and(|p| p != pid)
+            && c.ready("p")),
         "{}",
         c.dump()
     );

@@ -4,20 +4,12 @@
 mod daemon_support;
 use daemon_support::*;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::net::TcpStream;
+use std::time::Duration;
 
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -63,32 +55,44 @@ fn gateway_follows_ready_backends_and_proxy_is_restarted() {
             .as_sequence()
             .is_some_and(|b| b.len() == n)
     };
-    assert!(wait_until(10, || conf_has(2)), "{}", c.dump());
     assert!(
-        wait_until(10, || get(gw, "/")
+        wait_until(Duration::from_secs(10), || conf_has(2)),
+        "{}",
+        c.dump()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || get(gw, "/")
             .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))),
         "gateway does not serve"
     );
-    assert!(wait_until(10, || get(http, "/entrances/web/")
-        .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))));
+    assert!(wait_until(Duration::from_secs(10), || get(
+        http,
+        "/entrances/web/"
+    )
+    .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))));
 
     let first = proxy_pid(&c).expect("proxy pid");
     let _ = std::process::Command::new("kill")
         .args(["-9", &first.to_string()])
         .output();
     assert!(
-        wait_until(10, || proxy_pid(&c).is_some_and(|p| p != first && alive(p))),
+        wait_until(Duration::from_secs(10), || proxy_pid(&c)
+            .is_some_and(|p| p != first && alive(p))),
         "{}",
         c.dump()
     );
     assert!(
-        wait_until(10, || get(gw, "/")
+        wait_until(Duration::from_secs(10), || get(gw, "/")
             .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))),
         "not served after restart"
     );
 
     assert!(c.lcc(&["stop", "web-1"]).status.success());
-    assert!(wait_until(10, || conf_has(1)), "{}", c.dump());
+    assert!(
+        wait_until(Duration::from_secs(10), || conf_has(1)),
+        "{}",
+        c.dump()
+    );
     let second = proxy_pid(&c).unwrap();
     assert!(c.lcc(&["down"]).status.success());
     assert!(!alive(second), "proxy left running");

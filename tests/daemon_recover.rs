@@ -5,6 +5,7 @@
 mod daemon_support;
 use daemon_support::*;
 use std::net::TcpListener;
+use std::time::Duration;
 
 fn port(c: &Cluster, inst: &str) -> u16 {
     c.status(inst).unwrap()["ports"]["http"].as_u64().unwrap() as u16
@@ -21,7 +22,7 @@ fn taken_port_gets_a_new_one_with_an_event() {
     let old = port(&c, "web");
     assert!(c.lcc(&["stop", "web"]).status.success());
     assert!(
-        wait_until(20, || c
+        wait_until(Duration::from_secs(20), || c
             .status("web")
             .is_some_and(|s| s["phase"] == "Stopped")),
         "{}",
@@ -29,7 +30,11 @@ fn taken_port_gets_a_new_one_with_an_event() {
     );
     let squatter = wait_for_bind(old);
     assert!(c.lcc(&["start", "web"]).status.success());
-    assert!(wait_until(20, || c.ready("web")), "{}", c.dump());
+    assert!(
+        wait_until(Duration::from_secs(20), || c.ready("web")),
+        "{}",
+        c.dump()
+    );
     let new = port(&c, "web");
     assert_ne!(new, old);
     assert!(
@@ -47,7 +52,7 @@ fn taken_port_gets_a_new_one_with_an_event() {
 
 fn wait_for_bind(port: u16) -> TcpListener {
     let mut l = None;
-    assert!(wait_until(10, || {
+    assert!(wait_until(Duration::from_secs(10), || {
         l = TcpListener::bind(("127.0.0.1", port)).ok();
         l.is_some()
     }));
@@ -66,33 +71,34 @@ fn corrupted_state_and_env_are_rewritten() {
     let p = port(&c, "web");
     std::fs::write(c.pod("web").join("pod.state"), "\u{0}garbage\n").unwrap();
     assert!(
-        wait_until(15, || !c
+        wait_until(Duration::from_secs(15), || !c
             .events_of("instance/web", "InvalidPodState")
             .is_empty()),
         "{}",
         c.dump()
     );
-    assert!(wait_until(5, || std::fs::read_to_string(
-        c.pod("web").join("pod.state")
-    )
-    .is_ok_and(|s| s == "running\n")));
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(c.pod("web").join("pod.state")).is_ok_and(|s| s == "running\n")
+    }));
     std::fs::write(c.pod("web").join("pod.env"), "this is not an env file\n").unwrap();
     assert!(
-        wait_until(15, || !c
+        wait_until(Duration::from_secs(15), || !c
             .events_of("instance/web", "InvalidPodEnv")
             .is_empty()),
         "{}",
         c.dump()
     );
-    assert!(wait_until(5, || std::fs::read_to_string(
-        c.pod("web").join("pod.env")
-    )
-    .is_ok_and(|s| s.contains(&format!("LCC_PORT_HTTP={p}")))));
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(c.pod("web").join("pod.env"))
+            .is_ok_and(|s| s.contains(&format!("LCC_PORT_HTTP={p}")))
+    }));
     assert_eq!(c.pid("web"), Some(pid), "still the same run");
     // And the daemon still works: a restart keeps the port.
     assert!(c.lcc(&["restart", "web"]).status.success());
     assert!(
-        wait_until(20, || c.pid("web").is_some_and(|x| x != pid)
+        wait_until(Duration::from_secs(20), || c
+            .pid("web")
+            .is_some_and(|x| x != pid)
             && c.ready("web")),
         "{}",
         c.dump()
@@ -104,14 +110,7 @@ fn corrupted_state_and_env_are_rewritten() {
 #[test]
 fn orphan_pods_are_removed() {
     let c = Cluster::new("orphan", 36000);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}",
-            shell_app("s", "exec sleep 300", 5),
-            instance("s", "s")
-        ),
-    );
+    c.write("app.yaml", &sleeper(&instance("s", "s")));
     c.up();
     // A pod nobody owns: compiled by hand into the pods directory.
     let out = std::process::Command::new(lcc_bin())
@@ -127,6 +126,10 @@ fn orphan_pods_are_removed() {
     assert!(c.lcc(&["down"]).status.success());
     assert!(!alive(daemon));
     c.up();
-    assert!(wait_until(15, || !c.pod("zz").exists()), "{}", c.dump());
+    assert!(
+        wait_until(Duration::from_secs(15), || !c.pod("zz").exists()),
+        "{}",
+        c.dump()
+    );
     assert!(c.has_event("Unrecognized", "removing"), "{}", c.dump());
 }

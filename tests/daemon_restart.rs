@@ -3,6 +3,7 @@
 
 mod daemon_support;
 use daemon_support::*;
+use std::time::Duration;
 
 fn delays(c: &Cluster, object: &str) -> Vec<u64> {
     c.events_of(object, "BackOff")
@@ -33,7 +34,9 @@ fn backoff_grows_caps_then_failed_and_replaced() {
     let out = c.lcc(&["up", "-d"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        wait_until(30, || !c.events_of("instance/crash-1", "Failed").is_empty()),
+        wait_until(Duration::from_secs(30), || !c
+            .events_of("instance/crash-1", "Failed")
+            .is_empty()),
         "never Failed:\n{}",
         c.dump()
     );
@@ -79,13 +82,14 @@ fn backoff_grows_caps_then_failed_and_replaced() {
 
     // The group replaces the Failed replica with a new one.
     assert!(
-        wait_until(20, || c.has_event("Scheduled", "creating crash-2")
+        wait_until(Duration::from_secs(20), || c
+            .has_event("Scheduled", "creating crash-2")
             && !c.events_of("instance/crash-2", "Started").is_empty()),
         "no replacement:\n{}",
         c.dump()
     );
     assert!(
-        wait_until(10, || c.status("crash-1").is_none()),
+        wait_until(Duration::from_secs(10), || c.status("crash-1").is_none()),
         "the Failed replica is removed"
     );
 }
@@ -125,7 +129,9 @@ fn explicit_instance_stays_failed_with_exit_code() {
     let before = c.events_of("instance/oops", "Started").len();
     assert!(c.lcc(&["restart", "oops"]).status.success());
     assert!(
-        wait_until(20, || c.events_of("instance/oops", "Started").len()
+        wait_until(Duration::from_secs(20), || c
+            .events_of("instance/oops", "Started")
+            .len()
             > before),
         "{}",
         c.dump()

@@ -158,7 +158,7 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
 
     // Until it is back and ready, every request through the gateway must succeed.
     let mut sent = 0;
-    let back = wait_until(30, || {
+    let back = wait_until(Duration::from_secs(30), || {
         let a = get(hello_gw, "/").expect("gateway accepts");
         assert_eq!(a.status, 200, "request {sent} failed: {a:?}");
         sent += 1;
@@ -172,7 +172,7 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
     assert_eq!(saved.status, 201, "{saved:?}");
     let out = cluster.lcc(&["delete", "notes-1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let replaced = wait_until(30, || {
+    let replaced = wait_until(Duration::from_secs(30), || {
         cluster
             .members("notes")
             .iter()
@@ -216,7 +216,7 @@ fn demo_in_the_foreground_prints_urls_and_stops_on_ctrl_c() {
         .spawn()
         .expect("lcc up");
     let url = format!("http://127.0.0.1:{}/entrances/hello/", ports[0]);
-    let printed = wait_until(60, || {
+    let printed = wait_until(Duration::from_secs(60), || {
         std::fs::read_to_string(&out_file).is_ok_and(|o| o.contains(&url))
     });
     assert!(
@@ -235,7 +235,9 @@ fn demo_in_the_foreground_prints_urls_and_stops_on_ctrl_c() {
         .status()
         .expect("kill")
         .success());
-    let exited = wait_until(30, || up.try_wait().expect("wait").is_some());
+    let exited = wait_until(Duration::from_secs(30), || {
+        up.try_wait().expect("wait").is_some()
+    });
     if !exited {
         let _ = up.kill();
     }

@@ -4,7 +4,7 @@
 
 mod faults_support;
 
-use faults_support::{gateway, group, http_app, http_get, kill_group, wait_until, Cluster};
+use faults_support::{http_get, kill_group, wait_until, Cluster};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -76,18 +76,8 @@ fn inject(
 #[test]
 fn killed_and_hung_apps_are_taken_out_and_restarted() {
     let c = Cluster::new("akill", 26200);
-    let port = c.gateway_port(0);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}---\n{}",
-            http_app("web", ""),
-            group("web", "web", 3),
-            gateway("web", "web", port)
-        ),
-    );
+    let addr = c.write_web_group(3);
     c.up();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let serving = wait_until(Duration::from_secs(15), || {
         ready_count(&c) == 3 && http_get(addr, "/").is_some_and(|(s, _)| s == 200)
     });

@@ -4,25 +4,15 @@
 
 mod faults_support;
 
-use faults_support::{gateway, gone, group, http_app, http_get, kill9, wait_until, Cluster};
+use faults_support::{gone, http_get, kill9, wait_until, Cluster};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Group web (2) behind a gateway, up and serving.
 fn serving_cluster(lo: u16) -> (Cluster, SocketAddr) {
     let c = Cluster::new("corrupt", lo);
-    let port = c.gateway_port(0);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}---\n{}",
-            http_app("web", ""),
-            group("web", "web", 2),
-            gateway("web", "web", port)
-        ),
-    );
+    let addr = c.write_web_group(2);
     c.up();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let serving = wait_until(Duration::from_secs(10), || {
         http_get(addr, "/").is_some_and(|(s, _)| s == 200)
     });

@@ -7,18 +7,14 @@
 
 mod faults_support;
 
-use faults_support::{http_get, proxy_bin, raw_exchange, status_of, wait_until, KillOnDrop};
+use faults_support::{
+    free_port, http_get, proxy_bin, raw_exchange, status_of, wait_until, KillOnDrop,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// A backend that records every request head it gets and answers `200 ok`.
 struct Recorder {

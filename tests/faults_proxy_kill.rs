@@ -4,7 +4,7 @@
 
 mod faults_support;
 
-use faults_support::{gateway, group, http_app, http_get, kill9, wait_until, Cluster};
+use faults_support::{http_get, kill9, wait_until, Cluster};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,18 +29,8 @@ fn load(addr: SocketAddr, stop: Arc<AtomicBool>, log: Arc<Mutex<Vec<(Instant, bo
 #[test]
 fn sigkill_of_the_proxy_under_load_is_repaired() {
     let c = Cluster::new("pkill", 26100);
-    let port = c.gateway_port(0);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}---\n{}",
-            http_app("web", ""),
-            group("web", "web", 2),
-            gateway("web", "web", port)
-        ),
-    );
+    let addr = c.write_web_group(2);
     c.up();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     assert!(
         wait_until(Duration::from_secs(10), || http_get(addr, "/")
             .is_some_and(|(s, _)| s == 200)),

@@ -3,29 +3,14 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
+#[allow(unused_imports)] // each test crate uses its own subset
+pub use common::{alive, free_port, lcc_bin, text, wait_until};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
-
-/// The `lcc` binary under test.
-pub fn lcc_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lcc"))
-}
-
-/// Polls `cond` every 25 ms until it holds or `secs` pass; returns whether it held.
-pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
 
 /// A cluster directory with its own daemon; `lcc down` and a kill sweep on drop.
 pub struct Cluster {
@@ -91,13 +76,7 @@ impl Cluster {
 
     /// Every status file.
     pub fn statuses(&self) -> Vec<Value> {
-        let Ok(rd) = std::fs::read_dir(self.path().join(".lcc/status")) else {
-            return Vec::new();
-        };
-        rd.flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
-            .collect()
+        common::json_files(&self.path().join(".lcc/status"))
     }
 
     /// Names of the instances of `group` whose pod still exists, sorted.
@@ -171,22 +150,6 @@ impl Cluster {
     }
 }
 
-/// Whether `pid` runs and is not a zombie.
-pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => s
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().next())
-            .is_some_and(|st| st != "Z" && st != "X"),
-        Err(_) => false,
-    }
-}
-
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 impl Drop for Cluster {
     fn drop(&mut self) {
         let pids = self.all_pids();
@@ -212,6 +175,11 @@ pub fn shell_app(name: &str, script: &str, max_retries: u32) -> String {
     format!(
         "kind: Application\nname: {name}\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      shell: {script:?}\nrestart: {{policy: always, maxRetries: {max_retries}, backoff: {{initial: 100ms, max: 400ms}}}}\nstop: {{signal: TERM, timeout: 2s}}\n"
     )
+}
+
+/// App `s` sleeping 300 s, plus `owner` (an Instance or InstanceGroup of it).
+pub fn sleeper(owner: &str) -> String {
+    format!("{}---\n{owner}", shell_app("s", "exec sleep 300", 5))
 }
 
 /// An InstanceGroup.

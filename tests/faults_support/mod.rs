@@ -3,34 +3,20 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
+#[allow(unused_imports)] // each test crate uses its own subset
+pub use common::{alive, free_port, lcc_bin, wait_until, KillOnDrop};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// The `lcc` binary under test.
-pub fn lcc_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lcc"))
-}
 
 /// The `lcc-proxy` binary, built next to `lcc` by `cargo build --workspace`.
 pub fn proxy_bin() -> PathBuf {
     lcc_bin().with_file_name("lcc-proxy")
-}
-
-/// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
-pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// What a bounded run of a command gave.
@@ -147,17 +133,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
-/// A child process killed (SIGKILL) and reaped on drop.
-#[derive(Debug)]
-pub struct KillOnDrop(pub Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Sends raw `bytes` to `addr` and reads what comes back until EOF, `read_timeout`
 /// of silence, or 1 MiB; returns the bytes and whether the peer closed.
 pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], read_timeout: Duration) -> (Vec<u8>, bool) {
@@ -222,17 +197,6 @@ impl Rng {
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo)
     }
-}
-
-/// Whether `pid` runs and is not a zombie.
-pub fn alive(pid: i32) -> bool {
-    proc_state(pid).is_some_and(|s| s != 'Z' && s != 'X')
-}
-
-/// Field 3 of `/proc/PID/stat`.
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')').next()?.trim_start().chars().next()
 }
 
 /// Field `n` (1-based) of `/proc/PID/stat`.
@@ -350,6 +314,22 @@ impl Cluster {
         std::fs::rename(&tmp, self.path().join(file)).expect("rename manifest");
     }
 
+    /// Writes `app.yaml`: group `web` of `replicas` http apps behind gateway 0; returns
+    /// the gateway's address.
+    pub fn write_web_group(&self, replicas: u32) -> SocketAddr {
+        let port = self.gateway_port(0);
+        self.write(
+            "app.yaml",
+            &format!(
+                "{}---\n{}---\n{}",
+                http_app("web", ""),
+                group("web", "web", replicas),
+                gateway("web", "web", port)
+            ),
+        );
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     /// Runs `lcc -C DIR ARGS` with a deadline.
     pub fn lcc(&self, args: &[&str]) -> Bounded {
         let mut cmd = Command::new(lcc_bin());
@@ -390,13 +370,7 @@ impl Cluster {
 
     /// Every status file that parses.
     pub fn statuses(&self) -> Vec<serde_json::Value> {
-        let Ok(rd) = std::fs::read_dir(self.state().join("status")) else {
-            return Vec::new();
-        };
-        rd.flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
-            .collect()
+        common::json_files(&self.state().join("status"))
     }
 
     /// Names of the instances of `group` (status files present), sorted.

@@ -7,18 +7,18 @@ use lcc_compiler::podspec::{
     AppKind, Command, EnvVar, Interface, PodSpec, Probe, ProbeAction, Protocol, Restart,
     RestartPolicy, Stop,
 };
+#[path = "../common/mod.rs"]
+mod common;
+
+#[allow(unused_imports)] // each test crate uses its own subset
+pub use common::{lcc_bin, wait_until};
 use lcc_compiler::render::write_pod;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every pod test runs under both shells.
 pub const SHELLS: [&str; 2] = ["dash", "bash"];
-
-/// The `lcc` binary under test.
-pub fn lcc_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lcc"))
-}
 
 /// The real python3 executable (not a version manager's shim script, which would run
 /// extra shells carrying the same argv).
@@ -199,20 +199,6 @@ impl Drop for Pod {
     }
 }
 
-/// Polls `cond` every 20 ms until it holds or `limit` passes.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Live (not zombie) pids, each with its /proc directory.
 fn live_pids() -> Vec<(u32, PathBuf)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -231,24 +217,21 @@ fn live_pids() -> Vec<(u32, PathBuf)> {
 
 /// Live processes whose argv contains `needle` as one item.
 pub fn pids_with_arg(needle: &str) -> Vec<u32> {
-    live_pids()
-        .into_iter()
-        .filter(|(_, dir)| {
-            std::fs::read(dir.join("cmdline"))
-                .map(|c| c.split(|b| *b == 0).any(|a| a == needle.as_bytes()))
-                .unwrap_or(false)
-        })
-        .map(|(pid, _)| pid)
-        .collect()
+    pids_with_item("cmdline", needle)
 }
 
 /// Live processes whose environment contains `entry` (`KEY=VALUE`).
 pub fn pids_with_env(entry: &str) -> Vec<u32> {
+    pids_with_item("environ", entry)
+}
+
+/// Live processes whose NUL-separated /proc file `file` holds `item` as one entry.
+fn pids_with_item(file: &str, item: &str) -> Vec<u32> {
     live_pids()
         .into_iter()
         .filter(|(_, dir)| {
-            std::fs::read(dir.join("environ"))
-                .map(|c| c.split(|b| *b == 0).any(|a| a == entry.as_bytes()))
+            std::fs::read(dir.join(file))
+                .map(|c| c.split(|b| *b == 0).any(|a| a == item.as_bytes()))
                 .unwrap_or(false)
         })
         .map(|(pid, _)| pid)
