@@ -97,3 +97,44 @@ fn gateway_follows_ready_backends_and_proxy_is_restarted() {
     assert!(c.lcc(&["down"]).status.success());
     assert!(!alive(second), "proxy left running");
 }
+
+#[test]
+fn without_an_lcc_proxy_binary_the_daemon_runs_lcc_proxy_mode() {
+    // `cargo run --bin lcc` builds `lcc` alone: LCC_PROXY_BIN pointing nowhere stands in
+    // for a missing `lcc-proxy`, and the gateway must still be served.
+    let c = Cluster::new("fallback", 36400);
+    let gw = free_port();
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\n{}---\nkind: Gateway\nname: web\nport: {gw}\ntarget: web\ninterface: http\n",
+            http_app("web", ""),
+            group("web", "web", 1)
+        ),
+    );
+    let up = std::process::Command::new(lcc_bin())
+        .arg("-C")
+        .arg(c.path())
+        .args(["up", "-d", "--wait"])
+        .env("LCC_PROXY_BIN", c.path().join("no-such-lcc-proxy"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("lcc up");
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(
+        wait_until(Duration::from_secs(10), || get(gw, "/")
+            .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))),
+        "gateway not served:\n{}",
+        c.dump()
+    );
+    let pid = proxy_pid(&c).expect("proxy pid");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(args[0], lcc_bin().display().to_string(), "{args:?}");
+    assert_eq!(args[1], "proxy", "{args:?}");
+    assert!(c.lcc(&["down"]).status.success());
+    assert!(!alive(pid), "proxy left running");
+}
