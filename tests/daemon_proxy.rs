@@ -102,7 +102,7 @@ fn gateway_follows_ready_backends_and_proxy_is_restarted() {
 fn without_an_lcc_proxy_binary_the_daemon_runs_lcc_proxy_mode() {
     // `cargo run --bin lcc` builds `lcc` alone: LCC_PROXY_BIN pointing nowhere stands in
     // for a missing `lcc-proxy`, and the gateway must still be served.
-    let c = Cluster::new("fallback", 36400);
+    let c = Cluster::new("fallback", 36700);
     let gw = free_port();
     c.write(
         "app.yaml",
