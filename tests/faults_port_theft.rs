@@ -31,7 +31,15 @@ fn a_stolen_port_gets_the_instance_a_new_one_and_the_gateway_follows() {
         wait_until(Duration::from_secs(10), || c.procs_of("web").is_empty()),
         "web stopped"
     );
-    let thief = TcpListener::bind(("127.0.0.1", old)).expect("steal the port");
+    // The stopped app's socket may linger a moment after its process is gone.
+    let mut thief = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            thief = TcpListener::bind(("127.0.0.1", old)).ok();
+            thief.is_some()
+        }),
+        "steal the port {old}"
+    );
     let t0 = Instant::now();
     let start = c.lcc(&["start", "web"]);
     assert_eq!(start.code, Some(0), "{}", start.err());
