@@ -97,6 +97,15 @@ fn demo_up() -> (Cluster, Vec<u16>) {
     let ports = free_ports();
     copy_demo(&cluster, &ports);
     cluster.up();
+    // `up --wait` returns once every instance is ready; the proxy applies the
+    // proxy.conf naming them a moment later (it reloads on the file's change).
+    let serving = wait_until(Duration::from_secs(10), || {
+        ["hello", "docs", "notes"]
+            .iter()
+            .all(|e| get(ports[0], &format!("/entrances/{e}/")).is_ok_and(|a| a.status == 200))
+            && replicas_seen(ports[1], 6).len() == 3
+    });
+    assert!(serving, "the demo is not served:\n{}", cluster.dump());
     (cluster, ports)
 }
 
@@ -169,7 +178,7 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
 
     // A note written before the instance is deleted is still there after its replacement.
     let saved = request(http, "POST", "/entrances/notes/", "remember the milk").expect("post");
-    assert_eq!(saved.status, 201, "{saved:?}");
+    assert_eq!(saved.status, 201, "{saved:?}\n{}", cluster.dump());
     let out = cluster.lcc(&["delete", "notes-1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let replaced = wait_until(Duration::from_secs(30), || {
@@ -178,11 +187,15 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
             .iter()
             .any(|m| m != "notes-1" && cluster.ready(m))
             && get(http, "/entrances/notes/")
-                .is_ok_and(|a| a.instance.as_deref() != Some("notes-1"))
+                .is_ok_and(|a| a.status == 200 && a.instance.is_some_and(|i| i != "notes-1"))
     });
     assert!(replaced, "notes-1 was not replaced:\n{}", cluster.dump());
     let notes = get(http, "/entrances/notes/").expect("notes answer");
-    assert!(notes.body.contains("remember the milk"), "{notes:?}");
+    assert!(
+        notes.body.contains("remember the milk"),
+        "{notes:?}\n{}",
+        cluster.dump()
+    );
 
     // `lcc down` leaves no process of the cluster.
     let pids = cluster.all_pids();

@@ -13,14 +13,26 @@ use std::task::{Context, Poll};
 /// A client's request body on its way to a backend.
 #[derive(Debug)]
 pub struct UpBody {
-    body: Incoming,
+    /// The client's body; `None` for the empty body of a request sent again.
+    body: Option<Incoming>,
     counters: Arc<Counters>,
 }
 
 impl UpBody {
     /// Streams `body`, counting its bytes as received.
     pub fn new(body: Incoming, counters: Arc<Counters>) -> Self {
-        Self { body, counters }
+        Self {
+            body: Some(body),
+            counters,
+        }
+    }
+
+    /// No body: a bodyless request sent again after its connection broke.
+    pub fn empty(counters: Arc<Counters>) -> Self {
+        Self {
+            body: None,
+            counters,
+        }
     }
 }
 
@@ -33,7 +45,10 @@ impl Body for UpBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(body).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(data) = frame.data_ref() {
                 Counters::add(&this.counters.bytes_in, data.len() as u64);
@@ -43,11 +58,13 @@ impl Body for UpBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.body.as_ref().is_none_or(|b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
 

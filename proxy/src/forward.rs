@@ -97,9 +97,11 @@ async fn try_forward(
         None => origin_form(&parts.uri),
     };
     parts.version = Version::HTTP_11;
+    let replay = Replay::of(&parts, &body);
     let mut req = Request::from_parts(parts, UpBody::new(body, target.counters.clone()));
     let limits = &ctx.shared.limits;
     let mut last = None;
+    let mut broken = None;
     for backend in gateway.balancer.candidates(limits.max_tries) {
         if !req.headers().contains_key(header::HOST) {
             if let Ok(host) = HeaderValue::from_str(&backend.authority) {
@@ -120,7 +122,26 @@ async fn try_forward(
                     break;
                 }
             };
-            match send(&mut sender, req, backend, ctx).await? {
+            let sent = match send(&mut sender, req, backend, ctx).await {
+                Ok(sent) => sent,
+                // A bodyless idempotent request whose connection broke (a backend killed
+                // with the connection pooled) may be sent again (RFC 9110, 9.2.2): on a
+                // new connection, then on the next backend.
+                Err(failure @ Failure::Broken { .. }) => match &replay {
+                    Some(replay) => {
+                        req = replay.request(target.counters);
+                        if fresh {
+                            broken = Some(failure);
+                            break;
+                        }
+                        fresh = true;
+                        continue;
+                    }
+                    None => return Err(failure),
+                },
+                Err(failure) => return Err(failure),
+            };
+            match sent {
                 Sent::Answered(resp) => {
                     let reuse = Reuse {
                         sender,
@@ -143,13 +164,46 @@ async fn try_forward(
             }
         }
     }
-    Err(match last {
-        Some(last) => Failure::Unreachable {
+    Err(match (broken, last) {
+        (Some(broken), _) => broken,
+        (None, Some(last)) => Failure::Unreachable {
             gateway: gateway.name.clone(),
             last,
         },
-        None => Failure::NoBackend(gateway.name.clone()),
+        (None, None) => Failure::NoBackend(gateway.name.clone()),
     })
+}
+
+/// What is needed to send a bodyless idempotent request again.
+struct Replay {
+    method: http::Method,
+    uri: Uri,
+    headers: http::HeaderMap,
+}
+
+impl Replay {
+    /// Some for GET, HEAD, OPTIONS and TRACE without a body: nothing of the client's is
+    /// lost by sending them twice.
+    fn of(parts: &http::request::Parts, body: &Incoming) -> Option<Replay> {
+        let idempotent = matches!(
+            parts.method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::TRACE
+        );
+        (idempotent && body.is_end_stream()).then(|| Replay {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+        })
+    }
+
+    fn request(&self, counters: &Arc<Counters>) -> Request<UpBody> {
+        let mut req = Request::new(UpBody::empty(counters.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
 }
 
 fn origin_form(uri: &Uri) -> Uri {
