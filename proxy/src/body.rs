@@ -7,6 +7,7 @@ use crate::upstream::Sender;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -49,11 +50,7 @@ impl Body for UpBody {
             return Poll::Ready(None);
         };
         let polled = Pin::new(body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                Counters::add(&this.counters.bytes_in, data.len() as u64);
-            }
-        }
+        count_data(&polled, &this.counters.bytes_in);
         polled
     }
 
@@ -65,6 +62,15 @@ impl Body for UpBody {
         self.body
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+/// Adds the bytes of a polled data frame to `counter`.
+fn count_data(polled: &Poll<Option<Result<Frame<Bytes>, hyper::Error>>>, counter: &AtomicU64) {
+    if let Poll::Ready(Some(Ok(frame))) = polled {
+        if let Some(data) = frame.data_ref() {
+            Counters::add(counter, data.len() as u64);
+        }
     }
 }
 
@@ -125,14 +131,10 @@ impl Body for DownBody {
                 reuse,
             } => {
                 let polled = Pin::new(&mut *body).poll_frame(cx);
+                count_data(&polled, &counters.bytes_out);
                 let done = match &polled {
-                    Poll::Ready(Some(Ok(frame))) => {
-                        if let Some(data) = frame.data_ref() {
-                            Counters::add(&counters.bytes_out, data.len() as u64);
-                        }
-                        // hyper stops polling a body that says it has ended
-                        body.is_end_stream()
-                    }
+                    // hyper stops polling a body that says it has ended
+                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
                     Poll::Ready(None) => true,
                     _ => false,
                 };

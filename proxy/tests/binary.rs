@@ -75,20 +75,12 @@ fn a_bad_config_at_startup_exits_1_naming_file_and_field() {
         "version: 1\ngateways: [{name: a, listen: nowhere, protocol: http}]\n",
     )
     .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .expect("run");
+    let out = run_with_config(&path);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("gateways[0].listen"), "{err}");
-    let missing = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
-        .arg("--config")
-        .arg(dir.path().join("absent.conf"))
-        .output()
-        .expect("run");
+    let missing = run_with_config(&dir.path().join("absent.conf"));
     assert_eq!(missing.status.code(), Some(1));
     // a listen address another process holds is fatal at startup
     let thief = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -98,11 +90,7 @@ fn a_bad_config_at_startup_exits_1_naming_file_and_field() {
         format!("version: 1\nhttp: {{listen: \"{taken}\"}}\n"),
     )
     .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .expect("run");
+    let out = run_with_config(&path);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot listen on {taken}")), "{err}");
@@ -219,4 +207,13 @@ impl Running {
                 .unwrap_or(0)
         }
     }
+}
+
+/// Runs `lcc-proxy --config PATH` to completion (for configs it refuses at startup).
+fn run_with_config(path: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
+        .arg("--config")
+        .arg(path)
+        .output()
+        .expect("run lcc-proxy")
 }
