@@ -64,13 +64,7 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    // A daemon just killed holds its lock until its last thread is gone: wait a moment
-    // when the recorded pid is already dead (or a zombie).
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while lock::is_held(&layout) && Instant::now() < deadline && !holder_alive(&layout) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if lock::is_held(&layout) {
+    if lock::held_by_live_daemon(&layout, Duration::from_secs(3)) {
         let pid = lock::holder_pid(&layout).map_or("?".to_string(), |p| p.to_string());
         bail!(
             "cluster {} is already up: daemon pid {pid}",
@@ -81,12 +75,6 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return up_detached(&layout, &plan, args.wait);
     }
     up_foreground(&layout, &plan)
-}
-
-fn holder_alive(layout: &Layout) -> bool {
-    lock::holder_pid(layout)
-        .and_then(lcc_supervisor::podfs::proc_stat)
-        .is_some_and(|(state, _)| state != 'Z' && state != 'X')
 }
 
 fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<ExitCode> {

@@ -135,7 +135,7 @@ pub fn scale_overrides(layout: &Layout) -> std::collections::BTreeMap<String, u3
 /// Stops the cluster: SIGTERM to its daemon and wait for it to let go of the lock; with
 /// no daemon (or one that does not stop), stop every pod and the proxy directly.
 pub fn down(layout: &Layout, wait: Duration) -> Result<bool, ControlError> {
-    let had_daemon = daemon_running(layout);
+    let had_daemon = lock::held_by_live_daemon(layout, Duration::from_secs(2));
     let mut stuck = None;
     if had_daemon {
         if let Some(pid) = lock::holder_pid(layout) {
@@ -159,23 +159,6 @@ pub fn down(layout: &Layout, wait: Duration) -> Result<bool, ControlError> {
         Some(e) => Err(e),
         None => Ok(had_daemon),
     }
-}
-
-/// Whether a live daemon holds the cluster's lock. A daemon killed a moment ago may
-/// hold it still (a zombie whose other threads are exiting): that one is waited out
-/// for up to 2 s rather than taken for a running daemon.
-fn daemon_running(layout: &Layout) -> bool {
-    let dying = |pid: i32| !matches!(podfs::proc_stat(pid), Some((s, _)) if s != 'Z' && s != 'X');
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while lock::is_held(layout) {
-        match lock::holder_pid(layout) {
-            Some(pid) if dying(pid) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            _ => return lock::is_held(layout),
-        }
-    }
-    false
 }
 
 /// `pod stop` on every pod that ever ran, in parallel. Not only those whose leader

@@ -106,6 +106,22 @@ fn flock_holder(path: &std::path::Path) -> Option<i32> {
     })
 }
 
+/// Whether a live daemon holds the lock. A daemon killed a moment ago may hold it still
+/// (a zombie whose other threads are exiting): that one is waited out for up to `wait`
+/// rather than taken for a running daemon.
+pub fn held_by_live_daemon(layout: &Layout, wait: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    let dying = || {
+        holder_pid(layout)
+            .and_then(crate::podfs::proc_stat)
+            .is_none_or(|(state, _)| state == 'Z' || state == 'X')
+    };
+    while is_held(layout) && dying() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    is_held(layout)
+}
+
 /// Whether some process holds the lock now (a running daemon).
 pub fn is_held(layout: &Layout) -> bool {
     let Ok(file) = open(layout) else { return false };
