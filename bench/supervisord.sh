@@ -6,8 +6,13 @@
 # (utime+stime from /proc/PID/stat) and RSS; for lcc also the median latency from a
 # `pod.state` write to the start of the pod's process (its start time in /proc).
 #
-#   bench/supervisord.sh            # N=200 IDLE=20 SAMPLES=20 PERIOD=10s (probe period)
-#   N=50 IDLE=10 bench/supervisord.sh
+#   bench/supervisord.sh            # N=200 IDLE=20 SAMPLES=20 PERIOD=10s ROUNDS=3
+#   N=50 IDLE=10 ROUNDS=1 bench/supervisord.sh
+#
+# Rounds alternate lcc and supervisord and the medians are reported: one round of each
+# varies by a second or more on a 2-core machine. The program is `command -v python3`,
+# as a user would write it (on a machine with pyenv that is its shim, a bash script that
+# costs more than Python's own start-up; both sides run the same one).
 #
 # Needs python3 with venv and network access to PyPI (pip install supervisor).
 set -euo pipefail
@@ -15,6 +20,7 @@ set -euo pipefail
 N=${N:-200}
 IDLE=${IDLE:-20}
 SAMPLES=${SAMPLES:-20}
+ROUNDS=${ROUNDS:-3}
 PERIOD=${PERIOD:-10s}
 LCC_LO=${LCC_LO:-20000}
 SUP_LO=${SUP_LO:-23000}
@@ -103,12 +109,13 @@ EOF
     done
 } >"$SUPDIR/supervisord.conf"
 
-export WORK CLUSTER SUPDIR LCC N IDLE SAMPLES SUP_LO
+export WORK CLUSTER SUPDIR LCC N IDLE SAMPLES SUP_LO ROUNDS PY PERIOD
 "$PY" - <<'PYEOF'
-import json, os, statistics, subprocess, time, urllib.request, glob
+import json, os, shutil, statistics, subprocess, time, urllib.request, glob
 
 WORK, CLUSTER, SUPDIR, LCC = (os.environ[k] for k in ("WORK", "CLUSTER", "SUPDIR", "LCC"))
-N, IDLE, SAMPLES, SUP_LO = (int(os.environ[k]) for k in ("N", "IDLE", "SAMPLES", "SUP_LO"))
+N, IDLE, SAMPLES, SUP_LO, ROUNDS = (int(os.environ[k]) for k in ("N", "IDLE", "SAMPLES", "SUP_LO", "ROUNDS"))
+PROG = os.environ["PY"]
 TCK = os.sysconf("SC_CLK_TCK")
 
 def answers(port):
@@ -144,29 +151,34 @@ def idle_cpu(pid):
     b, _ = stat(pid)
     return 100.0 * (b - a) / TCK / IDLE
 
-# --- lcc ---
-t0 = time.time()
-up = subprocess.Popen([LCC, "up", "-d", "--wait", CLUSTER], stdout=subprocess.DEVNULL,
-                      env={**os.environ, "LCC_WAIT_TIMEOUT": "300"})
-sts = []
-while len(sts) < N or not all(s["ports"] for s in sts):
-    if time.time() - t0 > 300:
-        raise SystemExit("lcc never allocated every port")
-    time.sleep(0.05)
+def lcc_round(latency):
+    t0 = time.time()
+    up = subprocess.Popen([LCC, "up", "-d", "--wait", CLUSTER], stdout=subprocess.DEVNULL,
+                          env={**os.environ, "LCC_WAIT_TIMEOUT": "300"})
     sts = []
-    for p in glob.glob(f"{CLUSTER}/.lcc/status/*.json"):
-        try:
-            sts.append(json.load(open(p)))
-        except Exception:
-            pass
-lcc_ready = wait_all([s["ports"]["http"] for s in sts], t0)
-if up.wait() != 0:
-    raise SystemExit("lcc up -d --wait failed")
-lcc_wait = time.time() - t0
-dpid = int(open(f"{CLUSTER}/.lcc/daemon.pid").read())
-time.sleep(2)
-lcc_cpu = idle_cpu(dpid)
-lcc_rss = rss_mb(dpid)
+    while len(sts) < N or not all(s["ports"] for s in sts):
+        if time.time() - t0 > 300:
+            raise SystemExit("lcc never allocated every port")
+        time.sleep(0.05)
+        sts = []
+        for p in glob.glob(f"{CLUSTER}/.lcc/status/*.json"):
+            try:
+                sts.append(json.load(open(p)))
+            except Exception:
+                pass
+    ready = wait_all([s["ports"]["http"] for s in sts], t0)
+    if up.wait() != 0:
+        raise SystemExit("lcc up -d --wait failed")
+    waited = time.time() - t0
+    dpid = int(open(f"{CLUSTER}/.lcc/daemon.pid").read())
+    time.sleep(2)
+    cpu = idle_cpu(dpid)
+    rss = rss_mb(dpid)
+    lat = state_to_run(sts) if latency else []
+    subprocess.run([LCC, "down", CLUSTER], check=True, stdout=subprocess.DEVNULL)
+    # Each round starts from nothing, as the first: no pods, ports or statuses kept.
+    shutil.rmtree(f"{CLUSTER}/.lcc")
+    return ready, waited, cpu, rss, lat
 
 def write_state(inst, word):
     pod = f"{CLUSTER}/.lcc/pods/{inst}"
@@ -181,49 +193,78 @@ def pid_of(inst):
     except Exception:
         return None
 
-lat = []
-for s in sorted(sts, key=lambda s: s["instance"])[:SAMPLES]:
-    inst = s["instance"]
-    write_state(inst, "stopped")
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        st = json.load(open(f"{CLUSTER}/.lcc/status/{inst}.json"))
-        if st["phase"] == "Stopped":
-            break
-        time.sleep(0.02)
-    old = pid_of(inst)
-    t = time.clock_gettime(time.CLOCK_BOOTTIME)
-    write_state(inst, "running")
-    while time.clock_gettime(time.CLOCK_BOOTTIME) < t + 30:
-        p = pid_of(inst)
-        if p and p != old:
-            try:
-                # Process start times count clock ticks since boot (CLOCK_BOOTTIME).
-                lat.append(stat(p)[1] / TCK - t)
+def state_to_run(sts):
+    """Seconds from a pod.state write ("running") to the start of the pod's new process."""
+    lat = []
+    for s in sorted(sts, key=lambda s: s["instance"])[:SAMPLES]:
+        inst = s["instance"]
+        write_state(inst, "stopped")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = json.load(open(f"{CLUSTER}/.lcc/status/{inst}.json"))
+            if st["phase"] == "Stopped":
                 break
-            except FileNotFoundError:
-                pass
-        time.sleep(0.002)
+            time.sleep(0.02)
+        old = pid_of(inst)
+        t = time.clock_gettime(time.CLOCK_BOOTTIME)
+        write_state(inst, "running")
+        while time.clock_gettime(time.CLOCK_BOOTTIME) < t + 30:
+            p = pid_of(inst)
+            if p and p != old:
+                try:
+                    # Process start times count clock ticks since boot (CLOCK_BOOTTIME).
+                    lat.append(stat(p)[1] / TCK - t)
+                    break
+                except FileNotFoundError:
+                    pass
+            time.sleep(0.002)
+    return lat
+
+def sup_round():
+    t0 = time.time()
+    subprocess.run([f"{WORK}/venv/bin/supervisord", "-c", f"{SUPDIR}/supervisord.conf"], check=True)
+    ready = wait_all([SUP_LO + i for i in range(1, N + 1)], t0)
+    deadline = time.time() + 10
+    while not os.path.exists(f"{SUPDIR}/supervisord.pid") and time.time() < deadline:
+        time.sleep(0.05)
+    spid = int(open(f"{SUPDIR}/supervisord.pid").read())
+    time.sleep(2)
+    cpu = idle_cpu(spid)
+    rss = rss_mb(spid)
+    os.kill(spid, 15)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            os.kill(spid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    return ready, cpu, rss
+
+def settle():
+    """Waits until the last round's programs are gone and the CPU is quiet again."""
+    time.sleep(3)
+
+# Rounds alternate lcc and supervisord; the medians are reported.
+L, S, lat = [], [], []
+for r in range(ROUNDS):
+    L.append(lcc_round(latency=(r == 0)))
+    lat = lat or L[-1][4]
+    settle()
+    S.append(sup_round())
+    settle()
+    print(f"round {r + 1}: time to all ready lcc {L[-1][0]:.2f} s, supervisord {S[-1][0]:.2f} s", flush=True)
+
+med = statistics.median
+lcc_ready, lcc_wait = med(x[0] for x in L), med(x[1] for x in L)
+lcc_cpu, lcc_rss = med(x[2] for x in L), med(x[3] for x in L)
+sup_ready, sup_cpu, sup_rss = med(x[0] for x in S), med(x[1] for x in S), med(x[2] for x in S)
 lcc_lat = statistics.median(lat) * 1000 if lat else float("nan")
 
-subprocess.run([LCC, "down", CLUSTER], check=True, stdout=subprocess.DEVNULL)
-
-# --- supervisord ---
-t0 = time.time()
-subprocess.run([f"{WORK}/venv/bin/supervisord", "-c", f"{SUPDIR}/supervisord.conf"], check=True)
-sup_ready = wait_all([SUP_LO + i for i in range(1, N + 1)], t0)
-deadline = time.time() + 10
-while not os.path.exists(f"{SUPDIR}/supervisord.pid") and time.time() < deadline:
-    time.sleep(0.05)
-spid = int(open(f"{SUPDIR}/supervisord.pid").read())
-time.sleep(2)
-sup_cpu = idle_cpu(spid)
-sup_rss = rss_mb(spid)
-
 print()
-print(f"{N} x python3 -m http.server, HTTP probe; idle window {IDLE} s")
-print(f"{'':28}{'lcc':>12}{'supervisord':>14}")
-print(f"{'time to all ready (s)':28}{lcc_ready:>12.2f}{sup_ready:>14.2f}")
+print(f"{N} x {PROG} -m http.server, HTTP probe every {os.environ['PERIOD']}; idle window {IDLE} s; medians of {ROUNDS} rounds")
+print(f"{'':28}{'lcc':>12}{'supervisord':>14}{'ratio':>8}")
+print(f"{'time to all ready (s)':28}{lcc_ready:>12.2f}{sup_ready:>14.2f}{lcc_ready / sup_ready:>8.2f}")
 print(f"{'  (lcc up -d --wait returned)':28}{lcc_wait:>12.2f}")
 print(f"{'idle daemon CPU (% core)':28}{lcc_cpu:>12.2f}{sup_cpu:>14.2f}")
 print(f"{'daemon RSS (MB)':28}{lcc_rss:>12.1f}{sup_rss:>14.1f}")

@@ -93,7 +93,19 @@ pub fn plan(
         );
     }
     let mut used: BTreeSet<String> = taken.clone();
-    let mut n = 1u32;
+    // Scaling up fills the lowest free ordinals; a roll names its new replicas above
+    // every name in use, so an old replica removed meanwhile never lends its name (and
+    // its logs) to a new one, whatever the timing of the removal.
+    let mut n = if o > 0 {
+        taken
+            .iter()
+            .filter_map(|t| ordinal(group, t))
+            .max()
+            .unwrap_or(0)
+            + 1
+    } else {
+        1
+    };
     while create > 0 {
         let name = format!("{group}-{n}");
         if !used.contains(&name) {
@@ -178,15 +190,16 @@ mod tests {
             plan("web", 2, &ms, &taken(&ms)),
             vec![Action::Remove("web-2".into())]
         );
+        // The removed web-2's name is not reused by the roll.
         let ms = vec![m("web-1", false, true), m("web-3", true, true)];
         assert_eq!(
             plan("web", 2, &ms, &taken(&ms)),
-            vec![Action::Create("web-2".into())]
+            vec![Action::Create("web-4".into())]
         );
         let ms = vec![
             m("web-1", false, true),
-            m("web-2", true, true),
             m("web-3", true, true),
+            m("web-4", true, true),
         ];
         assert_eq!(
             plan("web", 2, &ms, &taken(&ms)),

@@ -73,12 +73,16 @@ pub struct Inst {
     pub probing: bool,
     /// Restart not before this.
     pub backoff_until: Option<Instant>,
+    /// Its start holds a slot of the start gate until then (or until ready or ended).
+    pub slot_until: Option<Instant>,
     /// A new spec to render once the pod is stopped (explicit instance edited).
     pub pending_spec: Option<PodSpec>,
     /// The manifest's `state:` last applied to `pod.state` (explicit instances).
     pub plan_running: Option<bool>,
     /// The status as last written, to skip identical writes.
     pub written: Option<InstanceStatus>,
+    /// When the status file was last written.
+    pub written_at: Option<Instant>,
     /// The process is our child (subreaper): its end arrives as SIGCHLD, no /proc polling.
     pub child: bool,
     /// `pod.state` and `pod.env` as last read: re-read only when they change.

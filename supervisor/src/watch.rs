@@ -6,12 +6,14 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 
 /// What changed, coarsely: enough to choose what to re-read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A manifest (`*.yaml`/`*.yml` in the cluster directory).
     Manifests,
-    /// A pod's `pod.state`/`pod.env`, a pod directory, or a scale override.
+    /// A pod directory (added or removed), or a scale override.
     State,
+    /// The `pod.state` or `pod.env` of the pod of this name.
+    Pod(String),
 }
 
 /// Classifies a notify event by its paths; `None` for noise (logs, temp files).
@@ -29,11 +31,20 @@ pub fn classify(root: &Path, ev: &Event) -> Option<Change> {
             if name.ends_with(".yaml") || name.ends_with(".yml") {
                 return Some(Change::Manifests);
             }
-        } else if name == "pod.state"
-            || name == "pod.env"
-            || p.parent()
+        } else if name == "pod.state" || name == "pod.env" {
+            let pod = p
+                .parent()
                 .and_then(|d| d.file_name())
-                .is_some_and(|d| d == "scale" || d == "pods")
+                .and_then(|d| d.to_str());
+            out = Some(match (out, pod) {
+                (None, Some(pod)) => Change::Pod(pod.to_string()),
+                (Some(Change::Pod(other)), Some(pod)) if other == pod => Change::Pod(other),
+                _ => Change::State,
+            });
+        } else if p
+            .parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|d| d == "scale" || d == "pods")
         {
             out = Some(Change::State);
         }
@@ -82,5 +93,47 @@ impl Watch {
         if self.watched.remove(dir) {
             let _ = self.watcher.unwatch(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, ModifyKind};
+
+    fn ev(paths: &[&str]) -> Event {
+        paths
+            .iter()
+            .fold(Event::new(EventKind::Modify(ModifyKind::Any)), |e, p| {
+                e.add_path(PathBuf::from(p))
+            })
+    }
+
+    #[test]
+    fn a_pod_file_names_its_pod() {
+        let root = Path::new("/c");
+        assert_eq!(
+            classify(root, &ev(&["/c/.lcc/pods/web-1/pod.state"])),
+            Some(Change::Pod("web-1".into()))
+        );
+        assert_eq!(
+            classify(
+                root,
+                &ev(&["/c/.lcc/pods/web-1/pod.env", "/c/.lcc/pods/web-2/pod.state"])
+            ),
+            Some(Change::State),
+            "two pods at once: a full re-read"
+        );
+        let created = Event::new(EventKind::Create(CreateKind::Folder))
+            .add_path(PathBuf::from("/c/.lcc/pods/web-3"));
+        assert_eq!(classify(root, &created), Some(Change::State));
+        assert_eq!(
+            classify(root, &ev(&["/c/app.yaml"])),
+            Some(Change::Manifests)
+        );
+        assert_eq!(
+            classify(root, &ev(&["/c/.lcc/pods/web-1/log/stdout.log"])),
+            None
+        );
     }
 }

@@ -21,6 +21,10 @@ impl Daemon {
             return;
         }
         let _ = podfs::write_state(&dir, state);
+        // The directories `pod run` would otherwise make with one `mkdir` process each.
+        for sub in [".pod", "run", "log"] {
+            let _ = std::fs::create_dir_all(dir.join(sub));
+        }
         let _ = crate::atomic::write_atomic(
             &self.layout.spec(&name),
             &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
@@ -205,6 +209,8 @@ pub(super) fn new_inst(
         next_probe: None,
         probing: false,
         backoff_until: None,
+        slot_until: None,
+        written_at: None,
         pending_spec: None,
         plan_running: None,
         written: None,

@@ -7,11 +7,16 @@ use crate::backoff;
 use crate::compat;
 use crate::instance::Op;
 use crate::podfs::{self, PodState};
+use crate::reaper::RunError;
 use crate::status::{self, Phase};
 use lcc_compiler::podspec::{AppKind, RestartPolicy};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A local app without a probe is ready once it has been up this long.
+pub(super) const NO_PROBE_READY_AFTER: Duration = Duration::from_secs(1);
 
 /// How long `pod run` may take (static sites fetch archives).
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -28,6 +33,7 @@ impl Daemon {
 
     pub(super) fn step(&mut self, name: &str) {
         let now = Instant::now();
+        self.waiting.remove(name);
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
@@ -72,6 +78,13 @@ impl Daemon {
                     Phase::Pending | Phase::Stopped | Phase::BackOff
                 ) && due
                 {
+                    if !self.take_slot(name, now) {
+                        self.waiting.insert(name.to_string());
+                        return;
+                    }
+                    let Some(inst) = self.insts.get_mut(name) else {
+                        return;
+                    };
                     if inst.st.phase == Phase::BackOff {
                         inst.st.restarts += 1;
                     }
@@ -99,7 +112,14 @@ impl Daemon {
             }
         }
         if inst.spec.probe.is_none() && inst.spec.kind == AppKind::Local {
-            self.mark_ready(name, "Running (no probe)");
+            // Without a probe, ready means it stayed up NO_PROBE_READY_AFTER (supervisord's
+            // `startsecs`): an app that dies at once is never reported ready.
+            let ready_at = inst.run_started.map(|t| t + NO_PROBE_READY_AFTER);
+            if ready_at.is_none_or(|t| t <= now) {
+                self.mark_ready(name, "Running (no probe)");
+            } else {
+                inst.next_probe = ready_at;
+            }
             return;
         }
         self.probe_if_due(name, now);
@@ -108,6 +128,7 @@ impl Daemon {
     /// A run ended on its own (or failed to start): restart per policy, or give up.
     pub(super) fn ended(&mut self, name: &str, exit: Option<i32>, why: String) {
         self.mark_unready(name, "Exited");
+        self.release_slot(name);
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
@@ -164,6 +185,7 @@ impl Daemon {
     }
 
     pub(super) fn stop(&mut self, name: &str, op: Op) {
+        self.release_slot(name);
         if let Some(inst) = self.insts.get_mut(name) {
             inst.set_phase(if inst.desired == PodState::Removed {
                 Phase::Removing
@@ -195,6 +217,10 @@ impl Daemon {
         };
         let arg_refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         let mut cmd = pod_command(&inst.dir, &arg_refs);
+        if op == Op::Start {
+            // `prepare_env` has just checked them: `pod run` need not start `lcc port`.
+            cmd.env("LCC_PORTS_CHECKED", "1");
+        }
         match std::fs::File::create(&errfile) {
             Ok(f) => cmd.stderr(f),
             Err(_) => cmd.stderr(Stdio::null()),
@@ -202,34 +228,22 @@ impl Daemon {
         inst.op = Some(op);
         let tx = self.tx.clone();
         let name = name.to_string();
-        match self.reaper.spawn(&mut cmd) {
-            Ok((pid, rx)) => {
-                tokio::spawn(async move {
-                    let code = match tokio::time::timeout(deadline, rx).await {
-                        Ok(Ok(c)) => c,
-                        _ => {
-                            let _ = nix::sys::signal::kill(
-                                nix::unistd::Pid::from_raw(pid),
-                                nix::sys::signal::Signal::SIGKILL,
-                            );
-                            124
-                        }
-                    };
-                    let _ = tx.send(Msg::Op { name, op, code });
-                });
-            }
-            Err(e) => {
-                let _ = std::fs::write(
-                    &errfile,
-                    format!("cannot run {}/pod: {e}\n", inst.dir.display()),
-                );
-                let _ = tx.send(Msg::Op {
-                    name,
-                    op,
-                    code: 127,
-                });
-            }
-        }
+        let dir = inst.dir.clone();
+        let reaper = Arc::clone(&self.reaper);
+        tokio::spawn(async move {
+            let code = match reaper.run(cmd, deadline).await {
+                Ok(c) => c,
+                Err(RunError::Timeout) => 124,
+                Err(RunError::Spawn(e)) => {
+                    let _ = std::fs::write(
+                        &errfile,
+                        format!("cannot run {}/pod: {e}\n", dir.display()),
+                    );
+                    127
+                }
+            };
+            let _ = tx.send(Msg::Op { name, op, code });
+        });
     }
 
     pub(super) fn op_done(&mut self, name: &str, op: Op, code: i32) {
@@ -349,8 +363,9 @@ impl Daemon {
             return Ok(());
         };
         let obj = inst.object();
-        let mut env = match podfs::read_env(&inst.dir) {
-            Ok(env) => env,
+        let read = podfs::read_env(&inst.dir);
+        let mut env = match read.as_ref() {
+            Ok(env) => env.clone(),
             Err(e) => {
                 self.events.emit(
                     &obj,
@@ -402,6 +417,10 @@ impl Daemon {
         env.insert("LCC_CLUSTER".into(), cluster);
         env.insert("LCC_HOST_PORTS".into(), format!("{}-{}", range.0, range.1));
         inst.st.ports = ports;
+        // Unchanged (a restart on the same ports): no rewrite, no new file.
+        if read.as_ref().is_ok_and(|old| *old == env) {
+            return Ok(());
+        }
         podfs::write_env(&inst.dir, &env).map_err(|e| e.to_string())
     }
 }

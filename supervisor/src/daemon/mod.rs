@@ -3,6 +3,7 @@
 //! with a periodic rescan as a safety net (docs/daemon.md).
 
 mod adopt;
+mod gate;
 mod lifecycle;
 mod observe;
 mod plan;
@@ -67,6 +68,8 @@ pub struct Options {
     pub proxy_args: Vec<String>,
     /// Safety-net rescan period.
     pub rescan: Duration,
+    /// Instances starting at once (0: no bound); see `gate.rs`.
+    pub start_parallel: usize,
 }
 
 impl Options {
@@ -90,9 +93,16 @@ impl Options {
             proxy_bin,
             proxy_args,
             rescan: Duration::from_secs(2),
+            start_parallel: gate::StartGate::default_limit(),
         }
     }
 }
+
+/// Shortest time between two writes of one status file.
+const STATUS_GAP: Duration = Duration::from_millis(250);
+
+/// Shortest time between two full passes.
+const MIN_FULL_GAP: Duration = Duration::from_millis(100);
 
 /// Something that woke the loop.
 #[derive(Debug)]
@@ -193,6 +203,19 @@ struct Daemon {
     check_written: bool,
     /// Rescans so far.
     rescans: u64,
+    /// Bounds the instances starting at once.
+    gate: gate::StartGate,
+    /// Instances whose start waits for a slot of the gate.
+    waiting: BTreeSet<String>,
+    /// Instances whose changed status waits for STATUS_GAP since its last write.
+    held_back: BTreeSet<String>,
+    /// A full pass was asked for and not done yet.
+    want_full: bool,
+    /// When the last full pass ended.
+    last_full: Instant,
+    /// The gate refused a start and no slot was given back since: the other waiting
+    /// starts need not ask (each ask counts the holders).
+    gate_shut: bool,
 }
 
 impl Daemon {
@@ -200,6 +223,7 @@ impl Daemon {
         let events = EventLog::new(&layout.events());
         events.seal();
         let manifest_sig = manifest_signature(&layout.root);
+        let opts_start_parallel = opts.start_parallel;
         Daemon {
             layout,
             opts,
@@ -222,6 +246,12 @@ impl Daemon {
             conf_key: None,
             check_written: false,
             rescans: 0,
+            gate: gate::StartGate::new(opts_start_parallel),
+            waiting: BTreeSet::new(),
+            held_back: BTreeSet::new(),
+            want_full: false,
+            last_full: Instant::now(),
+            gate_shut: false,
         }
     }
 
@@ -261,6 +291,8 @@ impl Daemon {
                 .next_deadline()
                 .map_or(next_rescan, |d| d.min(next_rescan));
             let mut full = false;
+            // A new pass: time alone (a slot's end, a CPU sample) may open the gate.
+            self.gate_shut = false;
             tokio::select! {
                 Some(msg) = rx.recv() => full |= self.handle(msg),
                 _ = sigchld.recv() => full |= self.reap(),
@@ -279,28 +311,17 @@ impl Daemon {
                 self.reap();
                 self.reload_if_changed();
             }
-            if full {
-                self.read_scale();
-                self.sync();
-            }
-            let replan = std::mem::take(&mut self.dirty);
-            if full || replan {
-                self.reconcile_plan();
-            }
-            if full || replan {
-                self.backends_dirty = true;
-                self.tick();
-                self.flush(None);
+            self.want_full |= full;
+            // Full passes cost a look at every instance: in a storm of changes (hundreds
+            // of instances starting) they are at most one per MIN_FULL_GAP, and the
+            // instances a message concerned take the quiet path meanwhile.
+            let full_due =
+                (self.want_full || self.dirty) && Instant::now() >= self.last_full + MIN_FULL_GAP;
+            if full_due {
+                self.full_pass();
+                self.last_full = Instant::now();
             } else {
-                // Quiet path (probe results, timers): only the instances concerned.
-                let mut names = std::mem::take(&mut self.touched);
-                names.extend(self.due());
-                let names = names;
-                for name in &names {
-                    self.step(name);
-                }
-                self.tick_proxy();
-                self.flush(Some(&names));
+                self.quiet_pass();
             }
             self.touched.clear();
         }
@@ -312,6 +333,31 @@ impl Daemon {
         );
     }
 
+    /// Re-reads everything, reconciles the plan and steps every instance.
+    fn full_pass(&mut self) {
+        if std::mem::take(&mut self.want_full) {
+            self.read_scale();
+            self.sync();
+        }
+        self.dirty = false;
+        self.reconcile_plan();
+        self.backends_dirty = true;
+        self.tick();
+        self.flush(None);
+    }
+
+    /// Steps only the instances concerned: messages, due timers, waiting starts.
+    fn quiet_pass(&mut self) {
+        let mut names = std::mem::take(&mut self.touched);
+        names.extend(self.due());
+        names.extend(self.waiting.iter().cloned());
+        for name in &names {
+            self.step(name);
+        }
+        self.tick_proxy();
+        self.flush(Some(&names));
+    }
+
     /// Handles one message; returns whether a full re-read is needed.
     fn handle(&mut self, msg: Msg) -> bool {
         match msg {
@@ -320,8 +366,14 @@ impl Daemon {
                 true
             }
             Msg::Fs(Change::State) => true,
+            Msg::Fs(Change::Pod(name)) => {
+                self.sync_one(&name);
+                self.touched.insert(name);
+                false
+            }
             Msg::Op { name, op, code } => {
                 self.op_done(&name, op, code);
+                self.touched.insert(name);
                 true
             }
             Msg::Probe { name, gen, result } => {
@@ -380,22 +432,55 @@ impl Daemon {
             };
             [probe, i.backoff_until.filter(|_| i.op.is_none())]
         });
-        inst.chain([self.proxy.restart_at]).flatten().min()
+        let gate = (!self.waiting.is_empty()).then(|| self.slot_free_at());
+        let full = (self.want_full || self.dirty).then_some(self.last_full + MIN_FULL_GAP);
+        let status = self.held_back_due();
+        inst.chain([self.proxy.restart_at, gate, full, status])
+            .flatten()
+            .min()
     }
 
-    /// Writes the status files that changed (of `only`, if given).
+    /// Writes the status files that changed (of `only`, if given, and those held back);
+    /// a file written less than STATUS_GAP ago waits (see `flush_with`).
     fn flush(&mut self, only: Option<&BTreeSet<String>>) {
+        self.flush_with(only, STATUS_GAP);
+    }
+
+    /// Writes the changed status files, each at most once per `gap`: an instance passes
+    /// Starting, Running and Ready within a fraction of a second, and each atomic write
+    /// costs a new file; the later ones wait and are written together.
+    fn flush_with(&mut self, only: Option<&BTreeSet<String>>, gap: Duration) {
+        let now = Instant::now();
         for (name, inst) in self.insts.iter_mut() {
-            if only.is_some_and(|o| !o.contains(name)) {
+            if only.is_some_and(|o| !o.contains(name)) && !self.held_back.contains(name) {
                 continue;
             }
-            if inst.written.as_ref() != Some(&inst.st)
-                && status::write(&self.layout, &inst.st).is_ok()
-            {
+            if inst.written.as_ref() == Some(&inst.st) {
+                self.held_back.remove(name);
+                continue;
+            }
+            if inst.written_at.is_some_and(|t| now < t + gap) {
+                self.held_back.insert(name.clone());
+                continue;
+            }
+            if status::write(&self.layout, &inst.st).is_ok() {
                 inst.written = Some(inst.st.clone());
+                inst.written_at = Some(now);
                 inst.status_key = podfs::file_key(&self.layout.status(name));
+                self.held_back.remove(name);
             }
         }
+        let insts = &self.insts;
+        self.held_back.retain(|n| insts.contains_key(n));
+    }
+
+    /// When the first held-back status file is due.
+    fn held_back_due(&self) -> Option<Instant> {
+        self.held_back
+            .iter()
+            .filter_map(|n| self.insts.get(n)?.written_at)
+            .min()
+            .map(|t| t + STATUS_GAP)
     }
 
     /// Instances whose probe or backoff timer is due.

@@ -25,6 +25,15 @@ impl Daemon {
         self.reaped.clear();
     }
 
+    /// Re-reads one instance's files (if they changed) and checks its process.
+    pub(super) fn sync_one(&mut self, name: &str) {
+        if self.files_changed(name) {
+            self.sync_state(name);
+            self.sync_env(name);
+        }
+        self.sync_liveness(name, false);
+    }
+
     /// Rewrites `proxy.conf` and status files that are no longer the ones written.
     pub(super) fn repair_written(&mut self) {
         if self.last_conf.is_some() && podfs::file_key(&self.layout.proxy_conf()) != self.conf_key {

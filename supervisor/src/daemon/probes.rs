@@ -4,13 +4,14 @@ use super::util::pod_command;
 use super::{Daemon, Msg};
 use crate::compat;
 use crate::instance::Op;
+use crate::reaper::RunError;
 use lcc_compiler::podspec::{AppKind, ProbeAction, RestartPolicy};
 use lcc_compiler::PodSpec;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// First probe interval before a run's first pass (doubles with each miss).
-const STARTUP_PROBE_MS: u64 = 100;
+/// Shortest probe interval before a run's first pass.
+const STARTUP_PROBE_MS: u64 = 20;
 /// Before the first success, probe misses restart only after this long.
 const STARTUP_WINDOW: Duration = Duration::from_secs(10);
 
@@ -28,13 +29,17 @@ impl Daemon {
             return;
         };
         inst.probing = true;
-        // Until its first pass a run is probed sooner: 100 ms, then doubling up to the
-        // period, so readiness is seen soon after the app listens without flooding a
-        // slow starter; then at the manifest's period.
+        // Until its first pass a run is probed sooner, every quarter of the time it has
+        // been starting (at least 20 ms, at most the period): readiness is seen soon
+        // after the app listens (the start gate waits for it) and a slow starter is not
+        // flooded; then at the manifest's period.
         let period = if inst.ever_ready {
             probe.period_ms
         } else {
-            (STARTUP_PROBE_MS << inst.misses.min(16)).min(probe.period_ms)
+            let starting = inst
+                .run_started
+                .map_or(0, |t| now.duration_since(t).as_millis());
+            (starting as u64 / 4).clamp(STARTUP_PROBE_MS, probe.period_ms.max(STARTUP_PROBE_MS))
         };
         inst.next_probe = Some(now + Duration::from_millis(period.max(10)));
         let gen = inst.gen;
@@ -71,23 +76,15 @@ impl Daemon {
                 });
             }
             ProbeAction::Exec { .. } => {
-                let dir = inst.dir.clone();
-                let spawned = self
-                    .reaper
-                    .spawn(pod_command(&dir, &["readiness"]).stderr(Stdio::null()));
+                let cmd = pod_command(&inst.dir, &["readiness"]);
+                let reaper = std::sync::Arc::clone(&self.reaper);
                 tokio::spawn(async move {
-                    let result = match spawned {
-                        Ok((pid, rx)) => match tokio::time::timeout(timeout, rx).await {
-                            Ok(Ok(0)) => Ok(()),
-                            Ok(Ok(c)) => Err(format!("readiness exited {c}")),
-                            _ => {
-                                let _ = nix::sys::signal::kill(
-                                    nix::unistd::Pid::from_raw(pid),
-                                    nix::sys::signal::Signal::SIGKILL,
-                                );
-                                Err("readiness timed out".to_string())
-                            }
-                        },
+                    let mut cmd = cmd;
+                    cmd.stderr(Stdio::null());
+                    let result = match reaper.run(cmd, timeout).await {
+                        Ok(0) => Ok(()),
+                        Ok(c) => Err(format!("readiness exited {c}")),
+                        Err(RunError::Timeout) => Err("readiness timed out".to_string()),
                         Err(e) => Err(format!("cannot run readiness: {e}")),
                     };
                     let _ = tx.send(Msg::Probe { name, gen, result });
@@ -144,6 +141,7 @@ impl Daemon {
     }
 
     pub(super) fn mark_ready(&mut self, name: &str, reason: &str) {
+        self.release_slot(name);
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };

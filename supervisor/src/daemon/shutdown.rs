@@ -40,7 +40,7 @@ impl Daemon {
                     }
                 }
             }
-            self.flush(None);
+            self.flush_with(None, Duration::ZERO);
             let busy = self.insts.values().any(|i| i.op.is_some() || i.up());
             if !busy || Instant::now() >= deadline {
                 break;
@@ -63,7 +63,7 @@ impl Daemon {
             inst.st.ready = false;
             inst.set_phase(Phase::Stopped);
         }
-        self.flush(None);
+        self.flush_with(None, Duration::ZERO);
         self.stop_proxy().await;
         let _ = std::fs::remove_file(self.layout.daemon_up());
         let _ = std::fs::remove_file(self.layout.daemon_pid());
