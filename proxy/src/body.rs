@@ -1,6 +1,7 @@
 //! Request and response bodies that stream through the proxy, counted, never collected.
 
 use crate::balancer::Backend;
+use crate::h1::LeanBody;
 use crate::limits::Limits;
 use crate::metrics::Counters;
 use crate::upstream::Sender;
@@ -104,9 +105,14 @@ pub enum DownBody {
         /// The connection to give back at the end.
         reuse: Option<Reuse>,
     },
+    /// A backend's body read by the lean client ([`crate::h1`]).
+    Lean(LeanBody),
     /// A body made by the proxy.
     Full(Option<Bytes>),
 }
+
+/// Any error of a body on its way to the client.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl DownBody {
     /// A body made by the proxy.
@@ -117,14 +123,15 @@ impl DownBody {
 
 impl Body for DownBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut *self {
             DownBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            DownBody::Lean(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             DownBody::Upstream {
                 body,
                 counters,
@@ -143,7 +150,7 @@ impl Body for DownBody {
                         r.release();
                     }
                 }
-                polled
+                polled.map_err(Into::into)
             }
         }
     }
@@ -151,6 +158,7 @@ impl Body for DownBody {
     fn is_end_stream(&self) -> bool {
         match self {
             DownBody::Full(data) => data.is_none(),
+            DownBody::Lean(body) => body.is_end_stream(),
             DownBody::Upstream { body, .. } => body.is_end_stream(),
         }
     }
@@ -160,6 +168,7 @@ impl Body for DownBody {
             DownBody::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             DownBody::Full(None) => SizeHint::with_exact(0),
             DownBody::Upstream { body, .. } => body.size_hint(),
+            DownBody::Lean(body) => body.size_hint(),
         }
     }
 }

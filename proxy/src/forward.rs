@@ -4,6 +4,7 @@
 use crate::balancer::{Backend, ConnectError};
 use crate::body::{DownBody, Reuse, UpBody};
 use crate::conn::ConnCtx;
+use crate::h1;
 use crate::headers;
 use crate::metrics::Counters;
 use crate::respond;
@@ -98,6 +99,9 @@ async fn try_forward(
     };
     parts.version = Version::HTTP_11;
     let replay = Replay::of(&parts, &body);
+    if replay.is_some() && !upgrade {
+        return try_lean(parts, target, ctx).await;
+    }
     let mut req = Request::from_parts(parts, UpBody::new(body, target.counters.clone()));
     let limits = &ctx.shared.limits;
     let mut last = None;
@@ -172,6 +176,85 @@ async fn try_forward(
         },
         (None, None) => Failure::NoBackend(gateway.name.clone()),
     })
+}
+
+/// Forwards a bodyless idempotent request without upgrade through the lean client
+/// ([`h1`]), with the same choice of backends, retries and failures as [`try_forward`]:
+/// an exchange that breaks is sent again on a new connection, then on the next backend.
+async fn try_lean(
+    mut parts: http::request::Parts,
+    target: &Target<'_>,
+    ctx: &ConnCtx,
+) -> Result<Response<DownBody>, Failure> {
+    let gateway = target.gateway;
+    let limits = &ctx.shared.limits;
+    let mut last = None;
+    let mut broken = None;
+    for backend in gateway.balancer.candidates(limits.max_tries) {
+        if !parts.headers.contains_key(header::HOST) {
+            if let Ok(host) = HeaderValue::from_str(&backend.authority) {
+                parts.headers.insert(header::HOST, host);
+            }
+        }
+        let head = h1::encode_head(&parts.method, &parts.uri, &parts.headers);
+        for fresh in [false, true] {
+            let conn = match fresh {
+                true => h1::Conn::connect(backend, limits).await,
+                false => upstream::checkout_lean(backend, limits).await,
+            };
+            let mut conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    last = Some(e);
+                    break;
+                }
+            };
+            let exchange = conn.exchange(&head, &parts.method);
+            match tokio::time::timeout(limits.response_timeout, exchange).await {
+                Err(_) => {
+                    return Err(Failure::Timeout {
+                        backend: backend.authority.clone(),
+                        after: limits.response_timeout,
+                    })
+                }
+                Ok(Ok(resp)) => return Ok(finish_lean(resp, conn, backend, target, ctx)),
+                Ok(Err(e)) => {
+                    broken = Some(Failure::Broken {
+                        backend: backend.authority.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+    Err(match (broken, last) {
+        (Some(broken), _) => broken,
+        (None, Some(last)) => Failure::Unreachable {
+            gateway: gateway.name.clone(),
+            last,
+        },
+        (None, None) => Failure::NoBackend(gateway.name.clone()),
+    })
+}
+
+fn finish_lean(
+    head: h1::Head,
+    conn: h1::Conn,
+    backend: &Arc<Backend>,
+    target: &Target<'_>,
+    ctx: &ConnCtx,
+) -> Response<DownBody> {
+    let mut parts = head.parts;
+    headers::strip_hop_by_hop(&mut parts.headers, false);
+    let home = (backend.clone(), ctx.shared.limits.clone());
+    let body = h1::LeanBody::new(
+        conn,
+        head.framing,
+        head.keep_alive,
+        target.counters.clone(),
+        home,
+    );
+    Response::from_parts(parts, DownBody::Lean(body))
 }
 
 /// What is needed to send a bodyless idempotent request again.

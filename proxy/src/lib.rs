@@ -6,6 +6,7 @@ pub mod config;
 pub mod conn;
 pub mod entrance;
 pub mod forward;
+pub mod h1;
 pub mod headers;
 pub mod limits;
 pub mod listeners;

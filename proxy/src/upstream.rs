@@ -2,6 +2,7 @@
 
 use crate::balancer::{Backend, ConnectError};
 use crate::body::UpBody;
+use crate::h1;
 use crate::limits::Limits;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -11,10 +12,12 @@ use std::time::Instant;
 /// A sender on one backend connection.
 pub type Sender = SendRequest<UpBody>;
 
-/// Idle connections to one backend, most recently used last.
+/// Idle connections to one backend, most recently used last: hyper's, and the lean
+/// client's (see [`h1`]).
 #[derive(Debug, Default)]
 pub struct Pool {
     idle: Mutex<Vec<(Sender, Instant)>>,
+    lean: Mutex<Vec<(h1::Conn, Instant)>>,
 }
 
 impl Pool {
@@ -38,6 +41,35 @@ impl Pool {
         if idle.len() < limits.max_idle_per_backend {
             idle.push((sender, Instant::now()));
         }
+    }
+}
+
+impl Pool {
+    /// Takes the most recently used idle lean connection that is still open and fresh.
+    fn take_lean(&self, limits: &Limits) -> Option<h1::Conn> {
+        let mut idle = self.lean.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((mut conn, since)) = idle.pop() {
+            if since.elapsed() < limits.pool_idle_timeout && conn.is_open() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Gives back a lean connection whose last response is complete.
+    pub fn put_lean(&self, conn: h1::Conn, limits: &Limits) {
+        let mut idle = self.lean.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < limits.max_idle_per_backend {
+            idle.push((conn, Instant::now()));
+        }
+    }
+}
+
+/// An idle pooled lean connection to `backend`, or a new one.
+pub async fn checkout_lean(backend: &Backend, limits: &Limits) -> Result<h1::Conn, ConnectError> {
+    match backend.pool.take_lean(limits) {
+        Some(conn) => Ok(conn),
+        None => h1::Conn::connect(backend, limits).await,
     }
 }
 
