@@ -98,10 +98,10 @@ async fn try_forward(
         None => origin_form(&parts.uri),
     };
     parts.version = Version::HTTP_11;
-    let replay = Replay::of(&parts, &body);
-    if replay.is_some() && !upgrade {
+    if Replay::allowed(&parts, &body) && !upgrade {
         return try_lean(parts, target, ctx).await;
     }
+    let replay = Replay::of(&parts, &body);
     let mut req = Request::from_parts(parts, UpBody::new(body, target.counters.clone()));
     let limits = &ctx.shared.limits;
     let mut last = None;
@@ -268,15 +268,20 @@ impl Replay {
     /// Some for GET, HEAD, OPTIONS and TRACE without a body: nothing of the client's is
     /// lost by sending them twice.
     fn of(parts: &http::request::Parts, body: &Incoming) -> Option<Replay> {
-        let idempotent = matches!(
-            parts.method,
-            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::TRACE
-        );
-        (idempotent && body.is_end_stream()).then(|| Replay {
+        Self::allowed(parts, body).then(|| Replay {
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             headers: parts.headers.clone(),
         })
+    }
+
+    /// True for GET, HEAD, OPTIONS and TRACE without a body.
+    fn allowed(parts: &http::request::Parts, body: &Incoming) -> bool {
+        let idempotent = matches!(
+            parts.method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::TRACE
+        );
+        idempotent && body.is_end_stream()
     }
 
     fn request(&self, counters: &Arc<Counters>) -> Request<UpBody> {
