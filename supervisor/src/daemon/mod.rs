@@ -66,7 +66,9 @@ pub struct Options {
     pub proxy_bin: Option<PathBuf>,
     /// Arguments before `--config`: none for `lcc-proxy`, `proxy` for `lcc proxy`.
     pub proxy_args: Vec<String>,
-    /// Safety-net rescan period.
+    /// Period of the light check (foreign writes to the daemon's files, adopted pods'
+    /// processes); every 5th is a full re-read of every pod's files, a net for lost
+    /// file events.
     pub rescan: Duration,
     /// Instances starting at once (0: no bound); see `gate.rs`.
     pub start_parallel: usize,
@@ -100,6 +102,9 @@ impl Options {
 
 /// Shortest time between two writes of one status file.
 const STATUS_GAP: Duration = Duration::from_millis(250);
+
+/// Every how many rescans (`Options::rescan` apart) all files are re-read.
+const FULL_RESCAN_EVERY: u64 = 5;
 
 /// Shortest time between two full passes.
 const MIN_FULL_GAP: Duration = Duration::from_millis(100);
@@ -199,8 +204,6 @@ struct Daemon {
     reaped: std::collections::HashSet<i32>,
     /// `proxy.conf` as last written.
     conf_key: Option<podfs::FileKey>,
-    /// The next full pass also checks the files the daemon wrote (set by the rescan).
-    check_written: bool,
     /// Rescans so far.
     rescans: u64,
     /// Bounds the instances starting at once.
@@ -244,7 +247,6 @@ impl Daemon {
             touched: BTreeSet::new(),
             reaped: Default::default(),
             conf_key: None,
-            check_written: false,
             rescans: 0,
             gate: gate::StartGate::new(opts_start_parallel),
             waiting: BTreeSet::new(),
@@ -305,11 +307,14 @@ impl Daemon {
             }
             if Instant::now() >= next_rescan {
                 next_rescan = Instant::now() + self.opts.rescan;
-                full = true;
                 self.rescans += 1;
-                self.check_written = true;
                 self.reap();
-                self.reload_if_changed();
+                self.light_check();
+                // The full re-read is a net for lost file events only: rarer.
+                if self.rescans % FULL_RESCAN_EVERY == 0 {
+                    full = true;
+                    self.reload_if_changed();
+                }
             }
             self.want_full |= full;
             // Full passes cost a look at every instance: in a storm of changes (hundreds

@@ -9,11 +9,6 @@ use lcc_compiler::podspec::AppKind;
 impl Daemon {
     /// Re-reads every `pod.state` and checks every process.
     pub(super) fn sync(&mut self) {
-        // Files someone else overwrote (torn, garbage) are written again from memory;
-        // checked on rescans only, as nothing but a foreign writer changes them.
-        if std::mem::take(&mut self.check_written) {
-            self.repair_written();
-        }
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
             if self.files_changed(&name) {
@@ -34,8 +29,27 @@ impl Daemon {
         self.sync_liveness(name, false);
     }
 
-    /// Rewrites `proxy.conf` and status files that are no longer the ones written.
-    pub(super) fn repair_written(&mut self) {
+    /// The periodic look that needs no full pass: files the daemon wrote that someone
+    /// else overwrote (torn, garbage) are written again from memory, and processes that
+    /// are not the daemon's children (adopted pods) are checked in `/proc`.
+    pub(super) fn light_check(&mut self) {
+        let overwritten = self.repair_written();
+        self.touched.extend(overwritten);
+        let adopted: Vec<String> = self
+            .insts
+            .iter()
+            .filter(|(_, i)| !i.child && i.proc_id.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in adopted {
+            self.sync_liveness(&name, false);
+            self.touched.insert(name);
+        }
+    }
+
+    /// Rewrites `proxy.conf` and status files that are no longer the ones written;
+    /// returns the instances whose status is to be written again.
+    pub(super) fn repair_written(&mut self) -> Vec<String> {
         if self.last_conf.is_some() && podfs::file_key(&self.layout.proxy_conf()) != self.conf_key {
             self.last_conf = None;
             self.backends_dirty = true;
@@ -54,13 +68,14 @@ impl Daemon {
                 overwritten.push(name.clone());
             }
         }
-        for name in overwritten {
+        for name in &overwritten {
             self.emit(
                 &format!("instance/{name}"),
                 "StatusRewritten",
                 "status file was changed behind the daemon; rewritten from its state",
             );
         }
+        overwritten
     }
 
     /// Whether `pod.state` or `pod.env` changed since last read (one stat each).
