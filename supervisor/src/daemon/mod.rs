@@ -216,6 +216,8 @@ struct Daemon {
     want_full: bool,
     /// When the last full pass ended.
     last_full: Instant,
+    /// When the daemon started: the origin of the probes' coalescing grid.
+    epoch: Instant,
     /// The gate refused a start and no slot was given back since: the other waiting
     /// starts need not ask (each ask counts the holders).
     gate_shut: bool,
@@ -253,6 +255,7 @@ impl Daemon {
             held_back: BTreeSet::new(),
             want_full: false,
             last_full: Instant::now(),
+            epoch: Instant::now(),
             gate_shut: false,
         }
     }

@@ -41,7 +41,12 @@ impl Daemon {
                 .map_or(0, |t| now.duration_since(t).as_millis());
             (starting as u64 / 4).clamp(STARTUP_PROBE_MS, probe.period_ms.max(STARTUP_PROBE_MS))
         };
-        inst.next_probe = Some(now + Duration::from_millis(period.max(10)));
+        let due = now + Duration::from_millis(period.max(10));
+        inst.next_probe = Some(if inst.ever_ready {
+            coalesce(due, self.epoch, Duration::from_millis(probe.period_ms / 10))
+        } else {
+            due
+        });
         let gen = inst.gen;
         let timeout = Duration::from_millis(probe.timeout_ms.max(1));
         let tx = self.tx.clone();
@@ -175,6 +180,19 @@ impl Daemon {
     }
 }
 
+/// `t` rounded up to the next multiple of `slack` (at most 1 s) since `epoch`: the
+/// steady probes of many instances fall on the same instants and are sent in one wake-up
+/// instead of one each (instances started a few at a time would otherwise spread them
+/// evenly), like the kernel's timer slack. Costs at most a tenth of a period.
+fn coalesce(t: Instant, epoch: Instant, slack: Duration) -> Instant {
+    let slack = slack.min(Duration::from_secs(1)).as_millis() as u64;
+    if slack < 2 {
+        return t;
+    }
+    let ms = t.saturating_duration_since(epoch).as_millis() as u64;
+    epoch + Duration::from_millis(ms.div_ceil(slack) * slack)
+}
+
 /// The manifest's probe; static and remote apps without one get a TCP connect to their
 /// first interface (as `pod readiness` does).
 pub(super) fn effective_probe(spec: &PodSpec) -> Option<lcc_compiler::podspec::Probe> {
@@ -191,4 +209,20 @@ pub(super) fn effective_probe(spec: &PodSpec) -> Option<lcc_compiler::podspec::P
         timeout_ms: 1000,
         failure_threshold: 3,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coalesce_rounds_up_to_the_grid() {
+        let e = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(coalesce(e + ms(10_001), e, ms(1000)), e + ms(11_000));
+        assert_eq!(coalesce(e + ms(11_000), e, ms(1000)), e + ms(11_000));
+        // The slack is capped at 1 s; below 2 ms nothing is rounded.
+        assert_eq!(coalesce(e + ms(2_500), e, ms(6000)), e + ms(3_000));
+        assert_eq!(coalesce(e + ms(2_501), e, ms(1)), e + ms(2_501));
+    }
 }
