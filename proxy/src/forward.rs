@@ -168,14 +168,20 @@ async fn try_forward(
             }
         }
     }
-    Err(match (broken, last) {
+    Err(exhausted(gateway, broken, last))
+}
+
+/// The failure once every candidate was tried: a broken exchange first (502), else the
+/// last refusal (503/504), else no backend at all (503).
+fn exhausted(gateway: &GatewayRt, broken: Option<Failure>, last: Option<ConnectError>) -> Failure {
+    match (broken, last) {
         (Some(broken), _) => broken,
         (None, Some(last)) => Failure::Unreachable {
             gateway: gateway.name.clone(),
             last,
         },
         (None, None) => Failure::NoBackend(gateway.name.clone()),
-    })
+    }
 }
 
 /// Forwards a bodyless idempotent request without upgrade through the lean client
@@ -227,14 +233,7 @@ async fn try_lean(
             }
         }
     }
-    Err(match (broken, last) {
-        (Some(broken), _) => broken,
-        (None, Some(last)) => Failure::Unreachable {
-            gateway: gateway.name.clone(),
-            last,
-        },
-        (None, None) => Failure::NoBackend(gateway.name.clone()),
-    })
+    Err(exhausted(gateway, broken, last))
 }
 
 fn finish_lean(

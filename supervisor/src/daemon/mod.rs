@@ -216,6 +216,8 @@ struct Daemon {
     want_full: bool,
     /// When the last full pass ended.
     last_full: Instant,
+    /// The next pass is a full one whatever the time since the last.
+    full_now: bool,
     /// When the daemon started: the origin of the probes' coalescing grid.
     epoch: Instant,
     /// The gate refused a start and no slot was given back since: the other waiting
@@ -255,6 +257,7 @@ impl Daemon {
             held_back: BTreeSet::new(),
             want_full: false,
             last_full: Instant::now(),
+            full_now: false,
             epoch: Instant::now(),
             gate_shut: false,
         }
@@ -323,8 +326,9 @@ impl Daemon {
             // Full passes cost a look at every instance: in a storm of changes (hundreds
             // of instances starting) they are at most one per MIN_FULL_GAP, and the
             // instances a message concerned take the quiet path meanwhile.
-            let full_due =
-                (self.want_full || self.dirty) && Instant::now() >= self.last_full + MIN_FULL_GAP;
+            let full_due = self.full_now
+                || ((self.want_full || self.dirty)
+                    && Instant::now() >= self.last_full + MIN_FULL_GAP);
             if full_due {
                 self.full_pass();
                 self.last_full = Instant::now();
@@ -343,6 +347,7 @@ impl Daemon {
 
     /// Re-reads everything, reconciles the plan and steps every instance.
     fn full_pass(&mut self) {
+        self.full_now = false;
         if std::mem::take(&mut self.want_full) {
             self.read_scale();
             self.sync();
@@ -375,7 +380,12 @@ impl Daemon {
             }
             Msg::Fs(Change::State) => true,
             Msg::Fs(Change::Pod(name)) => {
-                self.sync_one(&name);
+                // A user's `lcc delete`/`stop`/`start`: the group controllers look at once,
+                // while a deleted replica still holds its name (its replacement gets a
+                // new one, as a deleted Kubernetes pod's does).
+                if self.sync_one(&name) {
+                    self.full_now = true;
+                }
                 self.touched.insert(name);
                 false
             }

@@ -21,12 +21,15 @@ impl Daemon {
     }
 
     /// Re-reads one instance's files (if they changed) and checks its process.
-    pub(super) fn sync_one(&mut self, name: &str) {
+    /// Returns whether its desired state changed.
+    pub(super) fn sync_one(&mut self, name: &str) -> bool {
+        let before = self.insts.get(name).map(|i| i.desired);
         if self.files_changed(name) {
             self.sync_state(name);
             self.sync_env(name);
         }
         self.sync_liveness(name, false);
+        self.insts.get(name).map(|i| i.desired) != before
     }
 
     /// The periodic look that needs no full pass: files the daemon wrote that someone
