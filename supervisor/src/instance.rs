@@ -67,7 +67,8 @@ pub struct Inst {
     pub ever_ready: bool,
     /// Probe misses in a row.
     pub misses: u32,
-    /// Next probe due.
+    /// Next probe due (without a probe: when a local run has been up long enough to be
+    /// ready).
     pub next_probe: Option<Instant>,
     /// A probe is in flight.
     pub probing: bool,

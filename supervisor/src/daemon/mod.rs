@@ -469,27 +469,29 @@ impl Daemon {
     /// costs a new file; the later ones wait and are written together.
     fn flush_with(&mut self, only: Option<&BTreeSet<String>>, gap: Duration) {
         let now = Instant::now();
-        for (name, inst) in self.insts.iter_mut() {
-            if only.is_some_and(|o| !o.contains(name)) && !self.held_back.contains(name) {
+        // Only the instances concerned (a probe result concerns one), not all of them.
+        let mut names = std::mem::take(&mut self.held_back);
+        match only {
+            Some(o) => names.extend(o.iter().cloned()),
+            None => names.extend(self.insts.keys().cloned()),
+        }
+        for name in names {
+            let Some(inst) = self.insts.get_mut(&name) else {
                 continue;
-            }
+            };
             if inst.written.as_ref() == Some(&inst.st) {
-                self.held_back.remove(name);
                 continue;
             }
             if inst.written_at.is_some_and(|t| now < t + gap) {
-                self.held_back.insert(name.clone());
+                self.held_back.insert(name);
                 continue;
             }
             if status::write(&self.layout, &inst.st).is_ok() {
                 inst.written = Some(inst.st.clone());
                 inst.written_at = Some(now);
-                inst.status_key = podfs::file_key(&self.layout.status(name));
-                self.held_back.remove(name);
+                inst.status_key = podfs::file_key(&self.layout.status(&name));
             }
         }
-        let insts = &self.insts;
-        self.held_back.retain(|n| insts.contains_key(n));
     }
 
     /// When the first held-back status file is due.
