@@ -8,7 +8,10 @@
 # Usage: bench/proxy.sh [wrk seconds, default 10]. Needs nginx, haproxy, wrk, curl, python3.
 # Env: PARTS="rate bulk reload idle" (a subset runs only those), CONNS=50 (wrk connections),
 # ROUNDS=3 (interleaved wrk rounds; medians are reported),
-# HAPROXY_THREADS=2, HOLD=1 (keep everything running until Ctrl-C, for profiling).
+# HAPROXY_THREADS=2, HOLD=1 (keep everything running until Ctrl-C, for profiling),
+# LCC_PROXY_THREADS / LCC_PROXY_ACCEPT (the measured lcc-proxy's workers, see docs/proxy.md),
+# VARIANTS="1 2:shared" (more lcc-proxy processes measured side by side in the same rounds,
+# each THREADS[:ACCEPT[:VAR=VALUE]], the last an environment variable; their rows are entrance-VARIANT and gateway-VARIANT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -108,9 +111,25 @@ CONF
   mv "$WORK/proxy.conf.tmp" "$WORK/proxy.conf"
 }
 write_conf "$BACK_A"
-LCC_PROXY_THREADS=${LCC_PROXY_THREADS:-} "$PROXY" --config "$WORK/proxy.conf" 2>"$WORK/lcc-proxy.log" & PIDS+=($!); LCC_PID=$!
+LCC_PROXY_THREADS=${LCC_PROXY_THREADS:-} LCC_PROXY_ACCEPT=${LCC_PROXY_ACCEPT:-} "$PROXY" --config "$WORK/proxy.conf" 2>"$WORK/lcc-proxy.log" & PIDS+=($!); LCC_PID=$!
+# --- variants: more lcc-proxy processes (entrance and http gateway only), ports B+10+2k --
+read -r -a VARIANTS <<<"${VARIANTS:-}"
+declare -A VAR_PID VAR_HTTP VAR_GW
+for k in "${!VARIANTS[@]}"; do
+  v=${VARIANTS[$k]}; vh=$((B + 10 + 2 * k)); vg=$((vh + 1))
+  cat > "$WORK/proxy-$k.conf" <<CONF
+version: 1
+http: {listen: "127.0.0.1:$vh"}
+entrances: [{name: web, gateway: web}]
+gateways:
+  - {name: web, listen: "127.0.0.1:$vg", protocol: http, backends: ["127.0.0.1:$BACK_A"]}
+CONF
+  IFS=: read -r threads accept extra <<<"$v"
+  env LCC_PROXY_THREADS="$threads" LCC_PROXY_ACCEPT="${accept:-}" ${extra:-} "$PROXY" --config "$WORK/proxy-$k.conf" 2>"$WORK/lcc-proxy-$k.log" & PIDS+=($!)
+  VAR_PID[$v]=$!; VAR_HTTP[$v]=$vh; VAR_GW[$v]=$vg
+done
 
-for port in $BACK_A $NGX $HAP $LCC $LGW; do
+for port in $BACK_A $NGX $HAP $LCC $LGW "${VAR_HTTP[@]}" "${VAR_GW[@]}"; do
   for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
 done
 curl -fs -o /dev/null "http://127.0.0.1:$LCC/entrances/web/" || { echo "lcc-proxy entrance not serving" >&2; exit 1; }
@@ -135,6 +154,10 @@ median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 NAMES=(direct nginx haproxy entrance gateway)
 SERVER=([direct]=$BACKEND_PID [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [entrance]=$LCC_PID [gateway]=$LCC_PID)
 URLS=("http://127.0.0.1:$BACK_A/" "http://127.0.0.1:$NGX/" "http://127.0.0.1:$HAP/" "http://127.0.0.1:$LCC/entrances/web/" "http://127.0.0.1:$LGW/")
+for v in "${VARIANTS[@]}"; do
+  NAMES+=("entrance-$v" "gateway-$v"); URLS+=("http://127.0.0.1:${VAR_HTTP[$v]}/entrances/web/" "http://127.0.0.1:${VAR_GW[$v]}/")
+  SERVER[entrance-$v]=${VAR_PID[$v]}; SERVER[gateway-$v]=${VAR_PID[$v]}
+done
 echo "== wrk -t1 -c$CONNS -d${SECS}s --latency, $ROUNDS interleaved rounds, medians (loopback, 2 cores shared) =="
 for _ in $(seq "$ROUNDS"); do
   for i in "${!NAMES[@]}"; do wrk_once "${NAMES[$i]}" "${URLS[$i]}"; done
@@ -143,14 +166,14 @@ for n in "${NAMES[@]}"; do
   RPS[$n]=$(awk 'NF {print $1}' <<<"${ALL[$n]}" | median)
   P99[$n]=$(awk 'NF {print $2}' <<<"${ALL[$n]}" | median)
   CPU[$n]=$(awk 'NF {print $3}' <<<"${ALL[$n]}" | median)
-  printf '%-10s %8.0f req/s  p99 %6.2f ms  server CPU %5.1f us/req  (rounds rps/p99: %s) %s\n' "$n" "${RPS[$n]}" "${P99[$n]}" "${CPU[$n]}" \
+  printf '%-14s %8.0f req/s  p99 %6.2f ms  server CPU %5.1f us/req  (rounds rps/p99: %s) %s\n' "$n" "${RPS[$n]}" "${P99[$n]}" "${CPU[$n]}" \
     "$(awk 'NF {printf "%d/%.2fms ", $1, $2}' <<<"${ALL[$n]}")" "${ERRS[$n]}"
 done
 echo "-- ratios: throughput vs direct and vs haproxy; p99 vs haproxy (lower is better)"
-for n in direct nginx haproxy entrance gateway; do
+for n in "${NAMES[@]}"; do
   awk -v n="$n" -v r="${RPS[$n]}" -v d="${RPS[direct]}" -v h="${RPS[haproxy]}" -v p="${P99[$n]}" -v hp="${P99[haproxy]}" \
     -v c="${CPU[$n]}" -v hc="${CPU[haproxy]}" \
-    'BEGIN { printf "%-10s %.2fx direct   %.2fx haproxy   p99 %.2fx haproxy   CPU/req %.2fx haproxy\n", n, r/d, r/h, p/hp, c/hc }'
+    'BEGIN { printf "%-14s %.2fx direct   %.2fx haproxy   p99 %.2fx haproxy   CPU/req %.2fx haproxy\n", n, r/d, r/h, p/hp, c/hc }'
 done
 
 fi

@@ -2,6 +2,7 @@
 
 use crate::limits::Limits;
 use crate::upstream::Pool;
+use crate::workers;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -37,8 +38,9 @@ pub struct Backend {
     pub authority: String,
     addr: Option<SocketAddr>,
     down_until_ms: AtomicU64,
-    /// Idle keep-alive connections to this backend.
-    pub pool: Pool,
+    /// Idle keep-alive connections to this backend, one pool per worker (a connection
+    /// is registered with the runtime of the worker that opened it).
+    pools: Box<[Pool]>,
 }
 
 fn now_ms() -> u64 {
@@ -48,14 +50,20 @@ fn now_ms() -> u64 {
 }
 
 impl Backend {
-    /// A backend at `authority` (`HOST:PORT`, already validated).
-    pub fn new(authority: &str) -> Self {
+    /// A backend at `authority` (`HOST:PORT`, already validated), served by `workers`.
+    pub fn new(authority: &str, workers: usize) -> Self {
         Self {
             authority: authority.to_string(),
             addr: authority.parse().ok(),
             down_until_ms: AtomicU64::new(0),
-            pool: Pool::default(),
+            pools: (0..workers.max(1)).map(|_| Pool::default()).collect(),
         }
+    }
+
+    /// The idle connections of the worker running the caller.
+    pub fn pool(&self) -> &Pool {
+        let index = workers::current().min(self.pools.len() - 1);
+        &self.pools[index]
     }
 
     /// Opens a TCP connection to the backend; a failure marks it down for a while.
@@ -177,7 +185,7 @@ mod tests {
     fn rotates_and_tries_down_backends_last() {
         let list: Vec<_> = ["a:1", "b:1", "c:1"]
             .iter()
-            .map(|a| Arc::new(Backend::new(a)))
+            .map(|a| Arc::new(Backend::new(a, 1)))
             .collect();
         list[1].down_until_ms.store(u64::MAX, Ordering::Relaxed);
         let b = Balancer::new(list);

@@ -89,7 +89,7 @@ pub struct Reuse {
 impl Reuse {
     /// Returns the connection to its backend's pool.
     pub fn release(self) {
-        self.backend.pool.put(self.sender, &self.limits);
+        self.backend.pool().put(self.sender, &self.limits);
     }
 }
 

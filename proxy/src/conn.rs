@@ -28,6 +28,8 @@ pub struct Shared {
     pub limits: Arc<Limits>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// How many worker threads serve connections (each has its own backend pools).
+    pub workers: usize,
 }
 
 /// The context of one client connection.

@@ -332,7 +332,7 @@ impl LeanBody {
         self.done = true;
         if let Some(conn) = self.conn.take() {
             if self.keep_alive && conn.buf.is_empty() {
-                self.home.0.pool.put_lean(conn, &self.home.1);
+                self.home.0.pool().put_lean(conn, &self.home.1);
             }
         }
     }

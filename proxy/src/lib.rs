@@ -18,7 +18,8 @@ pub mod server;
 pub mod standalone;
 pub mod tcp;
 pub mod upstream;
+pub mod workers;
 
 pub use limits::Limits;
-pub use listeners::Prebound;
+pub use listeners::{Accept, Prebound};
 pub use server::{run, Options, ProxyError};

@@ -4,12 +4,15 @@
 
 use crate::conn::{self, Shared};
 use crate::routes::Role;
+use crate::workers;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -58,12 +61,22 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
-/// One open listener.
+/// How the workers share one listen address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Accept {
+    /// One socket, every worker accepting from it (prebound listeners always are).
+    #[default]
+    Shared,
+    /// One `SO_REUSEPORT` socket per worker: the kernel spreads connections over them.
+    ReusePort,
+}
+
+/// One open listener (a socket per worker, or one shared by all).
 #[derive(Debug)]
 struct Open {
     role: Arc<ArcSwap<Role>>,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// What a reload changed.
@@ -79,21 +92,35 @@ pub struct Changes {
     pub failed: Vec<BindError>,
 }
 
-/// Every open listener by address.
+/// Every open listener by address, each accepted on by every worker.
 #[derive(Debug)]
 pub struct Registry {
     open: HashMap<SocketAddr, Open>,
     shared: Arc<Shared>,
     prebound: Prebound,
+    workers: Vec<Handle>,
+    accept: Accept,
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry whose listeners are served on the current runtime only.
     pub fn new(shared: Arc<Shared>, prebound: Prebound) -> Self {
+        Self::on_workers(shared, prebound, vec![Handle::current()], Accept::Shared)
+    }
+
+    /// An empty registry whose listeners are served by every runtime of `workers`.
+    pub fn on_workers(
+        shared: Arc<Shared>,
+        prebound: Prebound,
+        workers: Vec<Handle>,
+        accept: Accept,
+    ) -> Self {
         Self {
             open: HashMap::new(),
             shared,
             prebound,
+            workers,
+            accept,
         }
     }
 
@@ -106,7 +133,7 @@ impl Registry {
         for (addr, _) in &wanted {
             if !self.open.contains_key(addr) {
                 match self.bind(*addr) {
-                    Ok(listener) => fresh.push((*addr, listener)),
+                    Ok(listeners) => fresh.push((*addr, listeners)),
                     Err(e) => changes.failed.push(e),
                 }
             }
@@ -126,13 +153,14 @@ impl Registry {
         }
         for (addr, open) in &self.open {
             if let Some(role) = keep.get(addr) {
+                // one swap that every worker's connections see at once
                 open.role.store(role.clone());
                 changes.kept += 1;
             }
         }
-        for (addr, listener) in fresh {
+        for (addr, listeners) in fresh {
             if let Some(role) = keep.get(&addr) {
-                self.start(addr, listener, role.clone());
+                self.start(addr, listeners, role.clone());
                 changes.opened.push(addr);
             }
         }
@@ -154,38 +182,80 @@ impl Registry {
             let _ = open.stop.send(true);
         }
         for (_, open) in self.open.drain() {
-            let _ = open.task.await;
+            for task in open.tasks {
+                let _ = task.await;
+            }
         }
     }
 
-    fn bind(&self, addr: SocketAddr) -> Result<TcpListener, BindError> {
+    /// A listener per worker, each registered with that worker's runtime: the first
+    /// socket (prebound or bound here), then either more `SO_REUSEPORT` sockets on the
+    /// same address or duplicates of the first.
+    fn bind(&self, addr: SocketAddr) -> Result<Vec<TcpListener>, BindError> {
         let err = |source| BindError { addr, source };
-        if let Some(std) = self.prebound.take(&addr) {
-            std.set_nonblocking(true).map_err(err)?;
-            return TcpListener::from_std(std).map_err(err);
+        let prebound = self.prebound.take(&addr);
+        let reuse_port = prebound.is_none() && self.accept == Accept::ReusePort;
+        let reuse_port = reuse_port && self.workers.len() > 1;
+        let first = {
+            let _runtime = self.workers[0].enter();
+            match prebound {
+                Some(std) => {
+                    std.set_nonblocking(true).map_err(err)?;
+                    TcpListener::from_std(std).map_err(err)?
+                }
+                None => listen(addr, reuse_port).map_err(err)?,
+            }
+        };
+        // a port 0 in the config: the other workers take the port the first one got
+        let local = first.local_addr().map_err(err)?;
+        let mut all = Vec::with_capacity(self.workers.len());
+        for handle in &self.workers[1..] {
+            let _runtime = handle.enter();
+            let next = match reuse_port {
+                true => listen(local, true),
+                false => first
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .and_then(|fd| TcpListener::from_std(std::net::TcpListener::from(fd))),
+            };
+            all.push(next.map_err(err)?);
         }
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
-        }
-        .map_err(err)?;
-        socket.set_reuseaddr(true).map_err(err)?;
-        socket.bind(addr).map_err(err)?;
-        socket.listen(1024).map_err(err)
+        all.insert(0, first);
+        Ok(all)
     }
 
-    fn start(&mut self, addr: SocketAddr, listener: TcpListener, role: Arc<Role>) {
+    fn start(&mut self, addr: SocketAddr, listeners: Vec<TcpListener>, role: Arc<Role>) {
         let role = Arc::new(ArcSwap::new(role));
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(
-            listener,
-            role.clone(),
-            self.shared.clone(),
-            stopped,
-        ));
-        self.open.insert(addr, Open { role, stop, task });
+        let tasks = listeners
+            .into_iter()
+            .zip(&self.workers)
+            .map(|(listener, handle)| {
+                handle.spawn(accept_loop(
+                    listener,
+                    role.clone(),
+                    self.shared.clone(),
+                    stopped.clone(),
+                ))
+            })
+            .collect();
+        self.open.insert(addr, Open { role, stop, tasks });
     }
+}
+
+/// A listening socket on `addr`, bound here (address reuse on, port reuse if asked).
+fn listen(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }?;
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// Accepts until told to stop, then closes the socket and lets the connections drain.
@@ -202,6 +272,7 @@ async fn accept_loop(
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    shared.metrics.accepted_by(workers::current());
                     conns.spawn(conn::serve(stream, peer, role.clone(), shared.clone(), finishing.clone()));
                 }
                 // out of file descriptors or similar: back off instead of spinning

@@ -44,7 +44,7 @@ impl Counters {
 }
 
 /// All counters of one proxy.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     by_name: Mutex<BTreeMap<(Kind, String), Arc<Counters>>>,
     /// Config files applied.
@@ -53,9 +53,34 @@ pub struct Metrics {
     pub reloads_refused: AtomicU64,
     /// Client connections open now.
     pub active_connections: AtomicI64,
+    /// Client connections accepted by each worker thread (shows how they spread).
+    accepted: Box<[AtomicU64]>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::with_workers(1)
+    }
 }
 
 impl Metrics {
+    /// Counters for a proxy with `workers` worker threads.
+    pub fn with_workers(workers: usize) -> Self {
+        Self {
+            by_name: Mutex::default(),
+            reloads: AtomicU64::new(0),
+            reloads_refused: AtomicU64::new(0),
+            active_connections: AtomicI64::new(0),
+            accepted: (0..workers.max(1)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Counts a client connection accepted by worker `worker`.
+    pub fn accepted_by(&self, worker: usize) {
+        let index = worker.min(self.accepted.len() - 1);
+        self.accepted[index].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters of `name`, created at first use and kept across reloads.
     pub fn counters(&self, kind: Kind, name: &str) -> Arc<Counters> {
         let mut map = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
@@ -111,8 +136,17 @@ impl Metrics {
              lcc_proxy_reloads_total{{result=\"refused\"}} {refused}\n\
              # HELP lcc_proxy_active_connections Client connections open now.\n\
              # TYPE lcc_proxy_active_connections gauge\n\
-             lcc_proxy_active_connections {active}"
+             lcc_proxy_active_connections {active}\n\
+             # HELP lcc_proxy_worker_connections_total Client connections accepted per worker thread.\n\
+             # TYPE lcc_proxy_worker_connections_total counter"
         );
+        for (worker, n) in self.accepted.iter().enumerate() {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "lcc_proxy_worker_connections_total{{worker=\"{worker}\"}} {n}"
+            );
+        }
         out
     }
 }

@@ -168,12 +168,16 @@ impl Reloader {
         &mut self,
         config: &config::Config,
     ) -> Result<(String, Vec<BindError>), config::ConfigError> {
-        let plan = routes::build(config, &self.backends, &self.shared.metrics).map_err(|e| {
-            config::ConfigError::Invalid {
-                path: self.path.clone(),
-                field: e.field,
-                reason: e.reason,
-            }
+        let plan = routes::build(
+            config,
+            &self.backends,
+            &self.shared.metrics,
+            self.shared.workers,
+        )
+        .map_err(|e| config::ConfigError::Invalid {
+            path: self.path.clone(),
+            field: e.field,
+            reason: e.reason,
         })?;
         let changes = self.registry.apply(plan.listeners);
         self.backends = plan.backends;

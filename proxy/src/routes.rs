@@ -67,6 +67,7 @@ pub fn build(
     config: &Config,
     old: &HashMap<String, Arc<Backend>>,
     metrics: &Metrics,
+    workers: usize,
 ) -> Result<Plan, FieldError> {
     let mut backends = HashMap::new();
     let mut gateways = HashMap::new();
@@ -79,7 +80,7 @@ pub fn build(
                 let backend = old
                     .get(b)
                     .cloned()
-                    .unwrap_or_else(|| Arc::new(Backend::new(b)));
+                    .unwrap_or_else(|| Arc::new(Backend::new(b, workers)));
                 backends.insert(b.clone(), backend.clone());
                 backend
             })

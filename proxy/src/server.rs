@@ -3,9 +3,10 @@
 
 use crate::conn::Shared;
 use crate::limits::Limits;
-use crate::listeners::{Prebound, Registry};
+use crate::listeners::{Accept, Prebound, Registry};
 use crate::metrics::Metrics;
 use crate::reload::{self, Reloader, StartError};
+use crate::workers::Workers;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,11 @@ pub struct Options {
     pub prebound: Prebound,
     /// Reload on SIGHUP (the binary does; tests that share a process may not).
     pub sighup: bool,
+    /// Worker threads, each with its own runtime, accept loops and backend pools; the
+    /// runtime calling [`run`] is the first, so 1 spawns no thread.
+    pub workers: usize,
+    /// How the workers share each listen address (with more than one worker).
+    pub accept: Accept,
 }
 
 impl Options {
@@ -34,6 +40,8 @@ impl Options {
             limits: Limits::default(),
             prebound: Prebound::new(),
             sighup: true,
+            workers: 1,
+            accept: Accept::default(),
         }
     }
 }
@@ -56,7 +64,7 @@ pub enum ProxyError {
     /// A signal handler (SIGHUP, SIGTERM, SIGINT) cannot be installed.
     #[error("cannot handle signals: {0}")]
     Signal(#[source] std::io::Error),
-    /// The async runtime cannot start.
+    /// The async runtime (or a worker thread's) cannot start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -64,11 +72,18 @@ pub enum ProxyError {
 /// Serves `options.config` until `shutdown` completes, then closes every listener and
 /// lets open connections drain (bounded by the drain timeout).
 pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
+    let mut workers = Workers::start(options.workers).map_err(ProxyError::Runtime)?;
     let shared = Arc::new(Shared {
         limits: Arc::new(options.limits),
-        metrics: Arc::new(Metrics::default()),
+        metrics: Arc::new(Metrics::with_workers(workers.count())),
+        workers: workers.count(),
     });
-    let registry = Registry::new(shared.clone(), options.prebound);
+    let registry = Registry::on_workers(
+        shared.clone(),
+        options.prebound,
+        workers.handles().to_vec(),
+        options.accept,
+    );
     let mut reloader = Reloader::start(&options.config, registry, shared.clone())?;
     reload::log(&format!("serving {}", options.config.display()));
     let (nudge, mut nudged) = mpsc::channel(1);
@@ -98,6 +113,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         }
     }
     reloader.registry.close_all().await;
+    workers.stop();
     Ok(())
 }
 

@@ -2,26 +2,29 @@
 //! the `lcc-proxy` binary and `lcc proxy`, the fallback the daemon runs when no
 //! `lcc-proxy` binary sits next to `lcc` (as after `cargo run --bin lcc`).
 
+use crate::listeners::Accept;
 use crate::server::{run, Options, ProxyError};
 use std::path::PathBuf;
 use tokio::signal::unix::{signal, SignalKind};
 
-/// Serves `config` until SIGTERM or SIGINT, on one thread unless `LCC_PROXY_THREADS=N`.
+/// Serves `config` until SIGTERM or SIGINT, on [`default_workers`] worker threads unless
+/// `LCC_PROXY_THREADS=N` says otherwise (`LCC_PROXY_ACCEPT=shared|reuseport` picks how
+/// they share a listen address).
 pub fn serve_until_signalled(config: PathBuf) -> Result<(), ProxyError> {
-    // one thread by default: no cross-thread wake-ups, the least CPU per request;
-    // LCC_PROXY_THREADS=N (N > 1) spreads the work over N threads
-    let threads = std::env::var("LCC_PROXY_THREADS")
+    let workers = std::env::var("LCC_PROXY_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1);
-    let mut builder = if threads > 1 {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(threads);
-        b
-    } else {
-        tokio::runtime::Builder::new_current_thread()
+        .filter(|n| *n > 0)
+        .unwrap_or_else(default_workers);
+    let accept = match std::env::var("LCC_PROXY_ACCEPT").as_deref() {
+        Ok("shared") => Accept::Shared,
+        _ => Accept::ReusePort,
     };
-    let runtime = builder.enable_all().build().map_err(ProxyError::Runtime)?;
+    // every worker runs a current-thread runtime: this one is worker 0
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ProxyError::Runtime)?;
     runtime.block_on(async {
         let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Signal)?;
         let mut int = signal(SignalKind::interrupt()).map_err(ProxyError::Signal)?;
@@ -31,6 +34,17 @@ pub fn serve_until_signalled(config: PathBuf) -> Result<(), ProxyError> {
                 _ = int.recv() => {}
             }
         };
-        run(Options::new(config), stop).await
+        let mut options = Options::new(config);
+        options.workers = workers;
+        options.accept = accept;
+        run(options, stop).await
     })
+}
+
+/// One worker per core, at most 2 (see docs/proxy.md, Figures).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .min(2)
 }

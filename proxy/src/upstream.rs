@@ -67,7 +67,7 @@ impl Pool {
 
 /// An idle pooled lean connection to `backend`, or a new one.
 pub async fn checkout_lean(backend: &Backend, limits: &Limits) -> Result<h1::Conn, ConnectError> {
-    match backend.pool.take_lean(limits) {
+    match backend.pool().take_lean(limits) {
         Some(conn) => Ok(conn),
         None => h1::Conn::connect(backend, limits).await,
     }
@@ -75,7 +75,7 @@ pub async fn checkout_lean(backend: &Backend, limits: &Limits) -> Result<h1::Con
 
 /// An idle pooled connection to `backend`, or a new one.
 pub async fn checkout(backend: &Backend, limits: &Limits) -> Result<Sender, ConnectError> {
-    match backend.pool.take(limits) {
+    match backend.pool().take(limits) {
         Some(sender) => Ok(sender),
         None => fresh(backend, limits).await,
     }

@@ -10,7 +10,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use lcc_proxy::{Limits, Options, Prebound};
+use lcc_proxy::{Accept, Limits, Options, Prebound};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -289,11 +289,27 @@ impl Proxy {
         extra: usize,
         config: impl Fn(SocketAddr, &[SocketAddr]) -> String,
     ) -> (Proxy, Vec<SocketAddr>) {
+        Self::start_on(limits, 1, Accept::Shared, extra, config).await
+    }
+
+    /// [`Proxy::start`] on `workers` worker threads sharing each address as `accept`
+    /// says: prebound listeners for [`Accept::Shared`], addresses the proxy binds itself
+    /// (one socket per worker) for [`Accept::ReusePort`].
+    pub async fn start_on(
+        limits: Limits,
+        workers: usize,
+        accept: Accept,
+        extra: usize,
+        config: impl Fn(SocketAddr, &[SocketAddr]) -> String,
+    ) -> (Proxy, Vec<SocketAddr>) {
         let prebound = Prebound::new();
-        let http = prebound.bind_local().expect("bind");
-        let addrs: Vec<_> = (0..extra)
-            .map(|_| prebound.bind_local().expect("bind"))
-            .collect();
+        let bind = || match accept {
+            Accept::Shared => prebound.bind_local().expect("bind"),
+            // the proxy binds it: a port freed this way is almost always still free
+            Accept::ReusePort => dead_addr(),
+        };
+        let http = bind();
+        let addrs: Vec<_> = (0..extra).map(|_| bind()).collect();
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("proxy.conf");
         std::fs::write(&path, config(http, &addrs)).expect("write config");
@@ -301,6 +317,8 @@ impl Proxy {
         options.limits = limits;
         options.prebound = prebound.clone();
         options.sighup = false;
+        options.workers = workers;
+        options.accept = accept;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(lcc_proxy::run(options, async move {
             let _ = stopped.await;
