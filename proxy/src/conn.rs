@@ -45,15 +45,16 @@ pub struct ConnCtx {
     pub stop: watch::Receiver<bool>,
 }
 
-/// Serves one accepted connection until it ends, or until `stop` asks it to finish.
+/// Serves one accepted connection (counted by `_gauge`) until it ends, or until `stop`
+/// asks it to finish.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     role: Arc<ArcSwap<Role>>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
+    _gauge: ConnectionGauge,
 ) {
-    let _gauge = ConnectionGauge::open(shared.metrics.clone());
     let _ = stream.set_nodelay(true);
     let current = role.load_full();
     if let Role::Tcp(gateway) = &*current {

@@ -3,15 +3,15 @@
 //! unchanged ones serve.
 
 use crate::conn::{self, Shared};
+use crate::metrics::ConnectionGauge;
 use crate::routes::Role;
-use crate::workers;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -227,16 +227,19 @@ impl Registry {
     fn start(&mut self, addr: SocketAddr, listeners: Vec<TcpListener>, role: Arc<Role>) {
         let role = Arc::new(ArcSwap::new(role));
         let (stop, stopped) = watch::channel(false);
+        let workers: Arc<[Handle]> = self.workers.clone().into();
         let tasks = listeners
             .into_iter()
             .zip(&self.workers)
-            .map(|(listener, handle)| {
-                handle.spawn(accept_loop(
-                    listener,
-                    role.clone(),
-                    self.shared.clone(),
-                    stopped.clone(),
-                ))
+            .enumerate()
+            .map(|(me, (listener, handle))| {
+                let acceptor = Acceptor {
+                    role: role.clone(),
+                    shared: self.shared.clone(),
+                    workers: workers.clone(),
+                    me,
+                };
+                handle.spawn(accept_loop(listener, acceptor, stopped.clone()))
             })
             .collect();
         self.open.insert(addr, Open { role, stop, tasks });
@@ -258,23 +261,25 @@ fn listen(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Accepts until told to stop, then closes the socket and lets the connections drain.
-async fn accept_loop(
-    listener: TcpListener,
+/// What one worker's accept loop needs: the listener's role and stop signal, and every
+/// worker, to hand a connection to the least busy one.
+#[derive(Debug)]
+struct Acceptor {
     role: Arc<ArcSwap<Role>>,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
+    workers: Arc<[Handle]>,
+    me: usize,
+}
+
+/// Accepts until told to stop, then closes the socket and lets the connections drain.
+async fn accept_loop(listener: TcpListener, acceptor: Acceptor, mut stop: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
     let (finish, finishing) = watch::channel(false);
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    shared.metrics.accepted_by(workers::current());
-                    conns.spawn(conn::serve(stream, peer, role.clone(), shared.clone(), finishing.clone()));
-                }
+                Ok((stream, peer)) => acceptor.dispatch(stream, peer, &mut conns, &finishing),
                 // out of file descriptors or similar: back off instead of spinning
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             },
@@ -284,6 +289,36 @@ async fn accept_loop(
     drop(listener);
     let _ = finish.send(true);
     let drained = async { while conns.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(shared.limits.drain_timeout, drained).await;
+    let _ = tokio::time::timeout(acceptor.shared.limits.drain_timeout, drained).await;
     conns.abort_all();
+}
+
+impl Acceptor {
+    /// Serves `stream` here, or on the worker with the fewest connections when this one
+    /// has more: one hand-over per connection (never per request) keeps the workers even
+    /// whatever the kernel's spread of connections over sockets.
+    fn dispatch(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        conns: &mut JoinSet<()>,
+        finishing: &watch::Receiver<bool>,
+    ) {
+        let metrics = &self.shared.metrics;
+        let target = metrics.least_busy(self.me);
+        let gauge = ConnectionGauge::open(metrics.clone(), target);
+        let (role, shared, stop) = (self.role.clone(), self.shared.clone(), finishing.clone());
+        if target == self.me {
+            conns.spawn(conn::serve(stream, peer, role, shared, stop, gauge));
+            return;
+        }
+        // the socket moves to the other worker's reactor
+        let Ok(std) = stream.into_std() else { return };
+        let serve = async move {
+            if let Ok(stream) = TcpStream::from_std(std) {
+                conn::serve(stream, peer, role, shared, stop, gauge).await;
+            }
+        };
+        conns.spawn_on(serve, &self.workers[target]);
+    }
 }

@@ -51,9 +51,9 @@ pub struct Metrics {
     pub reloads: AtomicU64,
     /// Config files refused.
     pub reloads_refused: AtomicU64,
-    /// Client connections open now.
-    pub active_connections: AtomicI64,
-    /// Client connections accepted by each worker thread (shows how they spread).
+    /// Client connections open now on each worker thread.
+    active: Box<[AtomicI64]>,
+    /// Client connections served by each worker thread so far (shows how they spread).
     accepted: Box<[AtomicU64]>,
 }
 
@@ -70,15 +70,31 @@ impl Metrics {
             by_name: Mutex::default(),
             reloads: AtomicU64::new(0),
             reloads_refused: AtomicU64::new(0),
-            active_connections: AtomicI64::new(0),
+            active: (0..workers.max(1)).map(|_| AtomicI64::new(0)).collect(),
             accepted: (0..workers.max(1)).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    /// Counts a client connection accepted by worker `worker`.
-    pub fn accepted_by(&self, worker: usize) {
-        let index = worker.min(self.accepted.len() - 1);
-        self.accepted[index].fetch_add(1, Ordering::Relaxed);
+    /// The worker with the fewest open client connections; `me` when it is among them
+    /// (as haproxy and nginx do, so that no thread holds more than its share).
+    pub fn least_busy(&self, me: usize) -> usize {
+        let load = |i: usize| {
+            self.active
+                .get(i)
+                .map_or(i64::MAX, |a| a.load(Ordering::Relaxed))
+        };
+        let mut best = me.min(self.active.len() - 1);
+        for i in 0..self.active.len() {
+            if load(i) < load(best) {
+                best = i;
+            }
+        }
+        best
+    }
+
+    /// Client connections open now, over every worker.
+    pub fn active_connections(&self) -> i64 {
+        self.active.iter().map(|a| a.load(Ordering::Relaxed)).sum()
     }
 
     /// The counters of `name`, created at first use and kept across reloads.
@@ -127,7 +143,7 @@ impl Metrics {
         }
         let reloads = self.reloads.load(Ordering::Relaxed);
         let refused = self.reloads_refused.load(Ordering::Relaxed);
-        let active = self.active_connections.load(Ordering::Relaxed);
+        let active = self.active_connections();
         let _ = writeln!(
             out,
             "# HELP lcc_proxy_reloads_total Config files applied or refused.\n\
@@ -151,20 +167,25 @@ impl Metrics {
     }
 }
 
-/// Counts one open client connection for as long as it lives.
+/// Counts one open client connection, on the worker serving it, for as long as it lives.
 #[derive(Debug)]
-pub struct ConnectionGauge(Arc<Metrics>);
+pub struct ConnectionGauge {
+    metrics: Arc<Metrics>,
+    worker: usize,
+}
 
 impl ConnectionGauge {
-    /// Counts a connection as open.
-    pub fn open(metrics: Arc<Metrics>) -> Self {
-        metrics.active_connections.fetch_add(1, Ordering::Relaxed);
-        Self(metrics)
+    /// Counts a connection as open and served by `worker`.
+    pub fn open(metrics: Arc<Metrics>, worker: usize) -> Self {
+        let worker = worker.min(metrics.active.len() - 1);
+        metrics.active[worker].fetch_add(1, Ordering::Relaxed);
+        metrics.accepted[worker].fetch_add(1, Ordering::Relaxed);
+        Self { metrics, worker }
     }
 }
 
 impl Drop for ConnectionGauge {
     fn drop(&mut self) {
-        self.0.active_connections.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.active[self.worker].fetch_sub(1, Ordering::Relaxed);
     }
 }
