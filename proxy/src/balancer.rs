@@ -94,8 +94,13 @@ impl Backend {
         result
     }
 
-    fn is_down(&self, now: u64) -> bool {
-        self.down_until_ms.load(Ordering::Relaxed) > now
+    /// True when the backend refused lately; the clock is read only for a backend that
+    /// ever refused (`now` caches it for the rest of the request's candidates).
+    fn is_down(&self, now: &mut Option<u64>) -> bool {
+        match self.down_until_ms.load(Ordering::Relaxed) {
+            0 => false,
+            until => until > *now.get_or_insert_with(now_ms),
+        }
     }
 }
 
@@ -134,7 +139,7 @@ impl Balancer {
             index: 0,
             pass: 0,
             left: max_tries.max(1),
-            now: now_ms(),
+            now: None,
         }
     }
 }
@@ -147,7 +152,7 @@ pub struct Candidates<'a> {
     index: usize,
     pass: u8,
     left: usize,
-    now: u64,
+    now: Option<u64>,
 }
 
 impl<'a> Iterator for Candidates<'a> {
@@ -164,7 +169,7 @@ impl<'a> Iterator for Candidates<'a> {
             let backend = &self.backends[(self.start + self.index) % n];
             self.index += 1;
             // pass 0 takes the healthy ones, pass 1 the ones that refused lately
-            if backend.is_down(self.now) == (self.pass == 1) {
+            if backend.is_down(&mut self.now) == (self.pass == 1) {
                 self.left -= 1;
                 return Some(backend);
             }

@@ -245,7 +245,7 @@ fn finish_lean(
 ) -> Response<DownBody> {
     let mut parts = head.parts;
     headers::strip_hop_by_hop(&mut parts.headers, false);
-    let home = (backend.clone(), ctx.shared.limits.clone());
+    let home = (backend.clone(), ctx.shared.limits.max_idle_per_backend);
     let body = h1::LeanBody::new(
         conn,
         head.framing,

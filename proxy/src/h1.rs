@@ -301,17 +301,18 @@ pub struct LeanBody {
     keep_alive: bool,
     done: bool,
     counters: Arc<Counters>,
-    home: (Arc<Backend>, Arc<Limits>),
+    home: (Arc<Backend>, usize),
 }
 
 impl LeanBody {
-    /// The body of `head`, read from `conn`; `home` is the pool it goes back to.
+    /// The body of `head`, read from `conn`; `home` is the backend whose pool it goes
+    /// back to and that pool's bound (a plain number: no shared count touched per request).
     pub fn new(
         conn: Conn,
         head_framing: Framing,
         keep_alive: bool,
         counters: Arc<Counters>,
-        home: (Arc<Backend>, Arc<Limits>),
+        home: (Arc<Backend>, usize),
     ) -> Self {
         let mut body = Self {
             conn: Some(conn),
@@ -332,7 +333,7 @@ impl LeanBody {
         self.done = true;
         if let Some(conn) = self.conn.take() {
             if self.keep_alive && conn.buf.is_empty() {
-                self.home.0.pool().put_lean(conn, &self.home.1);
+                self.home.0.pool().put_lean(conn, self.home.1);
             }
         }
     }

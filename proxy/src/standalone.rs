@@ -16,9 +16,11 @@ pub fn serve_until_signalled(config: PathBuf) -> Result<(), ProxyError> {
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
         .unwrap_or_else(default_workers);
+    // one socket shared by the workers keeps binding exclusive: a second proxy on the
+    // same port fails instead of silently taking part of the connections
     let accept = match std::env::var("LCC_PROXY_ACCEPT").as_deref() {
-        Ok("shared") => Accept::Shared,
-        _ => Accept::ReusePort,
+        Ok("reuseport") => Accept::ReusePort,
+        _ => Accept::Shared,
     };
     // every worker runs a current-thread runtime: this one is worker 0
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -56,10 +56,11 @@ impl Pool {
         None
     }
 
-    /// Gives back a lean connection whose last response is complete.
-    pub fn put_lean(&self, conn: h1::Conn, limits: &Limits) {
+    /// Gives back a lean connection whose last response is complete; at most
+    /// `max_idle` are kept.
+    pub fn put_lean(&self, conn: h1::Conn, max_idle: usize) {
         let mut idle = self.lean.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < limits.max_idle_per_backend {
+        if idle.len() < max_idle {
             idle.push((conn, Instant::now()));
         }
     }
