@@ -11,7 +11,8 @@
 # HAPROXY_THREADS=2, HOLD=1 (keep everything running until Ctrl-C, for profiling),
 # LCC_PROXY_THREADS / LCC_PROXY_ACCEPT (the measured lcc-proxy's workers, see docs/proxy.md),
 # VARIANTS="1 2:shared" (more lcc-proxy processes measured side by side in the same rounds,
-# each THREADS[:ACCEPT[:VAR=VALUE]], the last an environment variable; their rows are entrance-VARIANT and gateway-VARIANT).
+# each THREADS[:ACCEPT[:VAR=VALUE]], the last an environment variable or BIN=PATH, another
+# lcc-proxy binary (say, the previous build); their rows are entrance-VARIANT and gateway-VARIANT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -125,7 +126,8 @@ gateways:
   - {name: web, listen: "127.0.0.1:$vg", protocol: http, backends: ["127.0.0.1:$BACK_A"]}
 CONF
   IFS=: read -r threads accept extra <<<"$v"
-  env LCC_PROXY_THREADS="$threads" LCC_PROXY_ACCEPT="${accept:-}" ${extra:-} "$PROXY" --config "$WORK/proxy-$k.conf" 2>"$WORK/lcc-proxy-$k.log" & PIDS+=($!)
+  bin=$PROXY; [[ ${extra:-} == BIN=* ]] && { bin=${extra#BIN=}; extra=; }
+  env LCC_PROXY_THREADS="$threads" LCC_PROXY_ACCEPT="${accept:-}" ${extra:-} "$bin" --config "$WORK/proxy-$k.conf" 2>"$WORK/lcc-proxy-$k.log" & PIDS+=($!)
   VAR_PID[$v]=$!; VAR_HTTP[$v]=$vh; VAR_GW[$v]=$vg
 done
 

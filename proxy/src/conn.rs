@@ -4,6 +4,7 @@
 use crate::body::DownBody;
 use crate::entrance;
 use crate::forward::{forward, Target};
+use crate::idle::{Idle, Tracked};
 use crate::limits::Limits;
 use crate::metrics::{ConnectionGauge, Metrics};
 use crate::respond;
@@ -14,7 +15,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,25 +76,40 @@ pub async fn serve(
 
 async fn serve_http(stream: TcpStream, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>) {
     let limits = ctx.shared.limits.clone();
-    let service = service_fn(move |req| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(handle(req, &ctx).await) }
-    });
+    let idle = Idle::new();
+    let service = {
+        let idle = idle.clone();
+        service_fn(move |req| {
+            let ctx = ctx.clone();
+            let busy = idle.begin();
+            async move {
+                let resp = handle(req, &ctx).await;
+                Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, busy)))
+            }
+        })
+    };
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // no timer per request: the guard below does hyper's header_read_timeout's job
+        .header_read_timeout(None)
         .max_header_size(limits.max_head_bytes);
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
+    // the slowloris and keep-alive guard (see idle.rs); expiring drops the connection
+    let expired = idle.expired(limits.header_read_timeout);
+    tokio::pin!(expired);
     tokio::select! {
         _ = conn.as_mut() => {}
+        _ = expired.as_mut() => {}
         _ = stop.changed() => {
             // finish the request in flight, then close
             conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = expired => {}
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod entrance;
 pub mod forward;
 pub mod h1;
 pub mod headers;
+pub mod idle;
 pub mod limits;
 pub mod listeners;
 pub mod metrics;

@@ -169,6 +169,62 @@ async fn slowloris_client_is_cut_off() {
     assert!(closed, "a client trickling its head was not cut off");
 }
 
+/// Reads from `stream` until it closes (Ok) or 5 s pass (Err); returns what was read.
+async fn read_to_close(stream: &mut TcpStream) -> Result<String, String> {
+    let mut seen = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(5), read).await;
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    closed.map(|_| text.clone()).map_err(|_| text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_header_timeout_closes_idle_connections_but_never_a_request_in_flight() {
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gated = gated_backend(release.clone()).await;
+    let limits = lcc_proxy::Limits {
+        header_read_timeout: Duration::from_millis(300),
+        response_timeout: Duration::from_secs(10),
+        ..test_limits()
+    };
+    let (proxy, g) =
+        Proxy::start_with(limits, 1, |http, g| web_config(http, g[0], &[gated.addr])).await;
+    let mut busy = TcpStream::connect(g[0]).await.expect("connect");
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut idle = TcpStream::connect(g[0]).await.expect("connect");
+    // the connection that sent nothing is closed once the header timeout has passed...
+    assert_eq!(read_to_close(&mut idle).await, Ok(String::new()));
+    // ...while the one whose request is held by the backend (opened earlier) is not cut
+    release.notify_one();
+    let mut head = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), busy.read(&mut head))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    // once answered, it is idle in turn and closed after the header timeout
+    let rest = read_to_close(&mut busy).await;
+    assert!(
+        rest.is_ok(),
+        "an idle keep-alive connection was kept open: {rest:?}"
+    );
+    drop(proxy);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_head_is_refused_with_431() {
     let a = http_backend("a").await;
