@@ -2,6 +2,7 @@
 //! depending on what its listener serves.
 
 use crate::body::DownBody;
+use crate::deadline::Deadline;
 use crate::entrance;
 use crate::forward::{forward, Target};
 use crate::idle::{Idle, Tracked};
@@ -44,6 +45,8 @@ pub struct ConnCtx {
     pub shared: Arc<Shared>,
     /// Fires when the listener closes; upgraded tunnels then get the drain timeout.
     pub stop: watch::Receiver<bool>,
+    /// The response timeout of its requests (lean path), one lazy timer for all.
+    pub deadline: Deadline,
 }
 
 /// Serves one accepted connection (counted by `_gauge`) until it ends, or until `stop`
@@ -70,6 +73,7 @@ pub async fn serve(
         client_ip,
         shared,
         stop: stop.clone(),
+        deadline: Deadline::default(),
     });
     serve_http(stream, ctx, stop).await;
 }

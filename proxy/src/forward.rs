@@ -215,8 +215,12 @@ async fn try_lean(
                     break;
                 }
             };
-            let exchange = conn.exchange(&head, &parts.method);
-            match tokio::time::timeout(limits.response_timeout, exchange).await {
+            let exchanged = {
+                let exchange = conn.exchange(&head, &parts.method);
+                tokio::pin!(exchange);
+                ctx.deadline.within(limits.response_timeout, exchange).await
+            };
+            match exchanged {
                 Err(_) => {
                     return Err(Failure::Timeout {
                         backend: backend.authority.clone(),

@@ -4,6 +4,7 @@ pub mod balancer;
 pub mod body;
 pub mod config;
 pub mod conn;
+pub mod deadline;
 pub mod entrance;
 pub mod forward;
 pub mod h1;
