@@ -8,6 +8,7 @@ pub mod control;
 pub mod daemon;
 pub mod events;
 pub mod groups;
+pub mod httpprobe;
 pub mod instance;
 pub mod layout;
 pub mod lock;

@@ -1,8 +1,8 @@
 //! File-system wake-ups for the reconcile loop: the manifests directory, `.lcc/pods/`
-//! and each pod directory (for `pod.state`/`pod.env`), and `.lcc/scale/`. Renames onto
+//! and each pod directory (for `pod.state`/`pod.env`), `.lcc/scale/` and `.lcc/status/`. Renames onto
 //! a file count as writes; a periodic rescan covers lost events.
 
-use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{Config, Event, EventKind, EventKindMask, RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 
 /// What changed, coarsely: enough to choose what to re-read.
@@ -14,6 +14,8 @@ pub enum Change {
     State,
     /// The `pod.state` or `pod.env` of the pod of this name.
     Pod(String),
+    /// The status file of the instance of this name (only the daemon writes it).
+    Status(String),
 }
 
 /// Classifies a notify event by its paths; `None` for noise (logs, temp files).
@@ -47,6 +49,14 @@ pub fn classify(root: &Path, ev: &Event) -> Option<Change> {
             .is_some_and(|d| d == "scale" || d == "pods")
         {
             out = Some(Change::State);
+        } else if p
+            .parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|d| d == "status")
+        {
+            if let Some(inst) = name.strip_suffix(".json") {
+                out = out.or(Some(Change::Status(inst.to_string())));
+            }
         }
     }
     out
@@ -63,7 +73,7 @@ impl Watch {
     /// Starts watching; `sink` gets each relevant change.
     pub fn new(root: &Path, sink: impl Fn(Change) + Send + 'static) -> notify::Result<Watch> {
         let root = root.to_path_buf();
-        let watcher = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
+        let handler = move |res: notify::Result<Event>| match res {
             Ok(ev) => {
                 if let Some(c) = classify(&root, &ev) {
                     sink(c)
@@ -71,7 +81,11 @@ impl Watch {
             }
             // An overflow or error: ask for a full re-read.
             Err(_) => sink(Change::Manifests),
-        })?;
+        };
+        // No access events (open, close): an app serving its `run/` directory (as
+        // `python3 -m http.server` does) would otherwise wake the watcher on every probe.
+        let config = Config::default().with_event_kinds(EventKindMask::CORE);
+        let watcher = RecommendedWatcher::new(handler, config)?;
         Ok(Watch {
             watcher,
             watched: Default::default(),
@@ -133,6 +147,14 @@ mod tests {
         );
         assert_eq!(
             classify(root, &ev(&["/c/.lcc/pods/web-1/log/stdout.log"])),
+            None
+        );
+        assert_eq!(
+            classify(root, &ev(&["/c/.lcc/status/web-1.json"])),
+            Some(Change::Status("web-1".into()))
+        );
+        assert_eq!(
+            classify(root, &ev(&["/c/.lcc/status/.tmp-web-1.json"])),
             None
         );
     }

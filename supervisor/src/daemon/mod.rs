@@ -315,9 +315,10 @@ impl Daemon {
                 next_rescan = Instant::now() + self.opts.rescan;
                 self.rescans += 1;
                 self.reap();
-                self.light_check();
                 // The full re-read is a net for lost file events only: rarer.
-                if self.rescans % FULL_RESCAN_EVERY == 0 {
+                let full_rescan = self.rescans % FULL_RESCAN_EVERY == 0;
+                self.light_check(full_rescan);
+                if full_rescan {
                     full = true;
                     self.reload_if_changed();
                 }
@@ -379,6 +380,12 @@ impl Daemon {
                 true
             }
             Msg::Fs(Change::State) => true,
+            Msg::Fs(Change::Status(name)) => {
+                if self.status_overwritten(&name) {
+                    self.touched.insert(name);
+                }
+                false
+            }
             Msg::Fs(Change::Pod(name)) => {
                 // A user's `lcc delete`/`stop`/`start`: the group controllers look at once,
                 // while a deleted replica still holds its name (its replacement gets a
@@ -431,6 +438,7 @@ impl Daemon {
                 w.add(&self.layout.root);
                 w.add(&self.layout.pods());
                 w.add(&self.layout.scale_dir());
+                w.add(&self.layout.status_dir());
                 self.watch = Some(w);
             }
             Err(e) => self.emit(

@@ -35,8 +35,8 @@ impl Daemon {
     /// The periodic look that needs no full pass: files the daemon wrote that someone
     /// else overwrote (torn, garbage) are written again from memory, and processes that
     /// are not the daemon's children (adopted pods) are checked in `/proc`.
-    pub(super) fn light_check(&mut self) {
-        let overwritten = self.repair_written();
+    pub(super) fn light_check(&mut self, statuses: bool) {
+        let overwritten = self.repair_written(statuses);
         self.touched.extend(overwritten);
         let adopted: Vec<String> = self
             .insts
@@ -50,9 +50,9 @@ impl Daemon {
         }
     }
 
-    /// Rewrites `proxy.conf` and status files that are no longer the ones written;
-    /// returns the instances whose status is to be written again.
-    pub(super) fn repair_written(&mut self) -> Vec<String> {
+    /// Rewrites `proxy.conf` (and with `statuses`, the status files) when no longer the
+    /// ones written; returns the instances whose status is to be written again.
+    pub(super) fn repair_written(&mut self, statuses: bool) -> Vec<String> {
         if self.last_conf.is_some() && podfs::file_key(&self.layout.proxy_conf()) != self.conf_key {
             self.last_conf = None;
             self.backends_dirty = true;
@@ -62,23 +62,34 @@ impl Daemon {
                 "proxy.conf was changed behind the daemon; rewritten from its state",
             );
         }
-        let mut overwritten = Vec::new();
-        for (name, inst) in self.insts.iter_mut() {
-            if inst.written.is_some()
-                && podfs::file_key(&self.layout.status(name)) != inst.status_key
-            {
-                inst.written = None;
-                overwritten.push(name.clone());
-            }
+        // One stat per instance: with hundreds of instances, only on the full rescans
+        // (a net under the watch of `status/`).
+        if !statuses {
+            return Vec::new();
         }
-        for name in &overwritten {
-            self.emit(
-                &format!("instance/{name}"),
-                "StatusRewritten",
-                "status file was changed behind the daemon; rewritten from its state",
-            );
+        let names: Vec<String> = self.insts.keys().cloned().collect();
+        names
+            .into_iter()
+            .filter(|name| self.status_overwritten(name))
+            .collect()
+    }
+
+    /// Whether the instance's status file is no longer the one the daemon wrote; if so
+    /// it is forgotten (so written again) and an event says why.
+    pub(super) fn status_overwritten(&mut self, name: &str) -> bool {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return false;
+        };
+        if inst.written.is_none() || podfs::file_key(&self.layout.status(name)) == inst.status_key {
+            return false;
         }
-        overwritten
+        inst.written = None;
+        self.emit(
+            &format!("instance/{name}"),
+            "StatusRewritten",
+            "status file was changed behind the daemon; rewritten from its state",
+        );
+        true
     }
 
     /// Whether `pod.state` or `pod.env` changed since last read (one stat each).

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 /// Shortest probe interval before a run's first pass.
 const STARTUP_PROBE_MS: u64 = 20;
+/// How long a steady HTTP probe lets the app answer before reading: the answers of one
+/// grid instant's probes are then read in one wake-up (see `coalesce`).
+const STEADY_SETTLE: Duration = Duration::from_millis(20);
 /// Before the first success, probe misses restart only after this long.
 const STARTUP_WINDOW: Duration = Duration::from_secs(10);
 
@@ -48,6 +51,11 @@ impl Daemon {
             due
         });
         let gen = inst.gen;
+        let settle = if inst.ever_ready {
+            STEADY_SETTLE
+        } else {
+            Duration::ZERO
+        };
         let timeout = Duration::from_millis(probe.timeout_ms.max(1));
         let tx = self.tx.clone();
         let name = name.to_string();
@@ -69,7 +77,7 @@ impl Daemon {
             ProbeAction::Http { interface, path } => {
                 let port = port_of(&interface).unwrap_or(0);
                 tokio::spawn(async move {
-                    let result = compat::probe_http(&host, port, &path, timeout).await;
+                    let result = compat::probe_http(&host, port, &path, timeout, settle).await;
                     let _ = tx.send(Msg::Probe { name, gen, result });
                 });
             }
