@@ -3,10 +3,10 @@
 # N programs (`python3 -m http.server PORT --bind 127.0.0.1`, an HTTP probe each).
 #
 # Reports, for each: time until all N answer HTTP, idle daemon CPU over IDLE seconds
-# (utime+stime from /proc/PID/stat) and RSS; for lcc also the median latency from a
+# from WARM seconds after all are ready (all threads' schedstat, in ns) and RSS; for lcc also the median latency from a
 # `pod.state` write to the start of the pod's process (its start time in /proc).
 #
-#   bench/supervisord.sh            # N=200 IDLE=20 SAMPLES=20 PERIOD=10s ROUNDS=3
+#   bench/supervisord.sh            # N=200 IDLE=20 WARM=12 SAMPLES=20 PERIOD=10s ROUNDS=3
 #   N=50 IDLE=10 ROUNDS=1 bench/supervisord.sh
 #
 # Rounds alternate lcc and supervisord and the medians are reported: one round of each
@@ -19,6 +19,7 @@ set -euo pipefail
 
 N=${N:-200}
 IDLE=${IDLE:-20}
+WARM=${WARM:-12}
 SAMPLES=${SAMPLES:-20}
 ROUNDS=${ROUNDS:-3}
 PERIOD=${PERIOD:-10s}
@@ -109,12 +110,13 @@ EOF
     done
 } >"$SUPDIR/supervisord.conf"
 
-export WORK CLUSTER SUPDIR LCC N IDLE SAMPLES SUP_LO ROUNDS PY PERIOD
+export WORK CLUSTER SUPDIR LCC N IDLE WARM SAMPLES SUP_LO ROUNDS PY PERIOD
 "$PY" - <<'PYEOF'
 import json, os, shutil, statistics, subprocess, time, urllib.request, glob
 
 WORK, CLUSTER, SUPDIR, LCC = (os.environ[k] for k in ("WORK", "CLUSTER", "SUPDIR", "LCC"))
-N, IDLE, SAMPLES, SUP_LO, ROUNDS = (int(os.environ[k]) for k in ("N", "IDLE", "SAMPLES", "SUP_LO", "ROUNDS"))
+N, IDLE, WARM, SAMPLES, SUP_LO, ROUNDS = (
+    int(os.environ[k]) for k in ("N", "IDLE", "WARM", "SAMPLES", "SUP_LO", "ROUNDS"))
 PROG = os.environ["PY"]
 TCK = os.sysconf("SC_CLK_TCK")
 
@@ -163,11 +165,26 @@ def rss_mb(pid):
             return int(l.split()[1]) / 1024
     return 0.0
 
+def cpu_ns(pid):
+    """CPU time of each thread in ns (schedstat: exact, where utime+stime count 10 ms ticks)."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out[t] = int(open(f"/proc/{pid}/task/{t}/schedstat").read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
 def idle_cpu(pid):
-    a, _ = stat(pid)
+    # After WARM s: the daemon's start-up helper threads have ended (an ended thread's
+    # time would leave the sum), so the window sees only the idle work.
+    time.sleep(WARM)
+    a = cpu_ns(pid)
     time.sleep(IDLE)
-    b, _ = stat(pid)
-    return 100.0 * (b - a) / TCK / IDLE
+    b = cpu_ns(pid)
+    if set(a) - set(b):
+        print(f"  (pid {pid}: {len(set(a) - set(b))} thread(s) ended in the idle window)", flush=True)
+    return 100.0 * sum(v - a.get(t, 0) for t, v in b.items()) / 1e9 / IDLE
 
 def lcc_round(latency):
     t0 = time.time()
@@ -195,7 +212,6 @@ def lcc_round(latency):
         raise SystemExit("lcc up -d --wait failed")
     waited = time.time() - t0
     dpid = int(open(f"{CLUSTER}/.lcc/daemon.pid").read())
-    time.sleep(2)
     cpu = idle_cpu(dpid)
     rss = rss_mb(dpid)
     lat = state_to_run(sts) if latency else []
@@ -252,7 +268,6 @@ def sup_round():
     while not os.path.exists(f"{SUPDIR}/supervisord.pid") and time.time() < deadline:
         time.sleep(0.05)
     spid = int(open(f"{SUPDIR}/supervisord.pid").read())
-    time.sleep(2)
     cpu = idle_cpu(spid)
     rss = rss_mb(spid)
     os.kill(spid, 15)
@@ -290,7 +305,7 @@ print(f"{N} x {PROG} -m http.server, HTTP probe every {os.environ['PERIOD']}; id
 print(f"{'':28}{'lcc':>12}{'supervisord':>14}{'ratio':>8}")
 print(f"{'time to all ready (s)':28}{lcc_ready:>12.2f}{sup_ready:>14.2f}{lcc_ready / sup_ready:>8.2f}")
 print(f"{'  (lcc up -d --wait returned)':28}{lcc_wait:>12.2f}")
-print(f"{'idle daemon CPU (% core)':28}{lcc_cpu:>12.2f}{sup_cpu:>14.2f}")
+print(f"{'idle daemon CPU (% core)':28}{lcc_cpu:>12.3f}{sup_cpu:>14.3f}{lcc_cpu / sup_cpu:>8.2f}")
 print(f"{'daemon RSS (MB)':28}{lcc_rss:>12.1f}{sup_rss:>14.1f}")
 print(f"{'pod.state -> run (ms, median)':28}{lcc_lat:>12.1f}{'n/a':>14}  ({len(lat)} samples)")
 PYEOF

@@ -104,7 +104,7 @@ impl Options {
 const STATUS_GAP: Duration = Duration::from_millis(250);
 
 /// Every how many rescans (`Options::rescan` apart) all files are re-read.
-const FULL_RESCAN_EVERY: u64 = 5;
+const FULL_RESCAN_EVERY: u64 = 15;
 
 /// Shortest time between two full passes.
 const MIN_FULL_GAP: Duration = Duration::from_millis(100);
