@@ -1,5 +1,6 @@
 //! Probes: an exec probe runs through the pod (`./pod readiness`); Ready follows it, and
-//! a live instance that fails `failureThreshold` probes in a row is restarted.
+//! a live instance that fails `failureThreshold` probes in a row is restarted. Without
+//! a probe, Ready comes after 1 s up, and then nothing is due: the daemon sleeps.
 
 mod daemon_support;
 use daemon_support::*;
@@ -33,4 +34,39 @@ fn failing_probes_make_unready_then_restart() {
     );
     assert!(!alive(pid as i32), "the unhealthy run was stopped");
     assert_eq!(c.status("p").unwrap()["restarts"], 1);
+}
+
+/// CPU time (utime + stime, in clock ticks) of a process.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("comm")
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_ready_instance_without_a_probe_leaves_the_daemon_asleep() {
+    let c = Cluster::new("noprobe", 36800);
+    c.write("app.yaml", &sleeper(&group("s", "s", 2)));
+    c.up();
+    let members = c.members("s");
+    assert!(
+        wait_until(Duration::from_secs(20), || members
+            .iter()
+            .all(|m| c.ready(m))),
+        "{}",
+        c.dump()
+    );
+    // Once Ready nothing is due until an event: a pass that kept finding the instance
+    // due spun the loop at a whole core (a bound far above an idle loop's, which no
+    // load on the machine can push an idle daemon over).
+    let daemon = c.daemon_pid().expect("daemon pid");
+    let before = cpu_ticks(daemon);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(daemon) - before;
+    assert!(used < 60, "the idle daemon used {used} ticks of CPU in 2 s");
 }

@@ -116,6 +116,8 @@ impl Daemon {
             // `startsecs`): an app that dies at once is never reported ready.
             let ready_at = inst.run_started.map(|t| t + NO_PROBE_READY_AFTER);
             if ready_at.is_none_or(|t| t <= now) {
+                // Nothing is due any more: a past `next_probe` would make every pass due.
+                inst.next_probe = None;
                 self.mark_ready(name, "Running (no probe)");
             } else {
                 inst.next_probe = ready_at;
