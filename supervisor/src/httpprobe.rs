@@ -7,11 +7,13 @@
 //! settled probe usually finds its answer already there. Only a socket that must wait is
 //! registered with tokio. An unregistered socket wakes nobody when its answer arrives.
 
+use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// One `GET path` on `addr` within `timeout`; status 200-399 passes. With a non-zero
 /// `settle` it waits that long (at most half the timeout) after sending before it
@@ -23,48 +25,28 @@ pub async fn get(
     timeout: Duration,
     settle: Duration,
 ) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let late = || format!("GET {path} on {addr}: no answer within {timeout:?}");
+    let deadline = Instant::now() + timeout;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lcc-probe\r\n\r\n");
     let mut conn = Conn::open(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    // The deadline needs a timer only where something waits: a timer costs a wake-up
-    // of the event loop when it is registered.
-    if !conn
-        .try_write_all(request.as_bytes())
-        .map_err(|e| failed(addr, path, e))?
-    {
-        let rest = conn.unsent(request.as_bytes());
-        tokio::time::timeout_at(deadline, conn.register_write_all(&rest))
-            .await
-            .map_err(|_| late())?
-            .map_err(|e| failed(addr, path, e))?;
-    }
-    if !settle.is_zero() {
-        tokio::time::sleep(settle.min(timeout / 2)).await;
-    }
     let mut buf = [0u8; 32];
-    let n = match conn.try_read_head(&mut buf) {
-        Some(n) => n,
-        None => tokio::time::timeout_at(deadline, conn.register_read_head(&mut buf))
-            .await
-            .map_err(|_| late())?,
-    }
-    .map_err(|e| failed(addr, path, e))?;
+    let exchange = async {
+        conn.send(request.as_bytes(), deadline).await?;
+        if !settle.is_zero() {
+            tokio::time::sleep(settle.min(timeout / 2)).await;
+        }
+        conn.read_head(&mut buf, deadline).await
+    };
+    let n = exchange.await.map_err(|e| match e.kind() {
+        ErrorKind::TimedOut => format!("GET {path} on {addr}: no answer within {timeout:?}"),
+        ErrorKind::ConnectionRefused => format!("connect {addr}: {e}"),
+        _ => format!("GET {path} on {addr}: {e}"),
+    })?;
     let code =
         status_of(&buf[..n]).ok_or_else(|| format!("GET {path} on {addr}: no HTTP status line"))?;
     if (200..400).contains(&code) {
         Ok(())
     } else {
         Err(format!("GET {path} on {addr}: status {code}"))
-    }
-}
-
-/// A refused connection shows only at the first write; it is reported as such.
-fn failed(addr: SocketAddr, path: &str, e: io::Error) -> String {
-    if e.kind() == ErrorKind::ConnectionRefused {
-        format!("connect {addr}: {e}")
-    } else {
-        format!("GET {path} on {addr}: {e}")
     }
 }
 
@@ -85,8 +67,6 @@ struct Conn {
     registered: Option<TcpStream>,
     /// Bytes of the request written so far.
     sent: usize,
-    /// Bytes of the answer read so far.
-    got: usize,
 }
 
 impl Conn {
@@ -107,64 +87,58 @@ impl Conn {
             plain: Some(socket.into()),
             registered: None,
             sent: 0,
-            got: 0,
         })
     }
 
-    /// Writes what the socket takes now; true once all of `buf` is sent.
-    fn try_write_all(&mut self, buf: &[u8]) -> io::Result<bool> {
-        let Some(s) = self.plain.as_mut() else {
-            return Ok(false);
-        };
-        while self.sent < buf.len() {
-            match s.write(&buf[self.sent..]) {
-                Ok(n) => self.sent += n,
-                Err(e) if would_wait(&e) => return Ok(false),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(true)
-    }
-
-    /// What `try_write_all` left of `buf`.
-    fn unsent(&self, buf: &[u8]) -> Vec<u8> {
-        buf[self.sent.min(buf.len())..].to_vec()
-    }
-
-    /// Writes `rest`, waiting in the event loop.
-    async fn register_write_all(&mut self, rest: &[u8]) -> io::Result<()> {
-        self.register()?.write_all(rest).await
-    }
-
-    /// Reads a status line's worth if it is there now; `None` if it has to wait.
-    fn try_read_head(&mut self, buf: &mut [u8; 32]) -> Option<io::Result<usize>> {
-        let s = self.plain.as_mut()?;
-        let mut n = 0;
-        while n < 12 {
-            match s.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(r) => n += r,
-                Err(e) if would_wait(&e) => {
-                    self.got = n;
-                    return None;
+    /// Sends all of `buf`: at once where the socket takes it (on loopback it does), else
+    /// waiting in the event loop until `deadline`. (A refused connect shows here.)
+    async fn send(&mut self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+        if let Some(s) = self.plain.as_mut() {
+            while self.sent < buf.len() {
+                match s.write(&buf[self.sent..]) {
+                    Ok(n) => self.sent += n,
+                    Err(e) if would_wait(&e) => break,
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Some(Err(e)),
+            }
+            if self.sent == buf.len() {
+                return Ok(());
             }
         }
-        Some(Ok(n))
+        let rest = &buf[self.sent..];
+        // The deadline takes a timer only where something waits: registering a timer
+        // wakes the event loop.
+        within(deadline, self.register()?.write_all(rest)).await
     }
 
-    /// Reads a status line's worth, waiting in the event loop.
-    async fn register_read_head(&mut self, buf: &mut [u8; 32]) -> io::Result<usize> {
-        let mut n = self.got;
-        let s = self.register()?;
-        while n < 12 {
-            match s.read(&mut buf[n..]).await? {
-                0 => break,
-                r => n += r,
+    /// Reads a status line's worth (or up to the end): what is there now, else waiting
+    /// in the event loop until `deadline`.
+    async fn read_head(&mut self, buf: &mut [u8; 32], deadline: Instant) -> io::Result<usize> {
+        let mut n = 0;
+        if let Some(s) = self.plain.as_mut() {
+            while n < 12 {
+                match s.read(&mut buf[n..]) {
+                    Ok(0) => return Ok(n),
+                    Ok(r) => n += r,
+                    Err(e) if would_wait(&e) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            if n >= 12 {
+                return Ok(n);
             }
         }
-        Ok(n)
+        let stream = self.register()?;
+        within(deadline, async {
+            while n < 12 {
+                match stream.read(&mut buf[n..]).await? {
+                    0 => break,
+                    r => n += r,
+                }
+            }
+            Ok(n)
+        })
+        .await
     }
 
     /// The tokio stream, registering the socket on first use.
@@ -176,6 +150,13 @@ impl Conn {
             .as_mut()
             .ok_or_else(|| io::Error::other("probe connection lost"))
     }
+}
+
+/// `io` until `deadline`; running out of time is `TimedOut`.
+async fn within<T>(deadline: Instant, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    tokio::time::timeout_at(deadline, io)
+        .await
+        .unwrap_or_else(|_| Err(ErrorKind::TimedOut.into()))
 }
 
 /// Errors that mean "not yet": a connect still in progress, an empty or full buffer.
