@@ -47,15 +47,7 @@ impl KeepAlive {
             .header("host", self.addr.to_string())
             .body(full(""))
             .expect("request");
-        match self.sender.send_request(req).await {
-            Ok(resp) if resp.status() == 200 => resp
-                .headers()
-                .get("x-backend")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string(),
-            _ => String::new(),
-        }
+        backend_of(self.sender.send_request(req).await.ok())
     }
 }
 

@@ -417,8 +417,13 @@ pub fn request(addr: SocketAddr, path: &str) -> Request<TestBody> {
 
 /// The id of the backend answering `GET path` on `addr`, or "" on any failure.
 pub async fn who(client: &Client<HttpConnector, TestBody>, addr: SocketAddr, path: &str) -> String {
-    match client.request(request(addr, path)).await {
-        Ok(resp) if resp.status() == 200 => resp
+    backend_of(client.request(request(addr, path)).await.ok())
+}
+
+/// The `x-backend` of a 200 answer, or "" for anything else.
+pub fn backend_of<B>(resp: Option<hyper::Response<B>>) -> String {
+    match resp {
+        Some(resp) if resp.status() == 200 => resp
             .headers()
             .get("x-backend")
             .and_then(|v| v.to_str().ok())
