@@ -1,12 +1,13 @@
 //! Round robin over a gateway's backends, trying backends that refused lately last.
 
+use crate::clock::now_ms;
 use crate::limits::Limits;
 use crate::upstream::Pool;
 use crate::workers;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// Why a connection to a backend could not be made.
@@ -41,12 +42,6 @@ pub struct Backend {
     /// Idle keep-alive connections to this backend, one pool per worker (a connection
     /// is registered with the runtime of the worker that opened it).
     pools: Box<[Pool]>,
-}
-
-fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Backend {

@@ -4,27 +4,21 @@
 //! instead of a timer armed and cancelled for every request (which hyper's own
 //! `header_read_timeout` does, at a measurable cost per request).
 
+use crate::clock::now_ms;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
-
-/// Milliseconds since the first call in this process (a monotonic clock in an atomic).
-fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
+use std::time::Duration;
 
 /// When one connection went idle, and how many of its requests are in flight.
 #[derive(Debug)]
 pub struct Idle {
     /// Requests whose response has not been sent in full yet.
     busy: AtomicU64,
-    /// When the connection last went idle (ms, see [`now_ms`]).
+    /// When the connection last went idle (ms, see [`now_ms`](crate::clock::now_ms)).
     since: AtomicU64,
 }
 

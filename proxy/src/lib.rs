@@ -2,6 +2,7 @@
 
 pub mod balancer;
 pub mod body;
+pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod deadline;
