@@ -1,5 +1,6 @@
 //! lcc-proxy: gateways and entrances for Local Cluster, reloaded live from a config file.
 
+pub mod affinity;
 pub mod balancer;
 pub mod body;
 pub mod clock;

@@ -30,6 +30,9 @@ pub struct Options {
     pub workers: usize,
     /// How the workers share each listen address (with more than one worker).
     pub accept: Accept,
+    /// Keep each worker on a core of its own (the binary does; tests that share a
+    /// process do not).
+    pub pin: bool,
 }
 
 impl Options {
@@ -42,6 +45,7 @@ impl Options {
             sighup: true,
             workers: 1,
             accept: Accept::default(),
+            pin: false,
         }
     }
 }
@@ -72,7 +76,7 @@ pub enum ProxyError {
 /// Serves `options.config` until `shutdown` completes, then closes every listener and
 /// lets open connections drain (bounded by the drain timeout).
 pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
-    let mut workers = Workers::start(options.workers).map_err(ProxyError::Runtime)?;
+    let mut workers = Workers::start(options.workers, options.pin).map_err(ProxyError::Runtime)?;
     let shared = Arc::new(Shared {
         limits: Arc::new(options.limits),
         metrics: Arc::new(Metrics::with_workers(workers.count())),

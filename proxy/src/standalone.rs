@@ -9,7 +9,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 /// Serves `config` until SIGTERM or SIGINT, on [`default_workers`] worker threads unless
 /// `LCC_PROXY_THREADS=N` says otherwise (`LCC_PROXY_ACCEPT=shared|reuseport` picks how
-/// they share a listen address).
+/// they share a listen address), each kept on a core of its own unless `LCC_PROXY_PIN=0`.
 pub fn serve_until_signalled(config: PathBuf) -> Result<(), ProxyError> {
     let workers = std::env::var("LCC_PROXY_THREADS")
         .ok()
@@ -39,6 +39,7 @@ pub fn serve_until_signalled(config: PathBuf) -> Result<(), ProxyError> {
         let mut options = Options::new(config);
         options.workers = workers;
         options.accept = accept;
+        options.pin = std::env::var("LCC_PROXY_PIN").as_deref() != Ok("0");
         run(options, stop).await
     })
 }

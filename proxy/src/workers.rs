@@ -1,7 +1,9 @@
 //! Thread per core: the proxy's worker threads, each a single-threaded tokio runtime with
 //! its own accept loops and backend connection pools, so a request never wakes another
 //! thread. Worker 0 is the runtime that called [`crate::run`]; the others are spawned here.
+//! Asked to, each worker keeps to a core of its own (see `affinity.rs` for why).
 
+use crate::affinity;
 use std::cell::Cell;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -34,14 +36,18 @@ pub struct Workers {
 
 impl Workers {
     /// Worker 0 is the current runtime; `count - 1` more threads are started, each with
-    /// its own current-thread runtime. Must be called within a runtime.
-    pub fn start(count: usize) -> std::io::Result<Self> {
+    /// its own current-thread runtime. With `pin`, each keeps to a core of its own where
+    /// there are enough (the calling thread too, last, so the threads spawned above do
+    /// not inherit its core). Must be called within a runtime.
+    pub fn start(count: usize, pin: bool) -> std::io::Result<Self> {
         let mut workers = Self {
             handles: vec![Handle::current()],
             spawned: Vec::new(),
         };
+        let cores = if pin { affinity::allowed() } else { Vec::new() };
+        let core = |index| affinity::core_for(index, count, &cores);
         for index in 1..count.max(1) {
-            match spawn(index) {
+            match spawn(index, core(index)) {
                 Ok((handle, spawned)) => {
                     workers.handles.push(handle);
                     workers.spawned.push(spawned);
@@ -52,6 +58,7 @@ impl Workers {
                 }
             }
         }
+        pin_to(0, core(0));
         Ok(workers)
     }
 
@@ -82,14 +89,26 @@ impl Drop for Workers {
     }
 }
 
-/// Starts worker `index` on its own thread; returns its runtime's handle once it runs.
-fn spawn(index: usize) -> std::io::Result<(Handle, Spawned)> {
+/// Keeps the calling thread, worker `index`, on `core` (if any); a failure costs only
+/// the placement, so it is logged and the worker runs unpinned.
+fn pin_to(index: usize, core: Option<usize>) {
+    if let Some(cpu) = core {
+        if let Err(e) = affinity::pin_current(cpu) {
+            crate::reload::log(&format!("worker {index} not pinned to core {cpu}: {e}"));
+        }
+    }
+}
+
+/// Starts worker `index` on its own thread (kept on `core`, if any); returns its
+/// runtime's handle once it runs.
+fn spawn(index: usize, core: Option<usize>) -> std::io::Result<(Handle, Spawned)> {
     let (stop, stopped) = oneshot::channel::<()>();
     let (ready, handle) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("lcc-proxy-{index}"))
         .spawn(move || {
             INDEX.with(|i| i.set(index));
+            pin_to(index, core);
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

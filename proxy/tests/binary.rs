@@ -1,5 +1,5 @@
 //! The real `lcc-proxy` binary: refusing a bad config at startup, 100 MiB each way with
-//! bounded memory, SIGHUP reloads and a clean exit on SIGTERM.
+//! bounded memory, SIGHUP reloads, a clean exit on SIGTERM, and workers kept on a core each.
 
 mod common;
 use common::*;
@@ -24,9 +24,15 @@ impl Drop for Running {
 
 impl Running {
     fn start(config: &std::path::Path) -> Running {
+        Running::start_with(config, &[])
+    }
+
+    /// Starts the binary with extra environment variables.
+    fn start_with(config: &std::path::Path, env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
             .arg("--config")
             .arg(config)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -205,6 +211,78 @@ impl Running {
                 .find_map(|l| l.strip_prefix("VmRSS:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0)
+        }
+    }
+}
+
+/// The `Cpus_allowed_list` of each thread of `pid` whose name starts with `lcc-proxy`
+/// (the workers: the main thread is worker 0), by name.
+fn worker_cores(pid: u32) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    for task in tasks.map_while(Result::ok) {
+        let read = |f: &str| std::fs::read_to_string(task.path().join(f)).unwrap_or_default();
+        let name = read("comm").trim().to_string();
+        if name.starts_with("lcc-proxy") {
+            found.push((name, cores_of(&read("status"))));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The `Cpus_allowed_list:` value of a `/proc/.../status` text.
+fn cores_of(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The cores this test may use, as `Cpus_allowed_list` counts them.
+fn own_cores() -> (String, usize) {
+    let list = cores_of(&std::fs::read_to_string("/proc/self/status").expect("status"));
+    let count = list
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap_or(0) - a.parse::<usize>().unwrap_or(0) + 1,
+            None => 1,
+        })
+        .sum();
+    (list, count)
+}
+
+#[tokio::test]
+async fn two_workers_keep_to_a_core_each_unless_told_not_to() {
+    let a = http_backend("a").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("proxy.conf");
+    let (http, gw) = (free_addr(), free_addr());
+    std::fs::write(&path, web_config(http, gw, &[a.addr])).expect("write");
+    let (mine, count) = own_cores();
+    let client = client();
+    for pin in ["1", "0"] {
+        let proxy =
+            Running::start_with(&path, &[("LCC_PROXY_THREADS", "2"), ("LCC_PROXY_PIN", pin)]);
+        wait_until(Duration::from_secs(10), "binary serving", || async {
+            who(&client, gw, "/").await == "a"
+        })
+        .await;
+        let cores = worker_cores(proxy.child.id());
+        let names: Vec<&str> = cores.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["lcc-proxy", "lcc-proxy-1"], "{cores:?}");
+        if pin == "1" && count >= 2 {
+            // one core each, and not the same one
+            assert!(
+                cores.iter().all(|(_, c)| c.parse::<usize>().is_ok()),
+                "{cores:?}"
+            );
+            assert_ne!(cores[0].1, cores[1].1, "{cores:?}");
+        } else {
+            // unpinned (or too few cores to pin): wherever this test may run
+            assert!(cores.iter().all(|(_, c)| *c == mine), "{cores:?} vs {mine}");
         }
     }
 }
