@@ -124,6 +124,9 @@ pub enum Command {
         /// The proxy.conf to serve.
         #[arg(long)]
         config: PathBuf,
+        /// After each config applied, write the SHA-256 of its bytes here.
+        #[arg(long, value_name = "FILE")]
+        applied: Option<PathBuf>,
     },
     /// Run the daemon in the foreground (used by `lcc up`; not for direct use).
     #[command(hide = true)]

@@ -1,5 +1,6 @@
 //! The daemon writes `proxy.conf` with each gateway's ready backends, runs `lcc-proxy`
-//! on it, and restarts the proxy when it dies.
+//! on it, and restarts the proxy when it dies; `lcc up --wait` returns once the gateways
+//! serve the ready instances.
 
 mod daemon_support;
 use daemon_support::*;
@@ -18,6 +19,13 @@ fn get(port: u16, path: &str) -> Option<String> {
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
+}
+
+/// `STATUS BODY` of a raw HTTP answer.
+fn status_and_body(answer: &str) -> String {
+    let status = answer.split_whitespace().nth(1).unwrap_or("");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    format!("{status} {}", body.trim())
 }
 
 fn proxy_pid(c: &Cluster) -> Option<i32> {
@@ -55,21 +63,28 @@ fn gateway_follows_ready_backends_and_proxy_is_restarted() {
             .as_sequence()
             .is_some_and(|b| b.len() == n)
     };
-    assert!(
-        wait_until(Duration::from_secs(10), || conf_has(2)),
-        "{}",
+    // `up --wait` has returned: both replicas are served already, with no retry
+    assert!(conf_has(2), "{}", c.dump());
+    let served: Vec<Option<String>> = (0..4)
+        .map(|_| get(gw, "/").map(|r| status_and_body(&r)))
+        .collect();
+    assert_eq!(
+        served
+            .iter()
+            .filter(|r| r.as_deref().is_some_and(|r| r.starts_with("200")))
+            .count(),
+        4,
+        "{served:?}\n{}",
         c.dump()
     );
+    let entrance = get(http, "/entrances/web/").map(|r| status_and_body(&r));
     assert!(
-        wait_until(Duration::from_secs(10), || get(gw, "/")
-            .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))),
-        "gateway does not serve"
+        entrance.as_deref().is_some_and(|r| r.starts_with("200")),
+        "{entrance:?}"
     );
-    assert!(wait_until(Duration::from_secs(10), || get(
-        http,
-        "/entrances/web/"
-    )
-    .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))));
+    let marker = std::fs::read_to_string(c.path().join(".lcc/proxy.applied")).expect("marker");
+    let conf = std::fs::read(c.path().join(".lcc/proxy.conf")).expect("proxy.conf");
+    assert_eq!(marker, lcc_proxy::applied::digest(&conf));
 
     let first = proxy_pid(&c).expect("proxy pid");
     let _ = std::process::Command::new("kill")
@@ -121,10 +136,10 @@ fn without_an_lcc_proxy_binary_the_daemon_runs_lcc_proxy_mode() {
         .output()
         .expect("lcc up");
     assert!(up.status.success(), "{}", text(&up.stderr));
+    let served = get(gw, "/").map(|r| status_and_body(&r));
     assert!(
-        wait_until(Duration::from_secs(10), || get(gw, "/")
-            .is_some_and(|r| r.split_whitespace().nth(1) == Some("200"))),
-        "gateway not served:\n{}",
+        served.as_deref().is_some_and(|r| r.starts_with("200")),
+        "gateway not served at once: {served:?}\n{}",
         c.dump()
     );
     let pid = proxy_pid(&c).expect("proxy pid");
@@ -135,6 +150,52 @@ fn without_an_lcc_proxy_binary_the_daemon_runs_lcc_proxy_mode() {
         .collect();
     assert_eq!(args[0], lcc_bin().display().to_string(), "{args:?}");
     assert_eq!(args[1], "proxy", "{args:?}");
+    assert!(c.lcc(&["down"]).status.success());
+    assert!(!alive(pid), "proxy left running");
+}
+
+#[test]
+fn up_wait_returns_once_the_proxy_serves_the_ready_instances() {
+    // A proxy that takes 2 s to start (a wrapper that sleeps, then runs the real one):
+    // the instance is ready long before, and `up --wait` must still wait for the proxy.
+    let c = Cluster::new("slowproxy", 36900);
+    let gw = free_port();
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\n{}---\nkind: Gateway\nname: web\nport: {gw}\ntarget: web\ninterface: http\n",
+            http_app("web", ""),
+            group("web", "web", 1)
+        ),
+    );
+    let real = lcc_bin().with_file_name("lcc-proxy");
+    let wrapper = c.path().join("slow-lcc-proxy");
+    c.write(
+        "slow-lcc-proxy",
+        &format!("#!/bin/sh\nsleep 2\nexec '{}' \"$@\"\n", real.display()),
+    );
+    let chmod = std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&wrapper)
+        .status()
+        .expect("chmod");
+    assert!(chmod.success());
+    let up = std::process::Command::new(lcc_bin())
+        .arg("-C")
+        .arg(c.path())
+        .args(["up", "-d", "--wait"])
+        .env("LCC_PROXY_BIN", &wrapper)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("lcc up");
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let served = get(gw, "/").map(|r| status_and_body(&r));
+    assert!(
+        served.as_deref().is_some_and(|r| r.starts_with("200")),
+        "gateway not served when `up --wait` returned: {served:?}\n{}",
+        c.dump()
+    );
+    let pid = proxy_pid(&c).expect("proxy pid");
     assert!(c.lcc(&["down"]).status.success());
     assert!(!alive(pid), "proxy left running");
 }

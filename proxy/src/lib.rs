@@ -1,6 +1,7 @@
 //! lcc-proxy: gateways and entrances for Local Cluster, reloaded live from a config file.
 
 pub mod affinity;
+pub mod applied;
 pub mod balancer;
 pub mod body;
 pub mod clock;

@@ -54,6 +54,8 @@ pub struct Reloader {
     pub registry: Registry,
     backends: HashMap<String, Arc<Backend>>,
     shared: Arc<Shared>,
+    /// Where the digest of each applied config goes, if anywhere.
+    marker: Option<PathBuf>,
 }
 
 /// Why the first config could not be served.
@@ -75,7 +77,12 @@ pub enum StartError {
 
 impl Reloader {
     /// Loads and applies the config at `path`; any error refuses to start.
-    pub fn start(path: &Path, registry: Registry, shared: Arc<Shared>) -> Result<Self, StartError> {
+    pub fn start(
+        path: &Path,
+        marker: Option<PathBuf>,
+        registry: Registry,
+        shared: Arc<Shared>,
+    ) -> Result<Self, StartError> {
         let text = std::fs::read(path).map_err(|source| config::ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -88,6 +95,7 @@ impl Reloader {
             registry,
             backends: HashMap::new(),
             shared,
+            marker,
         };
         let parsed = config::parse(&String::from_utf8_lossy(&text), path)?;
         reloader.last_seen = Some(text);
@@ -99,6 +107,7 @@ impl Reloader {
                 source: failed.swap_remove(0),
             });
         }
+        reloader.mark_applied();
         Ok(reloader)
     }
 
@@ -152,6 +161,17 @@ impl Reloader {
             }
         }
         self.bind_failure = failure;
+        self.mark_applied();
+    }
+
+    /// Writes the digest of the config just applied to the marker file, if any.
+    fn mark_applied(&self) {
+        let (Some(marker), Some(text)) = (&self.marker, &self.last_seen) else {
+            return;
+        };
+        if let Err(e) = crate::applied::write(marker, text) {
+            log(&format!("cannot write {}: {e}", marker.display()));
+        }
     }
 
     fn refused(&self, reason: &str) {

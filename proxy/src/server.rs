@@ -33,6 +33,8 @@ pub struct Options {
     /// Keep each worker on a core of its own (the binary does; tests that share a
     /// process do not).
     pub pin: bool,
+    /// Where to write the digest of each config applied (see [`crate::applied`]).
+    pub applied: Option<PathBuf>,
 }
 
 impl Options {
@@ -46,6 +48,7 @@ impl Options {
             workers: 1,
             accept: Accept::default(),
             pin: false,
+            applied: None,
         }
     }
 }
@@ -88,7 +91,12 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         workers.handles().to_vec(),
         options.accept,
     );
-    let mut reloader = Reloader::start(&options.config, registry, shared.clone())?;
+    let mut reloader = Reloader::start(
+        &options.config,
+        options.applied.clone(),
+        registry,
+        shared.clone(),
+    )?;
     reload::log(&format!("serving {}", options.config.display()));
     let (nudge, mut nudged) = mpsc::channel(1);
     let _watcher = reload::watch(&options.config, nudge).map_err(|source| ProxyError::Watch {

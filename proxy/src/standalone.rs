@@ -10,7 +10,9 @@ use tokio::signal::unix::{signal, SignalKind};
 /// Serves `config` until SIGTERM or SIGINT, on [`default_workers`] worker threads unless
 /// `LCC_PROXY_THREADS=N` says otherwise (`LCC_PROXY_ACCEPT=shared|reuseport` picks how
 /// they share a listen address), each kept on a core of its own unless `LCC_PROXY_PIN=0`.
-pub fn serve_until_signalled(config: PathBuf) -> Result<(), ProxyError> {
+/// With `applied`, the digest of each config applied is written there (see
+/// [`crate::applied`]).
+pub fn serve_until_signalled(config: PathBuf, applied: Option<PathBuf>) -> Result<(), ProxyError> {
     let workers = std::env::var("LCC_PROXY_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -40,6 +42,7 @@ pub fn serve_until_signalled(config: PathBuf) -> Result<(), ProxyError> {
         options.workers = workers;
         options.accept = accept;
         options.pin = std::env::var("LCC_PROXY_PIN").as_deref() != Ok("0");
+        options.applied = applied;
         run(options, stop).await
     })
 }

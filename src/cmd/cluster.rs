@@ -193,7 +193,11 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
             .iter()
             .filter(|s| s.desired == "running" && !s.ready)
             .collect();
-        if pending.is_empty() {
+        // Ready also means reachable: the gateways must serve the ready instances, so
+        // the proxy must have applied the proxy.conf written for them (the daemon writes
+        // it before the statuses that made them ready).
+        let proxy_behind = !proxy_current(layout, plan);
+        if pending.is_empty() && !proxy_behind {
             print_urls(plan);
             return Ok(ExitCode::SUCCESS);
         }
@@ -205,10 +209,30 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
             for s in pending {
                 eprintln!("  {} {}", s.instance, s.phase.as_str());
             }
+            if proxy_behind {
+                let log = layout.state.join("proxy.log");
+                eprintln!(
+                    "  proxy: not serving the last proxy.conf (see {})",
+                    log.display()
+                );
+            }
             return Ok(ExitCode::from(1));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether the proxy serves the `proxy.conf` the daemon wrote last: its marker holds that
+/// file's digest (a cluster without gateways runs no proxy, so it always does).
+fn proxy_current(layout: &Layout, plan: &lcc_compiler::Plan) -> bool {
+    if !lcc_supervisor::proxyconf::needed(plan) {
+        return true;
+    }
+    let Ok(conf) = std::fs::read(layout.proxy_conf()) else {
+        return false;
+    };
+    std::fs::read_to_string(layout.proxy_applied())
+        .is_ok_and(|marker| marker == lcc_proxy::applied::digest(&conf))
 }
 
 fn log_tail(layout: &Layout) -> String {

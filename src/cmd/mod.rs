@@ -30,8 +30,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => site::fetch(&args),
         Command::ServeStatic(args) => site::serve(&args),
         Command::Completions { shell } => cluster::completions(shell),
-        Command::Proxy { config } => {
-            lcc_proxy::standalone::serve_until_signalled(config)?;
+        Command::Proxy { config, applied } => {
+            lcc_proxy::standalone::serve_until_signalled(config, applied)?;
             Ok(ExitCode::SUCCESS)
         }
         other => cluster::run(&cluster_dir, other),

@@ -62,6 +62,10 @@ impl Layout {
     pub fn proxy_conf(&self) -> PathBuf {
         self.state.join("proxy.conf")
     }
+    /// `proxy.applied`: the SHA-256 of the last `proxy.conf` the running proxy applied.
+    pub fn proxy_applied(&self) -> PathBuf {
+        self.state.join("proxy.applied")
+    }
     /// `proxy.pid`: `PID STARTTIME` of the running lcc-proxy.
     pub fn proxy_pid(&self) -> PathBuf {
         self.state.join("proxy.pid")

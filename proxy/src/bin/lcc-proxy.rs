@@ -15,11 +15,14 @@ struct Args {
     /// The proxy.conf to serve; reloaded whenever it changes and on SIGHUP.
     #[arg(long)]
     config: PathBuf,
+    /// After each config applied, write the SHA-256 of its bytes here (atomically).
+    #[arg(long, value_name = "FILE")]
+    applied: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match lcc_proxy::standalone::serve_until_signalled(args.config) {
+    match lcc_proxy::standalone::serve_until_signalled(args.config, args.applied) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lcc-proxy: {e}");

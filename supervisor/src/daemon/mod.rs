@@ -409,6 +409,7 @@ impl Daemon {
             Msg::ProxyExited(code) => {
                 self.proxy.pid = None;
                 let _ = std::fs::remove_file(self.layout.proxy_pid());
+                let _ = std::fs::remove_file(self.layout.proxy_applied());
                 if !self.stopping {
                     self.emit(
                         "proxy",

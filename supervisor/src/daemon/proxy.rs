@@ -90,6 +90,8 @@ impl Daemon {
             return;
         };
         kill_recorded(&self.layout.proxy_pid());
+        // a marker is the word of a proxy that runs: the new one writes its own
+        let _ = std::fs::remove_file(self.layout.proxy_applied());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -98,6 +100,8 @@ impl Daemon {
         cmd.args(&self.opts.proxy_args)
             .arg("--config")
             .arg(self.layout.proxy_conf())
+            .arg("--applied")
+            .arg(self.layout.proxy_applied())
             .stdin(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         match log {
@@ -156,5 +160,6 @@ impl Daemon {
         }
         let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
         let _ = std::fs::remove_file(self.layout.proxy_pid());
+        let _ = std::fs::remove_file(self.layout.proxy_applied());
     }
 }
