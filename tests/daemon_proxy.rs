@@ -28,6 +28,41 @@ fn status_and_body(answer: &str) -> String {
     format!("{status} {}", body.trim())
 }
 
+/// A cluster of one `web` replica behind a gateway on a free port.
+fn one_replica_gateway(name: &str, lo: u16) -> (Cluster, u16) {
+    let c = Cluster::new(name, lo);
+    let gw = free_port();
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\n{}---\nkind: Gateway\nname: web\nport: {gw}\ntarget: web\ninterface: http\n",
+            http_app("web", ""),
+            group("web", "web", 1)
+        ),
+    );
+    (c, gw)
+}
+
+/// `lcc up -d --wait` with `proxy_bin` as the proxy; the gateway must answer 200 as soon
+/// as it returns, with no retry.
+fn up_served_at_once(c: &Cluster, gw: u16, proxy_bin: &std::path::Path) {
+    let up = std::process::Command::new(lcc_bin())
+        .arg("-C")
+        .arg(c.path())
+        .args(["up", "-d", "--wait"])
+        .env("LCC_PROXY_BIN", proxy_bin)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("lcc up");
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let served = get(gw, "/").map(|r| status_and_body(&r));
+    assert!(
+        served.as_deref().is_some_and(|r| r.starts_with("200")),
+        "gateway not served when `up --wait` returned: {served:?}\n{}",
+        c.dump()
+    );
+}
+
 fn proxy_pid(c: &Cluster) -> Option<i32> {
     let t = std::fs::read_to_string(c.path().join(".lcc/proxy.pid")).ok()?;
     t.split_whitespace().next()?.parse().ok()
@@ -117,31 +152,8 @@ fn gateway_follows_ready_backends_and_proxy_is_restarted() {
 fn without_an_lcc_proxy_binary_the_daemon_runs_lcc_proxy_mode() {
     // `cargo run --bin lcc` builds `lcc` alone: LCC_PROXY_BIN pointing nowhere stands in
     // for a missing `lcc-proxy`, and the gateway must still be served.
-    let c = Cluster::new("fallback", 36700);
-    let gw = free_port();
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}---\nkind: Gateway\nname: web\nport: {gw}\ntarget: web\ninterface: http\n",
-            http_app("web", ""),
-            group("web", "web", 1)
-        ),
-    );
-    let up = std::process::Command::new(lcc_bin())
-        .arg("-C")
-        .arg(c.path())
-        .args(["up", "-d", "--wait"])
-        .env("LCC_PROXY_BIN", c.path().join("no-such-lcc-proxy"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("lcc up");
-    assert!(up.status.success(), "{}", text(&up.stderr));
-    let served = get(gw, "/").map(|r| status_and_body(&r));
-    assert!(
-        served.as_deref().is_some_and(|r| r.starts_with("200")),
-        "gateway not served at once: {served:?}\n{}",
-        c.dump()
-    );
+    let (c, gw) = one_replica_gateway("fallback", 36700);
+    up_served_at_once(&c, gw, &c.path().join("no-such-lcc-proxy"));
     let pid = proxy_pid(&c).expect("proxy pid");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
     let args: Vec<String> = cmdline
@@ -158,16 +170,7 @@ fn without_an_lcc_proxy_binary_the_daemon_runs_lcc_proxy_mode() {
 fn up_wait_returns_once_the_proxy_serves_the_ready_instances() {
     // A proxy that takes 2 s to start (a wrapper that sleeps, then runs the real one):
     // the instance is ready long before, and `up --wait` must still wait for the proxy.
-    let c = Cluster::new("slowproxy", 36900);
-    let gw = free_port();
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\n{}---\nkind: Gateway\nname: web\nport: {gw}\ntarget: web\ninterface: http\n",
-            http_app("web", ""),
-            group("web", "web", 1)
-        ),
-    );
+    let (c, gw) = one_replica_gateway("slowproxy", 36900);
     let real = lcc_bin().with_file_name("lcc-proxy");
     let wrapper = c.path().join("slow-lcc-proxy");
     c.write(
@@ -180,21 +183,7 @@ fn up_wait_returns_once_the_proxy_serves_the_ready_instances() {
         .status()
         .expect("chmod");
     assert!(chmod.success());
-    let up = std::process::Command::new(lcc_bin())
-        .arg("-C")
-        .arg(c.path())
-        .args(["up", "-d", "--wait"])
-        .env("LCC_PROXY_BIN", &wrapper)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("lcc up");
-    assert!(up.status.success(), "{}", text(&up.stderr));
-    let served = get(gw, "/").map(|r| status_and_body(&r));
-    assert!(
-        served.as_deref().is_some_and(|r| r.starts_with("200")),
-        "gateway not served when `up --wait` returned: {served:?}\n{}",
-        c.dump()
-    );
+    up_served_at_once(&c, gw, &wrapper);
     let pid = proxy_pid(&c).expect("proxy pid");
     assert!(c.lcc(&["down"]).status.success());
     assert!(!alive(pid), "proxy left running");
