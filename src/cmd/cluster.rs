@@ -196,8 +196,9 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
         // Ready also means reachable: the gateways must serve the ready instances, so
         // the proxy must have applied the proxy.conf written for them (the daemon writes
         // it before the statuses that made them ready).
-        let proxy_behind = !proxy_current(layout, plan);
-        if pending.is_empty() && !proxy_behind {
+        // (hashing proxy.conf only once the instances are ready: this loop polls)
+        let proxy_behind = || !proxy_current(layout, plan);
+        if pending.is_empty() && !proxy_behind() {
             print_urls(plan);
             return Ok(ExitCode::SUCCESS);
         }
@@ -209,8 +210,8 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
             for s in pending {
                 eprintln!("  {} {}", s.instance, s.phase.as_str());
             }
-            if proxy_behind {
-                let log = layout.state.join("proxy.log");
+            if proxy_behind() {
+                let log = layout.proxy_log();
                 eprintln!(
                     "  proxy: not serving the last proxy.conf (see {})",
                     log.display()

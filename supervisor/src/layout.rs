@@ -62,6 +62,10 @@ impl Layout {
     pub fn proxy_conf(&self) -> PathBuf {
         self.state.join("proxy.conf")
     }
+    /// `proxy.log`: the output of lcc-proxy.
+    pub fn proxy_log(&self) -> PathBuf {
+        self.state.join("proxy.log")
+    }
     /// `proxy.applied`: the SHA-256 of the last `proxy.conf` the running proxy applied.
     pub fn proxy_applied(&self) -> PathBuf {
         self.state.join("proxy.applied")

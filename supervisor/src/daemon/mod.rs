@@ -408,8 +408,7 @@ impl Daemon {
             }
             Msg::ProxyExited(code) => {
                 self.proxy.pid = None;
-                let _ = std::fs::remove_file(self.layout.proxy_pid());
-                let _ = std::fs::remove_file(self.layout.proxy_applied());
+                self.forget_proxy_files();
                 if !self.stopping {
                     self.emit(
                         "proxy",

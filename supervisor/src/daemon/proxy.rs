@@ -95,7 +95,7 @@ impl Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.layout.state.join("proxy.log"));
+            .open(self.layout.proxy_log());
         let mut cmd = Command::new(&bin);
         cmd.args(&self.opts.proxy_args)
             .arg("--config")
@@ -159,6 +159,12 @@ impl Daemon {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+        self.forget_proxy_files();
+    }
+
+    /// Removes the files that speak for a running proxy (its pid and its applied-config
+    /// marker) once it is gone: a stale one must never claim service.
+    pub(super) fn forget_proxy_files(&self) {
         let _ = std::fs::remove_file(self.layout.proxy_pid());
         let _ = std::fs::remove_file(self.layout.proxy_applied());
     }
