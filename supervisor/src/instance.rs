@@ -84,6 +84,8 @@ pub struct Inst {
     pub written: Option<InstanceStatus>,
     /// When the status file was last written.
     pub written_at: Option<Instant>,
+    /// When the phase last changed.
+    pub phase_since: Option<Instant>,
     /// The process is our child (subreaper): its end arrives as SIGCHLD, no /proc polling.
     pub child: bool,
     /// `pod.state` and `pod.env` as last read: re-read only when they change.
@@ -112,6 +114,9 @@ impl Inst {
     pub fn set_phase(&mut self, phase: Phase) -> bool {
         let changed = self.st.phase != phase;
         self.st.phase = phase;
+        if changed {
+            self.phase_since = Some(Instant::now());
+        }
         changed
     }
 

@@ -144,6 +144,13 @@ pub fn write(layout: &Layout, st: &InstanceStatus) -> std::io::Result<()> {
     write_atomic(&layout.status(&st.instance), &json)
 }
 
+/// Writes one status file atomically, one of a batch: the caller syncs the directory
+/// once after the batch (`atomic::sync_dir(layout.status_dir())`).
+pub fn write_in_batch(layout: &Layout, st: &InstanceStatus) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
+    crate::atomic::replace_reusing(&layout.status(&st.instance), &json)
+}
+
 /// Reads one status file; `None` if missing or unparsable.
 pub fn read(layout: &Layout, instance: &str) -> Option<InstanceStatus> {
     serde_json::from_slice(&std::fs::read(layout.status(instance)).ok()?).ok()
@@ -176,7 +183,7 @@ pub fn natural_key(name: &str) -> (String, u64) {
     }
 }
 
-/// Removes a status file (missing is fine).
+/// Removes a status file and its spare (missing is fine).
 pub fn remove(layout: &Layout, instance: &str) {
-    let _ = std::fs::remove_file(layout.status(instance));
+    crate::atomic::remove_reusing(&layout.status(instance));
 }

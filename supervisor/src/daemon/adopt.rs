@@ -211,6 +211,7 @@ pub(super) fn new_inst(
         backoff_until: None,
         slot_until: None,
         written_at: None,
+        phase_since: None,
         pending_spec: None,
         plan_running: None,
         written: None,

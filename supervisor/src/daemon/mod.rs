@@ -102,6 +102,11 @@ impl Options {
 
 /// Shortest time between two writes of one status file.
 const STATUS_GAP: Duration = Duration::from_millis(250);
+/// How long a passing phase (Starting, Stopping) waits before its status is written: a
+/// `pod run` or `pod stop` that ends sooner leaves only its outcome on disk. Each status
+/// write is a new file, and on ext4 every new inode is slower to find the more were
+/// deleted in the last seconds, so a storm of 200 starts paid for each write twice.
+const PASSING_PHASE: Duration = Duration::from_secs(1);
 
 /// Every how many rescans (`Options::rescan` apart) all files are re-read.
 const FULL_RESCAN_EVERY: u64 = 15;
@@ -303,7 +308,7 @@ impl Daemon {
             self.gate_shut = false;
             tokio::select! {
                 Some(msg) = rx.recv() => full |= self.handle(msg),
-                _ = sigchld.recv() => full |= self.reap(),
+                _ = sigchld.recv() => self.reap(),
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
                 _ = tokio::time::sleep_until(deadline.into()) => {}
@@ -397,9 +402,11 @@ impl Daemon {
                 false
             }
             Msg::Op { name, op, code } => {
+                // op_done marks the plan dirty; the pod's own files are reported by the
+                // watch, so no re-read of every pod's (in a start storm, one per start).
                 self.op_done(&name, op, code);
                 self.touched.insert(name);
-                true
+                false
             }
             Msg::Probe { name, gen, result } => {
                 self.probe_done(&name, gen, result);
@@ -422,11 +429,30 @@ impl Daemon {
         }
     }
 
-    fn reap(&mut self) -> bool {
+    /// Reaps exited children. Only a pod's session leader matters: the instance whose
+    /// run it was is looked at now. The rest (an app's orphaned grandchildren, which
+    /// a shim like pyenv's leaves by the hundred in a start storm) cost no re-read of
+    /// every pod's files.
+    fn reap(&mut self) {
         let gone = self.reaper.reap().untracked;
-        let any = !gone.is_empty();
+        if gone.is_empty() {
+            return;
+        }
         self.reaped.extend(gone);
-        any
+        let ended: Vec<String> = self
+            .insts
+            .iter()
+            .filter(|(_, i)| i.child && i.proc_id.is_some_and(|p| self.reaped.contains(&p.pid)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in ended {
+            self.sync_liveness(&name, false);
+            self.touched.insert(name);
+            self.dirty = true;
+        }
+        // A leader reaped before its start was recorded is seen by the precise check
+        // that ends the start.
+        self.reaped.clear();
     }
 
     fn start_watch(&mut self) {
@@ -483,6 +509,7 @@ impl Daemon {
             Some(o) => names.extend(o.iter().cloned()),
             None => names.extend(self.insts.keys().cloned()),
         }
+        let mut wrote = false;
         for name in names {
             let Some(inst) = self.insts.get_mut(&name) else {
                 continue;
@@ -490,15 +517,21 @@ impl Daemon {
             if inst.written.as_ref() == Some(&inst.st) {
                 continue;
             }
-            if inst.written_at.is_some_and(|t| now < t + gap) {
+            if write_due(inst, gap).is_some_and(|t| now < t) {
                 self.held_back.insert(name);
                 continue;
             }
-            if status::write(&self.layout, &inst.st).is_ok() {
+            if status::write_in_batch(&self.layout, &inst.st).is_ok() {
                 inst.written = Some(inst.st.clone());
                 inst.written_at = Some(now);
                 inst.status_key = podfs::file_key(&self.layout.status(&name));
+                wrote = true;
             }
+        }
+        // One directory fsync for the batch: in a start storm dozens of status files
+        // are written in one pass, and each directory fsync is a journal commit.
+        if wrote {
+            crate::atomic::sync_dir(&self.layout.status_dir());
         }
     }
 
@@ -506,9 +539,8 @@ impl Daemon {
     fn held_back_due(&self) -> Option<Instant> {
         self.held_back
             .iter()
-            .filter_map(|n| self.insts.get(n)?.written_at)
+            .filter_map(|n| write_due(self.insts.get(n)?, STATUS_GAP))
             .min()
-            .map(|t| t + STATUS_GAP)
     }
 
     /// Instances whose probe or backoff timer is due.
@@ -524,4 +556,16 @@ impl Daemon {
             .map(|(n, _)| n.clone())
             .collect()
     }
+}
+
+/// When `inst`'s changed status may be written (`None`: now): `gap` after the last write,
+/// and a passing phase [`PASSING_PHASE`] after it began, unless no status file exists yet
+/// (`ps` and `up` must see the instance) or `gap` is zero (shutdown).
+fn write_due(inst: &Inst, gap: Duration) -> Option<Instant> {
+    let after_gap = inst.written_at.map(|t| t + gap);
+    let passing = matches!(inst.st.phase, status::Phase::Starting | status::Phase::Stopping)
+        && inst.written.is_some()
+        && !gap.is_zero();
+    let after_phase = inst.phase_since.filter(|_| passing).map(|t| t + PASSING_PHASE);
+    after_gap.max(after_phase)
 }
