@@ -70,14 +70,21 @@ pub fn replace_reusing(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// Removes `path` and the spare of [`replace_reusing`]; missing files are fine.
 pub fn remove_reusing(path: &Path) {
-    for p in [path.to_path_buf(), sibling(path, "spare"), sibling(path, "old")] {
+    for p in [
+        path.to_path_buf(),
+        sibling(path, "spare"),
+        sibling(path, "old"),
+    ] {
         let _ = std::fs::remove_file(p);
     }
 }
 
 /// `DIR/.tmp-NAME.KIND`: hidden, and named like the temp files that watchers skip.
 fn sibling(path: &Path, kind: &str) -> std::path::PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     parent(path).join(format!(".tmp-{name}.{kind}"))
 }
 
@@ -147,6 +154,9 @@ mod tests {
         replace_reusing(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert!(!dir.path().join(".tmp-s.json.old").exists());
-        assert_eq!(std::fs::read(dir.path().join(".tmp-s.json.spare")).unwrap(), b"one");
+        assert_eq!(
+            std::fs::read(dir.path().join(".tmp-s.json.spare")).unwrap(),
+            b"one"
+        );
     }
 }

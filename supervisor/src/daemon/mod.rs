@@ -563,9 +563,14 @@ impl Daemon {
 /// (`ps` and `up` must see the instance) or `gap` is zero (shutdown).
 fn write_due(inst: &Inst, gap: Duration) -> Option<Instant> {
     let after_gap = inst.written_at.map(|t| t + gap);
-    let passing = matches!(inst.st.phase, status::Phase::Starting | status::Phase::Stopping)
-        && inst.written.is_some()
+    let passing = matches!(
+        inst.st.phase,
+        status::Phase::Starting | status::Phase::Stopping
+    ) && inst.written.is_some()
         && !gap.is_zero();
-    let after_phase = inst.phase_since.filter(|_| passing).map(|t| t + PASSING_PHASE);
+    let after_phase = inst
+        .phase_since
+        .filter(|_| passing)
+        .map(|t| t + PASSING_PHASE);
     after_gap.max(after_phase)
 }
