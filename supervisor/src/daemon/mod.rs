@@ -369,9 +369,18 @@ impl Daemon {
     fn quiet_pass(&mut self) {
         let mut names = std::mem::take(&mut self.touched);
         names.extend(self.due());
-        names.extend(self.waiting.iter().cloned());
         for name in &names {
             self.step(name);
+        }
+        // Waiting starts, until the gate refuses one: the others would be refused too,
+        // and in a storm of 200 starts stepping (and flushing) every waiting instance on
+        // every message was most of the daemon's own CPU.
+        while !self.gate_shut {
+            let Some(name) = self.waiting.iter().find(|n| !names.contains(*n)).cloned() else {
+                break;
+            };
+            self.step(&name);
+            names.insert(name);
         }
         self.tick_proxy();
         self.flush(Some(&names));
@@ -504,10 +513,20 @@ impl Daemon {
     fn flush_with(&mut self, only: Option<&BTreeSet<String>>, gap: Duration) {
         let now = Instant::now();
         // Only the instances concerned (a probe result concerns one), not all of them.
-        let mut names = std::mem::take(&mut self.held_back);
-        match only {
-            Some(o) => names.extend(o.iter().cloned()),
-            None => names.extend(self.insts.keys().cloned()),
+        let mut names: BTreeSet<String> = match only {
+            Some(o) => o.clone(),
+            None => self.insts.keys().cloned().collect(),
+        };
+        // Held-back files not yet due stay held, without comparing their statuses again.
+        for name in std::mem::take(&mut self.held_back) {
+            let Some(inst) = self.insts.get(&name) else {
+                continue;
+            };
+            if !names.contains(&name) && write_due(inst, gap).is_some_and(|t| now < t) {
+                self.held_back.insert(name);
+            } else {
+                names.insert(name);
+            }
         }
         let mut wrote = false;
         for name in names {
