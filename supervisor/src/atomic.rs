@@ -38,7 +38,9 @@ fn replace(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// That matters on ext4 without a journal (this project's test machines): there each new
 /// inode skips every inode freed in the last seconds (up to 30), one lookup each, so a
 /// storm of create-and-rename writes grows quadratically (1.3 s of the daemon's CPU
-/// while 200 instances started). The directory is not synced (see [`sync_dir`]).
+/// while 200 instances started). Nothing is fsynced: this is for files that describe
+/// live processes and are rebuilt from scratch after a crash of the machine (which ends
+/// those processes); readers still see the old or the new file, never a torn one.
 pub fn replace_reusing(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let spare = sibling(path, "spare");
     let old = sibling(path, "old");
@@ -48,7 +50,6 @@ pub fn replace_reusing(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .truncate(true)
         .open(&spare)?;
     f.write_all(data)?;
-    f.sync_all()?;
     // A second name for the current file, so the rename below does not free it.
     let kept = match std::fs::hard_link(path, &old) {
         Ok(()) => true,
@@ -89,7 +90,7 @@ fn sibling(path: &Path, kind: &str) -> std::path::PathBuf {
 }
 
 /// Makes the renames in `dir` durable; best effort.
-pub fn sync_dir(dir: &Path) {
+fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }

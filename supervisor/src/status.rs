@@ -144,9 +144,12 @@ pub fn write(layout: &Layout, st: &InstanceStatus) -> std::io::Result<()> {
     write_atomic(&layout.status(&st.instance), &json)
 }
 
-/// Writes one status file atomically, one of a batch: the caller syncs the directory
-/// once after the batch (`atomic::sync_dir(layout.status_dir())`).
-pub fn write_in_batch(layout: &Layout, st: &InstanceStatus) -> std::io::Result<()> {
+/// Writes one status file atomically without fsync (the daemon's own writes; see
+/// `atomic::replace_reusing`): a status describes live processes, which a crash of the
+/// machine ends, and a new daemon writes every status again. In a start storm the
+/// fsyncs of status files were a fifth of the daemon's CPU (ext4 without a journal
+/// writes the data and the inode in the caller's context).
+pub fn write_unsynced(layout: &Layout, st: &InstanceStatus) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
     crate::atomic::replace_reusing(&layout.status(&st.instance), &json)
 }

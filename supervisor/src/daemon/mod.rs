@@ -528,7 +528,6 @@ impl Daemon {
                 names.insert(name);
             }
         }
-        let mut wrote = false;
         for name in names {
             let Some(inst) = self.insts.get_mut(&name) else {
                 continue;
@@ -540,17 +539,11 @@ impl Daemon {
                 self.held_back.insert(name);
                 continue;
             }
-            if status::write_in_batch(&self.layout, &inst.st).is_ok() {
+            if status::write_unsynced(&self.layout, &inst.st).is_ok() {
                 inst.written = Some(inst.st.clone());
                 inst.written_at = Some(now);
                 inst.status_key = podfs::file_key(&self.layout.status(&name));
-                wrote = true;
             }
-        }
-        // One directory fsync for the batch: in a start storm dozens of status files
-        // are written in one pass, and each directory fsync is a journal commit.
-        if wrote {
-            crate::atomic::sync_dir(&self.layout.status_dir());
         }
     }
 
