@@ -103,9 +103,8 @@ impl Options {
 /// Shortest time between two writes of one status file.
 const STATUS_GAP: Duration = Duration::from_millis(250);
 /// How long a passing phase (Starting, Stopping) waits before its status is written: a
-/// `pod run` or `pod stop` that ends sooner leaves only its outcome on disk. Each status
-/// write is a new file, and on ext4 every new inode is slower to find the more were
-/// deleted in the last seconds, so a storm of 200 starts paid for each write twice.
+/// `pod run` or `pod stop` that ends sooner leaves only its outcome on disk, one status
+/// write fewer per start in a storm of 200 (docs/daemon.md, Benchmark).
 const PASSING_PHASE: Duration = Duration::from_secs(1);
 
 /// Every how many rescans (`Options::rescan` apart) all files are re-read.
