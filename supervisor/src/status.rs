@@ -1,7 +1,6 @@
 //! Each instance's status file `status/<instance>.json`, written by the daemon and
 //! read by `lcc ps`, `lcc up` and tests.
 
-use crate::atomic::write_atomic;
 use crate::layout::Layout;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -136,12 +135,6 @@ impl InstanceStatus {
             }
         }
     }
-}
-
-/// Writes one status file atomically.
-pub fn write(layout: &Layout, st: &InstanceStatus) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
-    write_atomic(&layout.status(&st.instance), &json)
 }
 
 /// Writes one status file atomically without fsync (the daemon's own writes; see
