@@ -7,13 +7,6 @@ use std::path::Path;
 /// Writes `data` to `path` so that readers see the old or the new file, never a torn one,
 /// and makes the rename durable.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    replace(path, data)?;
-    sync_dir(parent(path));
-    Ok(())
-}
-
-/// The temp file, fsync and rename of [`write_atomic`].
-fn replace(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = parent(path);
     let mut tmp = match tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir) {
         Ok(t) => t,
@@ -28,19 +21,24 @@ fn replace(path: &Path, data: &[u8]) -> std::io::Result<()> {
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    // The rename itself is durable only once the directory is synced; best effort.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 
-/// Replaces `path` atomically for readers, like [`replace`], for a file rewritten many
+/// Replaces `path` atomically for readers, like [`write_atomic`], for a file rewritten many
 /// times: the new content goes into a spare file kept next to it (`.tmp-NAME.spare`),
 /// which is renamed over `path` while the replaced file lives on under a second name
 /// and becomes the next spare. No inode is created or freed after the second write.
 /// That matters on ext4 without a journal (this project's test machines): there each new
-/// inode skips every inode freed in the last seconds (up to 30), one lookup each, so a
-/// storm of create-and-rename writes grows quadratically (1.3 s of the daemon's CPU
-/// while 200 instances started). Nothing is fsynced: this is for files that describe
-/// live processes and are rebuilt from scratch after a crash of the machine (which ends
-/// those processes); readers still see the old or the new file, never a torn one.
+/// inode skips every inode freed in the last 60 s (300 s while its table block is dirty),
+/// one lookup each, so a storm of create-and-rename writes grows quadratically (half the
+/// daemon's CPU while 200 instances started). Nothing is fsynced: this is for files that
+/// describe live processes and are rebuilt from scratch after a crash of the machine
+/// (which ends those processes); readers still see the old or the new file, never a torn
+/// one.
 pub fn replace_reusing(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let spare = sibling(path, "spare");
     let old = sibling(path, "old");
@@ -87,13 +85,6 @@ fn sibling(path: &Path, kind: &str) -> std::path::PathBuf {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     parent(path).join(format!(".tmp-{name}.{kind}"))
-}
-
-/// Makes the renames in `dir` durable; best effort.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 fn parent(path: &Path) -> &Path {

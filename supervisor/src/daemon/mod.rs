@@ -204,7 +204,7 @@ struct Daemon {
     backends_dirty: bool,
     /// Instances a message concerned since the last step.
     touched: BTreeSet<String>,
-    /// Children reaped since the last full pass (pods' session leaders among them).
+    /// Children just reaped, while `reap` checks the instances they ran (empty otherwise).
     reaped: std::collections::HashSet<i32>,
     /// `proxy.conf` as last written.
     conf_key: Option<podfs::FileKey>,

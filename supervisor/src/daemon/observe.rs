@@ -17,7 +17,6 @@ impl Daemon {
             }
             self.sync_liveness(&name, false);
         }
-        self.reaped.clear();
     }
 
     /// Re-reads one instance's files (if they changed) and checks its process.
