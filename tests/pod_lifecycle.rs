@@ -65,6 +65,18 @@ fn run_is_idempotent_and_stop_stops() {
         assert_eq!(info["status"], "running");
         assert_eq!(info["pid"].as_u64(), pid.map(u64::from));
         assert_eq!(info["type"], "local");
+        // `started` is .pod/started's modification time, read back with `date -r`.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let started = info["started"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{shell}: {info}"));
+        assert!(
+            now.abs_diff(started) < 60,
+            "{shell}: started {started}, now {now}"
+        );
         pod.ok(&["stop"]);
         assert_eq!(pod.status(), "stopped");
         assert!(

@@ -248,13 +248,23 @@ pub fn was_stopped(pod: &Path) -> bool {
     pod.join(".pod/stopped").exists()
 }
 
-/// Reads `.pod/started` (unix seconds).
+/// When the pod's run started, in unix seconds: `.pod/started`'s content where a pod of
+/// an older lcc wrote one, else its modification time (`run` truncates it, see
+/// docs/pod-api.md).
 pub fn read_started(pod: &Path) -> Option<f64> {
-    std::fs::read_to_string(pod.join(".pod/started"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    let path = pod.join(".pod/started");
+    let text = std::fs::read_to_string(&path).ok()?;
+    if let Ok(secs) = text.trim().parse() {
+        return Some(secs);
+    }
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64()
+            .floor(),
+    )
 }
 
 #[cfg(test)]
@@ -272,6 +282,22 @@ mod tests {
             read_state(dir.path()),
             Err(PodFileError::BadState { .. })
         ));
+    }
+
+    #[test]
+    fn started_is_the_content_else_the_modification_time() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_started(dir.path()), None);
+        std::fs::create_dir(dir.path().join(".pod")).unwrap();
+        std::fs::write(dir.path().join(".pod/started"), "1795428066\n").unwrap();
+        assert_eq!(read_started(dir.path()), Some(1795428066.0));
+        std::fs::write(dir.path().join(".pod/started"), "").unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let started = read_started(dir.path()).unwrap();
+        assert!((now - started).abs() < 5.0, "{started} is not about {now}");
     }
 
     #[test]
