@@ -27,9 +27,12 @@ pub fn now_secs() -> f64 {
 }
 
 /// Appends events to one file.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EventLog {
     path: PathBuf,
+    /// The file, open for appending since the first event: a start storm emits
+    /// thousands, and opening the path for each was a visible share of the daemon's CPU.
+    file: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl EventLog {
@@ -37,6 +40,7 @@ impl EventLog {
     pub fn new(path: &Path) -> EventLog {
         EventLog {
             path: path.to_path_buf(),
+            file: std::sync::Mutex::new(None),
         }
     }
 
@@ -73,13 +77,27 @@ impl EventLog {
     }
 
     fn append(&self, ev: &Event) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
         let mut line = serde_json::to_vec(ev).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        f.write_all(&line)
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        // A log deleted or replaced meanwhile (no links left) is opened again by path, as
+        // a writer that opened it for each event would.
+        if file
+            .as_ref()
+            .is_none_or(|f| f.metadata().map_or(true, |m| m.nlink() == 0))
+        {
+            *file = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
+        }
+        match file.as_mut() {
+            Some(f) => f.write_all(&line),
+            None => Ok(()),
+        }
     }
 }
 
@@ -110,6 +128,19 @@ mod tests {
         let evs = read_events(&dir.path().join("events.jsonl"));
         assert_eq!(evs.len(), 2);
         assert_eq!(evs[1].reason, "Ready");
+    }
+
+    #[test]
+    fn a_deleted_log_is_created_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let log = EventLog::new(&path);
+        log.emit("instance/a", "Started", "pid 1");
+        std::fs::remove_file(&path).unwrap();
+        log.emit("instance/a", "Ready", "probe passed");
+        let evs = read_events(&path);
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].reason, "Ready");
     }
 
     #[test]
