@@ -124,6 +124,31 @@ fn scale_up_and_down_highest_first() {
     );
 }
 
+/// More members than one pass creates (16): the rest follow in the next passes, while
+/// the first ones already start, and none is lost.
+#[test]
+fn a_large_group_comes_up_whole() {
+    let c = Cluster::new("large", 36900);
+    c.write("app.yaml", &sleeper(&group("s", "s", 40)));
+    // `up --wait` returns once every member is ready, not only those of the first pass.
+    c.up();
+    let members = c.members("s");
+    assert!(
+        members.len() == 40 && members.iter().all(|i| c.ready(i)),
+        "{members:?}\n{}",
+        c.dump()
+    );
+    let mut want: Vec<String> = (1..=40).map(|i| format!("s-{i}")).collect();
+    want.sort();
+    assert_eq!(c.members("s"), want);
+    assert_eq!(
+        c.events_of("group/s", "Scheduled").len(),
+        40,
+        "{}",
+        c.dump()
+    );
+}
+
 #[test]
 fn invalid_edit_is_refused_and_deleted_manifest_removes() {
     let c = Cluster::new("edits", 35700);

@@ -112,6 +112,10 @@ const FULL_RESCAN_EVERY: u64 = 15;
 
 /// Shortest time between two full passes.
 const MIN_FULL_GAP: Duration = Duration::from_millis(100);
+/// Group members created per full pass: a new pod costs a few synced file writes, and
+/// rendering all 200 of a group before the first start left the cores idle for 0.4 s;
+/// the first ones start while the next are written.
+const CREATES_PER_PASS: usize = 16;
 
 /// Something that woke the loop.
 #[derive(Debug)]
@@ -227,6 +231,13 @@ struct Daemon {
     /// The gate refused a start and no slot was given back since: the other waiting
     /// starts need not ask (each ask counts the holders).
     gate_shut: bool,
+    /// Group members this pass may still create (see [`CREATES_PER_PASS`]).
+    creates_left: usize,
+    /// A pass left group members to create: `daemon.up` waits for them, since `lcc up`
+    /// takes the status files it then finds for the whole cluster.
+    creates_deferred: bool,
+    /// `daemon.up` is not written yet.
+    up_pending: bool,
 }
 
 impl Daemon {
@@ -262,6 +273,9 @@ impl Daemon {
             want_full: false,
             last_full: Instant::now(),
             full_now: false,
+            creates_left: CREATES_PER_PASS,
+            creates_deferred: false,
+            up_pending: true,
             epoch: Instant::now(),
             gate_shut: false,
         }
@@ -293,10 +307,7 @@ impl Daemon {
         self.sync();
         self.tick();
         self.flush(None);
-        let _ = crate::atomic::write_atomic(
-            &self.layout.daemon_up(),
-            format!("{}\n", std::process::id()).as_bytes(),
-        );
+        self.announce_up();
         let mut next_rescan = Instant::now() + self.opts.rescan;
         loop {
             let deadline = self
@@ -341,6 +352,7 @@ impl Daemon {
                 self.quiet_pass();
             }
             self.touched.clear();
+            self.announce_up();
         }
         self.shutdown(&mut rx, &mut sigchld).await;
         self.emit(
@@ -348,6 +360,18 @@ impl Daemon {
             "DaemonStopped",
             "every pod and the proxy are stopped",
         );
+    }
+
+    /// Writes `daemon.up` (this pid) once every instance of the plan has its pod and
+    /// status: `lcc up` waits for it.
+    fn announce_up(&mut self) {
+        if self.up_pending && !self.creates_deferred {
+            self.up_pending = false;
+            let _ = crate::atomic::write_atomic(
+                &self.layout.daemon_up(),
+                format!("{}\n", std::process::id()).as_bytes(),
+            );
+        }
     }
 
     /// Re-reads everything, reconciles the plan and steps every instance.

@@ -1,7 +1,7 @@
 //! Reconcile of the plan: manifest reloads, scale overrides, explicit pods and group
 //! replicas brought to what the plan asks for.
 
-use super::Daemon;
+use super::{Daemon, CREATES_PER_PASS};
 use crate::compat;
 use crate::groups;
 use crate::instance::Owner;
@@ -87,6 +87,8 @@ impl Daemon {
         if self.stopping {
             return;
         }
+        self.creates_left = CREATES_PER_PASS;
+        self.creates_deferred = false;
         let explicit: Vec<_> = self.plan.instances.clone();
         for ip in &explicit {
             self.ensure_explicit(&ip.spec, ip.running);
@@ -193,7 +195,13 @@ impl Daemon {
         let taken: BTreeSet<String> = self.insts.keys().cloned().collect();
         for action in groups::plan(group, replicas, &members, &taken) {
             match action {
+                groups::Action::Create(_) if self.creates_left == 0 => {
+                    // The rest in the next full pass, MIN_FULL_GAP from now.
+                    self.dirty = true;
+                    self.creates_deferred = true;
+                }
                 groups::Action::Create(name) => {
+                    self.creates_left -= 1;
                     self.emit(
                         &format!("group/{group}"),
                         "Scheduled",
