@@ -31,28 +31,118 @@ pub async fn get(
     timeout: Duration,
     settle: Duration,
 ) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lcc-probe\r\n\r\n");
-    let mut conn = Conn::open(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    let mut buf = [0u8; 32];
-    let exchange = async {
-        conn.send(request.as_bytes(), deadline).await?;
-        if !settle.is_zero() {
-            tokio::time::sleep(settle.min(timeout / 2)).await;
+    let probe = Probe::start(addr, host, path, timeout)?;
+    if probe.sent() && !settle.is_zero() {
+        tokio::time::sleep(settle.min(timeout / 2)).await;
+    }
+    probe.answer().await
+}
+
+/// One HTTP probe under way: its connection, the request and how much of it went out,
+/// the answer so far, and by when it must have come.
+///
+/// The daemon sends its steady probes with [`Probe::start`] and reads them with
+/// [`Probe::try_answer`] at a later wake-up of its loop, together with others: no task,
+/// timer or wake-up of their own. Only a probe whose answer is not there by then waits
+/// in the event loop ([`Probe::answer`]).
+#[derive(Debug)]
+pub struct Probe {
+    conn: Conn,
+    addr: SocketAddr,
+    path: String,
+    request: Vec<u8>,
+    timeout: Duration,
+    deadline: Instant,
+    /// The head of the answer read so far.
+    head: [u8; 32],
+    /// Bytes of it.
+    got: usize,
+}
+
+impl Probe {
+    /// Connects and sends what the socket takes at once (on loopback, where the
+    /// handshake is over when `connect` returns: all of it).
+    pub fn start(
+        addr: SocketAddr,
+        host: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<Probe, String> {
+        let conn = Conn::open(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        let request =
+            format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lcc-probe\r\n\r\n");
+        let mut probe = Probe {
+            conn,
+            addr,
+            path: path.to_string(),
+            request: request.into_bytes(),
+            timeout,
+            deadline: Instant::now() + timeout,
+            head: [0; 32],
+            got: 0,
+        };
+        probe
+            .conn
+            .send_plain(&probe.request)
+            .map_err(|e| probe.describe(e))?;
+        Ok(probe)
+    }
+
+    /// Whether the whole request went out.
+    pub fn sent(&self) -> bool {
+        self.conn.sent == self.request.len()
+    }
+
+    /// The verdict if the answer's head is there now; `None`: not yet.
+    pub fn try_answer(&mut self) -> Option<Result<(), String>> {
+        let step = self.conn.send_plain(&self.request).and_then(|all| {
+            if all {
+                self.conn.read_plain(&mut self.head, &mut self.got)
+            } else {
+                Ok(false)
+            }
+        });
+        match step {
+            Ok(true) => Some(self.verdict()),
+            Ok(false) => None,
+            Err(e) => Some(Err(self.describe(e))),
         }
-        conn.read_head(&mut buf, deadline).await
-    };
-    let n = exchange.await.map_err(|e| match e.kind() {
-        ErrorKind::TimedOut => format!("GET {path} on {addr}: no answer within {timeout:?}"),
-        ErrorKind::ConnectionRefused => format!("connect {addr}: {e}"),
-        _ => format!("GET {path} on {addr}: {e}"),
-    })?;
-    let code =
-        status_of(&buf[..n]).ok_or_else(|| format!("GET {path} on {addr}: no HTTP status line"))?;
-    if (200..400).contains(&code) {
-        Ok(())
-    } else {
-        Err(format!("GET {path} on {addr}: status {code}"))
+    }
+
+    /// Sends the rest and waits for the answer until the deadline.
+    pub async fn answer(mut self) -> Result<(), String> {
+        let deadline = self.deadline;
+        let exchange = async {
+            self.conn.send(&self.request, deadline).await?;
+            self.conn
+                .read_head(&mut self.head, &mut self.got, deadline)
+                .await
+        };
+        match exchange.await {
+            Ok(()) => self.verdict(),
+            Err(e) => Err(self.describe(e)),
+        }
+    }
+
+    /// Passes on status 200-399.
+    fn verdict(&self) -> Result<(), String> {
+        let (addr, path) = (self.addr, &self.path);
+        let code = status_of(&self.head[..self.got])
+            .ok_or_else(|| format!("GET {path} on {addr}: no HTTP status line"))?;
+        if (200..400).contains(&code) {
+            Ok(())
+        } else {
+            Err(format!("GET {path} on {addr}: status {code}"))
+        }
+    }
+
+    fn describe(&self, e: io::Error) -> String {
+        let (addr, path, timeout) = (self.addr, &self.path, self.timeout);
+        match e.kind() {
+            ErrorKind::TimedOut => format!("GET {path} on {addr}: no answer within {timeout:?}"),
+            ErrorKind::ConnectionRefused => format!("connect {addr}: {e}"),
+            _ => format!("GET {path} on {addr}: {e}"),
+        }
     }
 }
 
@@ -66,6 +156,7 @@ fn status_of(head: &[u8]) -> Option<u16> {
 
 /// A probe connection: a plain non-blocking socket until an operation would wait, then
 /// a tokio stream (registered once, for the rest of its life).
+#[derive(Debug)]
 struct Conn {
     /// The socket while it is out of the event loop.
     plain: Option<StdStream>,
@@ -98,9 +189,9 @@ impl Conn {
         })
     }
 
-    /// Sends all of `buf`: at once where the socket takes it (on loopback it does), else
-    /// waiting in the event loop until `deadline`. (A refused connect shows here.)
-    async fn send(&mut self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+    /// Sends what the socket takes of the rest of `buf` without waiting; true once all
+    /// of it went out. (A refused connect shows here.)
+    fn send_plain(&mut self, buf: &[u8]) -> io::Result<bool> {
         if let Some(s) = self.plain.as_mut() {
             while self.sent < buf.len() {
                 match s.write(&buf[self.sent..]) {
@@ -109,42 +200,61 @@ impl Conn {
                     Err(e) => return Err(e),
                 }
             }
-            if self.sent == buf.len() {
-                return Ok(());
-            }
+        }
+        Ok(self.sent == buf.len())
+    }
+
+    /// Sends all of `buf`: at once where the socket takes it (on loopback it does), else
+    /// waiting in the event loop until `deadline`.
+    async fn send(&mut self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+        if self.send_plain(buf)? {
+            return Ok(());
         }
         let rest = &buf[self.sent..];
         // The deadline takes a timer only where something waits: registering a timer
         // wakes the event loop.
-        within(deadline, self.register()?.write_all(rest)).await
+        within(deadline, self.register()?.write_all(rest)).await?;
+        self.sent = buf.len();
+        Ok(())
     }
 
-    /// Reads a status line's worth (or up to the end): what is there now, else waiting
-    /// in the event loop until `deadline`.
-    async fn read_head(&mut self, buf: &mut [u8; 32], deadline: Instant) -> io::Result<usize> {
-        let mut n = 0;
-        if let Some(s) = self.plain.as_mut() {
-            while n < 12 {
-                match s.read(&mut buf[n..]) {
-                    Ok(0) => return Ok(n),
-                    Ok(r) => n += r,
-                    Err(e) if would_wait(&e) => break,
-                    Err(e) => return Err(e),
-                }
+    /// Reads into `buf` from `*n` on without waiting; true once a status line's worth
+    /// (12 bytes) or the end is there.
+    fn read_plain(&mut self, buf: &mut [u8; 32], n: &mut usize) -> io::Result<bool> {
+        let Some(s) = self.plain.as_mut() else {
+            return Ok(false);
+        };
+        while *n < 12 {
+            match s.read(&mut buf[*n..]) {
+                Ok(0) => return Ok(true),
+                Ok(r) => *n += r,
+                Err(e) if would_wait(&e) => return Ok(false),
+                Err(e) => return Err(e),
             }
-            if n >= 12 {
-                return Ok(n);
-            }
+        }
+        Ok(true)
+    }
+
+    /// Reads a status line's worth (or up to the end) into `buf` from `*n` on: what is
+    /// there now, else waiting in the event loop until `deadline`.
+    async fn read_head(
+        &mut self,
+        buf: &mut [u8; 32],
+        n: &mut usize,
+        deadline: Instant,
+    ) -> io::Result<()> {
+        if self.read_plain(buf, n)? {
+            return Ok(());
         }
         let stream = self.register()?;
         within(deadline, async {
-            while n < 12 {
-                match stream.read(&mut buf[n..]).await? {
+            while *n < 12 {
+                match stream.read(&mut buf[*n..]).await? {
                     0 => break,
-                    r => n += r,
+                    r => *n += r,
                 }
             }
-            Ok(n)
+            Ok(())
         })
         .await
     }
@@ -234,6 +344,32 @@ mod tests {
         // the request arrived with the connection: no wait for it
         let n = app.read(&mut got).unwrap();
         assert_eq!(&got[..n], b"GET / HTTP/1.0\r\n\r\n");
+    }
+
+    #[tokio::test]
+    async fn a_probe_sent_now_is_read_at_a_later_wake_up() {
+        let ms = Duration::from_millis;
+        let (addr, task) = server(vec![(200, ms(0)), (503, ms(0)), (200, ms(3000))]).await;
+        let start = |timeout| Probe::start(addr, "h", "/health", timeout).unwrap();
+        let mut p = start(ms(5000));
+        assert!(p.sent(), "loopback takes the request at once");
+        // The app answers while the probe is not polled at all.
+        tokio::time::sleep(ms(200)).await;
+        assert_eq!(p.try_answer(), Some(Ok(())));
+        let mut p = start(ms(5000));
+        tokio::time::sleep(ms(200)).await;
+        let err = p.try_answer().unwrap().unwrap_err();
+        assert!(err.contains("status 503"), "{err}");
+        // No answer yet: it waits in the event loop, until the probe's own deadline.
+        let mut p = start(ms(400));
+        tokio::time::sleep(ms(50)).await;
+        assert_eq!(p.try_answer(), None);
+        let err = p.answer().await.unwrap_err();
+        assert!(err.contains("no answer within 400ms"), "{err}");
+        task.abort();
+        let _ = task.await;
+        let err = Probe::start(addr, "h", "/health", ms(400)).unwrap_err();
+        assert!(err.starts_with(&format!("connect {addr}")), "{err}");
     }
 
     #[tokio::test]

@@ -231,6 +231,8 @@ struct Daemon {
     /// The gate refused a start and no slot was given back since: the other waiting
     /// starts need not ask (each ask counts the holders).
     gate_shut: bool,
+    /// Steady probes sent and not read yet.
+    sent_probes: Vec<probes::SentProbe>,
     /// Group members this pass may still create (see [`CREATES_PER_PASS`]).
     creates_left: usize,
     /// A pass left group members to create: `daemon.up` waits for them, since `lcc up`
@@ -274,6 +276,7 @@ impl Daemon {
             last_full: Instant::now(),
             full_now: false,
             creates_left: CREATES_PER_PASS,
+            sent_probes: Vec::new(),
             creates_deferred: false,
             up_pending: true,
             epoch: Instant::now(),
@@ -326,6 +329,7 @@ impl Daemon {
             while let Ok(msg) = rx.try_recv() {
                 full |= self.handle(msg);
             }
+            self.collect_probes();
             if Instant::now() >= next_rescan {
                 next_rescan = Instant::now() + self.opts.rescan;
                 self.rescans += 1;
@@ -519,9 +523,15 @@ impl Daemon {
         let gate = (!self.waiting.is_empty()).then(|| self.slot_free_at());
         let full = (self.want_full || self.dirty).then_some(self.last_full + MIN_FULL_GAP);
         let status = self.held_back_due();
-        inst.chain([self.proxy.restart_at, gate, full, status])
-            .flatten()
-            .min()
+        inst.chain([
+            self.proxy.restart_at,
+            gate,
+            full,
+            status,
+            self.next_probe_read(),
+        ])
+        .flatten()
+        .min()
     }
 
     /// Writes the status files that changed (of `only`, if given, and those held back);

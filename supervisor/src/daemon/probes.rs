@@ -3,6 +3,7 @@
 use super::util::pod_command;
 use super::{Daemon, Msg};
 use crate::compat;
+use crate::httpprobe::Probe;
 use crate::instance::Op;
 use crate::reaper::RunError;
 use lcc_compiler::podspec::{AppKind, ProbeAction, RestartPolicy};
@@ -45,8 +46,9 @@ impl Daemon {
             (starting as u64 / 4).clamp(STARTUP_PROBE_MS, probe.period_ms.max(STARTUP_PROBE_MS))
         };
         let due = now + Duration::from_millis(period.max(10));
+        let slack = Duration::from_millis(probe.period_ms / 10);
         inst.next_probe = Some(if inst.ever_ready {
-            coalesce(due, self.epoch, Duration::from_millis(probe.period_ms / 10))
+            coalesce(due, self.epoch, slack)
         } else {
             due
         });
@@ -76,6 +78,14 @@ impl Daemon {
         match probe.action {
             ProbeAction::Http { interface, path } => {
                 let port = port_of(&interface).unwrap_or(0);
+                let steady = inst.ever_ready;
+                if let (true, Ok(ip)) = (steady, host.parse::<std::net::IpAddr>()) {
+                    let addr = std::net::SocketAddr::new(ip, port);
+                    let period = Duration::from_millis(probe.period_ms);
+                    let read_at = read_at(now, timeout, period, self.epoch, slack);
+                    self.send_steady(name, gen, addr, &path, timeout, read_at);
+                    return;
+                }
                 tokio::spawn(async move {
                     let result = compat::probe_http(&host, port, &path, timeout, settle).await;
                     let _ = tx.send(Msg::Probe { name, gen, result });
@@ -104,6 +114,89 @@ impl Daemon {
                 });
             }
         }
+    }
+}
+
+/// A steady HTTP probe sent at one wake-up of the loop, read at a later one.
+#[derive(Debug)]
+pub(super) struct SentProbe {
+    name: String,
+    gen: u64,
+    /// When its answer is read (see [`read_at`]).
+    read_at: Instant,
+    probe: Probe,
+}
+
+impl Daemon {
+    /// Sends a steady probe now and keeps it for [`Daemon::collect_probes`]; one whose
+    /// request cannot go out at once (a full listen backlog) waits in the event loop.
+    fn send_steady(
+        &mut self,
+        name: String,
+        gen: u64,
+        addr: std::net::SocketAddr,
+        path: &str,
+        timeout: Duration,
+        read_at: Instant,
+    ) {
+        let host = addr.to_string();
+        match Probe::start(addr, &host, path, timeout) {
+            Ok(probe) if probe.sent() => self.sent_probes.push(SentProbe {
+                name,
+                gen,
+                read_at,
+                probe,
+            }),
+            Ok(probe) => self.wait_probe(name, gen, probe),
+            Err(e) => {
+                let _ = self.tx.send(Msg::Probe {
+                    name,
+                    gen,
+                    result: Err(e),
+                });
+            }
+        }
+    }
+
+    /// Reads the answers of the steady probes due: those there are judged now, the
+    /// others wait in the event loop until their deadline.
+    pub(super) fn collect_probes(&mut self) {
+        let now = Instant::now();
+        if !self.sent_probes.iter().any(|p| p.read_at <= now) {
+            return;
+        }
+        let (due, later) = std::mem::take(&mut self.sent_probes)
+            .into_iter()
+            .partition(|p| p.read_at <= now);
+        self.sent_probes = later;
+        for SentProbe {
+            name,
+            gen,
+            mut probe,
+            ..
+        } in due
+        {
+            match probe.try_answer() {
+                Some(result) => {
+                    self.probe_done(&name, gen, result);
+                    self.touched.insert(name);
+                }
+                None => self.wait_probe(name, gen, probe),
+            }
+        }
+    }
+
+    /// When the next steady probe is to be read.
+    pub(super) fn next_probe_read(&self) -> Option<Instant> {
+        self.sent_probes.iter().map(|p| p.read_at).min()
+    }
+
+    fn wait_probe(&self, name: String, gen: u64, probe: Probe) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = probe.answer().await;
+            let _ = tx.send(Msg::Probe { name, gen, result });
+        });
     }
 }
 
@@ -188,17 +281,40 @@ impl Daemon {
     }
 }
 
-/// `t` rounded up to the next multiple of `slack` (at most 1 s) since `epoch`: the
-/// steady probes of many instances fall on the same instants and are sent in one wake-up
+/// `t` moved to the nearest multiple of `slack` (at most 1 s) since `epoch`: the steady
+/// probes of many instances fall on the same instants and are sent in one wake-up
 /// instead of one each (instances started a few at a time would otherwise spread them
-/// evenly), like the kernel's timer slack. Costs at most a tenth of a period.
+/// evenly), like the kernel's timer slack. The nearest, not the next: a probe sent a
+/// little after its instant must not be put off by a whole step each period.
 fn coalesce(t: Instant, epoch: Instant, slack: Duration) -> Instant {
     let slack = slack.min(Duration::from_secs(1)).as_millis() as u64;
     if slack < 2 {
         return t;
     }
     let ms = t.saturating_duration_since(epoch).as_millis() as u64;
-    epoch + Duration::from_millis(ms.div_ceil(slack) * slack)
+    epoch + Duration::from_millis((ms + slack / 2) / slack * slack)
+}
+
+/// When a steady probe sent at `now` is read: on the last instant of the grid (see
+/// [`coalesce`]) before its deadline or its next probe, when the next probes are sent
+/// anyway (one wake-up for both), but at least [`STEADY_SETTLE`] after sending. An
+/// answer not there by then is waited for until the deadline, so the timeout is the
+/// manifest's.
+fn read_at(
+    now: Instant,
+    timeout: Duration,
+    period: Duration,
+    epoch: Instant,
+    slack: Duration,
+) -> Instant {
+    let slack_ms = slack.min(Duration::from_secs(1)).as_millis() as u64;
+    let deadline = now + timeout.min(period);
+    let settled = now + STEADY_SETTLE;
+    if slack_ms < 2 {
+        return settled;
+    }
+    let ms = deadline.saturating_duration_since(epoch).as_millis() as u64;
+    (epoch + Duration::from_millis(ms / slack_ms * slack_ms)).max(settled)
 }
 
 /// The manifest's probe; static and remote apps without one get a TCP connect to their
@@ -224,13 +340,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn coalesce_rounds_up_to_the_grid() {
+    fn coalesce_moves_to_the_nearest_grid_instant() {
         let e = Instant::now();
         let ms = |n| Duration::from_millis(n);
-        assert_eq!(coalesce(e + ms(10_001), e, ms(1000)), e + ms(11_000));
+        // A probe sent a millisecond late keeps its period (not 11 s for 10 s).
+        assert_eq!(coalesce(e + ms(10_001), e, ms(1000)), e + ms(10_000));
+        assert_eq!(coalesce(e + ms(10_600), e, ms(1000)), e + ms(11_000));
         assert_eq!(coalesce(e + ms(11_000), e, ms(1000)), e + ms(11_000));
         // The slack is capped at 1 s; below 2 ms nothing is rounded.
         assert_eq!(coalesce(e + ms(2_500), e, ms(6000)), e + ms(3_000));
         assert_eq!(coalesce(e + ms(2_501), e, ms(1)), e + ms(2_501));
+    }
+
+    #[test]
+    fn a_steady_probe_is_read_on_the_last_grid_instant_before_its_deadline() {
+        let e = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        let p = ms(10_000);
+        // Sent at 10.003 s with a 1 s timeout: read at 11 s, with the next probes.
+        assert_eq!(
+            read_at(e + ms(10_003), ms(1000), p, e, ms(1000)),
+            e + ms(11_000)
+        );
+        // A timeout shorter than the grid: read once settled (the deadline still holds).
+        assert_eq!(
+            read_at(e + ms(10_003), ms(300), p, e, ms(1000)),
+            e + ms(10_023)
+        );
+        assert_eq!(
+            read_at(e + ms(10_003), ms(2500), p, e, ms(1000)),
+            e + ms(12_000)
+        );
+        // A period shorter than the timeout: read when the next probe is due, not later.
+        assert_eq!(
+            read_at(e + ms(10_003), ms(1000), ms(200), e, ms(20)),
+            e + ms(10_200)
+        );
     }
 }
