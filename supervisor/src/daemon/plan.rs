@@ -201,7 +201,6 @@ impl Daemon {
                     self.creates_deferred = true;
                 }
                 groups::Action::Create(name) => {
-                    self.creates_left -= 1;
                     self.emit(
                         &format!("group/{group}"),
                         "Scheduled",
@@ -212,6 +211,11 @@ impl Daemon {
                         Owner::Group(group.to_string()),
                         PodState::Running,
                     );
+                    // Only a pod written counts: renders that fail (each an event)
+                    // defer nothing, and `daemon.up` does not wait on them.
+                    if self.insts.contains_key(&name) {
+                        self.creates_left -= 1;
+                    }
                 }
                 groups::Action::Remove(name) => {
                     self.emit(
