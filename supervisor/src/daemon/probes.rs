@@ -86,31 +86,28 @@ impl Daemon {
                     self.send_steady(name, gen, addr, &path, timeout, read_at);
                     return;
                 }
-                tokio::spawn(async move {
-                    let result = compat::probe_http(&host, port, &path, timeout, settle).await;
-                    let _ = tx.send(Msg::Probe { name, gen, result });
+                spawn_probe(tx, name, gen, async move {
+                    compat::probe_http(&host, port, &path, timeout, settle).await
                 });
             }
             ProbeAction::Tcp { interface } => {
                 let port = port_of(&interface).unwrap_or(0);
-                tokio::spawn(async move {
-                    let result = compat::probe_tcp(&host, port, timeout).await;
-                    let _ = tx.send(Msg::Probe { name, gen, result });
+                spawn_probe(tx, name, gen, async move {
+                    compat::probe_tcp(&host, port, timeout).await
                 });
             }
             ProbeAction::Exec { .. } => {
                 let cmd = pod_command(&inst.dir, &["readiness"]);
                 let reaper = std::sync::Arc::clone(&self.reaper);
-                tokio::spawn(async move {
+                spawn_probe(tx, name, gen, async move {
                     let mut cmd = cmd;
                     cmd.stderr(Stdio::null());
-                    let result = match reaper.run(cmd, timeout).await {
+                    match reaper.run(cmd, timeout).await {
                         Ok(0) => Ok(()),
                         Ok(c) => Err(format!("readiness exited {c}")),
                         Err(RunError::Timeout) => Err("readiness timed out".to_string()),
                         Err(e) => Err(format!("cannot run readiness: {e}")),
-                    };
-                    let _ = tx.send(Msg::Probe { name, gen, result });
+                    }
                 });
             }
         }
@@ -198,12 +195,21 @@ impl Daemon {
     }
 
     fn wait_probe(&self, name: String, gen: u64, probe: Probe) {
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let result = probe.answer().await;
-            let _ = tx.send(Msg::Probe { name, gen, result });
-        });
+        spawn_probe(self.tx.clone(), name, gen, probe.answer());
     }
+}
+
+/// Runs a probe off the loop; its result comes back as `Msg::Probe`.
+fn spawn_probe(
+    tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+    name: String,
+    gen: u64,
+    probe: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let result = probe.await;
+        let _ = tx.send(Msg::Probe { name, gen, result });
+    });
 }
 
 impl Daemon {
@@ -293,12 +299,16 @@ impl Daemon {
 /// evenly), like the kernel's timer slack. The nearest, not the next: a probe sent a
 /// little after its instant must not be put off by a whole step each period.
 fn coalesce(t: Instant, epoch: Instant, slack: Duration) -> Instant {
-    let slack = slack.min(Duration::from_secs(1)).as_millis() as u64;
-    if slack < 2 {
+    let Some(slack) = grid_ms(slack) else {
         return t;
-    }
+    };
     let ms = t.saturating_duration_since(epoch).as_millis() as u64;
     epoch + Duration::from_millis((ms + slack / 2) / slack * slack)
+}
+
+/// The grid's step in ms: `slack`, at most 1 s; `None` below 2 ms (no grid).
+fn grid_ms(slack: Duration) -> Option<u64> {
+    Some(slack.min(Duration::from_secs(1)).as_millis() as u64).filter(|&ms| ms >= 2)
 }
 
 /// When a steady probe sent at `now` is read: on the last instant of the grid (see
@@ -313,12 +323,11 @@ fn read_at(
     epoch: Instant,
     slack: Duration,
 ) -> Instant {
-    let slack_ms = slack.min(Duration::from_secs(1)).as_millis() as u64;
     let deadline = now + timeout.min(period);
     let settled = now + STEADY_SETTLE;
-    if slack_ms < 2 {
+    let Some(slack_ms) = grid_ms(slack) else {
         return settled;
-    }
+    };
     let ms = deadline.saturating_duration_since(epoch).as_millis() as u64;
     (epoch + Duration::from_millis(ms / slack_ms * slack_ms)).max(settled)
 }
