@@ -95,6 +95,19 @@ pub struct Inst {
 }
 
 impl Inst {
+    /// When the instance needs a step of its own: its next probe (unless one is under
+    /// way) or the end of its backoff; none while a pod action runs (its end steps it).
+    pub fn wakes_at(&self) -> Option<Instant> {
+        if self.op.is_some() {
+            return None;
+        }
+        let probe = self.next_probe.filter(|_| !self.probing);
+        match (probe, self.backoff_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Whether the app is up: a live process, or a started remote.
     pub fn up(&self) -> bool {
         // Deaths are noticed by the loop (SIGCHLD, rescan), which clears `proc_id`.

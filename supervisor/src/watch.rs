@@ -20,6 +20,10 @@ pub enum Change {
 
 /// Classifies a notify event by its paths; `None` for noise (logs, temp files).
 pub fn classify(root: &Path, ev: &Event) -> Option<Change> {
+    // An inotify queue overflow: events were lost, so everything is re-read.
+    if ev.need_rescan() {
+        return Some(Change::Manifests);
+    }
     if matches!(ev.kind, EventKind::Access(_)) {
         return None;
     }
@@ -113,7 +117,7 @@ impl Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{CreateKind, ModifyKind};
+    use notify::event::{CreateKind, Flag, ModifyKind};
 
     fn ev(paths: &[&str]) -> Event {
         paths
@@ -155,6 +159,20 @@ mod tests {
         );
         assert_eq!(
             classify(root, &ev(&["/c/.lcc/status/.tmp-web-1.json"])),
+            None
+        );
+    }
+
+    #[test]
+    fn an_overflow_asks_for_a_full_re_read() {
+        // What notify's inotify backend sends for IN_Q_OVERFLOW: no path, a flag.
+        let overflow = Event::new(EventKind::Other).set_flag(Flag::Rescan);
+        assert_eq!(
+            classify(Path::new("/c"), &overflow),
+            Some(Change::Manifests)
+        );
+        assert_eq!(
+            classify(Path::new("/c"), &Event::new(EventKind::Other)),
             None
         );
     }

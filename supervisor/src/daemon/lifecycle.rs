@@ -5,7 +5,7 @@ use super::util::pod_command;
 use super::{Daemon, Msg};
 use crate::backoff;
 use crate::compat;
-use crate::instance::Op;
+use crate::instance::{Inst, Op};
 use crate::podfs::{self, PodState};
 use crate::reaper::RunError;
 use crate::status::{self, Phase};
@@ -24,6 +24,8 @@ const RUN_DEADLINE: Duration = Duration::from_secs(60);
 impl Daemon {
     /// Drives every instance one step and runs due probes.
     pub(super) fn tick(&mut self) {
+        // Every instance is stepped, and so sets its wake-up again.
+        self.timers.clear();
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
             self.step(&name);
@@ -31,7 +33,19 @@ impl Daemon {
         self.tick_proxy();
     }
 
+    /// Moves one instance towards its desired state, then sets its next wake-up.
     pub(super) fn step(&mut self, name: &str) {
+        self.step_now(name);
+        self.arm(name);
+    }
+
+    /// Sets the instance's wake-up from its probe and backoff times.
+    pub(super) fn arm(&mut self, name: &str) {
+        let at = self.insts.get(name).and_then(Inst::wakes_at);
+        self.timers.set(name, at);
+    }
+
+    fn step_now(&mut self, name: &str) {
         let now = Instant::now();
         self.waiting.remove(name);
         let Some(inst) = self.insts.get_mut(name) else {

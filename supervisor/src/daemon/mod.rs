@@ -3,6 +3,7 @@
 //! with a periodic rescan as a safety net (docs/daemon.md).
 
 mod adopt;
+mod alarm;
 mod gate;
 mod lifecycle;
 mod observe;
@@ -10,6 +11,7 @@ mod plan;
 mod probes;
 mod proxy;
 mod shutdown;
+mod timers;
 mod util;
 
 pub use util::{kill_recorded, run_pod_blocking};
@@ -107,8 +109,10 @@ const STATUS_GAP: Duration = Duration::from_millis(250);
 /// write fewer per start in a storm of 200 (docs/daemon.md, Benchmark).
 const PASSING_PHASE: Duration = Duration::from_secs(1);
 
-/// Every how many rescans (`Options::rescan` apart) all files are re-read.
-const FULL_RESCAN_EVERY: u64 = 15;
+/// Every how many rescans (`Options::rescan` apart) all files are re-read: once a
+/// minute, as kubelet resyncs. It is a net for lost file events only (an inotify
+/// overflow is reported and re-reads at once), and costs a stat of every pod's files.
+const FULL_RESCAN_EVERY: u64 = 30;
 
 /// Shortest time between two full passes.
 const MIN_FULL_GAP: Duration = Duration::from_millis(100);
@@ -233,6 +237,8 @@ struct Daemon {
     gate_shut: bool,
     /// Steady probes sent and not read yet.
     sent_probes: Vec<probes::SentProbe>,
+    /// Their sockets once read, for the next ones.
+    probe_sockets: crate::httpprobe::Sockets,
     /// Group members this pass may still create (see [`CREATES_PER_PASS`]).
     creates_left: usize,
     /// A pass left group members to create: `daemon.up` waits for them, since `lcc up`
@@ -240,6 +246,8 @@ struct Daemon {
     creates_deferred: bool,
     /// `daemon.up` is not written yet.
     up_pending: bool,
+    /// Each instance's next wake-up of its own (probe, end of backoff).
+    timers: timers::Timers,
 }
 
 impl Daemon {
@@ -277,8 +285,10 @@ impl Daemon {
             full_now: false,
             creates_left: CREATES_PER_PASS,
             sent_probes: Vec::new(),
+            probe_sockets: Default::default(),
             creates_deferred: false,
             up_pending: true,
+            timers: timers::Timers::default(),
             epoch: Instant::now(),
             gate_shut: false,
         }
@@ -311,11 +321,16 @@ impl Daemon {
         self.tick();
         self.flush(None);
         self.announce_up();
-        let mut next_rescan = Instant::now() + self.opts.rescan;
+        let mut next_rescan = self.next_rescan();
+        // Without a timerfd (never on Linux), tokio's timers.
+        let mut alarm = alarm::Alarm::new().ok();
         loop {
             let deadline = self
                 .next_deadline()
                 .map_or(next_rescan, |d| d.min(next_rescan));
+            if alarm.as_mut().is_some_and(|a| a.set(deadline).is_err()) {
+                alarm = None;
+            }
             let mut full = false;
             // A new pass: time alone (a slot's end, a CPU sample) may open the gate.
             self.gate_shut = false;
@@ -324,14 +339,20 @@ impl Daemon {
                 _ = sigchld.recv() => self.reap(),
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
-                _ = tokio::time::sleep_until(deadline.into()) => {}
+                rung = wait_until(alarm.as_ref(), deadline) => {
+                    match (rung, alarm.as_mut()) {
+                        (Ok(()), Some(a)) => a.clear(),
+                        (Err(_), _) => alarm = None,
+                        _ => {}
+                    }
+                }
             }
             while let Ok(msg) = rx.try_recv() {
                 full |= self.handle(msg);
             }
             self.collect_probes();
             if Instant::now() >= next_rescan {
-                next_rescan = Instant::now() + self.opts.rescan;
+                next_rescan = self.next_rescan();
                 self.rescans += 1;
                 self.reap();
                 // The full re-read is a net for lost file events only: rarer.
@@ -366,6 +387,14 @@ impl Daemon {
         );
     }
 
+    /// The next rescan: on the probes' grid (multiples of the rescan period since the
+    /// daemon started), so that an idle daemon wakes for both at once.
+    fn next_rescan(&self) -> Instant {
+        let step = self.opts.rescan.as_millis().max(1) as u64;
+        let since = Instant::now().duration_since(self.epoch).as_millis() as u64;
+        self.epoch + Duration::from_millis((since / step + 1) * step)
+    }
+
     /// Writes `daemon.up` (this pid) once every instance of the plan has its pod and
     /// status: `lcc up` waits for it.
     fn announce_up(&mut self) {
@@ -395,7 +424,7 @@ impl Daemon {
     /// Steps only the instances concerned: messages, due timers, waiting starts.
     fn quiet_pass(&mut self) {
         let mut names = std::mem::take(&mut self.touched);
-        names.extend(self.due());
+        names.extend(self.timers.due(Instant::now()));
         for name in &names {
             self.step(name);
         }
@@ -511,25 +540,19 @@ impl Daemon {
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        let inst = self.insts.values().flat_map(|i| {
-            let probe = if i.probing || i.op.is_some() {
-                None
-            } else {
-                i.next_probe
-            };
-            [probe, i.backoff_until.filter(|_| i.op.is_none())]
-        });
+    fn next_deadline(&mut self) -> Option<Instant> {
         let gate = (!self.waiting.is_empty()).then(|| self.slot_free_at());
         let full = (self.want_full || self.dirty).then_some(self.last_full + MIN_FULL_GAP);
         let status = self.held_back_due();
-        inst.chain([
+        [
+            self.timers.next(),
             self.proxy.restart_at,
             gate,
             full,
             status,
             self.next_probe_read(),
-        ])
+        ]
+        .into_iter()
         .flatten()
         .min()
     }
@@ -587,19 +610,16 @@ impl Daemon {
             .filter_map(|n| write_due(self.insts.get(n)?, STATUS_GAP))
             .min()
     }
+}
 
-    /// Instances whose probe or backoff timer is due.
-    fn due(&self) -> Vec<String> {
-        let now = Instant::now();
-        self.insts
-            .iter()
-            .filter(|(_, i)| {
-                i.op.is_none()
-                    && ((!i.probing && i.next_probe.is_some_and(|t| t <= now))
-                        || i.backoff_until.is_some_and(|t| t <= now))
-            })
-            .map(|(n, _)| n.clone())
-            .collect()
+/// Until `deadline`: the alarm's ring, or without one a tokio timer.
+async fn wait_until(alarm: Option<&alarm::Alarm>, deadline: Instant) -> std::io::Result<()> {
+    match alarm {
+        Some(a) => a.rung().await,
+        None => {
+            tokio::time::sleep_until(deadline.into()).await;
+            Ok(())
+        }
     }
 }
 

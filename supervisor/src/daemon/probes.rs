@@ -78,12 +78,15 @@ impl Daemon {
         match probe.action {
             ProbeAction::Http { interface, path } => {
                 let port = port_of(&interface).unwrap_or(0);
-                let steady = inst.ever_ready;
-                if let (true, Ok(ip)) = (steady, host.parse::<std::net::IpAddr>()) {
+                if let Ok(ip) = host.parse::<std::net::IpAddr>() {
                     let addr = std::net::SocketAddr::new(ip, port);
-                    let period = Duration::from_millis(probe.period_ms);
-                    let read_at = read_at(now, timeout, period, self.epoch, slack);
-                    self.send_steady(name, gen, addr, &path, timeout, read_at);
+                    if inst.ever_ready {
+                        let period = Duration::from_millis(probe.period_ms);
+                        let read_at = read_at(now, timeout, period, self.epoch, slack);
+                        self.send_steady(name, gen, addr, &path, timeout, read_at);
+                    } else {
+                        self.send_startup(name, gen, addr, &path, timeout);
+                    }
                     return;
                 }
                 spawn_probe(tx, name, gen, async move {
@@ -126,7 +129,8 @@ pub(super) struct SentProbe {
 
 impl Daemon {
     /// Sends a steady probe now and keeps it for [`Daemon::collect_probes`]; one whose
-    /// request cannot go out at once (a full listen backlog) waits in the event loop.
+    /// request cannot go out at once (a full listen backlog) waits in the event loop, and
+    /// a refused one is judged at once.
     fn send_steady(
         &mut self,
         name: String,
@@ -137,7 +141,7 @@ impl Daemon {
         read_at: Instant,
     ) {
         let host = addr.to_string();
-        match Probe::start(addr, &host, path, timeout) {
+        match Probe::start_with(&mut self.probe_sockets, addr, &host, path, timeout) {
             Ok(probe) if probe.sent() => self.sent_probes.push(SentProbe {
                 name,
                 gen,
@@ -145,13 +149,26 @@ impl Daemon {
                 probe,
             }),
             Ok(probe) => self.wait_probe(name, gen, probe),
-            Err(e) => {
-                let _ = self.tx.send(Msg::Probe {
-                    name,
-                    gen,
-                    result: Err(e),
-                });
-            }
+            Err(e) => self.probe_done(&name, gen, Err(e)),
+        }
+    }
+
+    /// Sends a probe of a run not yet ready: a refused connection (the app does not
+    /// listen yet, most of a start's probes) is judged at once, in this pass, with no
+    /// task or message; a connected one waits for its answer in the event loop, which
+    /// wakes when it comes.
+    fn send_startup(
+        &mut self,
+        name: String,
+        gen: u64,
+        addr: std::net::SocketAddr,
+        path: &str,
+        timeout: Duration,
+    ) {
+        let host = addr.to_string();
+        match Probe::start_with(&mut self.probe_sockets, addr, &host, path, timeout) {
+            Ok(probe) => self.wait_probe(name, gen, probe),
+            Err(e) => self.probe_done(&name, gen, Err(e)),
         }
     }
 
@@ -175,6 +192,7 @@ impl Daemon {
                 self.wait_probe(name, gen, probe);
                 continue;
             };
+            probe.recycle(&mut self.probe_sockets);
             // A pass on a ready instance changes nothing: no step, no status compared
             // (20 times a second with 200 instances).
             let unchanged = result.is_ok()
@@ -213,7 +231,13 @@ fn spawn_probe(
 }
 
 impl Daemon {
+    /// Judges a probe's result, then sets the instance's wake-up (its next probe).
     pub(super) fn probe_done(&mut self, name: &str, gen: u64, result: Result<(), String>) {
+        self.judge_probe(name, gen, result);
+        self.arm(name);
+    }
+
+    fn judge_probe(&mut self, name: &str, gen: u64, result: Result<(), String>) {
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
