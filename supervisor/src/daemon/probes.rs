@@ -20,7 +20,9 @@ const STEADY_SETTLE: Duration = Duration::from_millis(20);
 const STARTUP_WINDOW: Duration = Duration::from_secs(10);
 
 impl Daemon {
-    /// Launches the instance's probe if one is due; its result comes back as `Msg::Probe`.
+    /// Launches the instance's probe if one is due. Its result is judged in this pass (a
+    /// refused connection), at a later pass (a steady probe's answer) or when it comes
+    /// back as `Msg::Probe` (a task's).
     pub(super) fn probe_if_due(&mut self, name: &str, now: Instant) {
         let Some(inst) = self.insts.get_mut(name) else {
             return;
@@ -140,8 +142,7 @@ impl Daemon {
         timeout: Duration,
         read_at: Instant,
     ) {
-        let host = addr.to_string();
-        match Probe::start_with(&mut self.probe_sockets, addr, &host, path, timeout) {
+        match self.start_http(addr, path, timeout) {
             Ok(probe) if probe.sent() => self.sent_probes.push(SentProbe {
                 name,
                 gen,
@@ -165,11 +166,21 @@ impl Daemon {
         path: &str,
         timeout: Duration,
     ) {
-        let host = addr.to_string();
-        match Probe::start_with(&mut self.probe_sockets, addr, &host, path, timeout) {
+        match self.start_http(addr, path, timeout) {
             Ok(probe) => self.wait_probe(name, gen, probe),
             Err(e) => self.probe_done(&name, gen, Err(e)),
         }
+    }
+
+    /// Connects and sends `GET path` to `addr` on a kept socket if there is one.
+    fn start_http(
+        &mut self,
+        addr: std::net::SocketAddr,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<Probe, String> {
+        let host = addr.to_string();
+        Probe::start_with(&mut self.probe_sockets, addr, &host, path, timeout)
     }
 
     /// Reads the answers of the steady probes due: those there are judged now, the
