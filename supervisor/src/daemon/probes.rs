@@ -82,13 +82,11 @@ impl Daemon {
                 let port = port_of(&interface).unwrap_or(0);
                 if let Ok(ip) = host.parse::<std::net::IpAddr>() {
                     let addr = std::net::SocketAddr::new(ip, port);
-                    if inst.ever_ready {
-                        let period = Duration::from_millis(probe.period_ms);
-                        let read_at = read_at(now, timeout, period, self.epoch, slack);
-                        self.send_steady(name, gen, addr, &path, timeout, read_at);
-                    } else {
-                        self.send_startup(name, gen, addr, &path, timeout);
-                    }
+                    let period = Duration::from_millis(probe.period_ms);
+                    let read_at = inst
+                        .ever_ready
+                        .then(|| read_at(now, timeout, period, self.epoch, slack));
+                    self.send_http(name, gen, addr, &path, timeout, read_at);
                     return;
                 }
                 spawn_probe(tx, name, gen, async move {
@@ -130,57 +128,32 @@ pub(super) struct SentProbe {
 }
 
 impl Daemon {
-    /// Sends a steady probe now and keeps it for [`Daemon::collect_probes`]; one whose
-    /// request cannot go out at once (a full listen backlog) waits in the event loop, and
-    /// a refused one is judged at once.
-    fn send_steady(
+    /// Sends an HTTP probe now. Refused (the app does not listen yet: most of a start's
+    /// probes), it is judged at once, in this pass, with no task or message. A steady
+    /// probe (`read_at`) is kept for [`Daemon::collect_probes`]; a startup probe, or one
+    /// whose request cannot go out at once (a full listen backlog), waits for its answer
+    /// in the event loop, which wakes when it comes.
+    fn send_http(
         &mut self,
         name: String,
         gen: u64,
         addr: std::net::SocketAddr,
         path: &str,
         timeout: Duration,
-        read_at: Instant,
+        read_at: Option<Instant>,
     ) {
-        match self.start_http(addr, path, timeout) {
-            Ok(probe) if probe.sent() => self.sent_probes.push(SentProbe {
+        let host = addr.to_string();
+        let started = Probe::start_with(&mut self.probe_sockets, addr, &host, path, timeout);
+        match (started, read_at) {
+            (Ok(probe), Some(read_at)) if probe.sent() => self.sent_probes.push(SentProbe {
                 name,
                 gen,
                 read_at,
                 probe,
             }),
-            Ok(probe) => self.wait_probe(name, gen, probe),
-            Err(e) => self.probe_done(&name, gen, Err(e)),
+            (Ok(probe), _) => self.wait_probe(name, gen, probe),
+            (Err(e), _) => self.probe_done(&name, gen, Err(e)),
         }
-    }
-
-    /// Sends a probe of a run not yet ready: a refused connection (the app does not
-    /// listen yet, most of a start's probes) is judged at once, in this pass, with no
-    /// task or message; a connected one waits for its answer in the event loop, which
-    /// wakes when it comes.
-    fn send_startup(
-        &mut self,
-        name: String,
-        gen: u64,
-        addr: std::net::SocketAddr,
-        path: &str,
-        timeout: Duration,
-    ) {
-        match self.start_http(addr, path, timeout) {
-            Ok(probe) => self.wait_probe(name, gen, probe),
-            Err(e) => self.probe_done(&name, gen, Err(e)),
-        }
-    }
-
-    /// Connects and sends `GET path` to `addr` on a kept socket if there is one.
-    fn start_http(
-        &mut self,
-        addr: std::net::SocketAddr,
-        path: &str,
-        timeout: Duration,
-    ) -> Result<Probe, String> {
-        let host = addr.to_string();
-        Probe::start_with(&mut self.probe_sockets, addr, &host, path, timeout)
     }
 
     /// Reads the answers of the steady probes due: those there are judged now, the
