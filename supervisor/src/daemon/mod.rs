@@ -322,15 +322,12 @@ impl Daemon {
         self.flush(None);
         self.announce_up();
         let mut next_rescan = self.next_rescan();
-        // Without a timerfd (never on Linux), tokio's timers.
-        let mut alarm = alarm::Alarm::new().ok();
+        let mut alarm = alarm::Alarm::new();
         loop {
             let deadline = self
                 .next_deadline()
                 .map_or(next_rescan, |d| d.min(next_rescan));
-            if alarm.as_mut().is_some_and(|a| a.set(deadline).is_err()) {
-                alarm = None;
-            }
+            alarm.set(deadline);
             let mut full = false;
             // A new pass: time alone (a slot's end, a CPU sample) may open the gate.
             self.gate_shut = false;
@@ -339,13 +336,7 @@ impl Daemon {
                 _ = sigchld.recv() => self.reap(),
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
-                rung = wait_until(alarm.as_ref(), deadline) => {
-                    match (rung, alarm.as_mut()) {
-                        (Ok(()), Some(a)) => a.clear(),
-                        (Err(_), _) => alarm = None,
-                        _ => {}
-                    }
-                }
+                _ = alarm.rung() => {}
             }
             while let Ok(msg) = rx.try_recv() {
                 full |= self.handle(msg);
@@ -609,17 +600,6 @@ impl Daemon {
             .iter()
             .filter_map(|n| write_due(self.insts.get(n)?, STATUS_GAP))
             .min()
-    }
-}
-
-/// Until `deadline`: the alarm's ring, or without one a tokio timer.
-async fn wait_until(alarm: Option<&alarm::Alarm>, deadline: Instant) -> std::io::Result<()> {
-    match alarm {
-        Some(a) => a.rung().await,
-        None => {
-            tokio::time::sleep_until(deadline.into()).await;
-            Ok(())
-        }
     }
 }
 
