@@ -20,6 +20,7 @@
 use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -53,8 +54,7 @@ pub async fn get(
 pub struct Probe {
     conn: Conn,
     addr: SocketAddr,
-    path: String,
-    request: Vec<u8>,
+    request: Arc<Request>,
     timeout: Duration,
     deadline: Instant,
     /// The head of the answer read so far.
@@ -72,25 +72,23 @@ impl Probe {
         path: &str,
         timeout: Duration,
     ) -> Result<Probe, String> {
-        Probe::start_with(&mut Sockets::default(), addr, host, path, timeout)
+        let request = Request::new(host, path);
+        Probe::start_with(&mut Sockets::default(), addr, request, timeout)
     }
 
-    /// [`Probe::start`] on a socket from `sockets` if one is kept there.
+    /// [`Probe::start`] of a prepared `request`, on a socket from `sockets` if one is
+    /// kept there.
     pub fn start_with(
         sockets: &mut Sockets,
         addr: SocketAddr,
-        host: &str,
-        path: &str,
+        request: Arc<Request>,
         timeout: Duration,
     ) -> Result<Probe, String> {
         let conn = Conn::open(sockets, addr).map_err(|e| format!("connect {addr}: {e}"))?;
-        let request =
-            format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lcc-probe\r\n\r\n");
         let mut probe = Probe {
             conn,
             addr,
-            path: path.to_string(),
-            request: request.into_bytes(),
+            request,
             timeout,
             deadline: Instant::now() + timeout,
             head: [0; 32],
@@ -98,19 +96,19 @@ impl Probe {
         };
         probe
             .conn
-            .send_plain(&probe.request)
+            .send_plain(&probe.request.bytes)
             .map_err(|e| probe.describe(e))?;
         Ok(probe)
     }
 
     /// Whether the whole request went out.
     pub fn sent(&self) -> bool {
-        self.conn.sent == self.request.len()
+        self.conn.sent == self.request.bytes.len()
     }
 
     /// The verdict if the answer's head is there now; `None`: not yet.
     pub fn try_answer(&mut self) -> Option<Result<(), String>> {
-        let step = self.conn.send_plain(&self.request).and_then(|all| {
+        let step = self.conn.send_plain(&self.request.bytes).and_then(|all| {
             if all {
                 self.conn.read_plain(&mut self.head, &mut self.got)
             } else {
@@ -139,7 +137,7 @@ impl Probe {
     pub async fn answer(mut self) -> Result<(), String> {
         let deadline = self.deadline;
         let exchange = async {
-            self.conn.send(&self.request, deadline).await?;
+            self.conn.send(&self.request.bytes, deadline).await?;
             self.conn
                 .read_head(&mut self.head, &mut self.got, deadline)
                 .await
@@ -152,7 +150,7 @@ impl Probe {
 
     /// Passes on status 200-399.
     fn verdict(&self) -> Result<(), String> {
-        let (addr, path) = (self.addr, &self.path);
+        let (addr, path) = (self.addr, &self.request.path);
         let code = status_of(&self.head[..self.got])
             .ok_or_else(|| format!("GET {path} on {addr}: no HTTP status line"))?;
         if (200..400).contains(&code) {
@@ -163,12 +161,33 @@ impl Probe {
     }
 
     fn describe(&self, e: io::Error) -> String {
-        let (addr, path, timeout) = (self.addr, &self.path, self.timeout);
+        let (addr, path, timeout) = (self.addr, &self.request.path, self.timeout);
         match e.kind() {
             ErrorKind::TimedOut => format!("GET {path} on {addr}: no answer within {timeout:?}"),
             ErrorKind::ConnectionRefused => format!("connect {addr}: {e}"),
             _ => format!("GET {path} on {addr}: {e}"),
         }
+    }
+}
+
+/// A probe's request, built once and shared by every probe of the same target (the
+/// daemon keeps one per instance: no formatting or allocation per probe).
+#[derive(Debug)]
+pub struct Request {
+    /// `GET path HTTP/1.0` with its headers, as sent.
+    bytes: Vec<u8>,
+    /// The path, for messages.
+    path: String,
+}
+
+impl Request {
+    /// The request for `GET path` with `Host: host`.
+    pub fn new(host: &str, path: &str) -> Arc<Request> {
+        let text = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lcc-probe\r\n\r\n");
+        Arc::new(Request {
+            bytes: text.into_bytes(),
+            path: path.to_string(),
+        })
     }
 }
 
@@ -428,8 +447,13 @@ mod tests {
         });
         let mut kept = Sockets::default();
         for _ in 0..3 {
-            let mut p =
-                Probe::start_with(&mut kept, addr, "h", "/", Duration::from_secs(5)).unwrap();
+            let mut p = Probe::start_with(
+                &mut kept,
+                addr,
+                Request::new("h", "/"),
+                Duration::from_secs(5),
+            )
+            .unwrap();
             assert_eq!(kept.v4.len(), 0, "the kept socket is in use");
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
             let result = loop {

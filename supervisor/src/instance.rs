@@ -72,6 +72,12 @@ pub struct Inst {
     pub next_probe: Option<Instant>,
     /// A probe is in flight.
     pub probing: bool,
+    /// The HTTP probe's request for the address it was built for (built again when the
+    /// port changes).
+    pub http_request: Option<(
+        std::net::SocketAddr,
+        std::sync::Arc<crate::httpprobe::Request>,
+    )>,
     /// Restart not before this.
     pub backoff_until: Option<Instant>,
     /// Its start holds a slot of the start gate until then (or until ready or ended).

@@ -208,6 +208,7 @@ pub(super) fn new_inst(
         misses: 0,
         next_probe: None,
         probing: false,
+        http_request: None,
         backoff_until: None,
         slot_until: None,
         written_at: None,

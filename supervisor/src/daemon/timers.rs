@@ -4,15 +4,17 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Each instance's wake-up time, with a heap ordered by time. An entry whose time is no
 /// longer the instance's (it was set again since) is stale and skipped when it comes up.
+/// The heap and the map share each name (no copy of it per wake-up set).
 #[derive(Debug, Default)]
 pub(super) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, String)>>,
+    heap: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     /// The time each instance was last set to, fired or not.
-    armed: HashMap<String, Instant>,
+    armed: HashMap<Arc<str>, Instant>,
 }
 
 impl Timers {
@@ -24,16 +26,18 @@ impl Timers {
             self.armed.remove(name);
             return;
         };
-        if self.armed.get(name) == Some(&at) {
-            return;
-        }
-        self.armed.insert(name.to_string(), at);
-        self.heap.push(Reverse((at, name.to_string())));
+        let key = match self.armed.get_key_value(name) {
+            Some((_, t)) if *t == at => return,
+            Some((k, _)) => Arc::clone(k),
+            None => Arc::from(name),
+        };
+        self.armed.insert(Arc::clone(&key), at);
+        self.heap.push(Reverse((at, key)));
     }
 
     /// The instances whose wake-up is at or before `now`, each once.
     pub(super) fn due(&mut self, now: Instant) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out: Vec<String> = Vec::new();
         while let Some(Reverse((at, _))) = self.heap.peek() {
             if *at > now {
                 break;
@@ -41,8 +45,8 @@ impl Timers {
             let Some(Reverse((at, name))) = self.heap.pop() else {
                 break;
             };
-            if self.armed.get(&name) == Some(&at) && !out.contains(&name) {
-                out.push(name);
+            if self.armed.get(&name) == Some(&at) && !out.iter().any(|n| n.as_str() == &*name) {
+                out.push(name.to_string());
             }
         }
         out
