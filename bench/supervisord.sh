@@ -296,6 +296,12 @@ def settle():
     """Waits until the last round's programs are gone and the CPU is quiet again."""
     time.sleep(3)
 
+# Warm-up, untimed: the first start of the program reads pyenv's and Python's files from
+# disk, and whichever side ran first paid for it (lcc's first round: 16.3 s against
+# 12.7 and 12.8 s in the next two, supervisord 13.7-14.3 s in all three).
+for _ in range(3):
+    subprocess.run([PROG, "-c", "import http.server"], check=True)
+
 # Rounds alternate lcc and supervisord; the medians are reported.
 L, S, lat = [], [], []
 for r in range(ROUNDS):
