@@ -189,6 +189,11 @@ impl Request {
             path: path.to_string(),
         })
     }
+
+    /// The path it asks for.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
 }
 
 /// The status code of `HTTP/1.x NNN ...`.

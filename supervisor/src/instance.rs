@@ -72,8 +72,8 @@ pub struct Inst {
     pub next_probe: Option<Instant>,
     /// A probe is in flight.
     pub probing: bool,
-    /// The HTTP probe's request for the address it was built for (built again when the
-    /// port changes).
+    /// The HTTP probe's request and the address it was built for (built again when the
+    /// port or the path changes).
     pub http_request: Option<(
         std::net::SocketAddr,
         std::sync::Arc<crate::httpprobe::Request>,

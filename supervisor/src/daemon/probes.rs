@@ -85,7 +85,7 @@ impl Daemon {
                 if let Ok(ip) = host.parse::<std::net::IpAddr>() {
                     let addr = std::net::SocketAddr::new(ip, port);
                     let request = match &inst.http_request {
-                        Some((a, r)) if *a == addr => Arc::clone(r),
+                        Some((a, r)) if *a == addr && r.path() == path => Arc::clone(r),
                         _ => {
                             let r = Request::new(&addr.to_string(), path);
                             inst.http_request = Some((addr, Arc::clone(&r)));
