@@ -65,6 +65,10 @@ TMPDIR=$PIPDIR python3 -m venv "$PIPDIR/venv"
 TMPDIR=$PIPDIR "$PIPDIR/venv/bin/pip" install -q supervisor
 SUPBIN=$PIPDIR/venv/bin/supervisord
 PY=$(command -v python3)
+# The build's and the installer's files go to disk now, not during the first round: lcc
+# syncs its pod files and would wait behind that writeback (its round 1 after a rebuild:
+# 16.0 s against 12.5 s in the next two).
+sync
 
 mkdir -p "$CLUSTER" "$SUPDIR"
 cat >"$CLUSTER/cluster.yaml" <<EOF
