@@ -66,8 +66,7 @@ TMPDIR=$PIPDIR "$PIPDIR/venv/bin/pip" install -q supervisor
 SUPBIN=$PIPDIR/venv/bin/supervisord
 PY=$(command -v python3)
 # The build's and the installer's files go to disk now, not during the first round: lcc
-# syncs its pod files and would wait behind that writeback (its round 1 after a rebuild:
-# 16.0 s against 12.5 s in the next two).
+# syncs its pod files and would wait behind that writeback.
 sync
 
 mkdir -p "$CLUSTER" "$SUPDIR"
@@ -300,9 +299,8 @@ def settle():
     """Waits until the last round's programs are gone and the CPU is quiet again."""
     time.sleep(3)
 
-# Warm-up, untimed: the first start of the program reads pyenv's and Python's files from
-# disk, and whichever side ran first paid for it (lcc's first round: 16.3 s against
-# 12.7 and 12.8 s in the next two, supervisord 13.7-14.3 s in all three).
+# Warm-up, untimed: the first start of the program may read pyenv's and Python's files
+# from disk, which whichever side runs first would pay for.
 for _ in range(3):
     subprocess.run([PROG, "-c", "import http.server"], check=True)
 
