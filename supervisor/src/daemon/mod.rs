@@ -472,8 +472,9 @@ impl Daemon {
                 false
             }
             Msg::Probe { name, gen, result } => {
-                self.probe_done(&name, gen, result);
-                self.touched.insert(name);
+                if self.probe_done(&name, gen, result) {
+                    self.touched.insert(name);
+                }
                 false
             }
             Msg::ProxyExited(code) => {

@@ -163,7 +163,10 @@ impl Daemon {
                 probe,
             }),
             (Ok(probe), _) => self.wait_probe(name, gen, probe),
-            (Err(e), _) => self.probe_done(&name, gen, Err(e)),
+            // Judged within the instance's own step: no further step is wanted.
+            (Err(e), _) => {
+                self.probe_done(&name, gen, Err(e));
+            }
         }
     }
 
@@ -188,18 +191,15 @@ impl Daemon {
                 continue;
             };
             probe.recycle(&mut self.probe_sockets);
-            if result.is_ok() && self.passed_again(&name, gen) {
-                continue;
+            if self.probe_done(&name, gen, result) {
+                self.touched.insert(name);
             }
-            self.probe_done(&name, gen, result);
-            self.touched.insert(name);
         }
     }
 
     /// A pass on a ready instance with no misses changes nothing but its next wake-up:
     /// it is only re-armed, with one lookup and no step or status compared (20 times a
-    /// second with 200 instances). False if it is not that case ([`Daemon::probe_done`]
-    /// then judges it).
+    /// second with 200 instances). False if it is not that case (then it is judged).
     fn passed_again(&mut self, name: &str, gen: u64) -> bool {
         let Some(inst) = self.insts.get_mut(name) else {
             return false;
@@ -243,9 +243,15 @@ fn spawn_probe(
 
 impl Daemon {
     /// Judges a probe's result, then sets the instance's wake-up (its next probe).
-    pub(super) fn probe_done(&mut self, name: &str, gen: u64, result: Result<(), String>) {
+    /// Returns whether the instance may have changed (and wants a step): not after a
+    /// pass that found it ready already.
+    pub(super) fn probe_done(&mut self, name: &str, gen: u64, result: Result<(), String>) -> bool {
+        if result.is_ok() && self.passed_again(name, gen) {
+            return false;
+        }
         self.judge_probe(name, gen, result);
         self.arm(name);
+        true
     }
 
     fn judge_probe(&mut self, name: &str, gen: u64, result: Result<(), String>) {
