@@ -56,10 +56,9 @@ echo "== building lcc (release)"
 
 echo "== installing supervisor into a venv"
 # On a tmpfs where there is one, with pip's temporary files: pip deletes thousands of
-# files when it is done, and on ext4 without a journal (this project's machines) each
-# new inode then skips every inode freed in the last 60-300 s. The rounds' file
-# creation must not pay for the installer's clean-up (lcc's first round did: 21 s
-# against 15-17 s in the later ones).
+# files when it is done, and on ext4 without a journal each new inode then skips every
+# inode freed in the last 60-300 s. The rounds' file creation must not pay for the
+# installer's clean-up (it made lcc's first round the slowest by seconds).
 PIPDIR=$(mktemp -d /dev/shm/lcc-bench-pip.XXXXXX 2>/dev/null || mktemp -d "$WORK/pip.XXXXXX")
 TMPDIR=$PIPDIR python3 -m venv "$PIPDIR/venv"
 TMPDIR=$PIPDIR "$PIPDIR/venv/bin/pip" install -q supervisor
@@ -230,8 +229,8 @@ def lcc_round(latency):
     # Each round starts from nothing, as the first: no pods, ports or statuses kept.
     # The old state is moved aside, not deleted, until the end: on ext4 without a
     # journal every new inode first skips each inode freed in the last 60 s (300 s while
-    # its table block is dirty), so deleting some 3,000 files here slowed the next
-    # round's thousands of file creations by seconds.
+    # its table block is dirty), so deleting some 3,000 files here would slow the next
+    # round's thousands of file creations.
     os.rename(f"{CLUSTER}/.lcc", f"{WORK}/old-state-{time.time_ns()}")
     return ready, waited, cpu, rss, lat
 

@@ -45,7 +45,7 @@ pub enum Command {
     },
     /// Print a free TCP port on 127.0.0.1, or check that PORT is free.
     Port(PortArgs),
-    /// Fetch and safely extract a site archive into DIR.
+    /// Fetch and safely extract a site archive into DIR (replacing only what lcc put there).
     Fetch(FetchArgs),
     /// Serve a directory over HTTP.
     ServeStatic(ServeArgs),
@@ -65,6 +65,7 @@ pub enum Command {
     /// Show an instance's output.
     Logs {
         /// Instance name.
+        #[arg(value_parser = object_name)]
         instance: String,
         /// Keep following the output.
         #[arg(short, long)]
@@ -79,21 +80,25 @@ pub enum Command {
     /// Ask the daemon to start an instance or every instance of a group.
     Start {
         /// Instance or group name.
+        #[arg(value_parser = object_name)]
         name: String,
     },
     /// Ask the daemon to stop an instance or every instance of a group.
     Stop {
         /// Instance or group name.
+        #[arg(value_parser = object_name)]
         name: String,
     },
     /// Restart an instance or every instance of a group.
     Restart {
         /// Instance or group name.
+        #[arg(value_parser = object_name)]
         name: String,
     },
     /// Set a group's replica count (kept as an override until the next scale).
     Scale {
         /// Group name.
+        #[arg(value_parser = object_name)]
         group: String,
         /// Replicas.
         replicas: u32,
@@ -101,6 +106,7 @@ pub enum Command {
     /// Delete an instance (a group's instance is replaced by a new one).
     Delete {
         /// Instance name.
+        #[arg(value_parser = object_name)]
         instance: String,
     },
     /// Manage storages.
@@ -164,6 +170,11 @@ pub struct FetchArgs {
     /// Limit on the extracted total, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_size: u64,
+    /// Replace DIR even if lcc did not fill it (no `.lcc-site` mark): everything in it is
+    /// deleted. Never a protected path (`/`, the home, system directories, mount points,
+    /// the current directory or one holding it); a symlink is replaced, not followed.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `lcc serve-static`.
@@ -197,10 +208,19 @@ pub struct UpArgs {
 pub enum StorageCommand {
     /// List storages, their directories and who binds them.
     Ls,
-    /// Delete a storage's data (refused while an instance binds it).
+    /// Delete a storage's data: only a folder lcc made for it (its `.lcc-storage` mark),
+    /// bound by no instance; asks first on a terminal.
     Rm {
         /// Storage name.
+        #[arg(value_parser = object_name)]
         name: String,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+        /// Delete the folder even without lcc's mark (never a protected folder: `/`, the
+        /// home, system directories, mount points, the cluster directory, its `.lcc/`...).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -211,4 +231,10 @@ pub enum Format {
     Table,
     /// JSON for programs.
     Json,
+}
+
+/// An instance, group or storage name given on the command line: checked against the
+/// manifest name rule before it is joined to any path (clap exits 2 with the rule).
+fn object_name(value: &str) -> Result<String, String> {
+    lcc_compiler::rules::name(value).map(|()| value.to_string())
 }

@@ -77,3 +77,28 @@ fn invalid_cluster_is_refused() {
     );
     assert!(c.daemon_pid().is_none());
 }
+
+#[test]
+fn up_without_a_manifest_starts_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest\n").expect("write");
+    for args in [vec!["up", "-d"], vec!["up"]] {
+        let out = Command::new(lcc_bin())
+            .arg("-C")
+            .arg(dir.path())
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lcc");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            format!("lcc: no manifest (*.yaml) in {}\n", dir.path().display())
+        );
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["notes.txt"], "no .lcc/, no daemon");
+}

@@ -68,3 +68,58 @@ fn kill_9_then_up_adopts_without_restart() {
         .count();
     assert_eq!(servers, 2, "one server per instance");
 }
+
+/// A Failed instance stays Failed, with its restart count, across `kill -9` of the
+/// daemon and the next `lcc up`: no new crash loop. `lcc restart` starts it again.
+#[test]
+fn failed_stays_failed_across_kill_9_and_up() {
+    let c = Cluster::new("failkept", 28400);
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\n{}",
+            shell_app("crash", "exit 3", 2),
+            instance("crash", "crash")
+        ),
+    );
+    let up = c.lcc(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let failed = || c.status("crash").is_some_and(|s| s["phase"] == "Failed");
+    assert!(wait_until(Duration::from_secs(20), failed), "{}", c.dump());
+    let before = c.status("crash").expect("status");
+    let starts = c.events_of("instance/crash", "Started").len();
+    let daemon = c.daemon_pid().expect("daemon pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &daemon.to_string()])
+        .output();
+    assert!(wait_until(Duration::from_secs(10), || !alive(daemon)));
+
+    let up = c.lcc(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(
+        wait_until(Duration::from_secs(10), || c
+            .has_event("Adopted", "kept Failed")),
+        "{}",
+        c.dump()
+    );
+    let after = c.status("crash").expect("status");
+    assert_eq!(after["phase"], "Failed", "{}", c.dump());
+    assert_eq!(after["restarts"], before["restarts"]);
+    assert_eq!(after["failures"], before["failures"]);
+    assert_eq!(
+        c.events_of("instance/crash", "Started").len(),
+        starts,
+        "no new start:\n{}",
+        c.dump()
+    );
+
+    let restart = c.lcc(&["restart", "crash"]);
+    assert!(restart.status.success(), "{}", text(&restart.stderr));
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            c.events_of("instance/crash", "Started").len() > starts
+        }),
+        "lcc restart starts it again:\n{}",
+        c.dump()
+    );
+}

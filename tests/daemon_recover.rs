@@ -1,6 +1,6 @@
 //! Recovery, not crashes: a port taken by another program before a restart gets the
 //! instance a new port (and an event saying why); a corrupted `pod.state` or `pod.env`
-//! gives an event and is rewritten; orphan pods are removed.
+//! gives an event and is rewritten; pods without a spec are moved to `.lcc/orphans/`.
 
 mod daemon_support;
 use daemon_support::*;
@@ -108,7 +108,7 @@ fn corrupted_state_and_env_are_rewritten() {
 }
 
 #[test]
-fn orphan_pods_are_removed() {
+fn orphan_pods_are_moved_aside() {
     let c = Cluster::new("orphan", 36000);
     c.write("app.yaml", &sleeper(&instance("s", "s")));
     c.up();
@@ -131,5 +131,14 @@ fn orphan_pods_are_removed() {
         "{}",
         c.dump()
     );
-    assert!(c.has_event("Unrecognized", "removing"), "{}", c.dump());
+    assert!(c.has_event("Orphaned", "moved to"), "{}", c.dump());
+    let orphans: Vec<String> = std::fs::read_dir(c.path().join(".lcc/orphans"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        orphans.len() == 1 && orphans[0].starts_with("zz."),
+        "{orphans:?}"
+    );
 }

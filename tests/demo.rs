@@ -71,10 +71,17 @@ fn free_ports() -> Vec<u16> {
 /// Copies the demo into the cluster's directory, moving its fixed ports to free ones.
 fn copy_demo(cluster: &Cluster, ports: &[u16]) {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
-    let opts = fs_extra::dir::CopyOptions::new()
-        .content_only(true)
-        .overwrite(true);
-    fs_extra::dir::copy(&demo, cluster.path(), &opts).expect("copy demo");
+    // Not the `.lcc/` a run of the demo in this checkout left there (pods, scale
+    // overrides, deleted instances): the copy starts from the manifests alone.
+    let items: Vec<std::path::PathBuf> = std::fs::read_dir(&demo)
+        .expect("read demo")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != ".lcc"))
+        .collect();
+    let opts = fs_extra::dir::CopyOptions::new().overwrite(true);
+    fs_extra::copy_items(&items, cluster.path(), &opts).expect("copy demo");
+    assert!(!cluster.path().join(".lcc").exists(), "no state copied");
     for entry in std::fs::read_dir(cluster.path())
         .expect("read dir")
         .flatten()

@@ -167,8 +167,9 @@ fn gz_bomb(zeros: usize) -> Vec<u8> {
     out.stdout
 }
 
-/// A grandparent `g`, the site's parent `g/p`, the site `g/p/site` (old.txt), a secret
-/// file `g/secret` that a hard link could try to reach, and a private cache.
+/// A grandparent `g`, the site's parent `g/p`, the site `g/p/site` (old.txt, and lcc's
+/// `.lcc-site` mark so that the archive, not the target, decides), a secret file
+/// `g/secret` that a hard link could try to reach, and a private cache.
 struct Scene {
     root: tempfile::TempDir,
     archives: tempfile::TempDir,
@@ -179,6 +180,11 @@ impl Scene {
         let root = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(root.path().join("g/p/site")).expect("mkdir");
         std::fs::write(root.path().join("g/p/site/old.txt"), "old site").expect("write");
+        let mark = lcc_core::ownership::SiteMark {
+            source: "old.tar".into(),
+            sha256: "0".repeat(64),
+        };
+        std::fs::write(root.path().join("g/p/site/.lcc-site"), mark.text()).expect("mark");
         std::fs::write(root.path().join("g/secret"), "secret").expect("write");
         Scene {
             root,

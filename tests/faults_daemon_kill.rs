@@ -196,3 +196,31 @@ fn sigkill_of_the_daemon_twenty_times_while_scaling_and_rolling() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `lcc up` right after `kill -9` of the daemon must not take the dying daemon (still R
+/// or D for a moment, with its lock) for a running one: 20 times out of 20.
+#[test]
+fn up_right_after_kill9_of_the_daemon_works_every_time() {
+    let c = Cluster::new("reup", 28300);
+    c.write(
+        "app.yaml",
+        "kind: Application\nname: s\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      command: [sleep, \"300\"]\nstop: {signal: KILL, timeout: 1s}\n---\nkind: Instance\nname: s\napp: s\n",
+    );
+    c.up();
+    for round in 0..20 {
+        let pid = c.daemon_pid().expect("a daemon");
+        kill9(pid);
+        let up = c.lcc(&["up", "-d"]);
+        assert_eq!(
+            up.code,
+            Some(0),
+            "round {round}: lcc up right after kill -9 of pid {pid}: {}",
+            up.err()
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || gone(pid)),
+            "round {round}: the killed daemon is gone"
+        );
+        assert_ne!(c.daemon_pid(), Some(pid), "round {round}: a new daemon");
+    }
+}

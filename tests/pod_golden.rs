@@ -56,6 +56,7 @@ fn fixed_specs() -> Vec<(&'static str, lcc_compiler::PodSpec)> {
         storage: "notes".into(),
         path: "data".into(),
         dir: "/srv/lcc/storage/notes".into(),
+        cluster: "demo".into(),
     }];
     shell.probe = Some(probe(ProbeAction::Http {
         interface: "http".into(),

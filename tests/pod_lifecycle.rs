@@ -171,6 +171,7 @@ fn rm_keeps_storage_and_can_run_twice() {
             storage: "notes".into(),
             path: "data".into(),
             dir: data_dir.display().to_string(),
+            cluster: "test".into(),
         }];
         let pod = Pod::new(&spec, shell);
         pod.ok(&["run"]);
@@ -188,7 +189,39 @@ fn rm_keeps_storage_and_can_run_twice() {
         );
         pod.ok(&["rm"]);
         assert!(pod.dir().join("pod").exists());
+        // The pod made the storage directory, so it carries the ownership mark.
+        let mark = lcc_core::ownership::StorageMark::read(&data_dir).expect("read mark");
+        let want = lcc_core::ownership::StorageMark {
+            cluster: "test".into(),
+            storage: "notes".into(),
+        };
+        assert_eq!(mark, Some(want), "{shell}");
     }
+}
+
+#[test]
+fn an_existing_storage_directory_gets_no_mark() {
+    let storage = tempfile::tempdir().expect("tempdir");
+    std::fs::write(storage.path().join("mine"), "user data").expect("write");
+    let mut spec = local("premade", &["sh", "-c", "exec sleep 300"]);
+    spec.storage = vec![StorageBinding {
+        storage: "notes".into(),
+        path: "data".into(),
+        dir: storage.path().display().to_string(),
+        cluster: "test".into(),
+    }];
+    let pod = Pod::new(&spec, "dash");
+    pod.ok(&["run"]);
+    pod.ok(&["rm"]);
+    let names: Vec<_> = std::fs::read_dir(storage.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["mine"],
+        "lcc did not make it, so it does not mark it"
+    );
 }
 
 #[test]

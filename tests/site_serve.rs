@@ -153,6 +153,50 @@ fn directories_index_pages_redirects_types_and_spa() {
 }
 
 #[test]
+fn the_lcc_site_mark_is_never_served() {
+    let top = layout();
+    let root = top.path().join("root");
+    let mark = "source: https://internal.example/site.tgz\nsha256: 00\n";
+    fs::write(root.join(".lcc-site"), mark).expect("write");
+    fs::create_dir(root.join("sub/.lcc-site")).expect("mkdir");
+    fs::write(root.join("sub/.lcc-site/index.html"), mark).expect("write");
+    std::os::unix::fs::symlink(".lcc-site", root.join("alias")).expect("symlink");
+    std::os::unix::fs::symlink("../.lcc-site", root.join("sub/up")).expect("symlink");
+    let asks = [
+        "/.lcc-site",
+        "/%2elcc-site",
+        "/.lcc%2Dsite",
+        "/.lcc-site/",
+        "//.lcc-site",
+        "/./.lcc-site",
+        "/sub/.lcc-site/",
+        "/sub/.lcc-site/index.html",
+        "/alias",
+        "/sub/up",
+    ];
+    for spa in [false, true] {
+        let extra: &[&str] = if spa { &["--spa"] } else { &[] };
+        let served = Served::start(&root, extra);
+        for ask in asks {
+            for method in ["GET", "HEAD"] {
+                let reply = request(served.addr, method, ask, &[]);
+                let body = String::from_utf8_lossy(&reply.body);
+                assert!(
+                    !body.contains("internal.example"),
+                    "{method} {ask} leaked the mark"
+                );
+                // As for a missing file: 404, or the SPA's index page.
+                let want = if spa { 200 } else { 404 };
+                assert_eq!(reply.status, want, "{method} {ask}");
+                if spa && method == "GET" {
+                    assert_eq!(reply.body, b"<h1>home</h1>", "{ask}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn conditional_and_range_requests_follow_rfc_9110() {
     let top = layout();
     let body = "0123456789abcdefghij";

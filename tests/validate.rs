@@ -854,3 +854,127 @@ found 1 error
 "#,
     );
 }
+
+/// A cluster in a throwaway directory, validated with `HOME` at a fake home inside it.
+fn validate_in_temp(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf, Output) {
+    let top = tempfile::tempdir().expect("tempdir");
+    let top_path = std::fs::canonicalize(top.path()).expect("canonical");
+    let dir = top_path.join("cluster");
+    std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
+    std::fs::create_dir_all(top_path.join("home/me")).expect("mkdir");
+    std::os::unix::fs::symlink(&dir, dir.join("sub/back")).expect("symlink");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("write manifest");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_lcc"))
+        .args(["validate", dir.to_str().expect("utf-8")])
+        .env("HOME", top_path.join("home/me"))
+        .output()
+        .expect("run lcc");
+    (top, dir, out)
+}
+
+#[test]
+fn storage_folders_lcc_must_never_delete_are_refused() {
+    let yaml = "kind: Storage\nname: here\npath: .\n---\nkind: Storage\nname: up\npath: ..\n---\nkind: Storage\nname: root\npath: /\n---\nkind: Storage\nname: home\npath: \"~\"\n---\nkind: Storage\nname: sneaky\npath: sub/back\n---\nkind: Storage\nname: state\npath: .lcc/pods\n---\nkind: Storage\nname: st\n---\nkind: Storage\nname: old-cache\npath: .lcc/storage/st\n---\nkind: Storage\nname: a\npath: data/a\n---\nkind: Storage\nname: b\npath: ./data/a/b/\n---\nkind: Storage\nname: c\npath: ~/data\n---\nkind: Storage\nname: d\npath: ~other/data\n";
+    let (_top, dir, out) = validate_in_temp(&[("storage.yaml", yaml)]);
+    let d = dir.display().to_string();
+    let f = format!("{d}/storage.yaml");
+    let top = dir.parent().expect("parent").display().to_string();
+    let expected = format!(
+        r#"error: storage path `.` is {d}, which lcc never uses as a storage: it is the cluster directory
+ --> {f}:3:7
+  |
+3 | path: .
+  |       ^
+  = in Storage/here, field path
+
+error: storage path `..` is {top}, which lcc never uses as a storage: it holds the cluster directory {d}
+ --> {f}:7:7
+  |
+7 | path: ..
+  |       ^
+  = in Storage/up, field path
+
+error: storage path `/` is /, which lcc never uses as a storage: it is the root of the file system
+  --> {f}:11:7
+   |
+11 | path: /
+   |       ^
+   = in Storage/root, field path
+
+error: storage path `~` is {top}/home/me, which lcc never uses as a storage: it is your home directory
+  --> {f}:15:7
+   |
+15 | path: "~"
+   |       ^
+   = in Storage/home, field path
+
+error: storage path `sub/back` is {d}, which lcc never uses as a storage: it is the cluster directory
+  --> {f}:19:7
+   |
+19 | path: sub/back
+   |       ^
+   = in Storage/sneaky, field path
+
+error: storage path `.lcc/pods` is {d}/.lcc/pods, inside the cluster's state directory .lcc/; only a storage's own default place (.lcc/storage/state) is allowed there: leave `path` out
+  --> {f}:23:7
+   |
+23 | path: .lcc/pods
+   |       ^
+   = in Storage/state, field path
+
+error: storage path `.lcc/storage/st` is {d}/.lcc/storage/st, inside the cluster's state directory .lcc/; only a storage's own default place (.lcc/storage/old-cache) is allowed there: leave `path` out
+  --> {f}:30:7
+   |
+30 | path: .lcc/storage/st
+   |       ^
+   = in Storage/old-cache, field path
+
+error: storage `b` ({d}/data/a/b) is inside the folder of storage `a` at {f}:34:7: two storages must not share or nest folders
+  --> {f}:38:7
+   |
+38 | path: ./data/a/b/
+   |       ^
+   = in Storage/b, field path
+
+error: storage path `~other/data`: only `~` and `~/...` are expanded; write the full path
+  --> {f}:46:7
+   |
+46 | path: ~other/data
+   |       ^
+   = in Storage/d, field path
+
+found 9 errors
+"#
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), expected);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn nested_and_untidy_storage_bindings_are_refused() {
+    let yaml = "kind: Storage\nname: st\n---\nkind: Storage\nname: st2\n---\nkind: Application\nname: w\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      command: [sleep, \"300\"]\nstorage:\n  - {storage: st, path: a}\n  - {storage: st2, path: a/b}\n  - {storage: st2, path: data/}\n";
+    let (_top, dir, out) = validate_in_temp(&[("app.yaml", yaml)]);
+    let f = format!("{}/app.yaml", dir.display());
+    let expected = format!(
+        r#"error: binding path `a/b` is inside binding `a` (storage `st`): bindings must not nest
+  --> {f}:16:26
+   |
+16 |   - {{storage: st2, path: a/b}}
+   |                          ^
+   = in Application/w, field storage[1].path
+
+error: invalid binding path `data/`: write it without `./`, `//` or a trailing `/`, e.g. `data`
+  --> {f}:17:26
+   |
+17 |   - {{storage: st2, path: data/}}
+   |                          ^
+   = in Application/w, field storage[2].path
+
+found 2 errors
+"#
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), expected);
+    assert_eq!(out.status.code(), Some(1));
+}

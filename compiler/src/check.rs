@@ -420,16 +420,38 @@ fn stop(s: &mut Scope<'_, '_>, stop: &StopDoc) {
     }
 }
 
-/// Checks storage bindings on their own (the storages' existence is in `refs`).
+/// Checks storage bindings on their own (the storages' existence is in `refs`): plain
+/// paths, none at or inside another (the pod would link the second through the first,
+/// into that storage's data).
 fn bindings(s: &mut Scope<'_, '_>, at: &str, list: &[BindingDoc]) {
-    let mut seen = HashSet::new();
+    let mut seen: Vec<&BindingDoc> = Vec::new();
     for (i, b) in list.iter().enumerate() {
         s.check(&format!("{at}[{i}].storage"), rules::name(&b.storage));
         let path = format!("{at}[{i}].path");
-        if s.check(&path, rules::inner_path(&b.path)).is_some()
-            && !seen.insert(b.path.trim_end_matches('/'))
-        {
-            s.err(&path, format!("two storage bindings at path `{}`", b.path));
+        if s.check(&path, rules::binding_path(&b.path)).is_none() {
+            continue;
+        }
+        let nested = |a: &str, b: &str| a.strip_prefix(b).is_some_and(|r| r.starts_with('/'));
+        if let Some(other) = seen.iter().find(|o| o.path == b.path) {
+            let msg = format!(
+                "two storage bindings at path `{}` (storages `{}` and `{}`)",
+                b.path, other.storage, b.storage
+            );
+            s.err(&path, msg);
+        } else if let Some(other) = seen.iter().find(|o| nested(&b.path, &o.path)) {
+            let msg = format!(
+                "binding path `{}` is inside binding `{}` (storage `{}`): bindings must not nest",
+                b.path, other.path, other.storage
+            );
+            s.err(&path, msg);
+        } else if let Some(other) = seen.iter().find(|o| nested(&o.path, &b.path)) {
+            let msg = format!(
+                "binding path `{}` holds binding `{}` (storage `{}`): bindings must not nest",
+                b.path, other.path, other.storage
+            );
+            s.err(&path, msg);
+        } else {
+            seen.push(b);
         }
     }
 }

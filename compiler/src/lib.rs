@@ -19,6 +19,7 @@ mod refs;
 pub mod render;
 mod report;
 pub mod rules;
+pub mod storage;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};

@@ -9,7 +9,7 @@ use crate::model::{
 use crate::plan::Plan;
 use crate::report::Reporter;
 use crate::yaml::{self, Node};
-use crate::{check, planner, refs};
+use crate::{check, planner, refs, storage};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
@@ -166,10 +166,15 @@ pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Coun
     if clean {
         refs::check(&mut rep, &objects);
     }
+    let absolute = absolute_dir(cluster_dir);
+    if let (true, Ok(dir)) = (clean, &absolute) {
+        let manifests: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
+        storage::check(&mut rep, &objects, dir, &manifests);
+    }
     if !rep.errors.is_empty() {
         return Err(Diagnostics::new(rep.errors));
     }
-    let cluster_dir = absolute_dir(cluster_dir).map_err(|msg| io_error(cluster_dir, msg))?;
+    let cluster_dir = absolute.map_err(|msg| io_error(cluster_dir, msg))?;
     let counts = Counts {
         objects: objects.len(),
         files: sources.len(),

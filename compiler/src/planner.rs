@@ -25,14 +25,14 @@ pub const MANIFEST_DIR_VAR: &str = "LCC_MANIFEST_DIR";
 
 /// What the planner needs to know about the cluster.
 struct Ctx<'a> {
-    /// Absolute cluster directory.
-    cluster_dir: &'a Path,
     /// The manifest files.
     sources: &'a [Source],
     /// Objects by name.
     index: Index<'a>,
     /// Storage name -> absolute directory.
     storage_dirs: HashMap<String, String>,
+    /// The cluster's name.
+    cluster: String,
 }
 
 /// Builds the plan of checked objects.
@@ -43,14 +43,15 @@ pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan 
         .map(|s| (s.name.clone(), s.dir.clone()))
         .collect();
     let index = Index::for_plan(objects);
+    let cluster = cluster_name(cluster_dir, objects);
     let ctx = Ctx {
-        cluster_dir,
         sources,
         index,
         storage_dirs,
+        cluster: cluster.clone(),
     };
     let mut plan = Plan {
-        name: cluster_name(&ctx, objects),
+        name: cluster,
         http: DEFAULT_HTTP.to_string(),
         host_ports: DEFAULT_HOST_PORTS,
         instances: Vec::new(),
@@ -150,14 +151,13 @@ fn app_of<'a>(ctx: &Ctx<'a>, name: Option<&str>) -> Option<(&'a Object, &'a Appl
 }
 
 /// The cluster's name: the Cluster document's, else the directory's.
-fn cluster_name(ctx: &Ctx<'_>, objects: &[Object]) -> String {
+fn cluster_name(cluster_dir: &Path, objects: &[Object]) -> String {
     let named = objects.iter().find_map(|o| match &o.body {
         Some(Body::Cluster(c)) => c.name.clone(),
         _ => None,
     });
     named.unwrap_or_else(|| {
-        let dir = ctx
-            .cluster_dir
+        let dir = cluster_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned());
         dir.unwrap_or_else(|| "cluster".to_string())
@@ -169,10 +169,9 @@ fn storages(cluster_dir: &Path, objects: &[Object]) -> Vec<StorageSpec> {
     let mut list = Vec::new();
     for obj in objects {
         if let Some(Body::Storage(s)) = &obj.body {
-            let dir = match &s.path {
-                Some(path) => cluster_dir.join(path),
-                None => cluster_dir.join(".lcc").join("storage").join(&obj.name),
-            };
+            // Validation reported a path that cannot be placed; the plan is not built then.
+            let dir = crate::storage::dir_of(cluster_dir, &obj.name, s.path.as_deref())
+                .unwrap_or_else(|_| crate::storage::default_dir(cluster_dir, &obj.name));
             list.push(StorageSpec {
                 name: obj.name.clone(),
                 dir: dir.to_string_lossy().into_owned(),
@@ -373,6 +372,7 @@ fn bindings(ctx: &Ctx<'_>, list: &[BindingDoc]) -> Vec<StorageBinding> {
                 .get(&b.storage)
                 .cloned()
                 .unwrap_or_default(),
+            cluster: ctx.cluster.clone(),
         })
         .collect()
 }

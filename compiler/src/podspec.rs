@@ -39,7 +39,7 @@ pub struct PodSpec {
     pub remote: Option<Remote>,
 }
 
-/// The three application types of DESIGN.md.
+/// The three application types (docs/manifests.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppKind {
@@ -198,6 +198,9 @@ pub struct StorageBinding {
     pub path: String,
     /// Absolute directory of the storage.
     pub dir: String,
+    /// The cluster's name, for the ownership mark of a directory the pod creates.
+    #[serde(default)]
+    pub cluster: String,
 }
 
 /// A static site: the archive and what part of it to serve.

@@ -11,7 +11,7 @@ use handlebars::{handlebars_helper, Handlebars};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path};
 use std::sync::OnceLock;
 
@@ -185,22 +185,36 @@ pub fn render_pod(spec: &PodSpec, lcc_bin: &Path) -> Result<String, RenderError>
         })
 }
 
-/// Creates `pod_dir` and writes its `pod` atomically (temp file, fsync, rename), mode
-/// 0755. Never touches `pod.state`, `pod.env`, `run/`, `log/` or `.pod/`.
+/// Creates `pod_dir` (mode 0700) and writes its `pod` atomically (temp file, fsync,
+/// rename), mode 0700. Never touches `pod.state`, `pod.env`, `run/`, `log/` or `.pod/`.
 pub fn write_pod(pod_dir: &Path, spec: &PodSpec, lcc_bin: &Path) -> Result<(), RenderError> {
     let script = render_pod(spec, lcc_bin)?;
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| RenderError::Io { path, source }
     };
-    std::fs::create_dir_all(pod_dir).map_err(io(pod_dir))?;
+    // Owner only, the directory and the script: the script holds the manifest's env
+    // values (secrets). A directory of an older lcc (0755) is narrowed; a symlink is
+    // not followed.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(pod_dir)
+        .map_err(io(pod_dir))?;
+    if let Ok(meta) = std::fs::symlink_metadata(pod_dir) {
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() && mode & 0o077 != 0 {
+            std::fs::set_permissions(pod_dir, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(io(pod_dir))?;
+        }
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".pod.")
         .tempfile_in(pod_dir)
         .map_err(io(pod_dir))?;
     tmp.write_all(script.as_bytes()).map_err(io(tmp.path()))?;
     let file = tmp.as_file();
-    file.set_permissions(std::fs::Permissions::from_mode(0o755))
+    file.set_permissions(std::fs::Permissions::from_mode(0o700))
         .map_err(io(pod_dir))?;
     file.sync_all().map_err(io(pod_dir))?;
     let target = pod_dir.join("pod");
@@ -373,13 +387,28 @@ fn context(spec: &PodSpec, lcc_bin: &str) -> Result<Value, RenderError> {
         "interfaces": interfaces,
         "platforms": platforms(spec),
         "platform_list": platform_list(spec),
-        "storage": spec.storage,
+        "storage": storage(spec),
         "site": site(spec),
         "probe": probe(spec),
         "remote_host": remote_host,
         "remote_host_json": remote_host.as_deref().map(json_str),
         "remote_authority_host": remote_host.as_deref().map(bracket_host),
     }))
+}
+
+/// The storage bindings, each with the ownership mark its directory gets when the pod
+/// creates it.
+fn storage(spec: &PodSpec) -> Vec<Value> {
+    spec.storage
+        .iter()
+        .map(|b| {
+            let mark = lcc_core::ownership::StorageMark {
+                cluster: b.cluster.clone(),
+                storage: b.storage.clone(),
+            };
+            json!({ "path": b.path, "dir": b.dir, "mark": mark.text() })
+        })
+        .collect()
 }
 
 /// The platforms with their `case` pattern (OS case-insensitive, arch aliases) and argv.
@@ -633,6 +662,7 @@ mod tests {
                 storage: "s".into(),
                 path: path.into(),
                 dir: "/d".into(),
+                cluster: "test".into(),
             }];
             assert!(
                 matches!(render_pod(&s, bin), Err(RenderError::StoragePath { .. })),

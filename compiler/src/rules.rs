@@ -111,6 +111,23 @@ pub fn inner_path(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a storage binding's path under `run/`: an inner path written plainly, since
+/// the pod makes `run/<path>` a symlink (a trailing `/` would make it a directory).
+pub fn binding_path(value: &str) -> Result<(), String> {
+    inner_path(value)?;
+    if value.split('/').any(|part| part.is_empty() || part == ".") {
+        return Err(format!(
+            "invalid binding path `{value}`: write it without `./`, `//` or a trailing `/`, e.g. `{}`",
+            value
+                .split('/')
+                .filter(|p| !p.is_empty() && *p != ".")
+                .collect::<Vec<_>>()
+                .join("/")
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a sha256 written in hex.
 pub fn sha256(value: &str) -> Result<(), String> {
     if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -250,6 +267,11 @@ mod tests {
         assert!(inner_path("data/notes").is_ok());
         for bad in ["", "/abs", "../up", "a/../../b"] {
             assert!(inner_path(bad).is_err(), "{bad}");
+        }
+        assert!(binding_path("data/notes").is_ok());
+        for (bad, hint) in [("data/", "`data`"), ("./a//b", "`a/b`"), ("a/./b", "`a/b`")] {
+            let err = binding_path(bad).expect_err(bad);
+            assert!(err.ends_with(&format!("e.g. {hint}")), "{err}");
         }
     }
 }

@@ -247,9 +247,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b))
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match octal {
             Some(d) => {
                 let v = d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
@@ -272,7 +272,12 @@ mod tests {
     fn fake() -> (tempfile::TempDir, Protected) {
         let top = tempfile::tempdir().expect("tempdir");
         let root = resolve(top.path());
-        for d in ["etc", "usr/local", "home/ann/work/cluster/.lcc", "mnt/disk/a"] {
+        for d in [
+            "etc",
+            "usr/local",
+            "home/ann/work/cluster/.lcc",
+            "mnt/disk/a",
+        ] {
             std::fs::create_dir_all(root.join(d)).expect("mkdir");
         }
         std::fs::write(root.join("home/ann/work/cluster/web.yaml"), "").expect("manifest");
@@ -361,7 +366,10 @@ mod tests {
         assert_eq!(resolve(&root.join("a/b/../../x/y")), root.join("x/y"));
         assert_eq!(resolve(&root.join("up/a")), root.join("a"));
         assert_eq!(resolve(&root.join("missing/../a/./b")), root.join("a/b"));
-        assert_eq!(resolve(&root.join("a/b/../../..")), resolve(&root.join("..")));
+        assert_eq!(
+            resolve(&root.join("a/b/../../..")),
+            resolve(&root.join(".."))
+        );
     }
 
     #[test]

@@ -2,10 +2,9 @@
 //!
 //! Why: with as many workers as cores, the scheduler sometimes puts two workers on one
 //! core and leaves them there. Both are always busy, so they take turns a whole tick
-//! (4 ms at HZ=250) each, and every connection of the waiting worker waits that long:
-//! `perf sched` showed 40 off-core gaps of 3 ms or more per 2 s against haproxy's 1, and
-//! wrk's p99 at 4.5 ms against 2 ms. A worker pinned to its own core cannot be stacked
-//! (docs/proxy.md, Figures).
+//! (4 ms at HZ=250) each, and every connection of the waiting worker waits that long,
+//! which shows as the p99 tail. A worker pinned to its own core cannot be stacked (the
+//! figures are in bench/RESULTS.md).
 
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;

@@ -1,5 +1,5 @@
 //! The proxy's config file (`proxy.conf`, YAML): the contract between the daemon that
-//! writes it and the proxy that serves it (DESIGN.md, The proxy).
+//! writes it and the proxy that serves it (docs/proxy.md, docs/architecture.md).
 
 use serde::{Deserialize, Serialize};
 

@@ -47,7 +47,7 @@ pub fn serve_until_signalled(config: PathBuf, applied: Option<PathBuf>) -> Resul
     })
 }
 
-/// One worker per core, at most 2 (see docs/proxy.md, Figures).
+/// One worker per core, at most 2 (docs/proxy.md, Threads; figures in bench/RESULTS.md).
 pub fn default_workers() -> usize {
     std::thread::available_parallelism()
         .map(usize::from)

@@ -1,6 +1,7 @@
 //! Error types of the crate: one enum per job (fetch, extract, serve), each variant naming
 //! the URL, path or archive entry it concerns.
 
+use lcc_core::protected::Refusal;
 use std::io;
 use std::path::PathBuf;
 
@@ -176,6 +177,30 @@ pub enum FetchError {
         /// The root asked for.
         root: String,
     },
+    /// `--into` is on the never-list (the root, the home, a system directory, a mount
+    /// point, the current directory or one holding it): refused even with `--force`.
+    #[error(
+        "refusing to replace {path}{shown}: {rule}; lcc never replaces that, even with \
+         --force; give another --into",
+        path = .path.display(),
+        shown = resolved_if_other(.path, .resolved),
+    )]
+    Protected {
+        /// The `--into` given.
+        path: PathBuf,
+        /// Where it leads (symlinks and `..` followed), as judged.
+        resolved: PathBuf,
+        /// The never-list's rule.
+        rule: Refusal,
+    },
+    /// `--into` holds something lcc did not put there and `--force` was not given.
+    #[error("refusing to replace {path}: {found}", path = .path.display())]
+    NotOurs {
+        /// The `--into` given.
+        path: PathBuf,
+        /// What is there, with how to proceed.
+        found: Unowned,
+    },
     /// Putting the new site in place failed.
     #[error("{url}: installing into {path}: {source}")]
     Install {
@@ -186,6 +211,68 @@ pub enum FetchError {
         /// The underlying error.
         source: io::Error,
     },
+}
+
+/// What `lcc fetch` found at `--into` that it did not put there (no `.lcc-site` mark), in
+/// words that say how to proceed.
+#[derive(Debug, thiserror::Error)]
+pub enum Unowned {
+    /// A directory with entries and no readable `.lcc-site` mark.
+    #[error(
+        "it holds {count} {entries} lcc did not put there (it has no .lcc-site mark), \
+         such as {example}; give another --into, or add --force if everything in it may \
+         be deleted",
+        entries = if *.count == 1 { "entry" } else { "entries" },
+    )]
+    Entries {
+        /// How many entries it holds.
+        count: usize,
+        /// The first of their names, in byte order.
+        example: String,
+    },
+    /// A directory whose entries cannot be listed, so whether lcc made it is unknown.
+    #[error(
+        "it is a directory lcc cannot list ({source}); give another --into, or add --force \
+         if everything in it may be deleted"
+    )]
+    Unlisted {
+        /// Why listing failed.
+        source: io::Error,
+    },
+    /// A regular file.
+    #[error("it is a file; give another --into, or add --force if the file may be deleted")]
+    File,
+    /// A symlink; `--force` replaces the link itself and never touches what it points to.
+    #[error(
+        "it is a symlink to {target}; give another --into, or add --force to replace the \
+         link (what it points to is left alone)",
+        target = .target.display(),
+    )]
+    Symlink {
+        /// What the link points to, as stored.
+        target: PathBuf,
+    },
+    /// A FIFO, socket or device.
+    #[error("it is a {kind}; give another --into, or add --force if it may be deleted")]
+    Special {
+        /// What it is: "FIFO", "socket", "device".
+        kind: &'static str,
+    },
+    /// Something whose metadata cannot be read.
+    #[error("it cannot be examined ({source}); give another --into")]
+    Unknown {
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// `" (which is RESOLVED)"` when `--into` leads somewhere else than it reads, else `""`.
+fn resolved_if_other(path: &std::path::Path, resolved: &std::path::Path) -> String {
+    if path == resolved {
+        String::new()
+    } else {
+        format!(" (which is {})", resolved.display())
+    }
 }
 
 /// Why the static server could not start or run.

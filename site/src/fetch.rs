@@ -5,8 +5,9 @@ use crate::cache::Cache;
 use crate::download::download;
 use crate::error::FetchError;
 use crate::extract::{detect, extract};
-use crate::install::{stage_beside, swap_into_place};
+use crate::install::{check_target, stage_beside, swap_into_place, write_mark};
 use crate::source::Source;
+use lcc_core::ownership::{SiteMark, SITE_MARK};
 use std::fs::{self, File};
 use std::path::{Component, Path, PathBuf};
 use tempfile::NamedTempFile;
@@ -26,6 +27,9 @@ pub struct FetchOptions {
     pub max_size: u64,
     /// The download cache (None: no caching).
     pub cache: Option<Cache>,
+    /// Replace what is at `into` even without lcc's `.lcc-site` mark (never a path on the
+    /// never-list; a symlink is replaced as a link, never followed).
+    pub force: bool,
 }
 
 /// The outcome of a successful fetch.
@@ -47,7 +51,9 @@ struct Local {
     _temp: Option<NamedTempFile>,
 }
 
-/// Fetches `opts.url` into `opts.into`; on any error `opts.into` is left as it was.
+/// Fetches `opts.url` into `opts.into`; on any error `opts.into` is left as it was. The
+/// installed tree carries a `.lcc-site` mark (source and sha256), and only such a tree,
+/// an empty directory or a missing path is replaced without `opts.force`.
 pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     let url = opts.url.as_str();
     let expected = opts
@@ -57,6 +63,8 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         .transpose()?;
     let root = opts.root.as_deref().map(check_root).transpose()?;
     let source = Source::parse(url)?;
+    // Before anything is downloaded or staged: a refusal costs nothing and touches nothing.
+    check_target(&opts.into, opts.force)?;
     let stage = stage_beside(&opts.into).map_err(|e| install_err(opts, e))?;
     let local = obtain(
         url,
@@ -83,6 +91,13 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         source,
     })?;
     let chosen = choose_root(url, &tree, root.as_deref(), opts.root.as_deref())?;
+    let mark = SiteMark {
+        source: url.to_owned(),
+        sha256: local.sha256.clone(),
+    };
+    write_mark(&chosen, &mark).map_err(|e| io_err(&chosen.join(SITE_MARK), e))?;
+    // Judged again: a download can take long enough for something to appear at `into`.
+    check_target(&opts.into, opts.force)?;
     swap_into_place(&chosen, &opts.into, stage.path()).map_err(|e| install_err(opts, e))?;
     Ok(Fetched {
         sha256: local.sha256,

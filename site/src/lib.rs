@@ -13,7 +13,7 @@ mod source;
 mod tree;
 
 pub use cache::Cache;
-pub use error::{ExtractError, FetchError, ServeError};
+pub use error::{ExtractError, FetchError, ServeError, Unowned};
 pub use extract::{detect, extract, Format};
 pub use fetch::{fetch, FetchOptions, Fetched};
 pub use serve::{serve, ServeOptions};

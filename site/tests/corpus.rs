@@ -3,13 +3,15 @@
 //! stay as it was and nothing may appear outside it.
 
 use flate2::{write::GzEncoder, Compression};
+use lcc_core::ownership::{SiteMark, SITE_MARK};
 use lcc_site::{fetch, FetchError, FetchOptions};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
-/// A grandparent dir `g`, the parent `g/p` and an existing site `g/p/site` with old.txt.
+/// A grandparent dir `g`, the parent `g/p` and an existing site `g/p/site` with old.txt and
+/// lcc's mark (a site an earlier fetch installed, so that only the archive decides).
 struct Scene {
     grand: TempDir,
     archives: TempDir,
@@ -20,6 +22,11 @@ impl Scene {
         let grand = tempfile::tempdir().expect("tempdir");
         fs::create_dir_all(grand.path().join("p/site")).expect("mkdir");
         fs::write(grand.path().join("p/site/old.txt"), "old site").expect("write");
+        fs::write(
+            grand.path().join("p/site").join(SITE_MARK),
+            old_mark().text(),
+        )
+        .expect("mark");
         Scene {
             grand,
             archives: tempfile::tempdir().expect("tempdir"),
@@ -41,6 +48,7 @@ impl Scene {
             root: None,
             max_size,
             cache: None,
+            force: false,
         })
         .map(|_| ())
     }
@@ -49,9 +57,19 @@ impl Scene {
     fn assert_untouched(&self) {
         assert_eq!(listing(self.grand.path()), vec!["p"]);
         assert_eq!(listing(&self.grand.path().join("p")), vec!["site"]);
-        assert_eq!(listing(&self.site()), vec!["old.txt"]);
+        assert_eq!(listing(&self.site()), vec![SITE_MARK, "old.txt"]);
+        let mark = SiteMark::read(&self.site()).expect("read mark");
+        assert_eq!(mark, Some(old_mark()));
         let old = fs::read_to_string(self.site().join("old.txt")).expect("read");
         assert_eq!(old, "old site");
+    }
+}
+
+/// The mark of the old site.
+fn old_mark() -> SiteMark {
+    SiteMark {
+        source: "old.tar".into(),
+        sha256: "0".repeat(64),
     }
 }
 

@@ -3,10 +3,11 @@
 
 use crate::cli::{Command, Format, StorageCommand, UpArgs};
 use anyhow::{bail, Context};
+use lcc_core::protected::Protected;
 use lcc_supervisor::layout::Layout;
 use lcc_supervisor::podfs::PodState;
 use lcc_supervisor::status::{self, InstanceStatus};
-use lcc_supervisor::{control, daemon, events, lock};
+use lcc_supervisor::{control, daemon, events, lock, storage};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
@@ -57,6 +58,13 @@ fn env_secs(name: &str, default: u64) -> Duration {
 
 fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
+    // Checked before anything is created: a directory without manifests is not a cluster.
+    if lcc_compiler::manifest_files(&layout.root).is_ok_and(|f| f.is_empty()) {
+        eprintln!("lcc: no manifest (*.yaml) in {}", layout.root.display());
+        return Ok(ExitCode::from(1));
+    }
+    // First: even the lock check below creates `.lcc/daemon.lock`.
+    layout.check_state_dir()?;
     let plan = match lcc_compiler::load_cluster(&layout.root) {
         Ok(plan) => plan,
         Err(diag) => {
@@ -136,7 +144,7 @@ fn print_urls(plan: &lcc_compiler::Plan) {
 }
 
 fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&layout.state)?;
+    lcc_supervisor::layout::make_private_dir(&layout.state)?;
     let _ = std::fs::remove_file(layout.daemon_up());
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -251,6 +259,8 @@ fn run_daemon(dir: &Path) -> anyhow::Result<ExitCode> {
 
 fn down(dir: &Path) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
+    // A `.lcc` leading elsewhere is not this cluster's state: nothing there is stopped.
+    layout.check_state_dir()?;
     let had = control::down(&layout, env_secs("LCC_DOWN_TIMEOUT", 120))?;
     if had {
         println!("cluster {} is down", layout.root.display());
@@ -372,7 +382,8 @@ fn logs(
 ) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
     let pod = layout.pod(instance);
-    if !pod.join("pod").exists() {
+    // A user's folder with a `pod` file in `.lcc/pods/` is never run.
+    if !lcc_supervisor::podfs::is_lcc_pod(&pod) {
         bail!("no instance named {instance} in {}", layout.root.display());
     }
     let mut cmd = std::process::Command::new(pod.join("pod"));
@@ -503,7 +514,8 @@ fn scale(dir: &Path, group: &str, replicas: u32) -> anyhow::Result<ExitCode> {
 
 fn delete(dir: &Path, instance: &str) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
-    if !layout.pod(instance).join("pod").exists() {
+    // A user's folder in `.lcc/pods/` is not written into.
+    if !lcc_supervisor::podfs::is_lcc_pod(&layout.pod(instance)) {
         bail!("no instance named {instance} in {}", layout.root.display());
     }
     lcc_supervisor::podfs::write_state(&layout.pod(instance), PodState::Removed)?;
@@ -518,25 +530,54 @@ fn storage(dir: &Path, sub: StorageCommand) -> anyhow::Result<ExitCode> {
     match sub {
         StorageCommand::Ls => {
             println!("{:<20} {:<8} {:<24} DIR", "STORAGE", "DECLARED", "BOUND BY");
-            for s in control::storages(&layout, plan.as_ref()) {
+            for s in storage::list(&layout, plan.as_ref()) {
                 let by = if s.bound_by.is_empty() {
                     "-".to_string()
                 } else {
                     s.bound_by.join(",")
                 };
+                let outside = if s.outside {
+                    "  (outside the cluster directory)"
+                } else {
+                    ""
+                };
                 println!(
-                    "{:<20} {:<8} {:<24} {}",
+                    "{:<20} {:<8} {:<24} {}{outside}",
                     s.name,
                     if s.declared { "yes" } else { "no" },
                     by,
-                    s.dir
+                    s.dir.display()
                 );
             }
         }
-        StorageCommand::Rm { name } => {
-            let dir = control::storage_rm(&layout, plan.as_ref(), &name)?;
-            println!("storage {name}: deleted {}", dir.display());
+        StorageCommand::Rm { name, yes, force } => {
+            let manifests = lcc_compiler::manifest_files(&layout.root).unwrap_or_default();
+            let protected = Protected::system().with_cluster(&layout.root, &manifests);
+            let doomed = storage::prepare_rm(&layout, plan.as_ref(), &protected, &name, force)?;
+            let Some(usage) = doomed.usage else {
+                doomed.delete()?;
+                println!(
+                    "storage {name}: nothing to delete ({} does not exist)",
+                    doomed.dir.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            };
+            if !yes && std::io::stdin().is_terminal() && !confirm(&doomed.dir, usage)? {
+                println!("storage {name}: kept");
+                return Ok(ExitCode::from(1));
+            }
+            doomed.delete()?;
+            println!("storage {name}: deleted {} ({usage})", doomed.dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks on the terminal before deleting; only `y` or `yes` deletes.
+fn confirm(dir: &Path, usage: storage::Usage) -> anyhow::Result<bool> {
+    print!("delete {} ({usage})? [y/N] ", dir.display());
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
 }

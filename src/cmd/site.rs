@@ -15,6 +15,7 @@ pub fn fetch(args: &FetchArgs) -> anyhow::Result<ExitCode> {
         root: args.root.clone(),
         max_size: args.max_size,
         cache: Cache::user(),
+        force: args.force,
     };
     let fetched = lcc_site::fetch(&opts)?;
     println!("{}", fetched.sha256);

@@ -32,10 +32,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// times: the new content goes into a spare file kept next to it (`.tmp-NAME.spare`),
 /// which is renamed over `path` while the replaced file lives on under a second name
 /// and becomes the next spare. No inode is created or freed after the second write.
-/// That matters on ext4 without a journal (this project's test machines): there each new
-/// inode skips every inode freed in the last 60 s (300 s while its table block is dirty),
-/// one lookup each, so a storm of create-and-rename writes grows quadratically (half the
-/// daemon's CPU while 200 instances started). Nothing is fsynced: this is for files that
+/// That matters on ext4 without a journal: there each new inode skips every inode freed
+/// in the last 60 s (300 s while its table block is dirty), one lookup each, so a storm
+/// of create-and-rename writes grows quadratically (the figure is in bench/RESULTS.md).
+/// Nothing is fsynced: this is for files that
 /// describe live processes and are rebuilt from scratch after a crash of the machine
 /// (which ends those processes); readers still see the old or the new file, never a torn
 /// one.

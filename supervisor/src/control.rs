@@ -1,6 +1,6 @@
 //! What the CLI does to a cluster besides running the daemon: ask a daemon to stop (or
-//! stop the pods directly when none runs), write desired states and scale overrides,
-//! and manage storages.
+//! stop the pods directly when none runs), write desired states and scale overrides.
+//! Storages are in [`crate::storage`].
 
 use crate::atomic::write_atomic;
 use crate::layout::Layout;
@@ -21,14 +21,6 @@ pub enum ControlError {
         name: String,
         /// The cluster directory.
         dir: String,
-    },
-    /// `storage rm` while an instance binds the storage.
-    #[error("storage {name} is bound by {instances}; stop and remove them first")]
-    StorageBound {
-        /// Storage name.
-        name: String,
-        /// The binding instances, comma separated.
-        instances: String,
     },
     /// A file could not be written or removed.
     #[error("{path}: {source}")]
@@ -58,7 +50,8 @@ fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ControlError {
 
 /// The instances a name designates: the instance itself, or every member of the group.
 pub fn resolve(layout: &Layout, name: &str) -> Result<Vec<String>, ControlError> {
-    if layout.pod(name).join("pod").exists() {
+    // Only a pod lcc made: a user's folder with a `pod` file in it is never run.
+    if podfs::is_lcc_pod(&layout.pod(name)) {
         return Ok(vec![name.to_string()]);
     }
     let members: Vec<String> = status::read_all(layout)
@@ -170,7 +163,7 @@ pub fn stop_pods_directly(layout: &Layout) {
     let dirs: Vec<PathBuf> = rd
         .flatten()
         .map(|e| e.path())
-        .filter(|d| d.join("pod").exists() && d.join(".pod/started").exists())
+        .filter(|d| podfs::is_lcc_pod(d) && d.join(".pod/started").exists())
         .collect();
     let handles: Vec<_> = dirs
         .into_iter()
@@ -186,90 +179,4 @@ pub fn stop_pods_directly(layout: &Layout) {
     for h in handles {
         let _ = h.join();
     }
-}
-
-/// A storage and who binds it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StorageInfo {
-    /// Storage name.
-    pub name: String,
-    /// Its directory.
-    pub dir: String,
-    /// Whether a manifest declares it.
-    pub declared: bool,
-    /// Instances (with a pod) that bind it.
-    pub bound_by: Vec<String>,
-}
-
-/// Storages of the plan plus leftover directories in `.lcc/storage/`.
-pub fn storages(layout: &Layout, plan: Option<&lcc_compiler::Plan>) -> Vec<StorageInfo> {
-    let statuses = status::read_all(layout);
-    let bound = |name: &str| -> Vec<String> {
-        statuses
-            .iter()
-            .filter(|s| s.storages.iter().any(|x| x == name))
-            .map(|s| s.instance.clone())
-            .collect()
-    };
-    let mut out: Vec<StorageInfo> = plan
-        .map(|p| {
-            p.storages
-                .iter()
-                .map(|s| StorageInfo {
-                    name: s.name.clone(),
-                    dir: s.dir.clone(),
-                    declared: true,
-                    bound_by: bound(&s.name),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Ok(rd) = std::fs::read_dir(layout.storage_dir()) {
-        for e in rd.flatten() {
-            let Ok(name) = e.file_name().into_string() else {
-                continue;
-            };
-            if !out.iter().any(|s| s.name == name) {
-                let dir = e.path().display().to_string();
-                out.push(StorageInfo {
-                    bound_by: bound(&name),
-                    name,
-                    dir,
-                    declared: false,
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
-}
-
-/// Deletes a storage's data, refused while an instance binds it.
-pub fn storage_rm(
-    layout: &Layout,
-    plan: Option<&lcc_compiler::Plan>,
-    name: &str,
-) -> Result<PathBuf, ControlError> {
-    let all = storages(layout, plan);
-    let Some(s) = all.iter().find(|s| s.name == name) else {
-        return Err(ControlError::Unknown {
-            name: name.to_string(),
-            dir: layout.root.display().to_string(),
-        });
-    };
-    if !s.bound_by.is_empty() {
-        return Err(ControlError::StorageBound {
-            name: name.to_string(),
-            instances: s.bound_by.join(", "),
-        });
-    }
-    let dir = PathBuf::from(&s.dir);
-    // A symlink in place of the directory is removed as a link, never followed.
-    let meta = std::fs::symlink_metadata(&dir);
-    match meta {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&dir).map_err(io(&dir))?,
-        Ok(_) => std::fs::remove_file(&dir).map_err(io(&dir))?,
-        Err(_) => {}
-    }
-    Ok(dir)
 }

@@ -18,4 +18,5 @@ pub mod probe;
 pub mod proxyconf;
 pub mod reaper;
 pub mod status;
+pub mod storage;
 pub mod watch;

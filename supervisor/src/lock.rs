@@ -35,7 +35,7 @@ pub struct DaemonLock {
 
 fn open(layout: &Layout) -> Result<File, LockError> {
     let path = layout.lock();
-    std::fs::create_dir_all(&layout.state)
+    crate::layout::make_private_dir(&layout.state)
         .and_then(|_| {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -111,15 +111,41 @@ fn flock_holder(path: &std::path::Path) -> Option<i32> {
 /// rather than taken for a running daemon.
 pub fn held_by_live_daemon(layout: &Layout, wait: std::time::Duration) -> bool {
     let deadline = std::time::Instant::now() + wait;
-    let dying = || {
-        holder_pid(layout)
-            .and_then(crate::podfs::proc_stat)
-            .is_none_or(|(state, _)| state == 'Z' || state == 'X')
-    };
+    let dying = || holder_pid(layout).is_none_or(dying);
     while is_held(layout) && dying() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     is_held(layout)
+}
+
+/// Whether `pid` is on its way out: gone, a zombie, exiting (`PF_EXITING` in its stat
+/// flags), or with a SIGKILL pending. Right after `kill -9` the state is still R or D
+/// for a moment, and only the pending signal tells.
+fn dying(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    const SIGKILL_BIT: u64 = 1 << (9 - 1);
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return true;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first().copied().unwrap_or("X");
+    let flags: u64 = fields.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
+    if matches!(state, "Z" | "X" | "x") || flags & PF_EXITING != 0 {
+        return true;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().any(|line| {
+        let pending = line
+            .strip_prefix("ShdPnd:")
+            .or_else(|| line.strip_prefix("SigPnd:"));
+        pending
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .is_some_and(|mask| mask & SIGKILL_BIT != 0)
+    })
 }
 
 /// Whether some process holds the lock now (a running daemon).

@@ -1,7 +1,7 @@
 //! Interface ports: is a port free on 127.0.0.1, and pick a free one from a range.
 //!
-//! A port found free here can still be taken before the app binds it (DESIGN.md,
-//! Traps): callers treat an app that fails to bind as a normal failure.
+//! A port found free here can still be taken before the app binds it (docs/daemon.md,
+//! Ports): callers treat an app that fails to bind as a normal failure.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, TcpListener};
 use std::ops::RangeInclusive;
 
-/// The range used when the cluster names none (DESIGN.md's `hostPorts` example).
+/// The range used when the cluster names none (the `hostPorts` default, docs/manifests.md).
 pub const DEFAULT_RANGE: RangeInclusive<u16> = 30000..=31999;
 
 /// True when a listener can be bound on `127.0.0.1:port` right now. Port 0 is never free.

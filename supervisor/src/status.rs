@@ -139,9 +139,10 @@ impl InstanceStatus {
 
 /// Writes one status file atomically without fsync (the daemon's own writes; see
 /// `atomic::replace_reusing`): a status describes live processes, which a crash of the
-/// machine ends, and a new daemon writes every status again. In a start storm the
-/// fsyncs of status files were a fifth of the daemon's CPU (ext4 without a journal
-/// writes the data and the inode in the caller's context).
+/// machine ends, and a new daemon writes every status again. Status files are rewritten
+/// at every phase change, and an fsync each would be a large share of the daemon's work
+/// when hundreds of instances start (ext4 without a journal writes the data and the
+/// inode in the caller's context; the figure is in bench/RESULTS.md).
 pub fn write_unsynced(layout: &Layout, st: &InstanceStatus) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
     crate::atomic::replace_reusing(&layout.status(&st.instance), &json)

@@ -39,6 +39,11 @@ impl Bounded {
     pub fn err(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+
+    /// Stdout as text.
+    pub fn out(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
 }
 
 /// Runs `lcc ARGS` in `cwd` under a virtual-memory cap (`ulimit -v`, KiB) and a wall

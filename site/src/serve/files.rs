@@ -1,11 +1,13 @@
 //! Finding the file for a request path inside the served directory, on a blocking thread:
 //! every candidate is canonicalized and must stay under the canonical root, so a symlink
-//! out of the tree is as good as missing. Small files are kept in memory for a second so
-//! that hot files cost no system call at all.
+//! out of the tree is as good as missing, and so is lcc's `.lcc-site` mark (it says where
+//! the site came from, which is no visitor's business). Small files are kept in memory
+//! for a second so that hot files cost no system call at all.
 
 use super::path::SitePath;
 use bytes::Bytes;
 use http::HeaderValue;
+use lcc_core::ownership::SITE_MARK;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -139,8 +141,11 @@ impl Files {
     }
 
     /// The file a path names: its canonical path inside the root, with `index.html` for a
-    /// directory; None when missing or outside.
+    /// directory; None when missing, outside, or the mark.
     fn resolve(&self, path: &SitePath) -> Option<Resolved> {
+        if path.segments.iter().any(|s| s == SITE_MARK.as_bytes()) {
+            return None;
+        }
         let candidate = self.inside(&self.root.join(path.relative()))?;
         let meta = fs::metadata(&candidate).ok()?;
         if meta.is_dir() {
@@ -156,10 +161,13 @@ impl Files {
         regular(candidate)
     }
 
-    /// The canonical form of `path` if it exists and lies under the root.
+    /// The canonical form of `path` if it exists, lies under the root and does not go
+    /// through the mark (a symlink or `index.html` leading to it is refused too).
     fn inside(&self, path: &Path) -> Option<PathBuf> {
         let real = fs::canonicalize(path).ok()?;
-        real.starts_with(&self.root).then_some(real)
+        let rel = real.strip_prefix(&self.root).ok()?;
+        let mark = rel.components().any(|c| c.as_os_str() == SITE_MARK);
+        (!mark).then_some(real)
     }
 
     /// The cached entry for `path` if the file has not changed.

@@ -9,13 +9,28 @@ use crate::status::{self, InstanceStatus, Phase};
 use lcc_compiler::podspec::AppKind;
 use lcc_compiler::PodSpec;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 impl Daemon {
     /// Renders a new pod for `spec` and starts managing it.
     pub(super) fn create(&mut self, spec: PodSpec, owner: Owner, state: PodState) {
         let name = spec.instance.clone();
         let dir = self.layout.pod(&name);
+        if self.occupied(&name) {
+            if self.blocked.insert(name.clone()) {
+                self.emit(
+                    &format!("instance/{name}"),
+                    "PodDirOccupied",
+                    &format!(
+                        "{} exists and is not a pod lcc made: lcc will not write into it; \
+                         move it out of .lcc/pods/ and the instance is created",
+                        dir.display()
+                    ),
+                );
+            }
+            return;
+        }
+        self.blocked.remove(&name);
         if let Err(e) = compat::render_pod(&dir, &spec, &self.opts.lcc_bin) {
             self.emit(&format!("instance/{name}"), "RenderFailed", &e);
             return;
@@ -23,7 +38,7 @@ impl Daemon {
         let _ = podfs::write_state(&dir, state);
         // The directories `pod run` would otherwise make with one `mkdir` process each.
         for sub in [".pod", "run", "log"] {
-            let _ = std::fs::create_dir_all(dir.join(sub));
+            let _ = crate::layout::make_private_dir(&dir.join(sub));
         }
         let _ = crate::atomic::write_atomic(
             &self.layout.spec(&name),
@@ -44,8 +59,16 @@ impl Daemon {
         self.insts.insert(name, inst);
     }
 
+    /// Whether `.lcc/pods/<name>` holds something that is not a pod lcc made (a user's
+    /// folder or file): it must not be rendered into.
+    pub(super) fn occupied(&self, name: &str) -> bool {
+        let dir = self.layout.pod(name);
+        std::fs::symlink_metadata(&dir).is_ok() && !podfs::is_lcc_pod(&dir)
+    }
+
     /// Takes over the pods found on disk: a live process with the same start time is
-    /// kept as it is (no restart), anything unreadable is replaced or removed.
+    /// kept as it is (no restart); a pod without a usable spec is stopped and moved to
+    /// `orphans/`; an entry that is no pod of lcc's is left alone and reported.
     pub(super) fn adopt_all(&mut self) {
         let Ok(rd) = std::fs::read_dir(self.layout.pods()) else {
             return;
@@ -56,7 +79,19 @@ impl Daemon {
             .collect();
         names.sort();
         for name in names.into_iter().filter(|n| !n.starts_with('.')) {
-            self.adopt(&name);
+            let dir = self.layout.pod(&name);
+            if podfs::is_lcc_pod(&dir) {
+                self.adopt(&name);
+                continue;
+            }
+            self.emit(
+                &format!("cluster/{}", self.plan.name),
+                "UnknownEntry",
+                &format!(
+                    "{} is not a pod lcc made (no `pod` script with lcc's header); left alone",
+                    dir.display()
+                ),
+            );
         }
     }
 
@@ -66,17 +101,12 @@ impl Daemon {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let Some(spec) = spec.filter(|s| s.instance == name) else {
-            self.emit(
-                &format!("instance/{name}"),
-                "Unrecognized",
-                "pod without a readable spec; stopping and removing it",
-            );
-            let timeout = 10;
-            let _ = run_pod_blocking(&dir, &["rm", "--timeout", &timeout.to_string()]);
-            let _ = std::fs::remove_dir_all(&dir);
-            status::remove(&self.layout, name);
+            self.move_aside(name, &dir);
             return;
         };
+        // Pods of an older lcc were 0755, their script (which holds the env) too.
+        let _ = crate::layout::make_private(&dir);
+        let _ = crate::layout::make_private(&dir.join("pod"));
         let desired = podfs::read_state(&dir)
             .ok()
             .flatten()
@@ -107,8 +137,20 @@ impl Daemon {
             inst.set_phase(Phase::Running);
             let pid = live.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
             self.emit(&inst.object(), "Adopted", &format!("{pid} kept running"));
+        } else if desired == PodState::Running
+            && matches!(inst.st.phase, Phase::Failed | Phase::Exited)
+        {
+            // A run that ended for good (gave up after maxRetries, or exited under
+            // `never`/`on-failure`) stays so across a daemon restart, restart count
+            // included: adopting is not a new start. `lcc restart` or an edit of the
+            // instance starts it again.
+            let phase = inst.st.phase;
+            self.emit(
+                &inst.object(),
+                "Adopted",
+                &format!("kept {} (lcc restart starts it again)", phase.as_str()),
+            );
         } else {
-            // A new daemon gives Failed instances a fresh start, like `docker compose up`.
             inst.st.failures = 0;
             inst.st
                 .set_condition("Failed", false, "DaemonStarted", crate::events::now_secs());
@@ -119,6 +161,50 @@ impl Daemon {
             w.add(&inst.dir);
         }
         self.insts.insert(name.to_string(), inst);
+    }
+
+    /// Stops a pod of lcc's that has no usable spec and moves it to
+    /// `orphans/<name>.<unix-seconds>`: the daemon cannot tell what it was, so it keeps
+    /// its files (logs, data) for the user rather than deleting them.
+    fn move_aside(&mut self, name: &str, dir: &Path) {
+        let object = format!("instance/{name}");
+        let _ = run_pod_blocking(dir, &["stop", "--timeout", "10"]);
+        status::remove(&self.layout, name);
+        let _ = std::fs::remove_file(self.layout.spec(name));
+        let _ = std::fs::remove_file(self.layout.status_dir().join(format!("{name}.err")));
+        let orphans = self.layout.orphans_dir();
+        let secs = crate::events::now_secs() as u64;
+        let moved = crate::layout::make_private_dir(&orphans).and_then(|()| {
+            // A second orphan of the same name within the same second gets a suffix.
+            let mut dest = orphans.join(format!("{name}.{secs}"));
+            let mut n = 1;
+            while std::fs::symlink_metadata(&dest).is_ok() {
+                dest = orphans.join(format!("{name}.{secs}.{n}"));
+                n += 1;
+            }
+            std::fs::rename(dir, &dest).map(|()| dest)
+        });
+        match moved {
+            Ok(dest) => self.emit(
+                &object,
+                "Orphaned",
+                &format!(
+                    "pod without a readable spec: stopped and moved to {}; \
+                     delete it once nothing in it is needed",
+                    dest.display()
+                ),
+            ),
+            Err(e) => self.emit(
+                &object,
+                "Orphaned",
+                &format!(
+                    "pod without a readable spec: stopped; it could not be moved to {} \
+                     ({e}) and stays in {}",
+                    orphans.display(),
+                    dir.display()
+                ),
+            ),
+        }
     }
 
     /// Restores an adopted pod's interface ports (marking it for replacement if they stay

@@ -3,9 +3,9 @@
 //!
 //! A tokio timer a second ahead wakes the loop early, at its wheel's slot boundary (64 ms
 //! slots at that range), to be parked again for the rest, and re-arming one wakes the
-//! driver through its eventfd: with 200 instances idle that was three wake-ups per
-//! deadline instead of one, and each wake-up of an idle process costs more than the
-//! probes it sends.
+//! driver through its eventfd: three wake-ups per deadline instead of one, and each
+//! wake-up of an idle daemon costs more than the probes it sends (the figure is in
+//! bench/RESULTS.md).
 
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};

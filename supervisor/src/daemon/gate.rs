@@ -2,9 +2,9 @@
 //!
 //! Hundreds of apps started together all compete for the same cores, and every one of
 //! them (and every `pod run` shell) takes longer than when they start a few at a time:
-//! on 2 cores, 200 Python servers came up 15-20 % sooner 3 to 8 at a time than all at
-//! once. So, like `docker compose --parallel`, a start holds one of a few slots until its
-//! instance is ready, its run ends, or [`HOLD`] has passed. Apps that start slowly
+//! all of them are up sooner when started a few at a time (the figure is in
+//! bench/RESULTS.md). So, like `docker compose --parallel`, a start holds one of a few
+//! slots until its instance is ready, its run ends, or [`HOLD`] has passed. Apps that start slowly
 //! without using the CPU (waiting on a network, a sleep) must not queue behind each
 //! other, so whenever the machine was mostly idle over the last [`SAMPLE`], the current
 //! starts stop counting and more are let through.

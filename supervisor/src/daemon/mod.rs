@@ -38,6 +38,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 /// Errors that stop the daemon before it runs.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    /// `.lcc` is a symlink leaving the cluster directory, or not a directory.
+    #[error(transparent)]
+    StateDir(#[from] crate::layout::StateDirError),
     /// Another daemon runs this cluster, or the lock file is unusable.
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
@@ -106,7 +109,7 @@ impl Options {
 const STATUS_GAP: Duration = Duration::from_millis(250);
 /// How long a passing phase (Starting, Stopping) waits before its status is written: a
 /// `pod run` or `pod stop` that ends sooner leaves only its outcome on disk, one status
-/// write fewer per start in a storm of 200 (docs/daemon.md, Benchmark).
+/// write fewer per start when hundreds start at once.
 const PASSING_PHASE: Duration = Duration::from_secs(1);
 
 /// Every how many rescans (`Options::rescan` apart) all files are re-read: once a
@@ -116,14 +119,14 @@ const FULL_RESCAN_EVERY: u64 = 30;
 
 /// Every how many rescans the daemon also reaps without a SIGCHLD: a net only (the
 /// signal wakes it for every ending child), and each `wait4` looks at every child the
-/// daemon has (200 apps: 2-3 % of its idle CPU when it ran at every rescan).
+/// daemon has, a cost an idle daemon with hundreds of children should not pay often.
 const REAP_EVERY: u64 = 5;
 
 /// Shortest time between two full passes.
 const MIN_FULL_GAP: Duration = Duration::from_millis(100);
 /// Group members created per full pass: a new pod costs a few synced file writes, and
-/// rendering all 200 of a group before the first start left the cores idle for 0.4 s;
-/// the first ones start while the next are written.
+/// rendering a large group whole before its first start would leave the cores idle
+/// meanwhile; the first ones start while the next are written.
 const CREATES_PER_PASS: usize = 16;
 
 /// Something that woke the loop.
@@ -151,6 +154,8 @@ pub fn new_session() {
 /// Runs the daemon for the cluster in `dir` until SIGTERM/SIGINT, then stops every pod.
 pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
     let layout = Layout::new(dir);
+    // Before the lock: taking it creates `.lcc/daemon.lock`, at the end of the link.
+    layout.check_state_dir()?;
     let lock = DaemonLock::acquire(&layout)?;
     let plan = compat::load_plan(&layout.root).map_err(|diagnostics| DaemonError::Invalid {
         dir: layout.root.display().to_string(),
@@ -160,6 +165,10 @@ pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
         let what = what.to_string();
         move |source| DaemonError::Setup { what, source }
     };
+    // Private: pod scripts and specs hold the manifests' env values. `.lcc` itself may be
+    // a link within the cluster (checked above), so it is narrowed through it.
+    let state = std::fs::canonicalize(&layout.state).unwrap_or_else(|_| layout.state.clone());
+    crate::layout::make_private(&state).map_err(setup(&layout.state.display().to_string()))?;
     for d in [
         layout.pods(),
         layout.status_dir(),
@@ -167,8 +176,10 @@ pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
         layout.specs_dir(),
         layout.storage_dir(),
     ] {
-        std::fs::create_dir_all(&d).map_err(setup(&d.display().to_string()))?;
+        crate::layout::make_private_dir(&d).map_err(setup(&d.display().to_string()))?;
     }
+    // Made only when a pod is moved there, but narrowed like the others if it exists.
+    let _ = crate::layout::make_private(&layout.orphans_dir());
     let _ = std::fs::remove_file(layout.daemon_up());
     if let Err(e) = crate::reaper::become_subreaper() {
         eprintln!("lcc: cannot become child subreaper: {e}");
@@ -253,6 +264,9 @@ struct Daemon {
     up_pending: bool,
     /// Each instance's next wake-up of its own (probe, end of backoff).
     timers: timers::Timers,
+    /// Instances whose pod directory holds something not lcc's: reported once, not
+    /// created, and a name group controllers skip (see `create`).
+    blocked: BTreeSet<String>,
 }
 
 impl Daemon {
@@ -296,6 +310,7 @@ impl Daemon {
             timers: timers::Timers::default(),
             epoch: Instant::now(),
             gate_shut: false,
+            blocked: BTreeSet::new(),
         }
     }
 
@@ -427,8 +442,8 @@ impl Daemon {
             self.step(name);
         }
         // Waiting starts, until the gate refuses one: the others would be refused too,
-        // and in a storm of 200 starts stepping (and flushing) every waiting instance on
-        // every message was most of the daemon's own CPU.
+        // and stepping (and flushing) every waiting instance on every message would make
+        // a storm of hundreds of starts cost the daemon quadratic work.
         while !self.gate_shut {
             let Some(name) = self.waiting.iter().find(|n| !names.contains(*n)).cloned() else {
                 break;

@@ -89,6 +89,10 @@ impl Daemon {
         }
         self.creates_left = CREATES_PER_PASS;
         self.creates_deferred = false;
+        // A name whose folder the user moved away is free again (and reported again if
+        // something takes it).
+        let blocked = std::mem::take(&mut self.blocked);
+        self.blocked = blocked.into_iter().filter(|n| self.occupied(n)).collect();
         let explicit: Vec<_> = self.plan.instances.clone();
         for ip in &explicit {
             self.ensure_explicit(&ip.spec, ip.running);
@@ -192,7 +196,8 @@ impl Daemon {
                 removing: i.desired == PodState::Removed,
             })
             .collect();
-        let taken: BTreeSet<String> = self.insts.keys().cloned().collect();
+        // An occupied pod directory takes its name too: the group uses the next one.
+        let taken: BTreeSet<String> = self.insts.keys().chain(&self.blocked).cloned().collect();
         for action in groups::plan(group, replicas, &members, &taken) {
             match action {
                 groups::Action::Create(_) if self.creates_left == 0 => {
