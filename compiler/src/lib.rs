@@ -13,7 +13,7 @@ mod load;
 pub mod model;
 pub mod plan;
 mod planner;
-pub mod podspec;
+pub use lcc_core::podspec;
 mod ports;
 mod refs;
 pub mod render;

@@ -10,8 +10,6 @@ use crate::podspec::{AppKind, Command, PodSpec, Probe, ProbeAction, Protocol};
 use handlebars::{handlebars_helper, Handlebars};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path};
 use std::sync::OnceLock;
 
@@ -196,33 +194,10 @@ pub fn write_pod(pod_dir: &Path, spec: &PodSpec, lcc_bin: &Path) -> Result<(), R
     // Owner only, the directory and the script: the script holds the manifest's env
     // values (secrets). A directory of an older lcc (0755) is narrowed; a symlink is
     // not followed.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(pod_dir)
-        .map_err(io(pod_dir))?;
-    if let Ok(meta) = std::fs::symlink_metadata(pod_dir) {
-        let mode = meta.permissions().mode() & 0o7777;
-        if meta.is_dir() && mode & 0o077 != 0 {
-            std::fs::set_permissions(pod_dir, std::fs::Permissions::from_mode(mode & 0o700))
-                .map_err(io(pod_dir))?;
-        }
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pod.")
-        .tempfile_in(pod_dir)
-        .map_err(io(pod_dir))?;
-    tmp.write_all(script.as_bytes()).map_err(io(tmp.path()))?;
-    let file = tmp.as_file();
-    file.set_permissions(std::fs::Permissions::from_mode(0o700))
-        .map_err(io(pod_dir))?;
-    file.sync_all().map_err(io(pod_dir))?;
+    lcc_core::layout::make_private_dir(pod_dir).map_err(io(pod_dir))?;
     let target = pod_dir.join("pod");
-    tmp.persist(&target).map_err(|err| io(&target)(err.error))?;
-    if let Ok(dir) = std::fs::File::open(pod_dir) {
-        // Makes the rename durable; a failure here loses nothing already visible.
-        let _ = dir.sync_all();
-    }
+    lcc_core::atomic::write_atomic_mode(&target, script.as_bytes(), 0o700)
+        .map_err(io(&target))?;
     Ok(())
 }
 

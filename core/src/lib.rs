@@ -1,6 +1,14 @@
-//! lcc-core: what every part of Local Cluster agrees on and no part owns: which
-//! directories lcc must never delete or replace ([`protected`]) and how a directory
-//! says that lcc made it ([`ownership`]).
+//! lcc-core: what every part of Local Cluster agrees on and no part owns: the files
+//! shared between the processes (the pod spec, the state directory's layout, instance
+//! statuses, the desired state of a pod, the event log), how they are written atomically,
+//! which directories lcc must never delete or replace ([`protected`]) and how a
+//! directory says that lcc made it ([`ownership`]).
 
+pub mod atomic;
+pub mod events;
+pub mod layout;
 pub mod ownership;
+pub mod pod_state;
+pub mod podspec;
 pub mod protected;
+pub mod status;

@@ -4,10 +4,11 @@
 use crate::cli::{Command, Format, StorageCommand, UpArgs};
 use anyhow::{bail, Context};
 use lcc_core::protected::Protected;
-use lcc_supervisor::layout::Layout;
-use lcc_supervisor::podfs::PodState;
-use lcc_supervisor::status::{self, InstanceStatus};
-use lcc_supervisor::{control, daemon, events, lock, storage};
+use lcc_core::layout::Layout;
+use lcc_core::pod_state::PodState;
+use lcc_core::status::{self, InstanceStatus, Phase};
+use lcc_core::events;
+use lcc_supervisor::{control, daemon, lock, storage};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
@@ -112,7 +113,7 @@ fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomi
         }
         if !announced && layout.daemon_up().exists() {
             let sts = status::read_all(layout);
-            if !sts.is_empty() && sts.iter().all(|s| s.ready || s.desired != "running") {
+            if !sts.is_empty() && sts.iter().all(|s| s.ready || s.desired != PodState::Running) {
                 announced = true;
                 print_urls(plan);
             }
@@ -144,7 +145,7 @@ fn print_urls(plan: &lcc_compiler::Plan) {
 }
 
 fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow::Result<ExitCode> {
-    lcc_supervisor::layout::make_private_dir(&layout.state)?;
+    lcc_core::layout::make_private_dir(&layout.state)?;
     let _ = std::fs::remove_file(layout.daemon_up());
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -186,7 +187,7 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
         .collect();
     let started = |s: Option<&InstanceStatus>| {
         s.is_none_or(|s| {
-            s.desired != "running" || !matches!(s.phase.as_str(), "Pending" | "Starting")
+            s.desired != PodState::Running || !matches!(s.phase, Phase::Pending | Phase::Starting)
         })
     };
     control::wait_for(layout, &names, deadline, started);
@@ -199,7 +200,7 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
         let sts = status::read_all(layout);
         let pending: Vec<&InstanceStatus> = sts
             .iter()
-            .filter(|s| s.desired == "running" && !s.ready)
+            .filter(|s| s.desired == PodState::Running && !s.ready)
             .collect();
         // Ready also means reachable: the gateways must serve the ready instances, so
         // the proxy must have applied the proxy.conf written for them (the daemon writes
@@ -212,7 +213,7 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
         }
         let gave_up = pending
             .iter()
-            .any(|s| matches!(s.phase.as_str(), "Failed" | "Exited"));
+            .any(|s| matches!(s.phase, Phase::Failed | Phase::Exited));
         if gave_up || Instant::now() >= deadline {
             eprintln!("lcc: not ready{}:", if gave_up { "" } else { " in time" });
             for s in pending {
@@ -296,7 +297,7 @@ fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
             let ports: Vec<String> = s.ports.iter().map(|(k, v)| format!("{k}:{v}")).collect();
             let age = s
                 .started
-                .filter(|_| s.pid.is_some() || s.phase.as_str() == "Running")
+                .filter(|_| s.pid.is_some() || s.phase == Phase::Running)
                 .map_or("-".into(), |t| human(now - t));
             [
                 s.instance.clone(),
@@ -324,25 +325,24 @@ fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
             *w = (*w).max(c.len());
         }
     }
-    let line = |r: &[String; 8], paint: bool| {
+    let line = |r: &[String; 8], paint: Option<Phase>| {
         let cells: Vec<String> = r
             .iter()
             .zip(widths)
             .enumerate()
             .map(|(i, (c, w))| {
                 let padded = format!("{c:<w$}");
-                if paint && i == 3 {
-                    paint_phase(c, &padded)
-                } else {
-                    padded
+                match paint {
+                    Some(phase) if i == 3 => paint_phase(phase, &padded),
+                    _ => padded,
                 }
             })
             .collect();
         cells.join("  ").trim_end().to_string()
     };
-    println!("{}", line(&head, false));
-    for r in &rows {
-        println!("{}", line(r, colour));
+    println!("{}", line(&head, None));
+    for (r, st) in rows.iter().zip(&sts) {
+        println!("{}", line(r, colour.then_some(st.phase)));
     }
     for (g, n) in scale {
         println!("group {g}: scaled to {n} replicas (lcc scale)");
@@ -353,11 +353,11 @@ fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn paint_phase(phase: &str, padded: &str) -> String {
+fn paint_phase(phase: Phase, padded: &str) -> String {
     let code = match phase {
-        "Running" => "32",
-        "Failed" => "31",
-        "BackOff" | "Starting" | "Stopping" | "Pending" => "33",
+        Phase::Running => "32",
+        Phase::Failed => "31",
+        Phase::BackOff | Phase::Starting | Phase::Stopping | Phase::Pending => "33",
         _ => return padded.to_string(),
     };
     format!("\x1b[{code}m{padded}\x1b[0m")
@@ -424,16 +424,12 @@ fn format_event(ev: &events::Event, colour: bool) -> String {
     let secs = ev.time as u64;
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     let ms = ((ev.time - ev.time.floor()) * 1000.0) as u64;
-    let reason = if colour {
-        let code = match ev.reason.as_str() {
-            "Failed" | "StartFailed" | "Unhealthy" | "InvalidManifests" | "InvalidPodState"
-            | "InvalidPodEnv" => "31",
-            "Ready" | "Started" => "32",
-            _ => "33",
-        };
-        format!("\x1b[{code}m{:<14}\x1b[0m", ev.reason)
-    } else {
-        format!("{:<14}", ev.reason)
+    let word = format!("{:<14}", ev.reason.to_string());
+    let reason = match colour {
+        true if ev.reason.is_failure() => format!("\x1b[31m{word}\x1b[0m"),
+        true if ev.reason.is_progress() => format!("\x1b[32m{word}\x1b[0m"),
+        true => format!("\x1b[33m{word}\x1b[0m"),
+        false => word,
     };
     format!(
         "{h:02}:{m:02}:{s:02}.{ms:03}  {:<24} {reason} {}",
@@ -483,7 +479,7 @@ fn restart(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
     if lock::is_held(&layout) {
         let deadline = Instant::now() + env_secs("LCC_DOWN_TIMEOUT", 120);
         let stopped = |s: Option<&InstanceStatus>| {
-            s.is_none_or(|s| s.pid.is_none() && s.phase.as_str() == "Stopped")
+            s.is_none_or(|s| s.pid.is_none() && s.phase == Phase::Stopped)
         };
         if !control::wait_for(&layout, &insts, deadline, stopped) {
             eprintln!("lcc: some instances did not stop in time; starting them anyway");

@@ -2,7 +2,7 @@
 //! its pod, its probe and backoff bookkeeping, and the status file it mirrors.
 
 use crate::podfs::{PodState, ProcId};
-use crate::status::{InstanceStatus, Phase};
+use lcc_core::status::{InstanceStatus, Phase};
 use lcc_compiler::podspec::AppKind;
 use lcc_compiler::PodSpec;
 use std::path::PathBuf;
@@ -166,7 +166,7 @@ impl Inst {
                 self.st.pids.drain(..excess);
             }
         }
-        self.st.started = started.or(Some(crate::events::now_secs()));
+        self.st.started = started.or(Some(lcc_core::events::now_secs()));
         let now = Instant::now();
         self.run_started = Some(now);
         self.ever_ready = false;

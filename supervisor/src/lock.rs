@@ -1,8 +1,8 @@
 //! One daemon per cluster: an exclusive flock on `.lcc/daemon.lock`, and `daemon.pid`
 //! saying who holds it.
 
-use crate::atomic::write_atomic;
-use crate::layout::Layout;
+use lcc_core::atomic::write_atomic;
+use lcc_core::layout::Layout;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
 
@@ -35,7 +35,7 @@ pub struct DaemonLock {
 
 fn open(layout: &Layout) -> Result<File, LockError> {
     let path = layout.lock();
-    crate::layout::make_private_dir(&layout.state)
+    lcc_core::layout::make_private_dir(&layout.state)
         .and_then(|_| {
             std::fs::OpenOptions::new()
                 .create(true)

@@ -1,7 +1,8 @@
 //! The files of a pod directory the daemon reads and writes: `pod.state`, `pod.env`,
 //! `.pod/pid` (`PID STARTTIME`), `.pod/exit`, `.pod/stopped`, `.pod/started`.
 
-use crate::atomic::write_atomic;
+pub use lcc_core::pod_state::PodState;
+use lcc_core::atomic::write_atomic;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -58,37 +59,6 @@ pub fn is_lcc_pod(dir: &Path) -> bool {
             .lines()
             .take(5)
             .any(|l| l.starts_with(POD_HEADER))
-}
-
-/// Desired state of a pod, the one word of `pod.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PodState {
-    /// Keep it running.
-    Running,
-    /// Keep it stopped.
-    Stopped,
-    /// Stop and remove it.
-    Removed,
-}
-
-impl PodState {
-    /// The word written to the file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PodState::Running => "running",
-            PodState::Stopped => "stopped",
-            PodState::Removed => "removed",
-        }
-    }
-    /// Parses the word (surrounding whitespace ignored).
-    pub fn parse(word: &str) -> Option<PodState> {
-        match word.trim() {
-            "running" => Some(PodState::Running),
-            "stopped" => Some(PodState::Stopped),
-            "removed" => Some(PodState::Removed),
-            _ => None,
-        }
-    }
 }
 
 /// `<poddir>/pod.state`.

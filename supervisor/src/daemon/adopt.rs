@@ -1,11 +1,12 @@
 //! Creation of new pods and adoption of the ones already on disk.
 
+use lcc_core::events::Reason;
 use super::util::run_pod_blocking;
 use super::Daemon;
 use crate::compat;
 use crate::instance::{Inst, Owner};
 use crate::podfs::{self, PodState, ProcId};
-use crate::status::{self, InstanceStatus, Phase};
+use lcc_core::status::{self, InstanceStatus, Phase};
 use lcc_compiler::podspec::AppKind;
 use lcc_compiler::PodSpec;
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ impl Daemon {
             if self.blocked.insert(name.clone()) {
                 self.emit(
                     &format!("instance/{name}"),
-                    "PodDirOccupied",
+                    Reason::PodDirOccupied,
                     &format!(
                         "{} exists and is not a pod lcc made: lcc will not write into it; \
                          move it out of .lcc/pods/ and the instance is created",
@@ -32,25 +33,25 @@ impl Daemon {
         }
         self.blocked.remove(&name);
         if let Err(e) = compat::render_pod(&dir, &spec, &self.opts.lcc_bin) {
-            self.emit(&format!("instance/{name}"), "RenderFailed", &e);
+            self.emit(&format!("instance/{name}"), Reason::RenderFailed, &e);
             return;
         }
         let _ = podfs::write_state(&dir, state);
         // The directories `pod run` would otherwise make with one `mkdir` process each.
         for sub in [".pod", "run", "log"] {
-            let _ = crate::layout::make_private_dir(&dir.join(sub));
+            let _ = lcc_core::layout::make_private_dir(&dir.join(sub));
         }
-        let _ = crate::atomic::write_atomic(
+        let _ = lcc_core::atomic::write_atomic(
             &self.layout.spec(&name),
             &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         );
         let st = new_status(&spec, state);
         let mut inst = new_inst(spec, dir, owner, st, state);
         inst.st
-            .set_condition("Created", true, "PodRendered", crate::events::now_secs());
+            .set_condition("Created", true, "PodRendered", lcc_core::events::now_secs());
         self.emit(
             &inst.object(),
-            "Created",
+            Reason::Created,
             &format!("pod rendered in {}", inst.dir.display()),
         );
         if let Some(w) = self.watch.as_mut() {
@@ -86,7 +87,7 @@ impl Daemon {
             }
             self.emit(
                 &format!("cluster/{}", self.plan.name),
-                "UnknownEntry",
+                Reason::UnknownEntry,
                 &format!(
                     "{} is not a pod lcc made (no `pod` script with lcc's header); left alone",
                     dir.display()
@@ -105,8 +106,8 @@ impl Daemon {
             return;
         };
         // Pods of an older lcc were 0755, their script (which holds the env) too.
-        let _ = crate::layout::make_private(&dir);
-        let _ = crate::layout::make_private(&dir.join("pod"));
+        let _ = lcc_core::layout::make_private(&dir);
+        let _ = lcc_core::layout::make_private(&dir.join("pod"));
         let desired = podfs::read_state(&dir)
             .ok()
             .flatten()
@@ -136,7 +137,7 @@ impl Daemon {
             inst.st.restarts = restarts;
             inst.set_phase(Phase::Running);
             let pid = live.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
-            self.emit(&inst.object(), "Adopted", &format!("{pid} kept running"));
+            self.emit(&inst.object(), Reason::Adopted, &format!("{pid} kept running"));
         } else if desired == PodState::Running
             && matches!(inst.st.phase, Phase::Failed | Phase::Exited)
         {
@@ -147,13 +148,13 @@ impl Daemon {
             let phase = inst.st.phase;
             self.emit(
                 &inst.object(),
-                "Adopted",
+                Reason::Adopted,
                 &format!("kept {} (lcc restart starts it again)", phase.as_str()),
             );
         } else {
             inst.st.failures = 0;
             inst.st
-                .set_condition("Failed", false, "DaemonStarted", crate::events::now_secs());
+                .set_condition("Failed", false, "DaemonStarted", lcc_core::events::now_secs());
             inst.set_phase(Phase::Pending);
         }
         inst.st.ready = false;
@@ -173,8 +174,8 @@ impl Daemon {
         let _ = std::fs::remove_file(self.layout.spec(name));
         let _ = std::fs::remove_file(self.layout.status_dir().join(format!("{name}.err")));
         let orphans = self.layout.orphans_dir();
-        let secs = crate::events::now_secs() as u64;
-        let moved = crate::layout::make_private_dir(&orphans).and_then(|()| {
+        let secs = lcc_core::events::now_secs() as u64;
+        let moved = lcc_core::layout::make_private_dir(&orphans).and_then(|()| {
             // A second orphan of the same name within the same second gets a suffix.
             let mut dest = orphans.join(format!("{name}.{secs}"));
             let mut n = 1;
@@ -187,7 +188,7 @@ impl Daemon {
         match moved {
             Ok(dest) => self.emit(
                 &object,
-                "Orphaned",
+                Reason::Orphaned,
                 &format!(
                     "pod without a readable spec: stopped and moved to {}; \
                      delete it once nothing in it is needed",
@@ -196,7 +197,7 @@ impl Daemon {
             ),
             Err(e) => self.emit(
                 &object,
-                "Orphaned",
+                Reason::Orphaned,
                 &format!(
                     "pod without a readable spec: stopped; it could not be moved to {} \
                      ({e}) and stays in {}",
@@ -237,7 +238,7 @@ impl Daemon {
         if live.is_some() && !ports_known {
             self.emit(
                 &inst.object(),
-                "PortsUnknown",
+                Reason::PortsUnknown,
                 "the running pod's ports are not on record; replacing it",
             );
             inst.pending_spec = Some(inst.spec.clone());
@@ -251,7 +252,7 @@ pub(super) fn new_status(spec: &PodSpec, desired: PodState) -> InstanceStatus {
         instance: spec.instance.clone(),
         app: spec.app.clone(),
         group: spec.group.clone(),
-        desired: desired.as_str().to_string(),
+        desired,
         phase: Phase::Pending,
         ready: false,
         conditions: Vec::new(),
@@ -264,7 +265,7 @@ pub(super) fn new_status(spec: &PodSpec, desired: PodState) -> InstanceStatus {
         pids: Vec::new(),
         fingerprint: spec.fingerprint(),
         started: None,
-        created: crate::events::now_secs(),
+        created: lcc_core::events::now_secs(),
         storages: spec.storage.iter().map(|b| b.storage.clone()).collect(),
         stop_timeout_ms: spec.stop.timeout_ms,
     }

@@ -1,6 +1,7 @@
 //! Acting on instances: step/start/stop decisions, pod ops and their completion,
 //! restart backoff, re-render and removal.
 
+use lcc_core::events::Reason;
 use super::util::pod_command;
 use super::{Daemon, Msg};
 use crate::backoff;
@@ -8,7 +9,7 @@ use crate::compat;
 use crate::instance::{Inst, Op};
 use crate::podfs::{self, PodState};
 use crate::reaper::RunError;
-use crate::status::{self, Phase};
+use lcc_core::status::{self, Phase};
 use lcc_compiler::podspec::{AppKind, RestartPolicy};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -165,10 +166,10 @@ impl Daemon {
         if backoff::exhausted(n, r.max_retries) {
             inst.set_phase(Phase::Failed);
             inst.st
-                .set_condition("Failed", true, "MaxRetries", crate::events::now_secs());
+                .set_condition("Failed", true, "MaxRetries", lcc_core::events::now_secs());
             self.events.emit(
                 &obj,
-                "Failed",
+                Reason::Failed,
                 &format!("gave up after {n} failures in a row ({why})"),
             );
             return;
@@ -178,7 +179,7 @@ impl Daemon {
         inst.set_phase(Phase::BackOff);
         self.events.emit(
             &obj,
-            "BackOff",
+            Reason::BackOff,
             &format!(
                 "restarting in {}ms (failure {n} of {}; {why})",
                 delay.as_millis(),
@@ -189,7 +190,7 @@ impl Daemon {
 
     pub(super) fn start(&mut self, name: &str) {
         if let Err(why) = self.prepare_env(name) {
-            self.emit(&format!("instance/{name}"), "StartFailed", &why);
+            self.emit(&format!("instance/{name}"), Reason::StartFailed, &why);
             self.ended(name, None, why);
             return;
         }
@@ -287,12 +288,12 @@ impl Daemon {
                 if !ports.is_empty() {
                     message = format!("{message} ports {}", ports.join(","));
                 }
-                self.events.emit(&obj, "Started", &message);
+                self.events.emit(&obj, Reason::Started, &message);
                 self.sync_liveness(name, true);
             }
             Op::Start => {
                 let why = format!("pod run failed (exit {code}): {err}");
-                self.events.emit(&obj, "StartFailed", &why);
+                self.events.emit(&obj, Reason::StartFailed, &why);
                 inst.end_run();
                 self.ended(name, None, why);
             }
@@ -300,7 +301,7 @@ impl Daemon {
                 if inst.proc_id.is_some_and(|p| p.alive()) && op != Op::Kill {
                     self.events.emit(
                         &obj,
-                        "StopFailed",
+                        Reason::StopFailed,
                         &format!("still alive after pod stop ({err}); killing"),
                     );
                     self.spawn_op(name, Op::Kill);
@@ -311,7 +312,7 @@ impl Daemon {
                     Op::Restart => self.ended(name, None, "probe failures".to_string()),
                     _ => {
                         inst.set_phase(Phase::Stopped);
-                        self.events.emit(&obj, "Stopped", "pod stopped");
+                        self.events.emit(&obj, Reason::Stopped, "pod stopped");
                     }
                 }
             }
@@ -328,10 +329,10 @@ impl Daemon {
         };
         if let Err(e) = compat::render_pod(&inst.dir, &spec, &self.opts.lcc_bin) {
             let obj = inst.object();
-            self.events.emit(&obj, "RenderFailed", &e);
+            self.events.emit(&obj, Reason::RenderFailed, &e);
             return;
         }
-        let _ = crate::atomic::write_atomic(
+        let _ = lcc_core::atomic::write_atomic(
             &self.layout.spec(name),
             &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         );
@@ -345,7 +346,7 @@ impl Daemon {
         inst.set_phase(Phase::Pending);
         let obj = inst.object();
         self.events
-            .emit(&obj, "Replaced", "pod re-rendered from the new spec");
+            .emit(&obj, Reason::Replaced, "pod re-rendered from the new spec");
     }
 
     /// The pod is removed: delete its directory, spec and status.
@@ -361,7 +362,7 @@ impl Daemon {
         let _ = std::fs::remove_file(self.layout.spec(name));
         let _ = std::fs::remove_file(self.layout.status_dir().join(format!("{name}.err")));
         status::remove(&self.layout, name);
-        self.emit(&inst.object(), "Removed", "pod stopped and removed");
+        self.emit(&inst.object(), Reason::Removed, "pod stopped and removed");
     }
 
     /// Allocates the interface ports and writes `pod.env` before a run.
@@ -385,7 +386,7 @@ impl Daemon {
             Err(e) => {
                 self.events.emit(
                     &obj,
-                    "InvalidPodEnv",
+                    Reason::InvalidPodEnv,
                     &format!("{e}; rewritten from the daemon's records"),
                 );
                 BTreeMap::new()
@@ -416,7 +417,7 @@ impl Daemon {
                     if let Some(o) = old {
                         self.events.emit(
                             &obj,
-                            "PortChanged",
+                            Reason::PortChanged,
                             &format!(
                                 "port {o} of interface {} is taken by another program; now {p}",
                                 iface.name

@@ -16,17 +16,18 @@ mod util;
 
 pub use util::{kill_recorded, run_pod_blocking};
 
+use lcc_core::events::Reason;
 use plan::manifest_signature;
 use util::signal;
 
 use crate::compat;
-use crate::events::EventLog;
+use lcc_core::events::EventLog;
 use crate::instance::{Inst, Op};
-use crate::layout::Layout;
+use lcc_core::layout::Layout;
 use crate::lock::DaemonLock;
 use crate::podfs;
 use crate::reaper::Reaper;
-use crate::status;
+use lcc_core::status;
 use crate::watch::{Change, Watch};
 use lcc_compiler::Plan;
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,7 +41,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 pub enum DaemonError {
     /// `.lcc` is a symlink leaving the cluster directory, or not a directory.
     #[error(transparent)]
-    StateDir(#[from] crate::layout::StateDirError),
+    StateDir(#[from] lcc_core::layout::StateDirError),
     /// Another daemon runs this cluster, or the lock file is unusable.
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
@@ -168,7 +169,7 @@ pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
     // Private: pod scripts and specs hold the manifests' env values. `.lcc` itself may be
     // a link within the cluster (checked above), so it is narrowed through it.
     let state = std::fs::canonicalize(&layout.state).unwrap_or_else(|_| layout.state.clone());
-    crate::layout::make_private(&state).map_err(setup(&layout.state.display().to_string()))?;
+    lcc_core::layout::make_private(&state).map_err(setup(&layout.state.display().to_string()))?;
     for d in [
         layout.pods(),
         layout.status_dir(),
@@ -176,10 +177,10 @@ pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
         layout.specs_dir(),
         layout.storage_dir(),
     ] {
-        crate::layout::make_private_dir(&d).map_err(setup(&d.display().to_string()))?;
+        lcc_core::layout::make_private_dir(&d).map_err(setup(&d.display().to_string()))?;
     }
     // Made only when a pod is moved there, but narrowed like the others if it exists.
-    let _ = crate::layout::make_private(&layout.orphans_dir());
+    let _ = lcc_core::layout::make_private(&layout.orphans_dir());
     let _ = std::fs::remove_file(layout.daemon_up());
     if let Err(e) = crate::reaper::become_subreaper() {
         eprintln!("lcc: cannot become child subreaper: {e}");
@@ -314,7 +315,7 @@ impl Daemon {
         }
     }
 
-    fn emit(&self, object: &str, reason: &str, message: &str) {
+    fn emit(&self, object: &str, reason: Reason, message: &str) {
         self.events.emit(object, reason, message);
     }
 
@@ -322,7 +323,7 @@ impl Daemon {
         let cluster = format!("cluster/{}", self.plan.name);
         self.emit(
             &cluster,
-            "DaemonStarted",
+            Reason::DaemonStarted,
             &format!(
                 "daemon pid {} for {}",
                 std::process::id(),
@@ -395,7 +396,7 @@ impl Daemon {
         self.shutdown(&mut rx, &mut sigchld).await;
         self.emit(
             &cluster,
-            "DaemonStopped",
+            Reason::DaemonStopped,
             "every pod and the proxy are stopped",
         );
     }
@@ -413,7 +414,7 @@ impl Daemon {
     fn announce_up(&mut self) {
         if self.up_pending && !self.creates_deferred {
             self.up_pending = false;
-            let _ = crate::atomic::write_atomic(
+            let _ = lcc_core::atomic::write_atomic(
                 &self.layout.daemon_up(),
                 format!("{}\n", std::process::id()).as_bytes(),
             );
@@ -498,7 +499,7 @@ impl Daemon {
                 if !self.stopping {
                     self.emit(
                         "proxy",
-                        "ProxyExited",
+                        Reason::ProxyExited,
                         &format!("lcc-proxy exited with code {code}; restarting"),
                     );
                     self.proxy.restart_at = Some(Instant::now() + Duration::from_millis(200));
@@ -548,7 +549,7 @@ impl Daemon {
             }
             Err(e) => self.emit(
                 "daemon",
-                "WatchFailed",
+                Reason::WatchFailed,
                 &format!("file watching unavailable, rescanning only: {e}"),
             ),
         }

@@ -1,9 +1,10 @@
 //! Observation: sync of `pod.state` and `pod.env`, process liveness, and repair of the
 //! files the daemon wrote when someone else overwrote them.
 
+use lcc_core::events::Reason;
 use super::Daemon;
 use crate::podfs::{self, PodState};
-use crate::status::Phase;
+use lcc_core::status::Phase;
 use lcc_compiler::podspec::AppKind;
 
 impl Daemon {
@@ -57,7 +58,7 @@ impl Daemon {
             self.backends_dirty = true;
             self.emit(
                 "proxy",
-                "ProxyConfRewritten",
+                Reason::ProxyConfRewritten,
                 "proxy.conf was changed behind the daemon; rewritten from its state",
             );
         }
@@ -85,7 +86,7 @@ impl Daemon {
         inst.written = None;
         self.emit(
             &format!("instance/{name}"),
-            "StatusRewritten",
+            Reason::StatusRewritten,
             "status file was changed behind the daemon; rewritten from its state",
         );
         true
@@ -154,7 +155,7 @@ impl Daemon {
             "could not be rewritten"
         };
         self.events
-            .emit(&obj, "InvalidPodEnv", &format!("{problem}; {how}"));
+            .emit(&obj, Reason::InvalidPodEnv, &format!("{problem}; {how}"));
     }
 
     pub(super) fn sync_state(&mut self, name: &str) {
@@ -171,7 +172,7 @@ impl Daemon {
                     }
                     let obj = inst.object();
                     inst.desired = s;
-                    inst.st.desired = s.as_str().to_string();
+                    inst.st.desired = s;
                     if s == PodState::Running
                         && matches!(
                             inst.st.phase,
@@ -183,13 +184,13 @@ impl Daemon {
                             "Failed",
                             false,
                             "Restarted",
-                            crate::events::now_secs(),
+                            lcc_core::events::now_secs(),
                         );
                         inst.set_phase(Phase::Pending);
                     }
                     self.events.emit(
                         &obj,
-                        "DesiredState",
+                        Reason::DesiredState,
                         &format!("pod.state is now {}", s.as_str()),
                     );
                 }
@@ -206,7 +207,7 @@ impl Daemon {
                 let _ = podfs::write_state(&inst.dir, d);
                 self.events.emit(
                     &obj,
-                    "InvalidPodState",
+                    Reason::InvalidPodState,
                     &format!("{e}; rewritten as {}", d.as_str()),
                 );
             }
@@ -239,7 +240,7 @@ impl Daemon {
         if stopped {
             self.events.emit(
                 &obj,
-                "StoppedOutside",
+                Reason::StoppedOutside,
                 "the pod was stopped outside the daemon",
             );
             self.mark_unready(name, "Stopped");
@@ -250,7 +251,7 @@ impl Daemon {
         }
         let code = exit.map_or("unknown (killed)".to_string(), |c| c.to_string());
         self.events
-            .emit(&obj, "Exited", &format!("process ended, exit code {code}"));
+            .emit(&obj, Reason::Exited, &format!("process ended, exit code {code}"));
         self.ended(name, exit, "exited".to_string());
     }
 }

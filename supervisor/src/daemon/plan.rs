@@ -1,12 +1,13 @@
 //! Reconcile of the plan: manifest reloads, scale overrides, explicit pods and group
 //! replicas brought to what the plan asks for.
 
+use lcc_core::events::Reason;
 use super::{Daemon, CREATES_PER_PASS};
 use crate::compat;
 use crate::groups;
 use crate::instance::Owner;
 use crate::podfs::{self, PodState};
-use crate::status::Phase;
+use lcc_core::status::Phase;
 use lcc_compiler::PodSpec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -25,7 +26,7 @@ impl Daemon {
                     self.plan = plan;
                     self.emit(
                         &format!("cluster/{}", self.plan.name),
-                        "ManifestsApplied",
+                        Reason::ManifestsApplied,
                         "manifests changed; reconciling",
                     );
                 }
@@ -34,7 +35,7 @@ impl Daemon {
                 self.bad_sig = Some(sig);
                 self.emit(
                     &format!("cluster/{}", self.plan.name),
-                    "InvalidManifests",
+                    Reason::InvalidManifests,
                     &format!("edit refused; running on the last good manifests:\n{diag}"),
                 );
             }
@@ -62,7 +63,7 @@ impl Daemon {
                         if !self.scale.contains_key(&name) {
                             self.emit(
                                 &format!("group/{name}"),
-                                "InvalidScale",
+                                Reason::InvalidScale,
                                 "scale override unreadable; ignored",
                             );
                         }
@@ -74,7 +75,7 @@ impl Daemon {
             if self.scale.get(g) != Some(n) && self.plan.groups.iter().any(|x| &x.name == g) {
                 self.emit(
                     &format!("group/{g}"),
-                    "Scaled",
+                    Reason::Scaled,
                     &format!("replicas set to {n}"),
                 );
             }
@@ -112,7 +113,7 @@ impl Daemon {
                 inst.owner = Owner::Orphan;
                 self.events.emit(
                     &format!("instance/{name}"),
-                    "Orphaned",
+                    Reason::Orphaned,
                     "no manifest asks for it any more; removing",
                 );
             }
@@ -155,7 +156,7 @@ impl Daemon {
             inst.pending_spec = Some(spec.clone());
             self.events.emit(
                 &format!("instance/{name}"),
-                "SpecChanged",
+                Reason::SpecChanged,
                 "manifest changed; replacing the instance",
             );
         }
@@ -208,7 +209,7 @@ impl Daemon {
                 groups::Action::Create(name) => {
                     self.emit(
                         &format!("group/{group}"),
-                        "Scheduled",
+                        Reason::Scheduled,
                         &format!("creating {name}"),
                     );
                     self.create(
@@ -225,7 +226,7 @@ impl Daemon {
                 groups::Action::Remove(name) => {
                     self.emit(
                         &format!("group/{group}"),
-                        "Removing",
+                        Reason::Removing,
                         &format!("removing {name}"),
                     );
                     self.set_desired(&name, PodState::Removed);
@@ -239,7 +240,7 @@ impl Daemon {
             return;
         };
         inst.desired = state;
-        inst.st.desired = state.as_str().to_string();
+        inst.st.desired = state;
         let _ = podfs::write_state(&inst.dir, state);
     }
 }

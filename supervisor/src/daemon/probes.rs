@@ -1,5 +1,6 @@
 //! Readiness: probe scheduling and results, and marking instances ready or not.
 
+use lcc_core::events::Reason;
 use super::util::pod_command;
 use super::{Daemon, Msg};
 use crate::compat;
@@ -294,7 +295,7 @@ impl Daemon {
         let obj = format!("instance/{name}");
         self.emit(
             &obj,
-            "Unhealthy",
+            Reason::Unhealthy,
             &format!("{misses} probes failed in a row ({err}); restarting"),
         );
         self.stop(name, Op::Restart);
@@ -312,9 +313,9 @@ impl Daemon {
             inst.ever_ready = true;
             inst.ready_since = Some(Instant::now());
             inst.st
-                .set_condition("Ready", true, reason, crate::events::now_secs());
+                .set_condition("Ready", true, reason, lcc_core::events::now_secs());
             let obj = inst.object();
-            self.events.emit(&obj, "Ready", reason);
+            self.events.emit(&obj, Reason::Ready, reason);
         }
     }
 
@@ -328,9 +329,9 @@ impl Daemon {
             inst.st.ready = false;
             inst.ready_since = None;
             inst.st
-                .set_condition("Ready", false, reason, crate::events::now_secs());
+                .set_condition("Ready", false, reason, lcc_core::events::now_secs());
             let obj = inst.object();
-            self.events.emit(&obj, "NotReady", reason);
+            self.events.emit(&obj, Reason::NotReady, reason);
         }
     }
 }

@@ -1,13 +1,14 @@
 //! The gateway proxy: backends from the ready set, `proxy.conf` writing, and spawning
 //! and supervising the lcc-proxy child.
 
+use lcc_core::events::Reason;
 use super::util::kill_recorded;
 use super::{Daemon, Msg};
 use crate::instance::Owner;
 use crate::podfs::PodState;
 use crate::podfs::{self, ProcId};
 use crate::proxyconf;
-use crate::status;
+use lcc_core::status;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -72,7 +73,7 @@ impl Daemon {
         if self.last_conf.as_deref() == Some(text.as_str()) {
             return;
         }
-        match crate::atomic::write_atomic(&self.layout.proxy_conf(), text.as_bytes()) {
+        match lcc_core::atomic::write_atomic(&self.layout.proxy_conf(), text.as_bytes()) {
             Ok(()) => {
                 self.last_conf = Some(text);
                 self.conf_key = podfs::file_key(&self.layout.proxy_conf());
@@ -85,7 +86,7 @@ impl Daemon {
         let Some(bin) = self.opts.proxy_bin.clone() else {
             if !self.proxy.missing_reported {
                 self.proxy.missing_reported = true;
-                self.emit("proxy", "ProxyMissing", "neither lcc-proxy (next to lcc or in $LCC_PROXY_BIN) nor lcc itself can be run; gateways are not served");
+                self.emit("proxy", Reason::ProxyMissing, "neither lcc-proxy (next to lcc or in $LCC_PROXY_BIN) nor lcc itself can be run; gateways are not served");
             }
             return;
         };
@@ -120,7 +121,7 @@ impl Daemon {
             Ok((pid, rx)) => {
                 self.proxy.pid = Some(pid);
                 if let Some(id) = ProcId::of(pid) {
-                    let _ = crate::atomic::write_atomic(
+                    let _ = lcc_core::atomic::write_atomic(
                         &self.layout.proxy_pid(),
                         format!("{} {}\n", id.pid, id.start).as_bytes(),
                     );
@@ -130,12 +131,12 @@ impl Daemon {
                     let code = rx.await.unwrap_or(-1);
                     let _ = tx.send(Msg::ProxyExited(code));
                 });
-                self.emit("proxy", "ProxyStarted", &format!("lcc-proxy pid {pid}"));
+                self.emit("proxy", Reason::ProxyStarted, &format!("lcc-proxy pid {pid}"));
             }
             Err(e) => {
                 self.emit(
                     "proxy",
-                    "ProxyFailed",
+                    Reason::ProxyFailed,
                     &format!("cannot start {}: {e}", bin.display()),
                 );
                 self.proxy.restart_at = Some(Instant::now() + Duration::from_secs(1));

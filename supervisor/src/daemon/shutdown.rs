@@ -1,8 +1,9 @@
 //! Shutdown: stop every pod within its stop timeout, then the proxy.
 
+use lcc_core::events::Reason;
 use super::{Daemon, Msg};
 use crate::instance::Op;
-use crate::status::Phase;
+use lcc_core::status::Phase;
 use lcc_compiler::podspec::AppKind;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -16,7 +17,7 @@ impl Daemon {
         self.stopping = true;
         self.emit(
             &format!("cluster/{}", self.plan.name),
-            "ShuttingDown",
+            Reason::ShuttingDown,
             "stopping every pod",
         );
         let longest = self

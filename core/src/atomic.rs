@@ -5,8 +5,15 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `data` to `path` so that readers see the old or the new file, never a torn one,
-/// and makes the rename durable.
+/// and makes the rename durable. The file is 0600 (owner only).
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, data, 0o600)
+}
+
+/// [`write_atomic`] with the file's permission bits, set before it becomes visible
+/// (an executable script is 0700).
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = parent(path);
     let mut tmp = match tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir) {
         Ok(t) => t,
@@ -19,6 +26,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         Err(e) => return Err(e),
     };
     tmp.write_all(data)?;
+    if mode != 0o600 {
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // The rename itself is durable only once the directory is synced; best effort.

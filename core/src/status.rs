@@ -2,6 +2,7 @@
 //! read by `lcc ps`, `lcc up` and tests.
 
 use crate::layout::Layout;
+use crate::pod_state::PodState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -70,7 +71,7 @@ pub struct InstanceStatus {
     /// Owning group, if any.
     pub group: Option<String>,
     /// Desired state from `pod.state`.
-    pub desired: String,
+    pub desired: PodState,
     /// Phase.
     pub phase: Phase,
     /// Whether the Ready condition holds.
