@@ -196,8 +196,7 @@ pub fn write_pod(pod_dir: &Path, spec: &PodSpec, lcc_bin: &Path) -> Result<(), R
     // not followed.
     lcc_core::layout::make_private_dir(pod_dir).map_err(io(pod_dir))?;
     let target = pod_dir.join("pod");
-    lcc_core::atomic::write_atomic_mode(&target, script.as_bytes(), 0o700)
-        .map_err(io(&target))?;
+    lcc_core::atomic::write_atomic_mode(&target, script.as_bytes(), 0o700).map_err(io(&target))?;
     Ok(())
 }
 

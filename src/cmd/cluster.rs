@@ -3,11 +3,11 @@
 
 use crate::cli::{Command, Format, StorageCommand, UpArgs};
 use anyhow::{bail, Context};
-use lcc_core::protected::Protected;
+use lcc_core::events;
 use lcc_core::layout::Layout;
 use lcc_core::pod_state::PodState;
+use lcc_core::protected::Protected;
 use lcc_core::status::{self, InstanceStatus, Phase};
-use lcc_core::events;
 use lcc_supervisor::{control, daemon, lock, storage};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -113,7 +113,11 @@ fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomi
         }
         if !announced && layout.daemon_up().exists() {
             let sts = status::read_all(layout);
-            if !sts.is_empty() && sts.iter().all(|s| s.ready || s.desired != PodState::Running) {
+            if !sts.is_empty()
+                && sts
+                    .iter()
+                    .all(|s| s.ready || s.desired != PodState::Running)
+            {
                 announced = true;
                 print_urls(plan);
             }
