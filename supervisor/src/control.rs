@@ -2,10 +2,10 @@
 //! stop the pods directly when none runs), write desired states and scale overrides.
 //! Storages are in [`crate::storage`].
 
+use crate::lock;
+use crate::podfs::{self, PodState};
 use lcc_core::atomic::write_atomic;
 use lcc_core::layout::Layout;
-use crate::podfs::{self, PodState};
-use crate::lock;
 use lcc_core::status;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

@@ -2,9 +2,9 @@
 //! its pod, its probe and backoff bookkeeping, and the status file it mirrors.
 
 use crate::podfs::{PodState, ProcId};
-use lcc_core::status::{InstanceStatus, Phase};
 use lcc_compiler::podspec::AppKind;
 use lcc_compiler::PodSpec;
+use lcc_core::status::{InstanceStatus, Phase};
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -1,8 +1,8 @@
 //! The files of a pod directory the daemon reads and writes: `pod.state`, `pod.env`,
 //! `.pod/pid` (`PID STARTTIME`), `.pod/exit`, `.pod/stopped`, `.pod/started`.
 
-pub use lcc_core::pod_state::PodState;
 use lcc_core::atomic::write_atomic;
+pub use lcc_core::pod_state::PodState;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -4,11 +4,11 @@
 //! ownership mark unless forced) and done after ([`Doomed::delete`]), so the caller can
 //! show what will go and ask.
 
-use lcc_core::layout::Layout;
-use lcc_core::status;
 use lcc_compiler::{Plan, PodSpec};
+use lcc_core::layout::Layout;
 use lcc_core::ownership::{StorageMark, STORAGE_MARK};
 use lcc_core::protected::{resolve, Protected, Refusal};
+use lcc_core::status;
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -1,14 +1,14 @@
 //! Creation of new pods and adoption of the ones already on disk.
 
-use lcc_core::events::Reason;
 use super::util::run_pod_blocking;
 use super::Daemon;
 use crate::compat;
 use crate::instance::{Inst, Owner};
 use crate::podfs::{self, PodState, ProcId};
-use lcc_core::status::{self, InstanceStatus, Phase};
 use lcc_compiler::podspec::AppKind;
 use lcc_compiler::PodSpec;
+use lcc_core::events::Reason;
+use lcc_core::status::{self, InstanceStatus, Phase};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -137,7 +137,11 @@ impl Daemon {
             inst.st.restarts = restarts;
             inst.set_phase(Phase::Running);
             let pid = live.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
-            self.emit(&inst.object(), Reason::Adopted, &format!("{pid} kept running"));
+            self.emit(
+                &inst.object(),
+                Reason::Adopted,
+                &format!("{pid} kept running"),
+            );
         } else if desired == PodState::Running
             && matches!(inst.st.phase, Phase::Failed | Phase::Exited)
         {
@@ -153,8 +157,12 @@ impl Daemon {
             );
         } else {
             inst.st.failures = 0;
-            inst.st
-                .set_condition("Failed", false, "DaemonStarted", lcc_core::events::now_secs());
+            inst.st.set_condition(
+                "Failed",
+                false,
+                "DaemonStarted",
+                lcc_core::events::now_secs(),
+            );
             inst.set_phase(Phase::Pending);
         }
         inst.st.ready = false;

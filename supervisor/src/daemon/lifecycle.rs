@@ -1,7 +1,6 @@
 //! Acting on instances: step/start/stop decisions, pod ops and their completion,
 //! restart backoff, re-render and removal.
 
-use lcc_core::events::Reason;
 use super::util::pod_command;
 use super::{Daemon, Msg};
 use crate::backoff;
@@ -9,8 +8,9 @@ use crate::compat;
 use crate::instance::{Inst, Op};
 use crate::podfs::{self, PodState};
 use crate::reaper::RunError;
-use lcc_core::status::{self, Phase};
 use lcc_compiler::podspec::{AppKind, RestartPolicy};
+use lcc_core::events::Reason;
+use lcc_core::status::{self, Phase};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::sync::Arc;

@@ -21,15 +21,15 @@ use plan::manifest_signature;
 use util::signal;
 
 use crate::compat;
-use lcc_core::events::EventLog;
 use crate::instance::{Inst, Op};
-use lcc_core::layout::Layout;
 use crate::lock::DaemonLock;
 use crate::podfs;
 use crate::reaper::Reaper;
-use lcc_core::status;
 use crate::watch::{Change, Watch};
 use lcc_compiler::Plan;
+use lcc_core::events::EventLog;
+use lcc_core::layout::Layout;
+use lcc_core::status;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,11 +1,11 @@
 //! Observation: sync of `pod.state` and `pod.env`, process liveness, and repair of the
 //! files the daemon wrote when someone else overwrote them.
 
-use lcc_core::events::Reason;
 use super::Daemon;
 use crate::podfs::{self, PodState};
-use lcc_core::status::Phase;
 use lcc_compiler::podspec::AppKind;
+use lcc_core::events::Reason;
+use lcc_core::status::Phase;
 
 impl Daemon {
     /// Re-reads every `pod.state` and checks every process.
@@ -250,8 +250,11 @@ impl Daemon {
             return;
         }
         let code = exit.map_or("unknown (killed)".to_string(), |c| c.to_string());
-        self.events
-            .emit(&obj, Reason::Exited, &format!("process ended, exit code {code}"));
+        self.events.emit(
+            &obj,
+            Reason::Exited,
+            &format!("process ended, exit code {code}"),
+        );
         self.ended(name, exit, "exited".to_string());
     }
 }

@@ -1,14 +1,14 @@
 //! Reconcile of the plan: manifest reloads, scale overrides, explicit pods and group
 //! replicas brought to what the plan asks for.
 
-use lcc_core::events::Reason;
 use super::{Daemon, CREATES_PER_PASS};
 use crate::compat;
 use crate::groups;
 use crate::instance::Owner;
 use crate::podfs::{self, PodState};
-use lcc_core::status::Phase;
 use lcc_compiler::PodSpec;
+use lcc_core::events::Reason;
+use lcc_core::status::Phase;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

@@ -1,6 +1,5 @@
 //! Readiness: probe scheduling and results, and marking instances ready or not.
 
-use lcc_core::events::Reason;
 use super::util::pod_command;
 use super::{Daemon, Msg};
 use crate::compat;
@@ -9,6 +8,7 @@ use crate::instance::Op;
 use crate::reaper::RunError;
 use lcc_compiler::podspec::{AppKind, ProbeAction, RestartPolicy};
 use lcc_compiler::PodSpec;
+use lcc_core::events::Reason;
 use std::borrow::Cow;
 use std::process::Stdio;
 use std::sync::Arc;

@@ -1,13 +1,13 @@
 //! The gateway proxy: backends from the ready set, `proxy.conf` writing, and spawning
 //! and supervising the lcc-proxy child.
 
-use lcc_core::events::Reason;
 use super::util::kill_recorded;
 use super::{Daemon, Msg};
 use crate::instance::Owner;
 use crate::podfs::PodState;
 use crate::podfs::{self, ProcId};
 use crate::proxyconf;
+use lcc_core::events::Reason;
 use lcc_core::status;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,7 +131,11 @@ impl Daemon {
                     let code = rx.await.unwrap_or(-1);
                     let _ = tx.send(Msg::ProxyExited(code));
                 });
-                self.emit("proxy", Reason::ProxyStarted, &format!("lcc-proxy pid {pid}"));
+                self.emit(
+                    "proxy",
+                    Reason::ProxyStarted,
+                    &format!("lcc-proxy pid {pid}"),
+                );
             }
             Err(e) => {
                 self.emit(

@@ -1,10 +1,10 @@
 //! Shutdown: stop every pod within its stop timeout, then the proxy.
 
-use lcc_core::events::Reason;
 use super::{Daemon, Msg};
 use crate::instance::Op;
-use lcc_core::status::Phase;
 use lcc_compiler::podspec::AppKind;
+use lcc_core::events::Reason;
+use lcc_core::status::Phase;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
