@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    lcc_core::log::init();
     match cmd::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {

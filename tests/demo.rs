@@ -1,16 +1,13 @@
 //! End-to-end test of `examples/demo`, the README's main job: a copy of the demo on free
 //! ports, brought up by the real `lcc`, exercised over real loopback HTTP.
 
-#[path = "daemon_support/mod.rs"]
-mod support;
-
+use crate::support::{self, alive, text, wait_until, Cluster};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{alive, text, wait_until, Cluster};
 
 /// Ports the demo fixes: the entrance listener, then the four gateways.
 const DEMO_PORTS: [u16; 5] = [8080, 9080, 9081, 9082, 9083];
@@ -68,7 +65,8 @@ fn free_ports() -> Vec<u16> {
         .collect()
 }
 
-/// Copies the demo into the cluster's directory, moving its fixed ports to free ones.
+/// Copies the demo into the cluster's directory, moving its fixed ports to free ones and
+/// its host ports to the cluster's own.
 fn copy_demo(cluster: &Cluster, ports: &[u16]) {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
     // Not the `.lcc/` a run of the demo in this checkout left there (pods, scale
@@ -92,7 +90,7 @@ fn copy_demo(cluster: &Cluster, ports: &[u16]) {
             for (from, to) in DEMO_PORTS.iter().zip(ports) {
                 yaml = yaml.replace(&from.to_string(), &to.to_string());
             }
-            yaml = yaml.replace("30000-31999", "45000-45199");
+            yaml = yaml.replace("30000-31999", &cluster.host_ports());
             std::fs::write(&path, yaml).expect("write yaml");
         }
     }
@@ -100,7 +98,7 @@ fn copy_demo(cluster: &Cluster, ports: &[u16]) {
 
 /// The demo, copied and up (`lcc up -d --wait`); its entrance port and gateway ports.
 fn demo_up() -> (Cluster, Vec<u16>) {
-    let cluster = Cluster::new("demo", 45000);
+    let cluster = Cluster::new("demo");
     let ports = free_ports();
     copy_demo(&cluster, &ports);
     cluster.up();
@@ -190,7 +188,7 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let replaced = wait_until(Duration::from_secs(30), || {
         cluster
-            .members("notes")
+            .current_members("notes")
             .iter()
             .any(|m| m != "notes-1" && cluster.ready(m))
             && get(http, "/entrances/notes/")
@@ -215,16 +213,9 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
 
 #[test]
 fn demo_in_the_foreground_prints_urls_and_stops_on_ctrl_c() {
-    let cluster = Cluster::new("demo", 45200);
+    let cluster = Cluster::new("demo");
     let ports = free_ports();
     copy_demo(&cluster, &ports);
-    std::fs::write(
-        cluster.path().join("cluster.yaml"),
-        std::fs::read_to_string(cluster.path().join("cluster.yaml"))
-            .expect("read")
-            .replace("45000-45199", "45200-45399"),
-    )
-    .expect("write cluster.yaml");
     let out_file = cluster.path().join("up.out");
     let mut up = Command::new(support::lcc_bin())
         .args(["up"])

@@ -195,7 +195,7 @@ impl EventLog {
             message: message.to_string(),
         };
         if let Err(e) = self.append(&ev) {
-            eprintln!("lcc: cannot append to {}: {e}", self.path.display());
+            tracing::warn!("cannot append to {}: {e}", self.path.display());
         }
     }
 

@@ -7,8 +7,10 @@
 pub mod atomic;
 pub mod events;
 pub mod layout;
+pub mod log;
 pub mod ownership;
 pub mod pod_state;
 pub mod podspec;
 pub mod protected;
+pub mod proxy_config;
 pub mod status;

@@ -10,7 +10,7 @@ use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
 /// The cores this process may run on, in order.
-pub fn allowed() -> Vec<usize> {
+pub(crate) fn allowed() -> Vec<usize> {
     let Ok(set) = sched_getaffinity(Pid::from_raw(0)) else {
         return Vec::new();
     };
@@ -21,7 +21,7 @@ pub fn allowed() -> Vec<usize> {
 
 /// The core worker `index` of `workers` runs on: one each, or none when the workers are
 /// one (it may go wherever is free) or outnumber the cores (stacking is then certain).
-pub fn core_for(index: usize, workers: usize, allowed: &[usize]) -> Option<usize> {
+pub(crate) fn core_for(index: usize, workers: usize, allowed: &[usize]) -> Option<usize> {
     if workers < 2 || workers > allowed.len() {
         return None;
     }
@@ -29,7 +29,7 @@ pub fn core_for(index: usize, workers: usize, allowed: &[usize]) -> Option<usize
 }
 
 /// Keeps the calling thread on `cpu` (threads it starts later inherit that).
-pub fn pin_current(cpu: usize) -> nix::Result<()> {
+pub(crate) fn pin_current(cpu: usize) -> nix::Result<()> {
     let mut set = CpuSet::new();
     set.set(cpu)?;
     sched_setaffinity(Pid::from_raw(0), &set)

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 /// Why a connection to a backend could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     /// The backend refused or reset the connection (or its name did not resolve).
     #[error("{backend}: {source}")]
     Refused {
@@ -34,9 +34,9 @@ pub enum ConnectError {
 
 /// One backend: its address, its idle keep-alive connections, and when it last refused.
 #[derive(Debug)]
-pub struct Backend {
+pub(crate) struct Backend {
     /// `HOST:PORT` as written in the config.
-    pub authority: String,
+    pub(crate) authority: String,
     addr: Option<SocketAddr>,
     down_until_ms: AtomicU64,
     /// Idle keep-alive connections to this backend, one pool per worker (a connection
@@ -46,7 +46,7 @@ pub struct Backend {
 
 impl Backend {
     /// A backend at `authority` (`HOST:PORT`, already validated), served by `workers`.
-    pub fn new(authority: &str, workers: usize) -> Self {
+    pub(crate) fn new(authority: &str, workers: usize) -> Self {
         Self {
             authority: authority.to_string(),
             addr: authority.parse().ok(),
@@ -56,13 +56,13 @@ impl Backend {
     }
 
     /// The idle connections of the worker running the caller.
-    pub fn pool(&self) -> &Pool {
+    pub(crate) fn pool(&self) -> &Pool {
         let index = workers::current().min(self.pools.len() - 1);
         &self.pools[index]
     }
 
     /// Opens a TCP connection to the backend; a failure marks it down for a while.
-    pub async fn connect(&self, limits: &Limits) -> Result<TcpStream, ConnectError> {
+    pub(crate) async fn connect(&self, limits: &Limits) -> Result<TcpStream, ConnectError> {
         let connect = async {
             match self.addr {
                 Some(addr) => TcpStream::connect(addr).await,
@@ -101,14 +101,14 @@ impl Backend {
 
 /// A gateway's backends and its round-robin position.
 #[derive(Debug, Default)]
-pub struct Balancer {
+pub(crate) struct Balancer {
     backends: Vec<Arc<Backend>>,
     next: AtomicUsize,
 }
 
 impl Balancer {
     /// Balances over `backends` in order.
-    pub fn new(backends: Vec<Arc<Backend>>) -> Self {
+    pub(crate) fn new(backends: Vec<Arc<Backend>>) -> Self {
         Self {
             backends,
             next: AtomicUsize::new(0),
@@ -116,13 +116,13 @@ impl Balancer {
     }
 
     /// True when the gateway has no backend at all.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.backends.is_empty()
     }
 
     /// The backends to try for one request, in order: the next one in turn first,
     /// then the others; those that refused lately come last; at most `max_tries`.
-    pub fn candidates(&self, max_tries: usize) -> Candidates<'_> {
+    pub(crate) fn candidates(&self, max_tries: usize) -> Candidates<'_> {
         let start = if self.backends.len() > 1 {
             self.next.fetch_add(1, Ordering::Relaxed)
         } else {
@@ -141,7 +141,7 @@ impl Balancer {
 
 /// The order in which one request tries backends (see [`Balancer::candidates`]).
 #[derive(Debug)]
-pub struct Candidates<'a> {
+pub(crate) struct Candidates<'a> {
     backends: &'a [Arc<Backend>],
     start: usize,
     index: usize,

@@ -25,33 +25,38 @@ use tokio::sync::watch;
 
 /// What every connection of one proxy shares.
 #[derive(Debug)]
-pub struct Shared {
-    /// Timeouts and bounds.
-    pub limits: Arc<Limits>,
+pub(crate) struct Shared {
+    /// The limits in force: [`Shared::defaults`] with the current config's timeouts;
+    /// each connection takes the ones in force when it is accepted.
+    pub(crate) limits: ArcSwap<Limits>,
+    /// The limits the proxy was started with, before any config's timeouts.
+    pub(crate) defaults: Limits,
     /// Counters.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// How many worker threads serve connections (each has its own backend pools).
-    pub workers: usize,
+    pub(crate) workers: usize,
 }
 
 /// The context of one client connection.
 #[derive(Debug)]
-pub struct ConnCtx {
+pub(crate) struct ConnCtx {
     /// What its listener serves now (swapped by reloads).
-    pub role: Arc<ArcSwap<Role>>,
+    pub(crate) role: Arc<ArcSwap<Role>>,
     /// The client's IP, ready for `X-Forwarded-For`.
-    pub client_ip: HeaderValue,
+    pub(crate) client_ip: HeaderValue,
+    /// The limits in force when it was accepted.
+    pub(crate) limits: Arc<Limits>,
     /// Shared state.
-    pub shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     /// Fires when the listener closes; upgraded tunnels then get the drain timeout.
-    pub stop: watch::Receiver<bool>,
-    /// The response timeout of its requests (lean path), one lazy timer for all.
-    pub deadline: Deadline,
+    pub(crate) stop: watch::Receiver<bool>,
+    /// The response timeout of its requests, one lazy timer for all.
+    pub(crate) deadline: Deadline,
 }
 
 /// Serves one accepted connection (counted by `_gauge`) until it ends, or until `stop`
 /// asks it to finish.
-pub async fn serve(
+pub(crate) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     role: Arc<ArcSwap<Role>>,
@@ -60,10 +65,11 @@ pub async fn serve(
     _gauge: ConnectionGauge,
 ) {
     let _ = stream.set_nodelay(true);
+    let limits = shared.limits.load_full();
     let current = role.load_full();
     if let Role::Tcp(gateway) = &*current {
         // a tcp session is never cut by a reload; the drain timeout bounds it after removal
-        return tcp::serve(stream, gateway, &shared).await;
+        return tcp::serve(stream, gateway, &limits).await;
     }
     drop(current);
     let client_ip = HeaderValue::from_str(&peer.ip().to_string())
@@ -71,6 +77,7 @@ pub async fn serve(
     let ctx = Arc::new(ConnCtx {
         role,
         client_ip,
+        limits,
         shared,
         stop: stop.clone(),
         deadline: Deadline::default(),
@@ -79,7 +86,7 @@ pub async fn serve(
 }
 
 async fn serve_http(stream: TcpStream, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>) {
-    let limits = ctx.shared.limits.clone();
+    let limits = ctx.limits.clone();
     let idle = Idle::new();
     let service = {
         let idle = idle.clone();

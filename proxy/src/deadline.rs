@@ -12,17 +12,17 @@ use tokio::time::{Instant, Sleep};
 
 /// One connection's timer; its requests come one at a time (HTTP/1).
 #[derive(Debug, Default)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     sleep: Mutex<Option<Pin<Box<Sleep>>>>,
 }
 
 /// The response did not come before its deadline.
 #[derive(Debug)]
-pub struct Elapsed;
+pub(crate) struct Elapsed;
 
 impl Deadline {
     /// Runs `fut` until it completes or `after` has passed.
-    pub fn within<F: Future + Unpin>(&self, after: Duration, fut: F) -> Within<'_, F> {
+    pub(crate) fn within<F: Future + Unpin>(&self, after: Duration, fut: F) -> Within<'_, F> {
         Within {
             fut,
             due: Instant::now() + after,
@@ -51,7 +51,7 @@ impl Deadline {
 
 /// A future bounded by its connection's [`Deadline`] (pin it first: `tokio::pin!`).
 #[derive(Debug)]
-pub struct Within<'a, F> {
+pub(crate) struct Within<'a, F> {
     fut: F,
     due: Instant,
     deadline: &'a Deadline,

@@ -13,7 +13,11 @@ use hyper::body::Incoming;
 use std::fmt::Write as _;
 
 /// Answers one request on the http listener.
-pub async fn handle(req: Request<Incoming>, table: &Table, ctx: &ConnCtx) -> Response<DownBody> {
+pub(crate) async fn handle(
+    req: Request<Incoming>,
+    table: &Table,
+    ctx: &ConnCtx,
+) -> Response<DownBody> {
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/entrances/") else {
         return local(&req, table, ctx);

@@ -1,35 +1,40 @@
-//! HTTP forwarding: one request to the next backend of a gateway, skipping backends that
-//! refuse, with the response streamed back (or the connection tunnelled on an upgrade).
+//! HTTP forwarding, the one path of every request to a gateway's backends: the next
+//! backend in turn, skipping those that refuse, over the HTTP/1 client of [`crate::h1`];
+//! the response streamed back, or the connection tunnelled on an upgrade.
 
 use crate::balancer::{Backend, ConnectError};
-use crate::body::{DownBody, Reuse, UpBody};
+use crate::body::DownBody;
 use crate::conn::ConnCtx;
-use crate::h1;
+use crate::h1::{self, ExchangeError, H1Error};
 use crate::headers;
 use crate::metrics::Counters;
 use crate::respond;
 use crate::routes::GatewayRt;
-use crate::upstream::{self, Sender};
+use crate::upload::Upload;
+use crate::upstream;
+use bytes::BytesMut;
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, Response, StatusCode, Uri};
 use hyper::body::{Body, Incoming};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 /// Where a request goes and how it came in.
 #[derive(Debug)]
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// The gateway whose backends serve it.
-    pub gateway: &'a GatewayRt,
+    pub(crate) gateway: &'a GatewayRt,
     /// The counters of the entrance or gateway it came through.
-    pub counters: &'a Arc<Counters>,
+    pub(crate) counters: &'a Arc<Counters>,
     /// `X-Forwarded-Prefix` for an entrance.
-    pub prefix: Option<&'a HeaderValue>,
+    pub(crate) prefix: Option<&'a HeaderValue>,
     /// The path and query to ask the backend for; `None` keeps the client's.
-    pub path: Option<PathAndQuery>,
+    pub(crate) path: Option<PathAndQuery>,
 }
 
 /// Why the proxy answers a request itself.
@@ -61,10 +66,17 @@ impl Failure {
             Failure::ClientBody(_) => StatusCode::BAD_REQUEST,
         }
     }
+
+    fn broken(backend: &Backend, e: &H1Error) -> Failure {
+        Failure::Broken {
+            backend: backend.authority.clone(),
+            reason: e.to_string(),
+        }
+    }
 }
 
 /// Forwards `req` to `target`; every failure becomes a short plain-text answer.
-pub async fn forward(
+pub(crate) async fn forward(
     req: Request<Incoming>,
     target: Target<'_>,
     ctx: &ConnCtx,
@@ -74,11 +86,17 @@ pub async fn forward(
         Ok(resp) => resp,
         Err(failure) => {
             Counters::add(&target.counters.errors, 1);
+            tracing::debug!("gateway {}: {failure}", target.gateway.name);
             respond::text(failure.status(), &failure.to_string())
         }
     }
 }
 
+/// Tries the gateway's backends in turn. A request goes again to a new connection, then
+/// to the next backend, when nothing of it was written (a pooled connection the backend
+/// had closed), or when it is a bodyless GET, HEAD, OPTIONS or TRACE, which may be sent
+/// twice (RFC 9110, 9.2.2): a backend killed with the connection pooled then fails none.
+/// Any other request whose exchange broke is answered 502.
 async fn try_forward(
     mut req: Request<Incoming>,
     target: &Target<'_>,
@@ -93,79 +111,63 @@ async fn try_forward(
     let (mut parts, body) = req.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
     headers::add_forwarded(&mut parts.headers, &ctx.client_ip, target.prefix);
-    parts.uri = match &target.path {
+    let uri = match &target.path {
         Some(pq) => Uri::from(pq.clone()),
         None => origin_form(&parts.uri),
     };
-    parts.version = Version::HTTP_11;
-    if Replay::allowed(&parts, &body) && !upgrade {
-        return try_lean(parts, target, ctx).await;
-    }
-    let replay = Replay::of(&parts, &body);
-    let mut req = Request::from_parts(parts, UpBody::new(body, target.counters.clone()));
-    let limits = &ctx.shared.limits;
+    let replayable = idempotent(&parts.method) && body.is_end_stream();
+    let mut upload = Upload::prepare(&mut parts.headers, body, target.counters);
+    let limits = &ctx.limits;
     let mut last = None;
     let mut broken = None;
     for backend in gateway.balancer.candidates(limits.max_tries) {
-        if !req.headers().contains_key(header::HOST) {
+        if !parts.headers.contains_key(header::HOST) {
             if let Ok(host) = HeaderValue::from_str(&backend.authority) {
-                req.headers_mut().insert(header::HOST, host);
+                parts.headers.insert(header::HOST, host);
             }
         }
-        let mut fresh = false;
-        loop {
-            let sender = if fresh {
-                upstream::fresh(backend, limits).await
-            } else {
-                upstream::checkout(backend, limits).await
+        let head = h1::encode_head(&parts.method, &uri, &parts.headers);
+        for fresh in [false, true] {
+            let conn = match fresh {
+                true => h1::Conn::connect(backend, limits).await,
+                false => upstream::checkout(backend, limits).await,
             };
-            let mut sender = match sender {
-                Ok(s) => s,
+            let mut conn = match conn {
+                Ok(conn) => conn,
                 Err(e) => {
                     last = Some(e);
                     break;
                 }
             };
-            let sent = match send(&mut sender, req, backend, ctx).await {
-                Ok(sent) => sent,
-                // A bodyless idempotent request whose connection broke (a backend killed
-                // with the connection pooled) may be sent again (RFC 9110, 9.2.2): on a
-                // new connection, then on the next backend.
-                Err(failure @ Failure::Broken { .. }) => match &replay {
-                    Some(replay) => {
-                        req = replay.request(target.counters);
-                        if fresh {
-                            broken = Some(failure);
-                            break;
-                        }
-                        fresh = true;
-                        continue;
-                    }
-                    None => return Err(failure),
-                },
-                Err(failure) => return Err(failure),
+            let exchanged = {
+                let exchange = conn.exchange(&head, &parts.method, upgrade, &mut upload);
+                tokio::pin!(exchange);
+                ctx.deadline.within(limits.response_timeout, exchange).await
             };
-            match sent {
-                Sent::Answered(resp) => {
-                    let reuse = Reuse {
-                        sender,
-                        backend: backend.clone(),
-                        limits: limits.clone(),
+            let failed = match exchanged {
+                Ok(Ok(head)) => {
+                    let answer = Answer {
+                        head,
+                        conn,
+                        upload,
+                        client_upgrade,
                     };
-                    return Ok(finish(resp, reuse, client_upgrade, target.counters, ctx));
+                    return Ok(answer.respond(backend, target, ctx));
                 }
-                // nothing was written: a stale pooled connection; a new one may work
-                Sent::Unsent(back) if !fresh => {
-                    req = back;
-                    fresh = true;
-                }
-                Sent::Unsent(_) => {
-                    return Err(Failure::Broken {
+                Err(_) => {
+                    return Err(Failure::Timeout {
                         backend: backend.authority.clone(),
-                        reason: "connection closed before the request".to_string(),
+                        after: limits.response_timeout,
                     })
                 }
-            }
+                Ok(Err(ExchangeError::Client(e))) => {
+                    return Err(Failure::ClientBody(e.to_string()))
+                }
+                Ok(Err(ExchangeError::Unsent(e))) => e,
+                Ok(Err(ExchangeError::Backend(e))) if replayable => e,
+                Ok(Err(ExchangeError::Backend(e))) => return Err(Failure::broken(backend, &e)),
+            };
+            broken = Some(Failure::broken(backend, &failed));
         }
     }
     Err(exhausted(gateway, broken, last))
@@ -184,117 +186,12 @@ fn exhausted(gateway: &GatewayRt, broken: Option<Failure>, last: Option<ConnectE
     }
 }
 
-/// Forwards a bodyless idempotent request without upgrade through the lean client
-/// ([`h1`]), with the same choice of backends, retries and failures as [`try_forward`]:
-/// an exchange that breaks is sent again on a new connection, then on the next backend.
-async fn try_lean(
-    mut parts: http::request::Parts,
-    target: &Target<'_>,
-    ctx: &ConnCtx,
-) -> Result<Response<DownBody>, Failure> {
-    let gateway = target.gateway;
-    let limits = &ctx.shared.limits;
-    let mut last = None;
-    let mut broken = None;
-    for backend in gateway.balancer.candidates(limits.max_tries) {
-        if !parts.headers.contains_key(header::HOST) {
-            if let Ok(host) = HeaderValue::from_str(&backend.authority) {
-                parts.headers.insert(header::HOST, host);
-            }
-        }
-        let head = h1::encode_head(&parts.method, &parts.uri, &parts.headers);
-        for fresh in [false, true] {
-            let conn = match fresh {
-                true => h1::Conn::connect(backend, limits).await,
-                false => upstream::checkout_lean(backend, limits).await,
-            };
-            let mut conn = match conn {
-                Ok(conn) => conn,
-                Err(e) => {
-                    last = Some(e);
-                    break;
-                }
-            };
-            let exchanged = {
-                let exchange = conn.exchange(&head, &parts.method);
-                tokio::pin!(exchange);
-                ctx.deadline.within(limits.response_timeout, exchange).await
-            };
-            match exchanged {
-                Err(_) => {
-                    return Err(Failure::Timeout {
-                        backend: backend.authority.clone(),
-                        after: limits.response_timeout,
-                    })
-                }
-                Ok(Ok(resp)) => return Ok(finish_lean(resp, conn, backend, target, ctx)),
-                Ok(Err(e)) => {
-                    broken = Some(Failure::Broken {
-                        backend: backend.authority.clone(),
-                        reason: e.to_string(),
-                    })
-                }
-            }
-        }
-    }
-    Err(exhausted(gateway, broken, last))
-}
-
-fn finish_lean(
-    head: h1::Head,
-    conn: h1::Conn,
-    backend: &Arc<Backend>,
-    target: &Target<'_>,
-    ctx: &ConnCtx,
-) -> Response<DownBody> {
-    let mut parts = head.parts;
-    headers::strip_hop_by_hop(&mut parts.headers, false);
-    let home = (backend.clone(), ctx.shared.limits.max_idle_per_backend);
-    let body = h1::LeanBody::new(
-        conn,
-        head.framing,
-        head.keep_alive,
-        target.counters.clone(),
-        home,
-    );
-    Response::from_parts(parts, DownBody::Lean(body))
-}
-
-/// What is needed to send a bodyless idempotent request again.
-struct Replay {
-    method: http::Method,
-    uri: Uri,
-    headers: http::HeaderMap,
-}
-
-impl Replay {
-    /// Some for GET, HEAD, OPTIONS and TRACE without a body: nothing of the client's is
-    /// lost by sending them twice.
-    fn of(parts: &http::request::Parts, body: &Incoming) -> Option<Replay> {
-        Self::allowed(parts, body).then(|| Replay {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
-        })
-    }
-
-    /// True for GET, HEAD, OPTIONS and TRACE without a body.
-    fn allowed(parts: &http::request::Parts, body: &Incoming) -> bool {
-        let idempotent = matches!(
-            parts.method,
-            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::TRACE
-        );
-        idempotent && body.is_end_stream()
-    }
-
-    fn request(&self, counters: &Arc<Counters>) -> Request<UpBody> {
-        let mut req = Request::new(UpBody::empty(counters.clone()));
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
-        *req.version_mut() = Version::HTTP_11;
-        *req.headers_mut() = self.headers.clone();
-        req
-    }
+/// True for the methods whose request may be sent twice when it has no body.
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 fn origin_form(uri: &Uri) -> Uri {
@@ -304,93 +201,59 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
-/// The outcome of handing a request to one connection.
-enum Sent {
-    Answered(Response<Incoming>),
-    Unsent(Request<UpBody>),
-}
-
-async fn send(
-    sender: &mut Sender,
-    req: Request<UpBody>,
-    backend: &Backend,
-    ctx: &ConnCtx,
-) -> Result<Sent, Failure> {
-    let limits = &ctx.shared.limits;
-    // a pooled connection is usually ready at once: skip the timer then
-    if !sender.is_ready() {
-        match tokio::time::timeout(limits.connect_timeout, sender.ready()).await {
-            Ok(Ok(())) => {}
-            _ => return Ok(Sent::Unsent(req)),
-        }
-    }
-    match tokio::time::timeout(limits.response_timeout, sender.try_send_request(req)).await {
-        Err(_) => Err(Failure::Timeout {
-            backend: backend.authority.clone(),
-            after: limits.response_timeout,
-        }),
-        Ok(Ok(resp)) => Ok(Sent::Answered(resp)),
-        Ok(Err(mut e)) => match e.take_message() {
-            Some(req) => Ok(Sent::Unsent(req)),
-            None => Err(broken(e.into_error(), backend)),
-        },
-    }
-}
-
-/// Blames the party that broke the exchange: the client when reading its request body
-/// failed (a malformed chunk, a body cut short), which must not look like a backend fault.
-fn broken(err: hyper::Error, backend: &Backend) -> Failure {
-    use std::error::Error;
-    let client_body = err.source().and_then(|s| s.downcast_ref::<hyper::Error>());
-    match client_body {
-        Some(cause) if err.is_user() => Failure::ClientBody(cause.to_string()),
-        _ => Failure::Broken {
-            backend: backend.authority.clone(),
-            reason: err.to_string(),
-        },
-    }
-}
-
-fn finish(
-    mut resp: Response<Incoming>,
-    reuse: Reuse,
+/// A backend's response head and what the response needs to go on.
+struct Answer {
+    head: h1::Head,
+    conn: h1::Conn,
+    upload: Option<Upload>,
     client_upgrade: Option<OnUpgrade>,
-    counters: &Arc<Counters>,
-    ctx: &ConnCtx,
-) -> Response<DownBody> {
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client) = client_upgrade {
-            tunnel(client, hyper::upgrade::on(&mut resp), ctx);
-        }
-        let (parts, _) = resp.into_parts();
-        return Response::from_parts(parts, DownBody::Full(None));
-    }
-    let (mut parts, body) = resp.into_parts();
-    headers::strip_hop_by_hop(&mut parts.headers, false);
-    let reuse = if body.is_end_stream() {
-        reuse.release();
-        None
-    } else {
-        Some(reuse)
-    };
-    let body = DownBody::Upstream {
-        body,
-        counters: counters.clone(),
-        reuse,
-    };
-    Response::from_parts(parts, body)
 }
 
-/// Copies bytes both ways between an upgraded client and backend connection; once the
-/// listener closes, the tunnel gets the drain timeout like any other connection.
-fn tunnel(client: OnUpgrade, backend: OnUpgrade, ctx: &ConnCtx) {
+impl Answer {
+    /// The response for the client: the backend's body streamed from its connection, or,
+    /// for a 101, no body and the two connections joined.
+    fn respond(
+        self,
+        backend: &Arc<Backend>,
+        target: &Target<'_>,
+        ctx: &ConnCtx,
+    ) -> Response<DownBody> {
+        let mut parts = self.head.parts;
+        if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            // a 101 only ends an exchange that asked for an upgrade (see h1::Conn::exchange)
+            if let Some(client) = self.client_upgrade {
+                let (stream, early) = self.conn.into_tunnel();
+                tunnel(client, stream, early, ctx);
+            }
+            return Response::from_parts(parts, DownBody::Full(None));
+        }
+        headers::strip_hop_by_hop(&mut parts.headers, false);
+        let home = (backend.clone(), ctx.limits.max_idle_per_backend);
+        let body = h1::BackendBody::new(
+            self.conn,
+            self.head.framing,
+            self.head.keep_alive,
+            self.upload,
+            target.counters.clone(),
+            home,
+        );
+        Response::from_parts(parts, DownBody::Backend(body))
+    }
+}
+
+/// Copies bytes both ways between an upgraded client connection and the backend's
+/// (`early`: what the backend sent right after its 101); once the listener closes, the
+/// tunnel gets the drain timeout like any other connection.
+fn tunnel(client: OnUpgrade, mut backend: TcpStream, early: BytesMut, ctx: &ConnCtx) {
     let mut stop = ctx.stop.clone();
-    let drain = ctx.shared.limits.drain_timeout;
+    let drain = ctx.limits.drain_timeout;
     tokio::spawn(async move {
         let copy = async {
-            if let (Ok(client), Ok(backend)) = tokio::join!(client, backend) {
-                let mut client = TokioIo::new(client);
-                let mut backend = TokioIo::new(backend);
+            let Ok(client) = client.await else {
+                return;
+            };
+            let mut client = TokioIo::new(client);
+            if client.write_all(&early).await.is_ok() {
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
             }
         };

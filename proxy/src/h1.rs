@@ -1,12 +1,25 @@
-//! A lean HTTP/1 client for the most common exchange, a bodyless idempotent request
-//! without upgrade: the head is written and the response read on the client's own task,
-//! with no connection task, channel or extra wake-up in between, which hyper's client
-//! costs per request (the figure is in bench/RESULTS.md). Every other request goes
-//! through hyper's client.
+//! The proxy's HTTP/1 client: how every forwarded request reaches its backend, on pooled
+//! keep-alive connections ([`crate::upstream`]). The head is written and the response
+//! read on the client connection's own task, with no connection task, channel or extra
+//! wake-up in between, which hyper's client costs per request (the figure that calls for
+//! this is in bench/RESULTS.md, "Figures behind design choices"). What it does beyond
+//! writing a head and reading one back:
+//!
+//! - a request body ([`Upload`]) is written while the response head is awaited (a
+//!   backend may answer before it has read the whole body), and, once the head is there,
+//!   while the response body is read;
+//! - response framing per RFC 9112 6.3: `Content-Length`, chunked (trailers dropped),
+//!   close-delimited, and no body for HEAD, 204 and 304; interim 1xx heads are skipped;
+//! - a 101 to a request that asked for an upgrade ends the exchange: the connection is
+//!   handed over whole ([`Conn::into_tunnel`]);
+//! - a pooled connection is checked for a close by the backend without a system call
+//!   ([`Conn::is_open`]), and an exchange that failed before a byte of it was written says
+//!   so ([`ExchangeError::Unsent`]), so the request can go to another connection.
 
 use crate::balancer::{Backend, ConnectError};
 use crate::limits::Limits;
 use crate::metrics::Counters;
+use crate::upload::{Upload, UploadError};
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
@@ -29,9 +42,9 @@ const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 
-/// Why an exchange on a lean connection failed.
+/// What went wrong on a backend connection.
 #[derive(Debug, thiserror::Error)]
-pub enum H1Error {
+pub(crate) enum H1Error {
     /// The socket failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -43,8 +56,31 @@ pub enum H1Error {
     Malformed(&'static str),
 }
 
+/// Why an exchange failed, and whose fault it was.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// Nothing of the request was written: it may go to another connection as it is.
+    #[error("{0}")]
+    Unsent(H1Error),
+    /// The backend broke the exchange once the request was (partly) written.
+    #[error("{0}")]
+    Backend(H1Error),
+    /// The client's request body failed.
+    #[error("{0}")]
+    Client(hyper::Error),
+}
+
+impl From<UploadError> for ExchangeError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::Client(e) => ExchangeError::Client(e),
+            UploadError::Backend(e) => ExchangeError::Backend(e.into()),
+        }
+    }
+}
+
 /// One keep-alive connection to a backend, with the bytes read but not yet used.
-pub struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     buf: BytesMut,
     scratch: Box<[u8]>,
@@ -61,18 +97,18 @@ impl std::fmt::Debug for Conn {
 
 /// A response head and how its body is framed.
 #[derive(Debug)]
-pub struct Head {
+pub(crate) struct Head {
     /// Status, version and headers.
-    pub parts: http::response::Parts,
+    pub(crate) parts: http::response::Parts,
     /// How the body ends.
-    pub framing: Framing,
+    pub(crate) framing: Framing,
     /// Whether the connection may carry another request afterwards.
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
 }
 
 /// How a response body ends (RFC 9112, 6.3).
-#[derive(Debug)]
-pub enum Framing {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Framing {
     /// No body (HEAD, 204, 304).
     Empty,
     /// `Content-Length`: this many bytes left.
@@ -85,7 +121,7 @@ pub enum Framing {
 
 /// Where a chunked body decoder stands.
 #[derive(Debug, Clone, Copy)]
-pub enum Chunk {
+pub(crate) enum Chunk {
     /// Before a chunk-size line.
     Size,
     /// Inside a chunk: this many bytes left.
@@ -105,7 +141,7 @@ enum Parsed {
 
 impl Conn {
     /// A new connection to `backend`.
-    pub async fn connect(backend: &Backend, limits: &Limits) -> Result<Conn, ConnectError> {
+    pub(crate) async fn connect(backend: &Backend, limits: &Limits) -> Result<Conn, ConnectError> {
         let stream = backend.connect(limits).await?;
         Ok(Conn {
             stream,
@@ -116,7 +152,7 @@ impl Conn {
 
     /// True when an idle connection is still open: no readiness since the last read
     /// drained the socket means no EOF (no syscall); otherwise one read tells.
-    pub fn is_open(&mut self) -> bool {
+    pub(crate) fn is_open(&mut self) -> bool {
         let mut cx = Context::from_waker(Waker::noop());
         match self.stream.poll_read_ready(&mut cx) {
             Poll::Pending => true,
@@ -128,23 +164,85 @@ impl Conn {
         }
     }
 
-    /// Writes a request `head` (see [`encode_head`]) and reads the response head.
-    pub async fn exchange(&mut self, head: &[u8], method: &Method) -> Result<Head, H1Error> {
+    /// Writes a request `head` (see [`encode_head`]) and the body of `upload`, if any,
+    /// and reads the response head; an upload the backend answered before reading whole
+    /// is left in `upload` (the response body goes on with it). With `upgrade`, a 101
+    /// is a final answer.
+    pub(crate) async fn exchange(
+        &mut self,
+        head: &[u8],
+        method: &Method,
+        upgrade: bool,
+        upload: &mut Option<Upload>,
+    ) -> Result<Head, ExchangeError> {
         self.buf.clear();
-        self.stream.write_all(head).await?;
+        self.write_head(head).await?;
+        // a backend that answers before reading the whole body may close its end: its
+        // answer can still be read
+        let mut write_failed = None;
         loop {
-            match self.parse_head(method)? {
-                Parsed::Final(head) => return Ok(head),
-                Parsed::Interim => continue,
-                Parsed::Need => {}
+            match self.parse_head(method, upgrade) {
+                Ok(Parsed::Final(mut head)) => {
+                    head.keep_alive &= write_failed.is_none();
+                    return Ok(head);
+                }
+                Ok(Parsed::Interim) => continue,
+                Ok(Parsed::Need) => {}
+                Err(e) => return Err(ExchangeError::Backend(e)),
             }
             if self.buf.len() >= MAX_HEAD {
-                return Err(H1Error::Malformed("response head too large"));
+                let e = H1Error::Malformed("response head too large");
+                return Err(ExchangeError::Backend(e));
             }
-            if poll_fn(|cx| self.poll_fill(cx)).await? == 0 {
-                return Err(H1Error::Closed);
+            let read = poll_fn(|cx| {
+                if let Some(up) = upload.as_mut() {
+                    match up.poll_send(&mut self.stream, cx) {
+                        Poll::Ready(Ok(())) => *upload = None,
+                        Poll::Ready(Err(UploadError::Backend(e))) => {
+                            *upload = None;
+                            write_failed = Some(e);
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                        Poll::Pending => {}
+                    }
+                }
+                self.poll_fill(cx)
+                    .map_err(|e| ExchangeError::Backend(e.into()))
+            })
+            .await;
+            match (read, write_failed.take()) {
+                (Ok(0), None) => return Err(ExchangeError::Backend(H1Error::Closed)),
+                (Ok(0) | Err(_), Some(e)) => return Err(ExchangeError::Backend(e.into())),
+                (Ok(_), failed) => write_failed = failed,
+                (Err(e), None) => return Err(e),
             }
         }
+    }
+
+    /// Writes the request head; a failure before its first byte is [`ExchangeError::Unsent`].
+    async fn write_head(&mut self, head: &[u8]) -> Result<(), ExchangeError> {
+        let mut sent = 0;
+        while sent < head.len() {
+            let failed = match self.stream.write(&head[sent..]).await {
+                Ok(0) => H1Error::Closed,
+                Ok(n) => {
+                    sent += n;
+                    continue;
+                }
+                Err(e) => H1Error::Io(e),
+            };
+            return Err(match sent {
+                0 => ExchangeError::Unsent(failed),
+                _ => ExchangeError::Backend(failed),
+            });
+        }
+        Ok(())
+    }
+
+    /// The socket and the bytes the backend sent after a 101's head: the two ends of a
+    /// tunnel.
+    pub(crate) fn into_tunnel(self) -> (TcpStream, BytesMut) {
+        (self.stream, self.buf)
     }
 
     /// Reads once into the buffer; 0 at end of stream.
@@ -156,7 +254,7 @@ impl Conn {
         Poll::Ready(Ok(read.filled().len()))
     }
 
-    fn parse_head(&mut self, method: &Method) -> Result<Parsed, H1Error> {
+    fn parse_head(&mut self, method: &Method, upgrade: bool) -> Result<Parsed, H1Error> {
         // uninitialised fields: no 3 KiB of zeroes written per response
         let mut fields = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut []);
@@ -177,10 +275,11 @@ impl Conn {
             .code
             .and_then(|c| StatusCode::from_u16(c).ok())
             .ok_or(H1Error::Malformed("bad status code"))?;
-        if status == StatusCode::SWITCHING_PROTOCOLS {
+        let switching = status == StatusCode::SWITCHING_PROTOCOLS;
+        if switching && !upgrade {
             return Err(H1Error::Malformed("101 to a request that asked no upgrade"));
         }
-        if status.is_informational() {
+        if status.is_informational() && !switching {
             self.buf.advance(len);
             return Ok(Parsed::Interim);
         }
@@ -194,8 +293,16 @@ impl Conn {
         }
         let http11 = resp.version == Some(1);
         self.buf.advance(len);
-        let framing = framing(method, status, &headers)?;
-        let keep_alive = !matches!(framing, Framing::Close) && keeps_alive(http11, &headers);
+        let (framing, keep_alive) = match switching {
+            // the connection is the tunnel's from here on
+            true => (Framing::Empty, false),
+            false => {
+                let framing = framing(method, status, &headers)?;
+                let keep_alive =
+                    !matches!(framing, Framing::Close) && keeps_alive(http11, &headers);
+                (framing, keep_alive)
+            }
+        };
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = status;
         parts.version = Version::HTTP_11;
@@ -210,7 +317,7 @@ impl Conn {
 
 /// The request head for `method uri` with `headers`, as HTTP/1.1 (values in a
 /// `HeaderMap` are already valid: no CR, LF or NUL).
-pub fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Vec<u8> {
+pub(crate) fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Vec<u8> {
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(method.as_str().as_bytes());
@@ -292,33 +399,38 @@ enum Step {
     End,
 }
 
-/// A response body read straight from a lean connection, which goes back to its
-/// backend's pool once the body is complete.
+/// A response body read straight from a backend connection, which goes back to its
+/// backend's pool once the body is complete (and the request's upload too).
 #[derive(Debug)]
-pub struct LeanBody {
+pub(crate) struct BackendBody {
     conn: Option<Conn>,
     framing: Framing,
     keep_alive: bool,
     done: bool,
+    /// The rest of a request body the backend answered before reading whole.
+    upload: Option<Upload>,
     counters: Arc<Counters>,
     home: (Arc<Backend>, usize),
 }
 
-impl LeanBody {
-    /// The body of `head`, read from `conn`; `home` is the backend whose pool it goes
-    /// back to and that pool's bound (a plain number: no shared count touched per request).
-    pub fn new(
+impl BackendBody {
+    /// The body framed by `framing`, read from `conn` while the rest of `upload` is written;
+    /// `home` is the backend whose pool the connection goes back to and that pool's bound
+    /// (a plain number: no shared count touched per request).
+    pub(crate) fn new(
         conn: Conn,
-        head_framing: Framing,
+        framing: Framing,
         keep_alive: bool,
+        upload: Option<Upload>,
         counters: Arc<Counters>,
         home: (Arc<Backend>, usize),
     ) -> Self {
         let mut body = Self {
             conn: Some(conn),
-            framing: head_framing,
+            framing,
             keep_alive,
             done: false,
+            upload,
             counters,
             home,
         };
@@ -328,12 +440,29 @@ impl LeanBody {
         body
     }
 
-    /// Marks the body complete and pools the connection when it is clean.
+    /// Marks the body complete and pools the connection when it is clean: the response
+    /// read to its end, the request written to its end.
     fn finish(&mut self) {
         self.done = true;
         if let Some(conn) = self.conn.take() {
-            if self.keep_alive && conn.buf.is_empty() {
-                self.home.0.pool().put_lean(conn, self.home.1);
+            if self.keep_alive && conn.buf.is_empty() && self.upload.is_none() {
+                self.home.0.pool().put(conn, self.home.1);
+            }
+        }
+    }
+
+    /// Writes more of a pending upload, as far as the client and the backend allow.
+    fn push_upload(&mut self, cx: &mut Context<'_>) {
+        let (Some(upload), Some(conn)) = (self.upload.as_mut(), self.conn.as_mut()) else {
+            return;
+        };
+        match upload.poll_send(&mut conn.stream, cx) {
+            Poll::Pending => {}
+            Poll::Ready(Ok(())) => self.upload = None,
+            Poll::Ready(Err(_)) => {
+                // the backend got part of the request: its connection is not reused
+                self.upload = None;
+                self.keep_alive = false;
             }
         }
     }
@@ -432,7 +561,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, H1Error> {
     u64::from_str_radix(hex, 16).map_err(|_| H1Error::Malformed("bad chunk size"))
 }
 
-impl Body for LeanBody {
+impl Body for BackendBody {
     type Data = Bytes;
     type Error = H1Error;
 
@@ -441,6 +570,7 @@ impl Body for LeanBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, H1Error>>> {
         let this = &mut *self;
+        this.push_upload(cx);
         loop {
             match this.step() {
                 Err(e) => {

@@ -22,7 +22,7 @@ const XF_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const XF_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
 /// True for a request asking to switch protocols (`Connection: upgrade` plus `Upgrade`).
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && headers
             .get_all(header::CONNECTION)
@@ -39,7 +39,7 @@ fn has_token(value: &HeaderValue, token: &str) -> bool {
 
 /// Removes hop-by-hop headers, including those `Connection` names; an upgrade keeps
 /// `Connection: upgrade` and `Upgrade` so the backend sees it.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     // one scan of the (few) headers: which hop-by-hop ones are there, and does
     // `Connection` name anything beyond the usual `keep-alive`/`close`/`upgrade`
     let mut present = 0u16;
@@ -99,7 +99,7 @@ fn remove_named(headers: &mut HeaderMap, upgrade: bool) {
 
 /// Sets `X-Forwarded-For` (appending the client), `-Proto`, `-Host` and, for an
 /// entrance, `-Prefix`.
-pub fn add_forwarded(
+pub(crate) fn add_forwarded(
     headers: &mut HeaderMap,
     client_ip: &HeaderValue,
     prefix: Option<&HeaderValue>,

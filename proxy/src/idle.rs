@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// When one connection went idle, and how many of its requests are in flight.
 #[derive(Debug)]
-pub struct Idle {
+pub(crate) struct Idle {
     /// Requests whose response has not been sent in full yet.
     busy: AtomicU64,
     /// When the connection last went idle (ms, see [`now_ms`](crate::clock::now_ms)).
@@ -24,7 +24,7 @@ pub struct Idle {
 
 impl Idle {
     /// A connection idle from now on.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             busy: AtomicU64::new(0),
             since: AtomicU64::new(now_ms()),
@@ -33,14 +33,14 @@ impl Idle {
 
     /// Marks a request head as complete; the connection is busy until the guard drops
     /// (its response sent in full, or given up).
-    pub fn begin(self: &Arc<Self>) -> Busy {
+    pub(crate) fn begin(self: &Arc<Self>) -> Busy {
         self.busy.fetch_add(1, Ordering::Relaxed);
         Busy(self.clone())
     }
 
     /// Resolves once the connection has been idle for `timeout` without a request head
     /// completing: the caller then closes it.
-    pub async fn expired(&self, timeout: Duration) {
+    pub(crate) async fn expired(&self, timeout: Duration) {
         let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         loop {
             let now = now_ms();
@@ -63,7 +63,7 @@ impl Idle {
 /// One request in flight on a connection; dropping it marks the connection idle again
 /// when it was the last.
 #[derive(Debug)]
-pub struct Busy(Arc<Idle>);
+pub(crate) struct Busy(Arc<Idle>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
@@ -76,14 +76,14 @@ impl Drop for Busy {
 /// A response body that keeps its connection busy until it is sent in full (hyper drops
 /// the body then) or dropped.
 #[derive(Debug)]
-pub struct Tracked<B> {
+pub(crate) struct Tracked<B> {
     body: B,
     _busy: Busy,
 }
 
 impl<B> Tracked<B> {
     /// `body`, holding `busy` for as long as it lives.
-    pub fn new(body: B, busy: Busy) -> Self {
+    pub(crate) fn new(body: B, busy: Busy) -> Self {
         Self { body, _busy: busy }
     }
 }

@@ -1,29 +1,30 @@
-//! lcc-proxy: gateways and entrances for Local Cluster, reloaded live from a config file.
+//! lcc-proxy: gateways and entrances for Local Cluster, reloaded live from a config file
+//! (its format, `proxy.conf`, is [`lcc_core::proxy_config`]).
 
-pub mod affinity;
-pub mod applied;
-pub mod balancer;
-pub mod body;
-pub mod clock;
-pub mod config;
-pub mod conn;
-pub mod deadline;
-pub mod entrance;
-pub mod forward;
-pub mod h1;
-pub mod headers;
-pub mod idle;
-pub mod limits;
-pub mod listeners;
-pub mod metrics;
-pub mod reload;
-pub mod respond;
-pub mod routes;
-pub mod server;
+mod affinity;
+mod applied;
+mod balancer;
+mod body;
+mod clock;
+mod conn;
+mod deadline;
+mod entrance;
+mod forward;
+mod h1;
+mod headers;
+mod idle;
+mod limits;
+mod listeners;
+mod metrics;
+mod reload;
+mod respond;
+mod routes;
+mod server;
 pub mod standalone;
-pub mod tcp;
-pub mod upstream;
-pub mod workers;
+mod tcp;
+mod upload;
+mod upstream;
+mod workers;
 
 pub use limits::Limits;
 pub use listeners::{Accept, Prebound};

@@ -1,5 +1,8 @@
-//! Timeouts and size bounds of the proxy; the binary uses the defaults, tests shrink them.
+//! Timeouts and size bounds of the proxy: the defaults (those of `proxy.conf`'s
+//! `timeouts`, see [`Timeouts`]), overridden by the config's `timeouts`; tests shrink them
+//! through [`crate::Options::limits`].
 
+use lcc_core::proxy_config::Timeouts;
 use std::time::Duration;
 
 /// Every timeout and bound the proxy enforces.
@@ -12,7 +15,8 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// Time allowed for a TCP connect to a backend.
     pub connect_timeout: Duration,
-    /// Time a backend has to send the response head once the request is sent; then 504.
+    /// Time a backend has to send the response head, counted from the start of the
+    /// request (upload included); then 504.
     pub response_timeout: Duration,
     /// Time a TCP gateway session may pass with no byte in either direction.
     pub tcp_idle_timeout: Duration,
@@ -22,7 +26,7 @@ pub struct Limits {
     pub backend_cooldown: Duration,
     /// Most backends tried for one request or connection.
     pub max_tries: usize,
-    /// Most idle pooled connections kept per backend.
+    /// Most idle pooled connections kept per backend (and worker).
     pub max_idle_per_backend: usize,
     /// How long an idle pooled backend connection is kept.
     pub pool_idle_timeout: Duration,
@@ -33,17 +37,61 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(15),
+            header_read_timeout: Timeouts::HEADER_READ,
             max_head_bytes: 64 * 1024,
-            connect_timeout: Duration::from_secs(3),
-            response_timeout: Duration::from_secs(60),
-            tcp_idle_timeout: Duration::from_secs(3600),
-            drain_timeout: Duration::from_secs(10),
+            connect_timeout: Timeouts::CONNECT,
+            response_timeout: Timeouts::RESPONSE,
+            tcp_idle_timeout: Timeouts::TCP_IDLE,
+            drain_timeout: Timeouts::DRAIN,
             backend_cooldown: Duration::from_secs(1),
             max_tries: 8,
             max_idle_per_backend: 512,
             pool_idle_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
         }
+    }
+}
+
+impl Limits {
+    /// These limits with the timeouts a config sets in place of their own.
+    pub(crate) fn with_timeouts(&self, timeouts: Option<&Timeouts>) -> Limits {
+        let mut limits = self.clone();
+        let Some(t) = timeouts else {
+            return limits;
+        };
+        let set = |slot: &mut Duration, ms: Option<u64>| {
+            if let Some(ms) = ms {
+                *slot = Duration::from_millis(ms);
+            }
+        };
+        set(&mut limits.header_read_timeout, t.header_read_ms);
+        set(&mut limits.connect_timeout, t.connect_ms);
+        set(&mut limits.response_timeout, t.response_ms);
+        set(&mut limits.tcp_idle_timeout, t.tcp_idle_ms);
+        set(&mut limits.drain_timeout, t.drain_ms);
+        limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_overrides_only_the_timeouts_it_sets() {
+        let base = Limits {
+            response_timeout: Duration::from_millis(500),
+            ..Limits::default()
+        };
+        let t = Timeouts {
+            header_read_ms: Some(250),
+            ..Timeouts::default()
+        };
+        let limits = base.with_timeouts(Some(&t));
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(250));
+        assert_eq!(limits.response_timeout, Duration::from_millis(500));
+        assert_eq!(limits.drain_timeout, Timeouts::DRAIN);
+        let same = base.with_timeouts(None);
+        assert_eq!(same.header_read_timeout, Timeouts::HEADER_READ);
     }
 }

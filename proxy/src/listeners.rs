@@ -53,12 +53,12 @@ impl Prebound {
 /// A listen address that could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot listen on {addr}: {source}")]
-pub struct BindError {
+pub(crate) struct BindError {
     /// The address.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// The I/O error.
     #[source]
-    pub source: std::io::Error,
+    pub(crate) source: std::io::Error,
 }
 
 /// How the workers share one listen address.
@@ -81,20 +81,20 @@ struct Open {
 
 /// What a reload changed.
 #[derive(Debug, Default)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// Addresses opened.
-    pub opened: Vec<SocketAddr>,
+    pub(crate) opened: Vec<SocketAddr>,
     /// Addresses closed (draining).
-    pub closed: Vec<SocketAddr>,
+    pub(crate) closed: Vec<SocketAddr>,
     /// Addresses kept, their role swapped.
-    pub kept: usize,
+    pub(crate) kept: usize,
     /// Addresses that could not be opened (the rest of the config applies regardless).
-    pub failed: Vec<BindError>,
+    pub(crate) failed: Vec<BindError>,
 }
 
 /// Every open listener by address, each accepted on by every worker.
 #[derive(Debug)]
-pub struct Registry {
+pub(crate) struct Registry {
     open: HashMap<SocketAddr, Open>,
     shared: Arc<Shared>,
     prebound: Prebound,
@@ -103,13 +103,8 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// An empty registry whose listeners are served on the current runtime only.
-    pub fn new(shared: Arc<Shared>, prebound: Prebound) -> Self {
-        Self::on_workers(shared, prebound, vec![Handle::current()], Accept::Shared)
-    }
-
     /// An empty registry whose listeners are served by every runtime of `workers`.
-    pub fn on_workers(
+    pub(crate) fn on_workers(
         shared: Arc<Shared>,
         prebound: Prebound,
         workers: Vec<Handle>,
@@ -127,7 +122,7 @@ impl Registry {
     /// Makes the open listeners match `wanted`. An address that cannot be bound (taken
     /// by another process) is reported in [`Changes::failed`] and the rest still applies,
     /// so one stolen port does not freeze every other gateway's backends.
-    pub fn apply(&mut self, wanted: Vec<(SocketAddr, Arc<Role>)>) -> Changes {
+    pub(crate) fn apply(&mut self, wanted: Vec<(SocketAddr, Arc<Role>)>) -> Changes {
         let mut changes = Changes::default();
         let mut fresh = Vec::new();
         for (addr, _) in &wanted {
@@ -170,14 +165,14 @@ impl Registry {
     }
 
     /// Tells every listener to stop, without waiting for their connections.
-    pub fn stop_all(&mut self) {
+    pub(crate) fn stop_all(&mut self) {
         for (_, open) in self.open.drain() {
             let _ = open.stop.send(true);
         }
     }
 
     /// Closes every listener and waits for their connections to drain (bounded).
-    pub async fn close_all(&mut self) {
+    pub(crate) async fn close_all(&mut self) {
         for open in self.open.values() {
             let _ = open.stop.send(true);
         }
@@ -289,7 +284,8 @@ async fn accept_loop(listener: TcpListener, acceptor: Acceptor, mut stop: watch:
     drop(listener);
     let _ = finish.send(true);
     let drained = async { while conns.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(acceptor.shared.limits.drain_timeout, drained).await;
+    let drain = acceptor.shared.limits.load().drain_timeout;
+    let _ = tokio::time::timeout(drain, drained).await;
     conns.abort_all();
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 /// What a set of counters belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// An entrance on the http listener.
     Entrance,
     /// A gateway's own listener.
@@ -25,32 +25,32 @@ impl Kind {
 
 /// Traffic counters of one entrance or gateway.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Requests (http) or connections (tcp) handled.
-    pub requests: AtomicU64,
+    pub(crate) requests: AtomicU64,
     /// Requests or connections answered with an error by the proxy.
-    pub errors: AtomicU64,
+    pub(crate) errors: AtomicU64,
     /// Body bytes received from clients.
-    pub bytes_in: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
     /// Body bytes sent to clients.
-    pub bytes_out: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
 }
 
 impl Counters {
     /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 
 /// All counters of one proxy.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     by_name: Mutex<BTreeMap<(Kind, String), Arc<Counters>>>,
     /// Config files applied.
-    pub reloads: AtomicU64,
+    pub(crate) reloads: AtomicU64,
     /// Config files refused.
-    pub reloads_refused: AtomicU64,
+    pub(crate) reloads_refused: AtomicU64,
     /// Client connections open now on each worker thread.
     active: Box<[AtomicI64]>,
     /// Client connections served by each worker thread so far (shows how they spread).
@@ -65,7 +65,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counters for a proxy with `workers` worker threads.
-    pub fn with_workers(workers: usize) -> Self {
+    pub(crate) fn with_workers(workers: usize) -> Self {
         Self {
             by_name: Mutex::default(),
             reloads: AtomicU64::new(0),
@@ -77,7 +77,7 @@ impl Metrics {
 
     /// The worker with the fewest open client connections; `me` when it is among them
     /// (as haproxy and nginx do, so that no thread holds more than its share).
-    pub fn least_busy(&self, me: usize) -> usize {
+    pub(crate) fn least_busy(&self, me: usize) -> usize {
         let load = |i: usize| {
             self.active
                 .get(i)
@@ -93,18 +93,18 @@ impl Metrics {
     }
 
     /// Client connections open now, over every worker.
-    pub fn active_connections(&self) -> i64 {
+    pub(crate) fn active_connections(&self) -> i64 {
         self.active.iter().map(|a| a.load(Ordering::Relaxed)).sum()
     }
 
     /// The counters of `name`, created at first use and kept across reloads.
-    pub fn counters(&self, kind: Kind, name: &str) -> Arc<Counters> {
+    pub(crate) fn counters(&self, kind: Kind, name: &str) -> Arc<Counters> {
         let mut map = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
         map.entry((kind, name.to_string())).or_default().clone()
     }
 
     /// Renders every counter in the Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::with_capacity(1024);
         let map = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
         type Pick = fn(&Counters) -> &AtomicU64;
@@ -169,14 +169,14 @@ impl Metrics {
 
 /// Counts one open client connection, on the worker serving it, for as long as it lives.
 #[derive(Debug)]
-pub struct ConnectionGauge {
+pub(crate) struct ConnectionGauge {
     metrics: Arc<Metrics>,
     worker: usize,
 }
 
 impl ConnectionGauge {
     /// Counts a connection as open and served by `worker`.
-    pub fn open(metrics: Arc<Metrics>, worker: usize) -> Self {
+    pub(crate) fn open(metrics: Arc<Metrics>, worker: usize) -> Self {
         let worker = worker.min(metrics.active.len() - 1);
         metrics.active[worker].fetch_add(1, Ordering::Relaxed);
         metrics.accepted[worker].fetch_add(1, Ordering::Relaxed);

@@ -2,10 +2,11 @@
 //! seen), a poll that backs them up, and SIGHUP all lead to parse -> validate -> diff -> apply.
 
 use crate::balancer::Backend;
-use crate::config;
 use crate::conn::Shared;
 use crate::listeners::{BindError, Registry};
 use crate::routes;
+use crate::server::ProxyError;
+use lcc_core::proxy_config::{self as config, ConfigError};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,14 +14,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Writes one line to stderr; the proxy's only log.
-pub fn log(message: &str) {
-    eprintln!("lcc-proxy: {message}");
-}
-
 /// Watches the directory holding `path` and sends a nudge on every event about the file
 /// (or on a watcher error, such as a lost-events overflow).
-pub fn watch(path: &Path, nudge: mpsc::Sender<()>) -> notify::Result<RecommendedWatcher> {
+pub(crate) fn watch(path: &Path, nudge: mpsc::Sender<()>) -> notify::Result<RecommendedWatcher> {
     let name = path.file_name().map(|n| n.to_os_string());
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -44,46 +40,29 @@ pub fn watch(path: &Path, nudge: mpsc::Sender<()>) -> notify::Result<Recommended
 
 /// The config file, the last content seen and the listeners it drives.
 #[derive(Debug)]
-pub struct Reloader {
+pub(crate) struct Reloader {
     path: PathBuf,
     last_seen: Option<Vec<u8>>,
     last_read_error: Option<String>,
     /// The last listen addresses that could not be opened; while set, every poll retries.
     bind_failure: Option<String>,
     /// The open listeners.
-    pub registry: Registry,
+    pub(crate) registry: Registry,
     backends: HashMap<String, Arc<Backend>>,
     shared: Arc<Shared>,
     /// Where the digest of each applied config goes, if anywhere.
     marker: Option<PathBuf>,
 }
 
-/// Why the first config could not be served.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The file is missing, unparsable or invalid.
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    /// A listen address could not be opened.
-    #[error("{path}: {source}")]
-    Bind {
-        /// The config file.
-        path: PathBuf,
-        /// The failed bind.
-        #[source]
-        source: BindError,
-    },
-}
-
 impl Reloader {
     /// Loads and applies the config at `path`; any error refuses to start.
-    pub fn start(
+    pub(crate) fn start(
         path: &Path,
         marker: Option<PathBuf>,
         registry: Registry,
         shared: Arc<Shared>,
-    ) -> Result<Self, StartError> {
-        let text = std::fs::read(path).map_err(|source| config::ConfigError::Read {
+    ) -> Result<Self, ProxyError> {
+        let text = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -99,12 +78,14 @@ impl Reloader {
         };
         let parsed = config::parse(&String::from_utf8_lossy(&text), path)?;
         reloader.last_seen = Some(text);
-        let (_, mut failed) = reloader.apply(&parsed).map_err(StartError::Config)?;
+        let (_, mut failed) = reloader.apply(&parsed)?;
         if !failed.is_empty() {
             reloader.registry.stop_all();
-            return Err(StartError::Bind {
+            let BindError { addr, source } = failed.swap_remove(0);
+            return Err(ProxyError::Bind {
                 path: path.to_path_buf(),
-                source: failed.swap_remove(0),
+                addr,
+                source,
             });
         }
         reloader.mark_applied();
@@ -113,7 +94,7 @@ impl Reloader {
 
     /// Re-reads the file; applies it if it changed (or if `force`), or refuses it with a
     /// logged reason and keeps serving the last good config.
-    pub fn reload(&mut self, force: bool) {
+    pub(crate) fn reload(&mut self, force: bool) {
         let text = match std::fs::read(&self.path) {
             Ok(text) => text,
             Err(e) => {
@@ -156,8 +137,8 @@ impl Reloader {
         if changed || failure != self.bind_failure {
             let path = self.path.display();
             match &failure {
-                None => log(&format!("reloaded {path}: {line}")),
-                Some(f) => log(&format!("reloaded {path}: {line}; {f} (retrying)")),
+                None => tracing::info!("reloaded {path}: {line}"),
+                Some(f) => tracing::warn!("reloaded {path}: {line}; {f} (retrying)"),
             }
         }
         self.bind_failure = failure;
@@ -170,7 +151,7 @@ impl Reloader {
             return;
         };
         if let Err(e) = crate::applied::write(marker, text) {
-            log(&format!("cannot write {}: {e}", marker.display()));
+            tracing::error!("cannot write {}: {e}", marker.display());
         }
     }
 
@@ -179,26 +160,20 @@ impl Reloader {
             .metrics
             .reloads_refused
             .fetch_add(1, Ordering::Relaxed);
-        log(&format!(
-            "refused {reason}; the last good config keeps serving"
-        ));
+        tracing::warn!("refused {reason}; the last good config keeps serving");
     }
 
-    fn apply(
-        &mut self,
-        config: &config::Config,
-    ) -> Result<(String, Vec<BindError>), config::ConfigError> {
+    fn apply(&mut self, config: &config::Config) -> Result<(String, Vec<BindError>), ConfigError> {
         let plan = routes::build(
             config,
             &self.backends,
             &self.shared.metrics,
             self.shared.workers,
         )
-        .map_err(|e| config::ConfigError::Invalid {
-            path: self.path.clone(),
-            field: e.field,
-            reason: e.reason,
-        })?;
+        .map_err(|e| e.in_file(&self.path))?;
+        // before the listeners: a connection accepted from now on has the new timeouts
+        let limits = self.shared.defaults.with_timeouts(config.timeouts.as_ref());
+        self.shared.limits.store(Arc::new(limits));
         let changes = self.registry.apply(plan.listeners);
         self.backends = plan.backends;
         let line = format!(

@@ -5,7 +5,7 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
 /// A response with `status` and a one-line plain-text `reason`.
-pub fn text(status: StatusCode, reason: &str) -> Response<DownBody> {
+pub(crate) fn text(status: StatusCode, reason: &str) -> Response<DownBody> {
     let mut body = String::with_capacity(reason.len() + 1);
     body.push_str(reason);
     body.push('\n');
@@ -13,7 +13,7 @@ pub fn text(status: StatusCode, reason: &str) -> Response<DownBody> {
 }
 
 /// A response with `status`, a content type and a body.
-pub fn with_type(
+pub(crate) fn with_type(
     status: StatusCode,
     content_type: &'static str,
     body: String,
@@ -26,7 +26,7 @@ pub fn with_type(
 }
 
 /// A permanent redirect (308, method kept) to `location`.
-pub fn redirect(location: &str) -> Response<DownBody> {
+pub(crate) fn redirect(location: &str) -> Response<DownBody> {
     let mut resp = text(StatusCode::PERMANENT_REDIRECT, location);
     if let Ok(v) = HeaderValue::from_str(location) {
         resp.headers_mut().insert(header::LOCATION, v);

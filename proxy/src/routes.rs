@@ -2,49 +2,47 @@
 //! listen address serves. Built whole on each reload and swapped in atomically.
 
 use crate::balancer::{Backend, Balancer};
-use crate::config::{parse_listen, Config, FieldError, GatewayProtocol};
 use crate::metrics::{Counters, Kind, Metrics};
 use http::HeaderValue;
+use lcc_core::proxy_config::{parse_listen, Config, FieldError, GatewayProtocol};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// A gateway as served: its backends and counters.
 #[derive(Debug)]
-pub struct GatewayRt {
+pub(crate) struct GatewayRt {
     /// Gateway name.
-    pub name: String,
+    pub(crate) name: String,
     /// Round robin over its backends.
-    pub balancer: Balancer,
+    pub(crate) balancer: Balancer,
     /// Traffic through its own listener.
-    pub counters: Arc<Counters>,
+    pub(crate) counters: Arc<Counters>,
 }
 
 /// An entrance as served.
 #[derive(Debug)]
-pub struct EntranceRt {
-    /// Entrance name.
-    pub name: String,
+pub(crate) struct EntranceRt {
     /// The gateway whose backends it reaches.
-    pub gateway: Arc<GatewayRt>,
+    pub(crate) gateway: Arc<GatewayRt>,
     /// `/entrances/NAME`, ready to send as `X-Forwarded-Prefix`.
-    pub prefix: HeaderValue,
+    pub(crate) prefix: HeaderValue,
     /// Traffic through the entrance.
-    pub counters: Arc<Counters>,
+    pub(crate) counters: Arc<Counters>,
 }
 
 /// The entrances of the http listener.
 #[derive(Debug, Default)]
-pub struct Table {
+pub(crate) struct Table {
     /// Entrances by name.
-    pub entrances: HashMap<String, Arc<EntranceRt>>,
+    pub(crate) entrances: HashMap<String, Arc<EntranceRt>>,
     /// `(entrance, gateway)` in config order, for the `/` listing.
-    pub listing: Vec<(String, String)>,
+    pub(crate) listing: Vec<(String, String)>,
 }
 
 /// What one listen address serves.
 #[derive(Debug)]
-pub enum Role {
+pub(crate) enum Role {
     /// The http listener: entrances, `/`, `/_lcc/*`.
     Entrance(Arc<Table>),
     /// An HTTP gateway: round robin per request.
@@ -55,15 +53,15 @@ pub enum Role {
 
 /// A config turned into listeners, ready to apply.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Every listen address and what it serves.
-    pub listeners: Vec<(SocketAddr, Arc<Role>)>,
+    pub(crate) listeners: Vec<(SocketAddr, Arc<Role>)>,
     /// Every backend by `HOST:PORT`, so the next reload keeps their pooled connections.
-    pub backends: HashMap<String, Arc<Backend>>,
+    pub(crate) backends: HashMap<String, Arc<Backend>>,
 }
 
 /// Builds the plan for a validated `config`, reusing `old` backends (and their pools).
-pub fn build(
+pub(crate) fn build(
     config: &Config,
     old: &HashMap<String, Arc<Backend>>,
     metrics: &Metrics,
@@ -135,7 +133,6 @@ fn entrances(
             reason: "not usable in a header".to_string(),
         })?;
         let rt = EntranceRt {
-            name: ent.name.clone(),
             gateway: gateway.clone(),
             prefix,
             counters: metrics.counters(Kind::Entrance, &ent.name),

@@ -5,9 +5,12 @@ use crate::conn::Shared;
 use crate::limits::Limits;
 use crate::listeners::{Accept, Prebound, Registry};
 use crate::metrics::Metrics;
-use crate::reload::{self, Reloader, StartError};
+use crate::reload::{self, Reloader};
 use crate::workers::Workers;
+use arc_swap::ArcSwap;
+use lcc_core::proxy_config::ConfigError;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +22,7 @@ use tokio::sync::mpsc;
 pub struct Options {
     /// The config file, reloaded whenever it changes.
     pub config: PathBuf,
-    /// Timeouts and bounds.
+    /// Timeouts and bounds; the config's `timeouts` override these.
     pub limits: Limits,
     /// Listeners bound in advance (may be empty).
     pub prebound: Prebound,
@@ -33,7 +36,8 @@ pub struct Options {
     /// Keep each worker on a core of its own (the binary does; tests that share a
     /// process do not).
     pub pin: bool,
-    /// Where to write the digest of each config applied (see [`crate::applied`]).
+    /// Where to write the digest of each config applied
+    /// ([`lcc_core::proxy_config::digest`]), atomically.
     pub applied: Option<PathBuf>,
 }
 
@@ -56,9 +60,20 @@ impl Options {
 /// Why the proxy could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    /// The first config could not be served.
+    /// The first config is missing, unparsable or invalid.
     #[error(transparent)]
-    Start(#[from] StartError),
+    Config(#[from] ConfigError),
+    /// A listen address of the first config cannot be opened.
+    #[error("{path}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The config file.
+        path: PathBuf,
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The config file's directory cannot be watched.
     #[error("{path}: cannot watch: {source}")]
     Watch {
@@ -81,7 +96,8 @@ pub enum ProxyError {
 pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
     let mut workers = Workers::start(options.workers, options.pin).map_err(ProxyError::Runtime)?;
     let shared = Arc::new(Shared {
-        limits: Arc::new(options.limits),
+        limits: ArcSwap::from_pointee(options.limits.clone()),
+        defaults: options.limits,
         metrics: Arc::new(Metrics::with_workers(workers.count())),
         workers: workers.count(),
     });
@@ -97,7 +113,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         registry,
         shared.clone(),
     )?;
-    reload::log(&format!("serving {}", options.config.display()));
+    tracing::info!("serving {}", options.config.display());
     let (nudge, mut nudged) = mpsc::channel(1);
     let _watcher = reload::watch(&options.config, nudge).map_err(|source| ProxyError::Watch {
         path: options.config.clone(),
@@ -107,7 +123,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         true => Some(signal(SignalKind::hangup()).map_err(ProxyError::Signal)?),
         false => None,
     };
-    let mut poll = tokio::time::interval(shared.limits.poll_interval);
+    let mut poll = tokio::time::interval(shared.defaults.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     poll.tick().await;
     tokio::pin!(shutdown);

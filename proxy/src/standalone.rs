@@ -1,5 +1,5 @@
-//! The proxy as a process: its runtime, its stop signals and its config file. Shared by
-//! the `lcc-proxy` binary and `lcc proxy`, the fallback the daemon runs when no
+//! The proxy as a process: its log, its runtime, its stop signals and its config file.
+//! Shared by the `lcc-proxy` binary and `lcc proxy`, the fallback the daemon runs when no
 //! `lcc-proxy` binary sits next to `lcc` (as after `cargo run --bin lcc`).
 
 use crate::listeners::Accept;
@@ -7,12 +7,14 @@ use crate::server::{run, Options, ProxyError};
 use std::path::PathBuf;
 use tokio::signal::unix::{signal, SignalKind};
 
-/// Serves `config` until SIGTERM or SIGINT, on [`default_workers`] worker threads unless
+/// Serves `config` until SIGTERM or SIGINT, logging to stderr at the levels `LCC_LOG`
+/// names (`info` by default), on `min(cores, 2)` worker threads unless
 /// `LCC_PROXY_THREADS=N` says otherwise (`LCC_PROXY_ACCEPT=shared|reuseport` picks how
 /// they share a listen address), each kept on a core of its own unless `LCC_PROXY_PIN=0`.
-/// With `applied`, the digest of each config applied is written there (see
-/// [`crate::applied`]).
+/// With `applied`, the digest of each config applied is written there.
 pub fn serve_until_signalled(config: PathBuf, applied: Option<PathBuf>) -> Result<(), ProxyError> {
+    // To stderr, which the daemon appends to `.lcc/proxy.log`.
+    lcc_core::log::init();
     let workers = std::env::var("LCC_PROXY_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -48,7 +50,7 @@ pub fn serve_until_signalled(config: PathBuf, applied: Option<PathBuf>) -> Resul
 }
 
 /// One worker per core, at most 2 (docs/proxy.md, Threads; figures in bench/RESULTS.md).
-pub fn default_workers() -> usize {
+fn default_workers() -> usize {
     std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)

@@ -2,7 +2,7 @@
 //! are copied both ways until both sides have closed (half-close passes through) or
 //! nothing has moved for the idle timeout.
 
-use crate::conn::Shared;
+use crate::limits::Limits;
 use crate::metrics::Counters;
 use crate::routes::GatewayRt;
 use std::pin::Pin;
@@ -16,12 +16,12 @@ use tokio::net::TcpStream;
 const BUFFER: usize = 64 * 1024;
 
 /// Serves one client connection of a TCP gateway.
-pub async fn serve(client: TcpStream, gateway: &GatewayRt, shared: &Shared) {
+pub(crate) async fn serve(client: TcpStream, gateway: &GatewayRt, limits: &Limits) {
     let counters = &gateway.counters;
     Counters::add(&counters.requests, 1);
     let mut upstream = None;
-    for backend in gateway.balancer.candidates(shared.limits.max_tries) {
-        if let Ok(stream) = backend.connect(&shared.limits).await {
+    for backend in gateway.balancer.candidates(limits.max_tries) {
+        if let Ok(stream) = backend.connect(limits).await {
             upstream = Some(stream);
             break;
         }
@@ -31,7 +31,7 @@ pub async fn serve(client: TcpStream, gateway: &GatewayRt, shared: &Shared) {
         Counters::add(&counters.errors, 1);
         return;
     };
-    let idle = shared.limits.tcp_idle_timeout;
+    let idle = limits.tcp_idle_timeout;
     let (mut client, mut upstream) = (Watched::new(client), Watched::new(upstream));
     let last = client.last.clone();
     upstream.last = last.clone();

@@ -16,7 +16,7 @@ thread_local! {
 }
 
 /// The index of the worker running the caller: picks its backend connection pool.
-pub fn current() -> usize {
+pub(crate) fn current() -> usize {
     INDEX.with(Cell::get)
 }
 
@@ -29,7 +29,7 @@ struct Spawned {
 
 /// The workers of one proxy: a runtime handle each, the caller's first.
 #[derive(Debug)]
-pub struct Workers {
+pub(crate) struct Workers {
     handles: Vec<Handle>,
     spawned: Vec<Spawned>,
 }
@@ -39,7 +39,7 @@ impl Workers {
     /// its own current-thread runtime. With `pin`, each keeps to a core of its own where
     /// there are enough (the calling thread too, last, so the threads spawned above do
     /// not inherit its core). Must be called within a runtime.
-    pub fn start(count: usize, pin: bool) -> std::io::Result<Self> {
+    pub(crate) fn start(count: usize, pin: bool) -> std::io::Result<Self> {
         let mut workers = Self {
             handles: vec![Handle::current()],
             spawned: Vec::new(),
@@ -63,18 +63,18 @@ impl Workers {
     }
 
     /// Every worker's runtime, worker 0 first.
-    pub fn handles(&self) -> &[Handle] {
+    pub(crate) fn handles(&self) -> &[Handle] {
         &self.handles
     }
 
     /// How many workers there are.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.handles.len()
     }
 
     /// Stops the spawned threads (their runtimes drop whatever tasks remain) and waits
     /// for them; the caller's accept loops must have drained first.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         for spawned in self.spawned.drain(..) {
             let _ = spawned.stop.send(());
             let _ = spawned.thread.join();
@@ -94,7 +94,7 @@ impl Drop for Workers {
 fn pin_to(index: usize, core: Option<usize>) {
     if let Some(cpu) = core {
         if let Err(e) = affinity::pin_current(cpu) {
-            crate::reload::log(&format!("worker {index} not pinned to core {cpu}: {e}"));
+            tracing::warn!("worker {index} not pinned to core {cpu}: {e}");
         }
     }
 }

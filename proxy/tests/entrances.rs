@@ -237,3 +237,37 @@ async fn oversized_head_is_refused_with_431() {
     let r = send(&client(), req).await;
     assert_eq!(r.status, 431);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configs_timeouts_replace_the_defaults_for_new_connections() {
+    let a = http_backend("a").await;
+    // the proxy's own header timeout is the default 15 s; the file says 300 ms
+    let (proxy, g) = Proxy::start_with(lcc_proxy::Limits::default(), 1, |http, g| {
+        web_config(http, g[0], &[a.addr]) + "timeouts: {header_read_ms: 300}\n"
+    })
+    .await;
+    let mut idle = TcpStream::connect(g[0]).await.expect("connect");
+    let started = std::time::Instant::now();
+    assert_eq!(read_to_close(&mut idle).await, Ok(String::new()));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // without them again, a new connection gets the default: still open after 1 s
+    proxy.write_by_rename(&web_config(proxy.http, g[0], &[a.addr]));
+    wait_until(Duration::from_secs(5), "reload applied", || async {
+        proxy
+            .metric("lcc_proxy_reloads_total{result=\"applied\"}")
+            .await
+            >= 1
+    })
+    .await;
+    let mut idle = TcpStream::connect(g[0]).await.expect("connect");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(1), idle.read(&mut buf)).await;
+    assert!(
+        read.is_err(),
+        "closed before the default header timeout: {read:?}"
+    );
+}

@@ -92,7 +92,7 @@ fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<E
         let (layout, plan, done) = (layout.clone(), plan.clone(), done.clone());
         std::thread::spawn(move || follow_up(&layout, &plan, &done))
     };
-    let result = daemon::run(&layout.root, daemon::Options::from_env());
+    let result = daemon::run(layout, daemon::Options::from_env(), daemon::termination());
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = printer.join();
     result?;
@@ -246,7 +246,7 @@ fn proxy_current(layout: &Layout, plan: &lcc_compiler::Plan) -> bool {
         return false;
     };
     std::fs::read_to_string(layout.proxy_applied())
-        .is_ok_and(|marker| marker == lcc_proxy::applied::digest(&conf))
+        .is_ok_and(|marker| marker == lcc_core::proxy_config::digest(&conf))
 }
 
 fn log_tail(layout: &Layout) -> String {
@@ -258,7 +258,11 @@ fn log_tail(layout: &Layout) -> String {
 fn run_daemon(dir: &Path) -> anyhow::Result<ExitCode> {
     // Its own session: the terminal that ran `lcc up -d` can close without killing it.
     daemon::new_session();
-    daemon::run(dir, daemon::Options::from_env())?;
+    daemon::run(
+        &Layout::new(dir),
+        daemon::Options::from_env(),
+        daemon::termination(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

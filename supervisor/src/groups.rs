@@ -43,7 +43,7 @@ pub fn ordinal(group: &str, name: &str) -> Option<u32> {
 
 /// The steps that move `members` towards `replicas` current, ready members.
 /// `taken` holds every instance name that has a pod directory (of any owner).
-pub fn plan(
+pub fn reconcile(
     group: &str,
     replicas: u32,
     members: &[Member],
@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn creates_missing_replicas_at_lowest_ordinals() {
         let ms = vec![m("web-2", true, true)];
-        let a = plan("web", 3, &ms, &taken(&ms));
+        let a = reconcile("web", 3, &ms, &taken(&ms));
         assert_eq!(
             a,
             vec![
@@ -156,7 +156,7 @@ mod tests {
             m("web-3", true, true),
         ];
         assert_eq!(
-            plan("web", 1, &ms, &taken(&ms)),
+            reconcile("web", 1, &ms, &taken(&ms)),
             vec![
                 Action::Remove("web-3".into()),
                 Action::Remove("web-2".into())
@@ -168,7 +168,7 @@ mod tests {
     fn rolls_one_at_a_time() {
         let ms = vec![m("web-1", false, true), m("web-2", false, true)];
         assert_eq!(
-            plan("web", 2, &ms, &taken(&ms)),
+            reconcile("web", 2, &ms, &taken(&ms)),
             vec![Action::Create("web-3".into())]
         );
         let ms = vec![
@@ -177,7 +177,7 @@ mod tests {
             m("web-3", true, false),
         ];
         assert_eq!(
-            plan("web", 2, &ms, &taken(&ms)),
+            reconcile("web", 2, &ms, &taken(&ms)),
             vec![],
             "waits for the new one to be ready"
         );
@@ -187,13 +187,13 @@ mod tests {
             m("web-3", true, true),
         ];
         assert_eq!(
-            plan("web", 2, &ms, &taken(&ms)),
+            reconcile("web", 2, &ms, &taken(&ms)),
             vec![Action::Remove("web-2".into())]
         );
         // The removed web-2's name is not reused by the roll.
         let ms = vec![m("web-1", false, true), m("web-3", true, true)];
         assert_eq!(
-            plan("web", 2, &ms, &taken(&ms)),
+            reconcile("web", 2, &ms, &taken(&ms)),
             vec![Action::Create("web-4".into())]
         );
         let ms = vec![
@@ -202,7 +202,7 @@ mod tests {
             m("web-4", true, true),
         ];
         assert_eq!(
-            plan("web", 2, &ms, &taken(&ms)),
+            reconcile("web", 2, &ms, &taken(&ms)),
             vec![Action::Remove("web-1".into())]
         );
     }
@@ -213,7 +213,7 @@ mod tests {
         f.failed = true;
         let ms = vec![f, m("web-2", true, true)];
         assert_eq!(
-            plan("web", 2, &ms, &taken(&ms)),
+            reconcile("web", 2, &ms, &taken(&ms)),
             vec![
                 Action::Remove("web-1".into()),
                 Action::Create("web-3".into())

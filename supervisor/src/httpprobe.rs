@@ -1,6 +1,7 @@
 //! The daemon's HTTP probe: a fixed `HTTP/1.0` GET on a fresh connection and the status
 //! line of its answer, with as few system calls and wake-ups as probing hundreds of
-//! instances every few seconds calls for (`lcc probe` uses the full client of `probe.rs`).
+//! instances every few seconds calls for. It is lcc's only HTTP client: `lcc probe` (a
+//! pod's `readiness`) uses it too, through `probe.rs`.
 //!
 //! The socket stays out of the event loop for as long as it need not wait: on loopback
 //! the handshake is over when `connect` returns, so the request goes out at once, and a
@@ -133,8 +134,16 @@ impl Probe {
         }
     }
 
-    /// Sends the rest and waits for the answer until the deadline.
-    pub async fn answer(mut self) -> Result<(), String> {
+    /// Sends the rest and waits for the answer until the deadline; passes on status
+    /// 200-399.
+    pub async fn answer(self) -> Result<(), String> {
+        let (addr, request) = (self.addr, Arc::clone(&self.request));
+        passes(addr, &request.path, self.status().await?)
+    }
+
+    /// Sends the rest and waits for the answer until the deadline: its status code
+    /// (`lcc probe` judges it against its own range).
+    pub async fn status(mut self) -> Result<u16, String> {
         let deadline = self.deadline;
         let exchange = async {
             self.conn.send(&self.request.bytes, deadline).await?;
@@ -143,21 +152,21 @@ impl Probe {
                 .await
         };
         match exchange.await {
-            Ok(()) => self.verdict(),
+            Ok(()) => self.status_code(),
             Err(e) => Err(self.describe(e)),
         }
     }
 
     /// Passes on status 200-399.
     fn verdict(&self) -> Result<(), String> {
+        passes(self.addr, &self.request.path, self.status_code()?)
+    }
+
+    /// The status of the answer's head.
+    fn status_code(&self) -> Result<u16, String> {
         let (addr, path) = (self.addr, &self.request.path);
-        let code = status_of(&self.head[..self.got])
-            .ok_or_else(|| format!("GET {path} on {addr}: no HTTP status line"))?;
-        if (200..400).contains(&code) {
-            Ok(())
-        } else {
-            Err(format!("GET {path} on {addr}: status {code}"))
-        }
+        status_of(&self.head[..self.got])
+            .ok_or_else(|| format!("GET {path} on {addr}: no HTTP status line"))
     }
 
     fn describe(&self, e: io::Error) -> String {
@@ -193,6 +202,15 @@ impl Request {
     /// The path it asks for.
     pub fn path(&self) -> &str {
         &self.path
+    }
+}
+
+/// The probe's verdict on a status: 200-399 passes.
+fn passes(addr: SocketAddr, path: &str, code: u16) -> Result<(), String> {
+    if (200..400).contains(&code) {
+        Ok(())
+    } else {
+        Err(format!("GET {path} on {addr}: status {code}"))
     }
 }
 

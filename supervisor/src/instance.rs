@@ -2,9 +2,10 @@
 //! its pod, its probe and backoff bookkeeping, and the status file it mirrors.
 
 use crate::podfs::{PodState, ProcId};
+use crate::reconcile::{Run, State};
 use lcc_compiler::podspec::AppKind;
 use lcc_compiler::PodSpec;
-use lcc_core::status::{InstanceStatus, Phase};
+use lcc_core::status::InstanceStatus;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -59,14 +60,8 @@ pub struct Inst {
     pub op: Option<Op>,
     /// Run generation: probe results of an older run are dropped.
     pub gen: u64,
-    /// When the current run started.
-    pub run_started: Option<Instant>,
-    /// Since when it has been ready.
-    pub ready_since: Option<Instant>,
-    /// Whether it was ready at least once during this run.
-    pub ever_ready: bool,
-    /// Probe misses in a row.
-    pub misses: u32,
+    /// Where it is in its life, with that phase's data (`st.phase` mirrors it).
+    pub state: State,
     /// Next probe due (without a probe: when a local run has been up long enough to be
     /// ready).
     pub next_probe: Option<Instant>,
@@ -78,8 +73,6 @@ pub struct Inst {
         std::net::SocketAddr,
         std::sync::Arc<crate::httpprobe::Request>,
     )>,
-    /// Restart not before this.
-    pub backoff_until: Option<Instant>,
     /// Its start holds a slot of the start gate until then (or until ready or ended).
     pub slot_until: Option<Instant>,
     /// A new spec to render once the pod is stopped (explicit instance edited).
@@ -108,7 +101,7 @@ impl Inst {
             return None;
         }
         let probe = self.next_probe.filter(|_| !self.probing);
-        match (probe, self.backoff_until) {
+        match (probe, self.state.backoff_until()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -129,28 +122,31 @@ impl Inst {
         format!("instance/{}", self.spec.instance)
     }
 
-    /// Sets the phase; returns whether it changed.
-    pub fn set_phase(&mut self, phase: Phase) -> bool {
-        let changed = self.st.phase != phase;
-        self.st.phase = phase;
-        if changed {
+    /// Moves to `state`, mirrored in the status's phase.
+    pub fn set_state(&mut self, state: State) {
+        let phase = state.phase();
+        if self.st.phase != phase {
             self.phase_since = Some(Instant::now());
         }
-        changed
+        self.st.phase = phase;
+        self.state = state;
     }
 
-    /// Forgets the current run (process gone).
+    /// The current run's readiness and misses, while it runs.
+    pub fn run(&self) -> Option<&Run> {
+        self.state.run()
+    }
+
+    /// Forgets the current run's process (gone); the next state says what follows.
     pub fn end_run(&mut self) {
         self.proc_id = None;
         self.remote_up = false;
         self.st.pid = None;
         self.st.pid_start = None;
         self.next_probe = None;
-        self.misses = 0;
-        self.ready_since = None;
     }
 
-    /// Records a new run of `proc_id` (or a remote start) at `now`.
+    /// Records a new run of `proc_id` (or a remote start), now: the state is Running.
     pub fn begin_run(&mut self, proc_id: Option<ProcId>, started: Option<f64>) {
         self.gen += 1;
         self.proc_id = proc_id;
@@ -168,10 +164,7 @@ impl Inst {
         }
         self.st.started = started.or(Some(lcc_core::events::now_secs()));
         let now = Instant::now();
-        self.run_started = Some(now);
-        self.ever_ready = false;
-        self.misses = 0;
-        self.ready_since = None;
+        self.set_state(State::Running(Run::new(now)));
         self.probing = false;
         self.next_probe = self
             .spec

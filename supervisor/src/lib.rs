@@ -1,18 +1,18 @@
 //! lcc-supervisor: the Local Cluster daemon and the network helpers pods delegate to
 //! `lcc` (probes, port allocation).
 
-pub mod backoff;
-mod compat;
+pub(crate) mod backoff;
 pub mod control;
 pub mod daemon;
-pub mod groups;
-pub mod httpprobe;
-pub mod instance;
+pub(crate) mod groups;
+pub(crate) mod httpprobe;
+pub(crate) mod instance;
 pub mod lock;
 pub mod podfs;
 pub mod ports;
 pub mod probe;
 pub mod proxyconf;
-pub mod reaper;
+pub(crate) mod reaper;
+pub(crate) mod reconcile;
 pub mod storage;
-pub mod watch;
+pub(crate) mod watch;

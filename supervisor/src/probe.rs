@@ -1,13 +1,9 @@
 //! Native probes: one HTTP GET or TCP connect with a deadline, no process spawned.
 //!
-//! The daemon calls the async [`http`] and [`tcp`]; `lcc probe` (which the pod's
-//! `readiness` runs) calls the blocking [`probe_url`].
+//! The daemon calls the async [`http_to`] and [`tcp_to`] (a host name is resolved
+//! first); `lcc probe` (which the pod's `readiness` runs) calls the blocking
+//! [`probe_url`].
 
-use bytes::Bytes;
-use http_body_util::Empty;
-use hyper::header::{HOST, USER_AGENT};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
@@ -56,13 +52,11 @@ pub enum ProbeError {
         /// The timeout.
         timeout: Duration,
     },
-    /// The connection broke or the answer was not HTTP.
-    #[error("{addr}: HTTP error: {source}")]
-    Http {
-        /// Address tried.
-        addr: SocketAddr,
-        /// hyper's error.
-        source: hyper::Error,
+    /// The exchange failed: refused, broken, not HTTP, or no answer in time.
+    #[error("{message}")]
+    Exchange {
+        /// What happened, with the address and path.
+        message: String,
     },
     /// The request could not be built (a path that is not a valid request target).
     #[error("bad request path {path:?}")]
@@ -107,7 +101,8 @@ pub async fn tcp(addr: SocketAddr, timeout: Duration) -> Result<(), ProbeError> 
     }
 }
 
-/// One `GET path` to `addr` with `Host: host`; passes when the status is in `expect`.
+/// One `GET path` to `addr` with `Host: host` (the daemon's HTTP probe, see
+/// `httpprobe.rs`); passes when the status is in `expect`.
 pub async fn http(
     addr: SocketAddr,
     host: &str,
@@ -115,9 +110,19 @@ pub async fn http(
     timeout: Duration,
     expect: RangeInclusive<u16>,
 ) -> Result<u16, ProbeError> {
-    let status = tokio::time::timeout(timeout, get_status(addr, host, path))
+    // The request line is written as given: no whitespace or control character may
+    // end it early or add a header.
+    if path.bytes().any(|b| b <= b' ' || b == 0x7f) || !path.starts_with('/') {
+        return Err(ProbeError::BadPath {
+            path: path.to_string(),
+        });
+    }
+    let exchange = |message| ProbeError::Exchange { message };
+    let status = crate::httpprobe::Probe::start(addr, host, path, timeout)
+        .map_err(exchange)?
+        .status()
         .await
-        .map_err(|_| ProbeError::Timeout { addr, timeout })??;
+        .map_err(exchange)?;
     if expect.contains(&status) {
         Ok(status)
     } else {
@@ -130,37 +135,6 @@ pub async fn http(
             hi,
         })
     }
-}
-
-/// Sends the request over a fresh HTTP/1.1 connection and returns the status.
-async fn get_status(addr: SocketAddr, host: &str, path: &str) -> Result<u16, ProbeError> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|source| ProbeError::Connect { addr, source })?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|source| ProbeError::Http { addr, source })?;
-    let request = Request::get(path)
-        .header(HOST, host)
-        .header(USER_AGENT, "lcc-probe")
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| ProbeError::BadPath {
-            path: path.to_string(),
-        })?;
-    let response = sender.send_request(request);
-    tokio::pin!(conn, response);
-    let response = tokio::select! {
-        biased;
-        response = &mut response => response,
-        ended = &mut conn => match ended {
-            Err(source) => return Err(ProbeError::Http { addr, source }),
-            // The server may close right after answering: the answer is still there.
-            Ok(()) => response.await,
-        },
-    };
-    response
-        .map(|r| r.status().as_u16())
-        .map_err(|source| ProbeError::Http { addr, source })
 }
 
 /// A parsed `lcc probe` target.
@@ -316,6 +290,37 @@ pub fn probe_url(
     }))
 }
 
+/// Resolves `host:port` (an IP needs no lookup; a remote host name does).
+async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let lookup = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await;
+    match lookup {
+        Ok(Ok(mut addrs)) => addrs.next().ok_or_else(|| format!("{host}: no address")),
+        Ok(Err(e)) => Err(format!("{host}: {e}")),
+        Err(_) => Err(format!("{host}: lookup timed out")),
+    }
+}
+
+/// One TCP connect to `host:port` within `timeout`.
+pub async fn tcp_to(host: &str, port: u16, timeout: Duration) -> Result<(), String> {
+    let addr = resolve(host, port, timeout).await?;
+    tcp(addr, timeout).await.map_err(|e| e.to_string())
+}
+
+/// One HTTP GET of `path` on `host:port` within `timeout` (the daemon's probe of a remote or local instance; see [`crate::httpprobe`]).
+pub async fn http_to(
+    host: &str,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+    settle: Duration,
+) -> Result<(), String> {
+    let addr = resolve(host, port, timeout).await?;
+    crate::httpprobe::get(addr, &format!("{host}:{port}"), path, timeout, settle).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,7 +356,7 @@ mod tests {
         let ok = probe_url(&url, Duration::from_secs(5), 200..=399).expect("probe");
         assert_eq!(ok, ProbeOk::Http(204));
         let head = server.join().expect("server");
-        assert!(head.starts_with("GET /health?x=1 HTTP/1.1\r\n"), "{head}");
+        assert!(head.starts_with("GET /health?x=1 HTTP/1.0\r\n"), "{head}");
         assert!(
             head.to_ascii_lowercase()
                 .contains(&format!("host: {addr}\r\n")),
@@ -383,7 +388,7 @@ mod tests {
             200..=399,
         )
         .expect_err("silent server");
-        assert!(matches!(err, ProbeError::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains("no answer within"), "{err}");
         assert_eq!(
             probe_url(&format!("tcp://{addr}"), Duration::from_secs(2), 200..=399).expect("tcp"),
             ProbeOk::Tcp

@@ -2,7 +2,7 @@
 
 use lcc_compiler::podspec::Protocol;
 use lcc_compiler::Plan;
-use lcc_proxy::config::{Config, Entrance, Gateway, GatewayProtocol, HttpListener};
+use lcc_core::proxy_config::{Config, Entrance, Gateway, GatewayProtocol, HttpListener};
 use std::collections::BTreeMap;
 
 /// Ready backends (`HOST:PORT`) per gateway name.
@@ -39,6 +39,8 @@ pub fn build(plan: &Plan, backends: &Backends) -> Config {
         http,
         entrances,
         gateways,
+        // the proxy's defaults (docs/proxy.md)
+        timeouts: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     match lcc_proxy::standalone::serve_until_signalled(args.config, args.applied) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // the command's own error, not a log line: printed whatever LCC_LOG says
             eprintln!("lcc-proxy: {e}");
             ExitCode::FAILURE
         }

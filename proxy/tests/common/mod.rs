@@ -72,8 +72,9 @@ where
 }
 
 /// An HTTP backend answering with its `id`: body = id, `x-backend: id`, `x-path` = the
-/// path it was asked for, `x-seen-<h>` echoing X-Forwarded-* and Connection headers.
-/// `/slow` answers after 10 s, `/upload` counts the body, `/download?N` streams N bytes.
+/// path it was asked for, `x-seen-<h>` echoing X-Forwarded-*, Connection and body framing
+/// headers. `/slow` answers after 10 s, `/upload` counts the body, `/early` answers 413
+/// without reading it, `/download?N` streams N bytes.
 pub async fn http_backend(id: &'static str) -> Server {
     serve_with(move |listener| async move {
         let mut conns = JoinSet::new();
@@ -102,7 +103,11 @@ async fn answer(
         .header("x-backend", id)
         .header("x-path", &path);
     for (name, value) in req.headers() {
-        if name.as_str().starts_with("x-forwarded-") || name == "connection" || name == "keep-alive"
+        let framing = name == "content-length" || name == "transfer-encoding";
+        if name.as_str().starts_with("x-forwarded-")
+            || name == "connection"
+            || name == "keep-alive"
+            || framing
         {
             builder = builder.header(format!("x-seen-{name}"), value);
         }
@@ -122,6 +127,10 @@ async fn answer(
                 }
             }
             full(n.to_string())
+        }
+        "/early" => {
+            let resp = builder.status(413).body(full("early"));
+            return Ok(resp.expect("response"));
         }
         "/download" => {
             let n: u64 = req.uri().query().and_then(|q| q.parse().ok()).unwrap_or(0);

@@ -1,10 +1,10 @@
 //! Creation of new pods and adoption of the ones already on disk.
 
-use super::util::run_pod_blocking;
+use super::process::run_pod_blocking;
 use super::Daemon;
-use crate::compat;
 use crate::instance::{Inst, Owner};
 use crate::podfs::{self, PodState, ProcId};
+use crate::reconcile::{adopted, kept, Adoption, State};
 use lcc_compiler::podspec::AppKind;
 use lcc_compiler::PodSpec;
 use lcc_core::events::Reason;
@@ -32,7 +32,9 @@ impl Daemon {
             return;
         }
         self.blocked.remove(&name);
-        if let Err(e) = compat::render_pod(&dir, &spec, &self.opts.lcc_bin) {
+        if let Err(e) = lcc_compiler::render::write_pod(&dir, &spec, &self.opts.lcc_bin)
+            .map_err(|e| e.to_string())
+        {
             self.emit(&format!("instance/{name}"), Reason::RenderFailed, &e);
             return;
         }
@@ -79,6 +81,14 @@ impl Daemon {
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         names.sort();
+        for name in &names {
+            // A removal a killed daemon left half done (see `forget`): only lcc makes
+            // these names, from a pod it recognised.
+            if let Some(gone) = removing_of(name) {
+                let _ = std::fs::remove_dir_all(self.layout.pods().join(name));
+                forget_files(&self.layout, gone);
+            }
+        }
         for name in names.into_iter().filter(|n| !n.starts_with('.')) {
             let dir = self.layout.pod(&name);
             if podfs::is_lcc_pod(&dir) {
@@ -130,40 +140,38 @@ impl Daemon {
         let remote_up = inst.spec.kind == AppKind::Remote
             && desired == PodState::Running
             && inst.st.phase == Phase::Running;
-        if live.is_some() || remote_up {
-            let started = podfs::read_started(&inst.dir);
-            let restarts = inst.st.restarts;
-            inst.begin_run(live, started);
-            inst.st.restarts = restarts;
-            inst.set_phase(Phase::Running);
-            let pid = live.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
-            self.emit(
-                &inst.object(),
-                Reason::Adopted,
-                &format!("{pid} kept running"),
-            );
-        } else if desired == PodState::Running
-            && matches!(inst.st.phase, Phase::Failed | Phase::Exited)
-        {
-            // A run that ended for good (gave up after maxRetries, or exited under
-            // `never`/`on-failure`) stays so across a daemon restart, restart count
-            // included: adopting is not a new start. `lcc restart` or an edit of the
-            // instance starts it again.
-            let phase = inst.st.phase;
-            self.emit(
-                &inst.object(),
-                Reason::Adopted,
-                &format!("kept {} (lcc restart starts it again)", phase.as_str()),
-            );
-        } else {
-            inst.st.failures = 0;
-            inst.st.set_condition(
-                "Failed",
-                false,
-                "DaemonStarted",
-                lcc_core::events::now_secs(),
-            );
-            inst.set_phase(Phase::Pending);
+        match adopted(inst.st.phase, live.is_some() || remote_up, desired) {
+            Adoption::KeepRunning => {
+                let started = podfs::read_started(&inst.dir);
+                inst.begin_run(live, started);
+                let pid = live.map_or("remote".to_string(), |p| format!("pid {}", p.pid));
+                self.emit(
+                    &inst.object(),
+                    Reason::Adopted,
+                    &format!("{pid} kept running"),
+                );
+            }
+            Adoption::KeepEnded => {
+                // A run that ended for good stays so across a daemon restart, restart
+                // count included: `lcc restart` or an edit of the instance starts it.
+                let phase = inst.st.phase;
+                inst.set_state(kept(phase));
+                self.emit(
+                    &inst.object(),
+                    Reason::Adopted,
+                    &format!("kept {} (lcc restart starts it again)", phase.as_str()),
+                );
+            }
+            Adoption::Fresh => {
+                inst.st.failures = 0;
+                inst.st.set_condition(
+                    "Failed",
+                    false,
+                    "DaemonStarted",
+                    lcc_core::events::now_secs(),
+                );
+                inst.set_state(State::Pending);
+            }
         }
         inst.st.ready = false;
         if let Some(w) = self.watch.as_mut() {
@@ -297,14 +305,10 @@ pub(super) fn new_inst(
         remote_up: false,
         op: None,
         gen: 0,
-        run_started: None,
-        ready_since: None,
-        ever_ready: false,
-        misses: 0,
+        state: State::Pending,
         next_probe: None,
         probing: false,
         http_request: None,
-        backoff_until: None,
         slot_until: None,
         written_at: None,
         phase_since: None,
@@ -315,4 +319,25 @@ pub(super) fn new_inst(
         files_seen: None,
         status_key: None,
     }
+}
+
+/// The name under which a pod directory is deleted: renamed first, so a daemon killed
+/// meanwhile leaves either the whole pod or this (dot names are no instances).
+pub(super) fn removing_name(instance: &str) -> String {
+    format!(".{instance}.removing")
+}
+
+/// The instance whose removal left `name` behind, if it is such a name.
+fn removing_of(name: &str) -> Option<&str> {
+    name.strip_prefix('.')?
+        .strip_suffix(".removing")
+        .filter(|i| lcc_compiler::rules::name(i).is_ok())
+}
+
+/// Removes what the state directory records of a removed instance: its spec, status
+/// and last error.
+pub(super) fn forget_files(layout: &lcc_core::layout::Layout, instance: &str) {
+    let _ = std::fs::remove_file(layout.spec(instance));
+    let _ = std::fs::remove_file(layout.status_dir().join(format!("{instance}.err")));
+    status::remove(layout, instance);
 }

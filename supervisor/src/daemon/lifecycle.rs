@@ -1,16 +1,17 @@
 //! Acting on instances: step/start/stop decisions, pod ops and their completion,
 //! restart backoff, re-render and removal.
 
-use super::util::pod_command;
+use super::process::pod_command;
 use super::{Daemon, Msg};
-use crate::backoff;
-use crate::compat;
 use crate::instance::{Inst, Op};
 use crate::podfs::{self, PodState};
 use crate::reaper::RunError;
-use lcc_compiler::podspec::{AppKind, RestartPolicy};
+use crate::reconcile::{
+    failures_forgiven, reconcile, run_ended, stop_done, Action, Ended, Observed, Run, State,
+    StopDone,
+};
+use lcc_compiler::podspec::AppKind;
 use lcc_core::events::Reason;
-use lcc_core::status::{self, Phase};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -52,60 +53,37 @@ impl Daemon {
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
-        if inst.op.is_some() {
-            return;
-        }
-        let up = inst.up();
-        match inst.desired {
-            PodState::Removed => {
-                if up {
-                    self.stop(name, Op::Stop);
-                } else {
-                    self.spawn_op(name, Op::Remove);
-                }
+        let seen = Observed {
+            desired: inst.desired,
+            up: inst.up(),
+            busy: inst.op.is_some(),
+            new_spec: inst.pending_spec.is_some(),
+            shutting_down: self.stopping,
+        };
+        // The wake-up for a backoff's end is armed from the state by `arm`.
+        let (action, _requeue) = reconcile(&inst.state, &seen, now);
+        match action {
+            None => {}
+            Some(Action::Stop(op)) => self.stop(name, op),
+            Some(Action::Remove) => self.spawn_op(name, Op::Remove),
+            Some(Action::Rerender) => self.rerender(name),
+            Some(Action::BecomeStopped) => {
+                inst.set_state(State::Stopped);
+                self.mark_unready(name, "Stopped");
             }
-            PodState::Stopped => {
-                if up {
-                    self.stop(name, Op::Stop);
-                } else if inst.st.phase != Phase::Stopped {
-                    inst.set_phase(Phase::Stopped);
-                    inst.backoff_until = None;
-                    self.mark_unready(name, "Stopped");
-                }
-            }
-            PodState::Running if self.stopping => {}
-            PodState::Running => {
-                if inst.pending_spec.is_some() {
-                    if up {
-                        self.stop(name, Op::Replace);
-                    } else {
-                        self.rerender(name);
-                    }
+            Some(Action::Tend) => self.running_step(name, now),
+            Some(Action::Start { restart }) => {
+                if !self.take_slot(name, now) {
+                    self.waiting.insert(name.to_string());
                     return;
                 }
-                if up {
-                    self.running_step(name, now);
+                let Some(inst) = self.insts.get_mut(name) else {
                     return;
+                };
+                if restart {
+                    inst.st.restarts += 1;
                 }
-                let due = inst.backoff_until.is_none_or(|t| t <= now);
-                if matches!(
-                    inst.st.phase,
-                    Phase::Pending | Phase::Stopped | Phase::BackOff
-                ) && due
-                {
-                    if !self.take_slot(name, now) {
-                        self.waiting.insert(name.to_string());
-                        return;
-                    }
-                    let Some(inst) = self.insts.get_mut(name) else {
-                        return;
-                    };
-                    if inst.st.phase == Phase::BackOff {
-                        inst.st.restarts += 1;
-                    }
-                    inst.backoff_until = None;
-                    self.start(name);
-                }
+                self.start(name);
             }
         }
     }
@@ -114,22 +92,21 @@ impl Daemon {
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
-        if inst.st.phase != Phase::Running {
-            inst.set_phase(Phase::Running);
+        if inst.run().is_none() {
+            inst.set_state(State::Running(Run::new(now)));
         }
         // A run that stayed ready long enough forgets earlier failures.
-        if let Some(since) = inst.ready_since {
-            let r = &inst.spec.restart;
-            if inst.st.failures > 0
-                && now.duration_since(since) >= backoff::reset_after(r.backoff_max_ms)
-            {
-                inst.st.failures = 0;
-            }
+        if inst.st.failures > 0
+            && inst
+                .run()
+                .is_some_and(|run| failures_forgiven(run, &inst.spec.restart, now))
+        {
+            inst.st.failures = 0;
         }
         if inst.spec.probe.is_none() && inst.spec.kind == AppKind::Local {
             // Without a probe, ready means it stayed up NO_PROBE_READY_AFTER (supervisord's
             // `startsecs`): an app that dies at once is never reported ready.
-            let ready_at = inst.run_started.map(|t| t + NO_PROBE_READY_AFTER);
+            let ready_at = inst.run().map(|run| run.since + NO_PROBE_READY_AFTER);
             if ready_at.is_none_or(|t| t <= now) {
                 // Nothing is due any more: a past `next_probe` would make every pass due.
                 inst.next_probe = None;
@@ -149,43 +126,35 @@ impl Daemon {
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
-        let policy = inst.spec.restart.policy;
-        if inst.desired != PodState::Running {
-            inst.set_phase(Phase::Stopped);
-            return;
-        }
-        if policy == RestartPolicy::Never || (policy == RestartPolicy::OnFailure && exit == Some(0))
-        {
-            inst.set_phase(Phase::Exited);
-            return;
-        }
         let r = inst.spec.restart.clone();
-        inst.st.failures += 1;
-        let n = inst.st.failures;
+        let outcome = run_ended(&r, inst.desired, inst.st.failures, exit);
+        inst.set_state(outcome.state(Instant::now()));
         let obj = inst.object();
-        if backoff::exhausted(n, r.max_retries) {
-            inst.set_phase(Phase::Failed);
-            inst.st
-                .set_condition("Failed", true, "MaxRetries", lcc_core::events::now_secs());
-            self.events.emit(
-                &obj,
-                Reason::Failed,
-                &format!("gave up after {n} failures in a row ({why})"),
-            );
-            return;
+        match outcome {
+            Ended::Stopped | Ended::Completed => {}
+            Ended::Failed { failures } => {
+                inst.st.failures = failures;
+                inst.st
+                    .set_condition("Failed", true, "MaxRetries", lcc_core::events::now_secs());
+                self.events.emit(
+                    &obj,
+                    Reason::Failed,
+                    &format!("gave up after {failures} failures in a row ({why})"),
+                );
+            }
+            Ended::BackOff { failures, delay } => {
+                inst.st.failures = failures;
+                self.events.emit(
+                    &obj,
+                    Reason::BackOff,
+                    &format!(
+                        "restarting in {}ms (failure {failures} of {}; {why})",
+                        delay.as_millis(),
+                        r.max_retries
+                    ),
+                );
+            }
         }
-        let delay = backoff::delay(n, r.backoff_initial_ms, r.backoff_max_ms);
-        inst.backoff_until = Some(Instant::now() + delay);
-        inst.set_phase(Phase::BackOff);
-        self.events.emit(
-            &obj,
-            Reason::BackOff,
-            &format!(
-                "restarting in {}ms (failure {n} of {}; {why})",
-                delay.as_millis(),
-                r.max_retries
-            ),
-        );
     }
 
     pub(super) fn start(&mut self, name: &str) {
@@ -195,7 +164,7 @@ impl Daemon {
             return;
         }
         if let Some(inst) = self.insts.get_mut(name) {
-            inst.set_phase(Phase::Starting);
+            inst.set_state(State::Starting);
             let _ = std::fs::remove_file(inst.dir.join(".pod/exit"));
         }
         self.spawn_op(name, Op::Start);
@@ -204,10 +173,10 @@ impl Daemon {
     pub(super) fn stop(&mut self, name: &str, op: Op) {
         self.release_slot(name);
         if let Some(inst) = self.insts.get_mut(name) {
-            inst.set_phase(if inst.desired == PodState::Removed {
-                Phase::Removing
+            inst.set_state(if inst.desired == PodState::Removed {
+                State::Removing
             } else {
-                Phase::Stopping
+                State::Stopping
             });
         }
         self.mark_unready(name, "Stopping");
@@ -277,7 +246,6 @@ impl Daemon {
             Op::Start if code == 0 => {
                 let pid = podfs::read_pid(&inst.dir);
                 inst.begin_run(pid, podfs::read_started(&inst.dir));
-                inst.set_phase(Phase::Running);
                 let ports: Vec<String> = inst
                     .st
                     .ports
@@ -298,20 +266,23 @@ impl Daemon {
                 self.ended(name, None, why);
             }
             Op::Stop | Op::Restart | Op::Replace | Op::Kill => {
-                if inst.proc_id.is_some_and(|p| p.alive()) && op != Op::Kill {
-                    self.events.emit(
-                        &obj,
-                        Reason::StopFailed,
-                        &format!("still alive after pod stop ({err}); killing"),
-                    );
-                    self.spawn_op(name, Op::Kill);
-                    return;
-                }
-                inst.end_run();
-                match op {
-                    Op::Restart => self.ended(name, None, "probe failures".to_string()),
-                    _ => {
-                        inst.set_phase(Phase::Stopped);
+                let alive = inst.proc_id.is_some_and(|p| p.alive());
+                match stop_done(op, alive) {
+                    StopDone::Kill => {
+                        self.events.emit(
+                            &obj,
+                            Reason::StopFailed,
+                            &format!("still alive after pod stop ({err}); killing"),
+                        );
+                        self.spawn_op(name, Op::Kill);
+                    }
+                    StopDone::Failure => {
+                        inst.end_run();
+                        self.ended(name, None, "probe failures".to_string());
+                    }
+                    StopDone::Stopped => {
+                        inst.end_run();
+                        inst.set_state(State::Stopped);
                         self.events.emit(&obj, Reason::Stopped, "pod stopped");
                     }
                 }
@@ -327,7 +298,9 @@ impl Daemon {
         let Some(spec) = inst.pending_spec.take() else {
             return;
         };
-        if let Err(e) = compat::render_pod(&inst.dir, &spec, &self.opts.lcc_bin) {
+        if let Err(e) = lcc_compiler::render::write_pod(&inst.dir, &spec, &self.opts.lcc_bin)
+            .map_err(|e| e.to_string())
+        {
             let obj = inst.object();
             self.events.emit(&obj, Reason::RenderFailed, &e);
             return;
@@ -343,7 +316,7 @@ impl Daemon {
         inst.st.stop_timeout_ms = spec.stop.timeout_ms;
         inst.st.failures = 0;
         inst.spec = spec;
-        inst.set_phase(Phase::Pending);
+        inst.set_state(State::Pending);
         let obj = inst.object();
         self.events
             .emit(&obj, Reason::Replaced, "pod re-rendered from the new spec");
@@ -357,11 +330,14 @@ impl Daemon {
         if let Some(w) = self.watch.as_mut() {
             w.remove(&inst.dir);
         }
-        // remove_dir_all does not follow the storage symlinks under run/.
-        let _ = std::fs::remove_dir_all(&inst.dir);
-        let _ = std::fs::remove_file(self.layout.spec(name));
-        let _ = std::fs::remove_file(self.layout.status_dir().join(format!("{name}.err")));
-        status::remove(&self.layout, name);
+        // Renamed away first, in one step: a daemon killed during the deletion leaves the
+        // whole pod or a `.NAME.removing` the next one finishes (`adopt_all`), never a
+        // half-deleted pod it would no longer recognise. remove_dir_all does not follow
+        // the storage symlinks under run/.
+        let doomed = self.layout.pods().join(super::adopt::removing_name(name));
+        let gone = std::fs::rename(&inst.dir, &doomed).map_or(inst.dir.clone(), |()| doomed);
+        super::adopt::forget_files(&self.layout, name);
+        let _ = std::fs::remove_dir_all(&gone);
         self.emit(&inst.object(), Reason::Removed, "pod stopped and removed");
     }
 

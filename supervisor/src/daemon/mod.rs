@@ -4,23 +4,21 @@
 
 mod adopt;
 mod alarm;
+mod apply;
 mod gate;
 mod lifecycle;
 mod observe;
-mod plan;
 mod probes;
+mod process;
 mod proxy;
 mod shutdown;
 mod timers;
-mod util;
 
-pub use util::{kill_recorded, run_pod_blocking};
+pub use process::{kill_recorded, run_pod_blocking};
 
+use apply::manifest_signature;
 use lcc_core::events::Reason;
-use plan::manifest_signature;
-use util::signal;
 
-use crate::compat;
 use crate::instance::{Inst, Op};
 use crate::lock::DaemonLock;
 use crate::podfs;
@@ -31,7 +29,7 @@ use lcc_core::events::EventLog;
 use lcc_core::layout::Layout;
 use lcc_core::status;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -147,21 +145,46 @@ enum Msg {
     ProxyExited(i32),
 }
 
+/// A signal's handler, installed now.
+pub(super) fn signal(kind: tokio::signal::unix::SignalKind) -> tokio::signal::unix::Signal {
+    #[allow(clippy::expect_used)]
+    tokio::signal::unix::signal(kind).expect("signal handler can be installed")
+}
+
 /// Makes this process a session leader (detached from the terminal of `lcc up -d`).
 pub fn new_session() {
     let _ = nix::unistd::setsid();
 }
 
-/// Runs the daemon for the cluster in `dir` until SIGTERM/SIGINT, then stops every pod.
-pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
-    let layout = Layout::new(dir);
+/// A future that completes on the first SIGTERM or SIGINT: the shutdown of `lcc up`
+/// and `lcc daemon`. (Created outside a runtime: the handlers are installed when it is
+/// first polled, inside the daemon's.)
+pub async fn termination() {
+    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate());
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt());
+    tokio::select! {
+        _ = sigterm.recv() => {}
+        _ = sigint.recv() => {}
+    }
+}
+
+/// Runs the daemon for the cluster in `layout` until `shutdown` completes, then stops
+/// every pod and the proxy.
+pub fn run(
+    layout: &Layout,
+    opts: Options,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let layout = layout.clone();
     // Before the lock: taking it creates `.lcc/daemon.lock`, at the end of the link.
     layout.check_state_dir()?;
     let lock = DaemonLock::acquire(&layout)?;
-    let plan = compat::load_plan(&layout.root).map_err(|diagnostics| DaemonError::Invalid {
-        dir: layout.root.display().to_string(),
-        diagnostics,
-    })?;
+    let plan = lcc_compiler::load_cluster(&layout.root)
+        .map_err(|d| d.to_string())
+        .map_err(|diagnostics| DaemonError::Invalid {
+            dir: layout.root.display().to_string(),
+            diagnostics,
+        })?;
     let setup = |what: &str| {
         let what = what.to_string();
         move |source| DaemonError::Setup { what, source }
@@ -183,7 +206,7 @@ pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
     let _ = lcc_core::layout::make_private(&layout.orphans_dir());
     let _ = std::fs::remove_file(layout.daemon_up());
     if let Err(e) = crate::reaper::become_subreaper() {
-        eprintln!("lcc: cannot become child subreaper: {e}");
+        tracing::warn!("cannot become child subreaper: {e}");
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -192,7 +215,7 @@ pub fn run(dir: &Path, opts: Options) -> Result<(), DaemonError> {
     rt.block_on(async move {
         let (tx, rx) = unbounded_channel();
         let mut d = Daemon::new(layout, opts, plan, tx);
-        d.main(rx).await;
+        d.main(rx, shutdown).await;
     });
     drop(lock);
     Ok(())
@@ -319,7 +342,11 @@ impl Daemon {
         self.events.emit(object, reason, message);
     }
 
-    async fn main(&mut self, mut rx: UnboundedReceiver<Msg>) {
+    async fn main(
+        &mut self,
+        mut rx: UnboundedReceiver<Msg>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         let cluster = format!("cluster/{}", self.plan.name);
         self.emit(
             &cluster,
@@ -332,8 +359,15 @@ impl Daemon {
         );
         // Handlers first: a child that exits during the first pass must not go unseen.
         let mut sigchld = signal(tokio::signal::unix::SignalKind::child());
-        let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate());
-        let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt());
+        tokio::pin!(shutdown);
+        // Polled once now, so that a shutdown on signals has its handlers in place
+        // before the first pass (a SIGTERM then must not kill the daemon outright).
+        let mut stop_now = false;
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => stop_now = true,
+            _ = std::future::ready(()) => {}
+        }
         self.start_watch();
         self.adopt_all();
         self.read_scale();
@@ -344,7 +378,7 @@ impl Daemon {
         self.announce_up();
         let mut next_rescan = self.next_rescan();
         let mut alarm = alarm::Alarm::new();
-        loop {
+        while !stop_now {
             let deadline = self
                 .next_deadline()
                 .map_or(next_rescan, |d| d.min(next_rescan));
@@ -355,9 +389,11 @@ impl Daemon {
             tokio::select! {
                 Some(msg) = rx.recv() => full |= self.handle(msg),
                 _ = sigchld.recv() => self.reap(),
-                _ = sigterm.recv() => break,
-                _ = sigint.recv() => break,
+                _ = &mut shutdown => stop_now = true,
                 _ = alarm.rung() => {}
+            }
+            if stop_now {
+                break;
             }
             while let Ok(msg) = rx.try_recv() {
                 full |= self.handle(msg);
@@ -642,4 +678,74 @@ fn write_due(inst: &Inst, gap: Duration) -> Option<Instant> {
         .filter(|_| passing)
         .map(|t| t + PASSING_PHASE);
     after_gap.max(after_phase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kills what a test's cluster left running, even when the test fails.
+    struct Reap(Layout);
+
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            for st in status::read_all(&self.0) {
+                for pid in st.pids {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn run_stops_every_pod_when_the_callers_shutdown_completes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("app.yaml"),
+            "kind: Application\nname: s\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      command: [sleep, \"300\"]\nstop: {signal: KILL, timeout: 1s}\n---\nkind: Instance\nname: s\napp: s\n",
+        )
+        .expect("manifest");
+        let layout = Layout::new(dir.path());
+        let _reap = Reap(layout.clone());
+        let opts = Options {
+            // The app has no interfaces, probe or site: its pod never calls lcc.
+            lcc_bin: PathBuf::from("/nonexistent/lcc"),
+            proxy_bin: None,
+            proxy_args: Vec::new(),
+            rescan: Duration::from_millis(200),
+            start_parallel: 0,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let daemon = {
+            let layout = layout.clone();
+            std::thread::spawn(move || {
+                run(&layout, opts, async {
+                    let _ = stopped.await;
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pid = loop {
+            let running = status::read(&layout, "s")
+                .filter(|s| s.phase == status::Phase::Running)
+                .and_then(|s| s.pid);
+            if let Some(pid) = running {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "instance s never ran");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        stop.send(()).expect("the daemon listens");
+        let result = daemon.join().expect("daemon thread");
+        assert!(result.is_ok(), "{result:?}");
+        let st = status::read(&layout, "s").expect("status");
+        assert_eq!(st.phase, status::Phase::Stopped);
+        assert_eq!(st.pid, None);
+        let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || podfs::proc_stat(pid).is_some_and(|(state, _)| state == 'Z');
+        assert!(gone, "pid {pid} outlived the daemon");
+    }
 }

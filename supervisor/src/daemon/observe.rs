@@ -3,6 +3,7 @@
 
 use super::Daemon;
 use crate::podfs::{self, PodState};
+use crate::reconcile::State;
 use lcc_compiler::podspec::AppKind;
 use lcc_core::events::Reason;
 use lcc_core::status::Phase;
@@ -186,7 +187,7 @@ impl Daemon {
                             "Restarted",
                             lcc_core::events::now_secs(),
                         );
-                        inst.set_phase(Phase::Pending);
+                        inst.set_state(State::Pending);
                     }
                     self.events.emit(
                         &obj,
@@ -245,7 +246,7 @@ impl Daemon {
             );
             self.mark_unready(name, "Stopped");
             if let Some(i) = self.insts.get_mut(name) {
-                i.set_phase(Phase::Stopped);
+                i.set_state(State::Stopped);
             }
             return;
         }

@@ -1,12 +1,12 @@
 //! Readiness: probe scheduling and results, and marking instances ready or not.
 
-use super::util::pod_command;
+use super::process::pod_command;
 use super::{Daemon, Msg};
-use crate::compat;
 use crate::httpprobe::{Probe, Request};
 use crate::instance::Op;
 use crate::reaper::RunError;
-use lcc_compiler::podspec::{AppKind, ProbeAction, RestartPolicy};
+use crate::reconcile::{probe_missed, Miss};
+use lcc_compiler::podspec::{AppKind, ProbeAction};
 use lcc_compiler::PodSpec;
 use lcc_core::events::Reason;
 use std::borrow::Cow;
@@ -19,8 +19,6 @@ const STARTUP_PROBE_MS: u64 = 20;
 /// How long a steady HTTP probe lets the app answer before reading: the answers of one
 /// grid instant's probes are then read in one wake-up (see `coalesce`).
 const STEADY_SETTLE: Duration = Duration::from_millis(20);
-/// Before the first success, probe misses restart only after this long.
-const STARTUP_WINDOW: Duration = Duration::from_secs(10);
 
 impl Daemon {
     /// Launches the instance's probe if one is due. Its result is judged in this pass (a
@@ -42,23 +40,24 @@ impl Daemon {
         // been starting (at least 20 ms, at most the period): readiness is seen soon
         // after the app listens (the start gate waits for it) and a slow starter is not
         // flooded; then at the manifest's period.
-        let period = if inst.ever_ready {
+        let ever_ready = inst.run().is_some_and(|run| run.ever_ready);
+        let period = if ever_ready {
             probe.period_ms
         } else {
             let starting = inst
-                .run_started
-                .map_or(0, |t| now.duration_since(t).as_millis());
+                .run()
+                .map_or(0, |run| now.duration_since(run.since).as_millis());
             (starting as u64 / 4).clamp(STARTUP_PROBE_MS, probe.period_ms.max(STARTUP_PROBE_MS))
         };
         let due = now + Duration::from_millis(period.max(10));
         let slack = Duration::from_millis(probe.period_ms / 10);
-        inst.next_probe = Some(if inst.ever_ready {
+        inst.next_probe = Some(if ever_ready {
             coalesce(due, self.epoch, slack)
         } else {
             due
         });
         let gen = inst.gen;
-        let settle = if inst.ever_ready {
+        let settle = if ever_ready {
             STEADY_SETTLE
         } else {
             Duration::ZERO
@@ -94,22 +93,21 @@ impl Daemon {
                         }
                     };
                     let period = Duration::from_millis(probe.period_ms);
-                    let read_at = inst
-                        .ever_ready
-                        .then(|| read_at(now, timeout, period, self.epoch, slack));
+                    let read_at =
+                        ever_ready.then(|| read_at(now, timeout, period, self.epoch, slack));
                     self.send_http(name, gen, addr, request, timeout, read_at);
                     return;
                 }
                 let (host, path) = (host.to_string(), path.clone());
                 spawn_probe(tx, name, gen, async move {
-                    compat::probe_http(&host, port, &path, timeout, settle).await
+                    crate::probe::http_to(&host, port, &path, timeout, settle).await
                 });
             }
             ProbeAction::Tcp { interface } => {
                 let port = port_of(interface).unwrap_or(0);
                 let host = host.to_string();
                 spawn_probe(tx, name, gen, async move {
-                    compat::probe_tcp(&host, port, timeout).await
+                    crate::probe::tcp_to(&host, port, timeout).await
                 });
             }
             ProbeAction::Exec { .. } => {
@@ -207,7 +205,7 @@ impl Daemon {
         };
         let quiet = inst.gen == gen
             && inst.st.ready
-            && inst.misses == 0
+            && inst.run().is_some_and(|run| run.misses == 0)
             && inst.op.is_none()
             && inst.slot_until.is_none()
             && inst.up();
@@ -270,26 +268,25 @@ impl Daemon {
         else {
             return;
         };
+        let policy = inst.spec.restart.policy;
+        let Some(run) = inst.state.run_mut() else {
+            return;
+        };
         let err = match result {
             Ok(()) => {
-                inst.misses = 0;
+                run.misses = 0;
                 self.mark_ready(name, "ProbePassed");
                 return;
             }
             Err(e) => e,
         };
-        inst.misses += 1;
-        if inst.misses < threshold {
+        let miss = probe_missed(run, threshold, policy, Instant::now());
+        let misses = run.misses;
+        if miss == Miss::Tolerated {
             return;
         }
-        let in_startup = !inst.ever_ready
-            && inst
-                .run_started
-                .is_some_and(|t| t.elapsed() < STARTUP_WINDOW);
-        let policy = inst.spec.restart.policy;
-        let misses = inst.misses;
         self.mark_unready(name, &format!("ProbeFailed: {err}"));
-        if in_startup || policy == RestartPolicy::Never {
+        if miss == Miss::Unready {
             return;
         }
         let obj = format!("instance/{name}");
@@ -310,8 +307,10 @@ impl Daemon {
             self.dirty = true;
             self.backends_dirty = true;
             inst.st.ready = true;
-            inst.ever_ready = true;
-            inst.ready_since = Some(Instant::now());
+            if let Some(run) = inst.state.run_mut() {
+                run.ever_ready = true;
+                run.ready_since = Some(Instant::now());
+            }
             inst.st
                 .set_condition("Ready", true, reason, lcc_core::events::now_secs());
             let obj = inst.object();
@@ -327,7 +326,9 @@ impl Daemon {
             self.dirty = true;
             self.backends_dirty = true;
             inst.st.ready = false;
-            inst.ready_since = None;
+            if let Some(run) = inst.state.run_mut() {
+                run.ready_since = None;
+            }
             inst.st
                 .set_condition("Ready", false, reason, lcc_core::events::now_secs());
             let obj = inst.object();

@@ -1,7 +1,7 @@
 //! The gateway proxy: backends from the ready set, `proxy.conf` writing, and spawning
 //! and supervising the lcc-proxy child.
 
-use super::util::kill_recorded;
+use super::process::kill_recorded;
 use super::{Daemon, Msg};
 use crate::instance::Owner;
 use crate::podfs::PodState;
@@ -69,7 +69,7 @@ impl Daemon {
 
     pub(super) fn write_proxy_conf(&mut self) {
         let conf = proxyconf::build(&self.plan, &self.backends());
-        let text = serde_yaml::to_string(&conf).unwrap_or_default();
+        let text = conf.to_yaml();
         if self.last_conf.as_deref() == Some(text.as_str()) {
             return;
         }

@@ -2,9 +2,9 @@
 
 use super::{Daemon, Msg};
 use crate::instance::Op;
+use crate::reconcile::State;
 use lcc_compiler::podspec::AppKind;
 use lcc_core::events::Reason;
-use lcc_core::status::Phase;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -62,7 +62,7 @@ impl Daemon {
             inst.end_run();
             inst.op = None;
             inst.st.ready = false;
-            inst.set_phase(Phase::Stopped);
+            inst.set_state(State::Stopped);
         }
         self.flush_with(None, Duration::ZERO);
         self.stop_proxy().await;

@@ -1,0 +1,439 @@
+//! The proxy's config file (`proxy.conf`, YAML) and the digest of an applied one: the
+//! contract between the daemon that writes the file, the proxy that serves it and writes
+//! the digest to `proxy.applied`, and `lcc up --wait` that compares the two
+//! (docs/proxy.md, docs/architecture.md).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A whole `proxy.conf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// The entrance listener; no entrances are served without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpListener>,
+    /// `/entrances/NAME/` -> gateway.
+    #[serde(default)]
+    pub entrances: Vec<Entrance>,
+    /// Fixed listeners in front of backends.
+    #[serde(default)]
+    pub gateways: Vec<Gateway>,
+    /// Server timeouts; left out, every one has its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<Timeouts>,
+}
+
+impl Config {
+    /// The file's text, as the daemon writes it.
+    pub fn to_yaml(&self) -> String {
+        // plain strings, numbers and enums: serializing them cannot fail
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The entrance listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpListener {
+    /// `IP:PORT` to listen on.
+    pub listen: String,
+}
+
+/// An entrance: a path prefix on the http listener routed to a gateway's backends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entrance {
+    /// Entrance name; its prefix is `/entrances/NAME`.
+    pub name: String,
+    /// Name of an http gateway.
+    pub gateway: String,
+}
+
+/// A gateway: a listener that spreads requests (http) or connections (tcp) over backends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// Gateway name.
+    pub name: String,
+    /// `IP:PORT` to listen on.
+    pub listen: String,
+    /// `http` or `tcp`.
+    pub protocol: GatewayProtocol,
+    /// `HOST:PORT` of each ready backend, in order; may be empty.
+    #[serde(default)]
+    pub backends: Vec<String>,
+}
+
+/// How a gateway balances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayProtocol {
+    /// Round robin per request over pooled keep-alive connections.
+    Http,
+    /// Round robin per connection, bytes copied both ways.
+    Tcp,
+}
+
+/// The proxy's server timeouts in milliseconds, each optional: one left out has the
+/// default named on its field. They apply to connections accepted after the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Time a client has to send a whole request head, which is also the longest a
+    /// keep-alive client connection may sit idle between requests (default 15000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_read_ms: Option<u64>,
+    /// Time a TCP connect to a backend may take (default 3000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<u64>,
+    /// Time a backend has to send its response head, counted from the start of the
+    /// request, upload included (default 60000); then 504.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_ms: Option<u64>,
+    /// Time a TCP gateway session may pass with no byte either way (default 3600000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_idle_ms: Option<u64>,
+    /// Time the open connections of a closed listener (or of a proxy told to stop) get
+    /// to finish before they are cut (default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_ms: Option<u64>,
+}
+
+impl Timeouts {
+    /// Default of [`Timeouts::header_read_ms`].
+    pub const HEADER_READ: Duration = Duration::from_secs(15);
+    /// Default of [`Timeouts::connect_ms`].
+    pub const CONNECT: Duration = Duration::from_secs(3);
+    /// Default of [`Timeouts::response_ms`].
+    pub const RESPONSE: Duration = Duration::from_secs(60);
+    /// Default of [`Timeouts::tcp_idle_ms`].
+    pub const TCP_IDLE: Duration = Duration::from_secs(3600);
+    /// Default of [`Timeouts::drain_ms`].
+    pub const DRAIN: Duration = Duration::from_secs(10);
+    /// Longest value accepted for any of them: a week.
+    const MAX_MS: u64 = 7 * 24 * 3600 * 1000;
+
+    /// Every timeout set, by field name.
+    fn set(&self) -> [(&'static str, Option<u64>); 5] {
+        [
+            ("header_read_ms", self.header_read_ms),
+            ("connect_ms", self.connect_ms),
+            ("response_ms", self.response_ms),
+            ("tcp_idle_ms", self.tcp_idle_ms),
+            ("drain_ms", self.drain_ms),
+        ]
+    }
+}
+
+/// Why a `proxy.conf` was refused: each variant names the file, and the field where one is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a YAML document of the expected shape.
+    #[error("{path}: not a valid proxy.conf: {reason}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        reason: String,
+    },
+    /// The file parsed but one field breaks a rule.
+    #[error("{path}: {field}: {reason}")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Where in the file, e.g. `gateways[1].listen`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A rule broken by a parsed config: the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where in the file, e.g. `gateways[1].listen`.
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The error for the file at `path`.
+    pub fn in_file(self, path: &Path) -> ConfigError {
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field: self.field,
+            reason: self.reason,
+        }
+    }
+}
+
+/// The text of the `proxy.applied` marker for a config file's bytes: the lower-case hex
+/// SHA-256 and a newline.
+pub fn digest(config: &[u8]) -> String {
+    format!("{:x}\n", Sha256::digest(config))
+}
+
+/// Reads, parses and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates config text; `path` only names the file in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let config: Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    validate(&config).map_err(|e| e.in_file(path))?;
+    Ok(config)
+}
+
+/// Checks every rule a parsed config must keep before it may be applied.
+pub fn validate(config: &Config) -> Result<(), FieldError> {
+    if config.version != 1 {
+        return Err(FieldError::new(
+            "version",
+            format!("{} is not a known version (only 1)", config.version),
+        ));
+    }
+    let mut listens = HashMap::new();
+    if let Some(http) = &config.http {
+        let addr = parse_listen(&http.listen).map_err(|r| FieldError::new("http.listen", r))?;
+        listens.insert(addr, "http.listen".to_string());
+    }
+    let mut names = HashMap::new();
+    for (i, gw) in config.gateways.iter().enumerate() {
+        validate_gateway(i, gw, &mut names, &mut listens)?;
+    }
+    let mut entrances = HashSet::new();
+    for (i, ent) in config.entrances.iter().enumerate() {
+        let field = format!("entrances[{i}]");
+        check_name(&ent.name).map_err(|r| FieldError::new(format!("{field}.name"), r))?;
+        if !entrances.insert(ent.name.as_str()) {
+            return Err(FieldError::new(
+                format!("{field}.name"),
+                format!("entrance {:?} is defined twice", ent.name),
+            ));
+        }
+        match names.get(ent.gateway.as_str()) {
+            None => {
+                return Err(FieldError::new(
+                    format!("{field}.gateway"),
+                    format!("no gateway named {:?}", ent.gateway),
+                ))
+            }
+            Some(GatewayProtocol::Tcp) => {
+                return Err(FieldError::new(
+                    format!("{field}.gateway"),
+                    format!(
+                        "gateway {:?} is tcp; an entrance needs an http gateway",
+                        ent.gateway
+                    ),
+                ))
+            }
+            Some(GatewayProtocol::Http) => {}
+        }
+    }
+    if let Some(timeouts) = &config.timeouts {
+        for (name, value) in timeouts.set() {
+            if value.is_some_and(|ms| ms == 0 || ms > Timeouts::MAX_MS) {
+                return Err(FieldError::new(
+                    format!("timeouts.{name}"),
+                    format!(
+                        "{} is not 1 to {} milliseconds",
+                        value.unwrap_or(0),
+                        Timeouts::MAX_MS
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_gateway<'a>(
+    i: usize,
+    gw: &'a Gateway,
+    names: &mut HashMap<&'a str, GatewayProtocol>,
+    listens: &mut HashMap<SocketAddr, String>,
+) -> Result<(), FieldError> {
+    let field = format!("gateways[{i}]");
+    check_name(&gw.name).map_err(|r| FieldError::new(format!("{field}.name"), r))?;
+    if names.insert(gw.name.as_str(), gw.protocol).is_some() {
+        return Err(FieldError::new(
+            format!("{field}.name"),
+            format!("gateway {:?} is defined twice", gw.name),
+        ));
+    }
+    let addr =
+        parse_listen(&gw.listen).map_err(|r| FieldError::new(format!("{field}.listen"), r))?;
+    if let Some(other) = listens.insert(addr, format!("{field}.listen")) {
+        return Err(FieldError::new(
+            format!("{field}.listen"),
+            format!("{addr} is already used by {other}"),
+        ));
+    }
+    for (j, b) in gw.backends.iter().enumerate() {
+        check_backend(b).map_err(|r| FieldError::new(format!("{field}.backends[{j}]"), r))?;
+    }
+    Ok(())
+}
+
+/// Parses a listen address, which must be a literal `IP:PORT`.
+pub fn parse_listen(listen: &str) -> Result<SocketAddr, String> {
+    listen
+        .parse()
+        .map_err(|_| format!("{listen:?} is not IP:PORT (e.g. 127.0.0.1:8080)"))
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name != "."
+        && name != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a name (1-128 of letters, digits, '-', '_', '.')"
+        ))
+    }
+}
+
+fn check_backend(backend: &str) -> Result<(), String> {
+    let bad = || format!("{backend:?} is not HOST:PORT");
+    if backend.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let (host, port) = backend.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'));
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 && host_ok => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(text: &str) -> String {
+        match parse(text, Path::new("proxy.conf")) {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("not refused for a field: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_daemons_text_is_unchanged_and_reads_back() {
+        let config = Config {
+            version: 1,
+            http: Some(HttpListener {
+                listen: "127.0.0.1:8080".into(),
+            }),
+            entrances: vec![Entrance {
+                name: "hello".into(),
+                gateway: "hello".into(),
+            }],
+            gateways: vec![
+                Gateway {
+                    name: "hello".into(),
+                    listen: "127.0.0.1:9000".into(),
+                    protocol: GatewayProtocol::Http,
+                    backends: vec!["127.0.0.1:30001".into(), "db.local:5432".into()],
+                },
+                Gateway {
+                    name: "db".into(),
+                    listen: "127.0.0.1:9001".into(),
+                    protocol: GatewayProtocol::Tcp,
+                    backends: vec![],
+                },
+            ],
+            timeouts: None,
+        };
+        let text = config.to_yaml();
+        assert_eq!(
+            text,
+            "version: 1\nhttp:\n  listen: 127.0.0.1:8080\nentrances:\n- name: hello\n  gateway: hello\n\
+             gateways:\n- name: hello\n  listen: 127.0.0.1:9000\n  protocol: http\n  backends:\n  \
+             - 127.0.0.1:30001\n  - db.local:5432\n- name: db\n  listen: 127.0.0.1:9001\n  \
+             protocol: tcp\n  backends: []\n"
+        );
+        assert_eq!(parse(&text, Path::new("p")).expect("parses"), config);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let gw = |listen: &str, backend: &str| {
+            format!("version: 1\ngateways: [{{name: a, listen: \"{listen}\", protocol: http, backends: [\"{backend}\"]}}]\n")
+        };
+        assert_eq!(field_of("version: 2\n"), "version");
+        assert_eq!(field_of(&gw("x", "h:1")), "gateways[0].listen");
+        assert_eq!(
+            field_of(&gw("127.0.0.1:1", "h:0")),
+            "gateways[0].backends[0]"
+        );
+        assert_eq!(
+            field_of("version: 1\nentrances: [{name: x, gateway: missing}]\n"),
+            "entrances[0].gateway"
+        );
+        assert_eq!(
+            field_of("version: 1\ntimeouts: {header_read_ms: 0}\n"),
+            "timeouts.header_read_ms"
+        );
+        assert!(matches!(
+            parse("version: 1\ntimeouts: {header_ms: 5}\n", Path::new("p")),
+            Err(ConfigError::Parse { .. })
+        ));
+        let ok = parse(
+            "version: 1\ntimeouts: {header_read_ms: 250}\n",
+            Path::new("p"),
+        );
+        assert_eq!(
+            ok.expect("valid").timeouts.expect("set").header_read_ms,
+            Some(250)
+        );
+    }
+
+    #[test]
+    fn the_digest_is_the_sha256_of_the_bytes() {
+        assert_eq!(
+            digest(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! The `lcc` command line: validation and compilation of manifests, path handling, the
+//! cluster commands around a running daemon, and `lcc up` in the foreground.
+
+mod cluster;
+mod compile;
+mod paths;
+mod up;
+mod validate;

@@ -1,0 +1,98 @@
+//! `lcc down` stops every pod (children included), the proxy and the daemon: no process
+//! the cluster ever started is left; a second `lcc up` is refused while one runs.
+
+use crate::support::*;
+use std::time::Duration;
+
+#[test]
+fn down_leaves_no_process() {
+    let c = Cluster::new("down");
+    let forks = shell_app("forks", "sleep 300 & sleep 301 & exec sleep 302", 5);
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\n{}---\n{forks}---\n{}",
+            http_app("web", ""),
+            group("web", "web", 2),
+            instance("forks", "forks")
+        ),
+    );
+    c.up();
+    let again = c.lcc(&["up", "-d"]);
+    assert!(!again.status.success());
+    let daemon = c.daemon_pid().unwrap();
+    assert!(
+        text(&again.stderr).contains(&format!("is already up: daemon pid {daemon}")),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // Restart one instance so the cluster has more than one run on record.
+    let first = c.pid("web-1").unwrap();
+    assert!(c.lcc(&["restart", "web-1"]).status.success());
+    assert!(
+        wait_until(Duration::from_secs(20), || c
+            .pid("web-1")
+            .is_some_and(|p| p != first)
+            && c.ready("web-1")),
+        "{}",
+        c.dump()
+    );
+
+    let mut pids = c.all_pids();
+    // Children of the pods: every process whose session is a pod's.
+    let sessions: Vec<i32> = pids.clone();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let f: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if f.get(3)
+            .and_then(|s| s.parse::<i32>().ok())
+            .is_some_and(|sid| sessions.contains(&sid))
+        {
+            pids.push(pid);
+        }
+    }
+    assert!(
+        pids.len() >= 8,
+        "daemon, 3 pods, 3 sleeps, 2 pythons: {pids:?}"
+    );
+    let out = c.lcc(&["down"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let left: Vec<i32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(c.lcc(&["ps"]).status.success());
+    let st = c.status("web-2").unwrap();
+    assert_eq!(st["phase"], "Stopped");
+}
+
+#[test]
+fn down_without_daemon_stops_pods() {
+    let c = Cluster::new("downnod");
+    c.write("app.yaml", &sleeper(&instance("s", "s")));
+    c.up();
+    let pid = c.pid("s").unwrap() as i32;
+    let daemon = c.daemon_pid().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &daemon.to_string()])
+        .output();
+    assert!(wait_until(Duration::from_secs(10), || !alive(daemon)));
+    assert!(alive(pid));
+    let out = c.lcc(&["down"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("no daemon"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!alive(pid), "pod left running");
+}
