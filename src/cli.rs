@@ -188,6 +188,9 @@ pub struct ServeArgs {
     /// Serve index.html for unknown paths (single-page apps).
     #[arg(long)]
     pub spa: bool,
+    /// How long a client may take to send a request head, e.g. `30s`, `500ms`.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
 }
 
 /// Arguments of `lcc up`.

@@ -31,6 +31,7 @@ async fn serves_until_the_shutdown_future_completes() {
     let opts = lcc_site::ServeOptions {
         root: dir.path().to_path_buf(),
         spa: false,
+        header_timeout: std::time::Duration::from_secs(30),
     };
     let server = tokio::spawn(lcc_site::serve(listener, opts, async {
         let _ = stopped.await;
@@ -54,6 +55,7 @@ async fn a_missing_directory_is_an_error_naming_it() {
     let opts = lcc_site::ServeOptions {
         root: "/nonexistent/lcc-site-test".into(),
         spa: false,
+        header_timeout: std::time::Duration::from_secs(30),
     };
     let err = lcc_site::serve(listener, opts, std::future::pending())
         .await

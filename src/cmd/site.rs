@@ -41,6 +41,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let opts = ServeOptions {
             root: args.dir.clone(),
             spa: args.spa,
+            header_timeout: args.header_timeout,
         };
         lcc_site::serve(listener, opts, shutdown).await?;
         Ok(ExitCode::SUCCESS)

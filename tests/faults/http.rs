@@ -95,6 +95,10 @@ fn serve_recorded(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
 }
 
 /// A running `lcc-proxy` with one entrance `web` and one HTTP gateway, both to `backend`.
+/// The servers' header timeout here: short, so the slow-client tests do not sit out
+/// the 15-30 s defaults, and far above what a well-formed exchange of these tests takes.
+const HEADER_TIMEOUT_MS: u64 = 3000;
+
 struct Proxy {
     _child: KillOnDrop,
     child_pid: u32,
@@ -110,7 +114,8 @@ impl Proxy {
         let gateway: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let conf = format!(
             "version: 1\nhttp: {{listen: \"{entrance}\"}}\nentrances: [{{name: web, gateway: web}}]\n\
-             gateways:\n  - {{name: web, listen: \"{gateway}\", protocol: http, backends: [\"{backend}\"]}}\n"
+             gateways:\n  - {{name: web, listen: \"{gateway}\", protocol: http, backends: [\"{backend}\"]}}\n\
+             timeouts: {{header_read_ms: {HEADER_TIMEOUT_MS}}}\n"
         );
         let path = dir.path().join("proxy.conf");
         std::fs::write(&path, conf).expect("write proxy.conf");
@@ -158,6 +163,8 @@ impl Static {
             .arg(dir.path().join("site"))
             .arg("--listen")
             .arg(addr.to_string())
+            .arg("--header-timeout")
+            .arg(format!("{HEADER_TIMEOUT_MS}ms"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

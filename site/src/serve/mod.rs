@@ -33,6 +33,9 @@ pub struct ServeOptions {
     pub root: PathBuf,
     /// Answer unknown paths with the root's `index.html` (single-page apps).
     pub spa: bool,
+    /// How long a client may take to send a request head (and may stay idle between
+    /// requests on a kept-alive connection): slow clients cannot hold connections open.
+    pub header_timeout: Duration,
 }
 
 /// State shared by every connection.
@@ -56,7 +59,7 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(opts.header_timeout)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
