@@ -132,6 +132,15 @@ impl Inst {
         self.state = state;
     }
 
+    /// A fresh start for `why` (a new daemon, `lcc restart`): failures forgotten, the
+    /// Failed condition cleared, Pending.
+    pub fn fresh_start(&mut self, why: &str) {
+        self.st.failures = 0;
+        self.st
+            .set_condition("Failed", false, why, lcc_core::events::now_secs());
+        self.set_state(State::Pending);
+    }
+
     /// The current run's readiness and misses, while it runs.
     pub fn run(&self) -> Option<&Run> {
         self.state.run()

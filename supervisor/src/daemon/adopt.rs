@@ -162,16 +162,7 @@ impl Daemon {
                     &format!("kept {} (lcc restart starts it again)", phase.as_str()),
                 );
             }
-            Adoption::Fresh => {
-                inst.st.failures = 0;
-                inst.st.set_condition(
-                    "Failed",
-                    false,
-                    "DaemonStarted",
-                    lcc_core::events::now_secs(),
-                );
-                inst.set_state(State::Pending);
-            }
+            Adoption::Fresh => inst.fresh_start("DaemonStarted"),
         }
         inst.st.ready = false;
         if let Some(w) = self.watch.as_mut() {

@@ -180,14 +180,7 @@ impl Daemon {
                             Phase::Failed | Phase::Exited | Phase::Stopped
                         )
                     {
-                        inst.st.failures = 0;
-                        inst.st.set_condition(
-                            "Failed",
-                            false,
-                            "Restarted",
-                            lcc_core::events::now_secs(),
-                        );
-                        inst.set_state(State::Pending);
+                        inst.fresh_start("Restarted");
                     }
                     self.events.emit(
                         &obj,
