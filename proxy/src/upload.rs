@@ -11,6 +11,7 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
@@ -18,6 +19,9 @@ use tokio::net::TcpStream;
 const HIGH_WATER: usize = 64 * 1024;
 /// Pieces handed to one vectored write (a chunk is three: size line, data, CRLF).
 const SLICES: usize = 12;
+
+/// How long the rest of a body no backend takes any more is read and thrown away.
+const LINGER: Duration = Duration::from_secs(5);
 
 /// Why an upload stopped.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +38,8 @@ pub(crate) enum UploadError {
 /// for the backend.
 #[derive(Debug)]
 pub(crate) struct Upload {
-    body: Incoming,
+    /// The client's body; taken only by `drop`.
+    body: Option<Incoming>,
     chunked: bool,
     queue: VecDeque<Bytes>,
     queued: usize,
@@ -69,7 +74,7 @@ impl Upload {
             }
         };
         Some(Upload {
-            body,
+            body: Some(body),
             chunked,
             queue: VecDeque::new(),
             queued: 0,
@@ -88,7 +93,10 @@ impl Upload {
         loop {
             // take what the client has ready, without waiting, while little is queued
             while !self.ended && self.queued < HIGH_WATER {
-                match Pin::new(&mut self.body).poll_frame(cx) {
+                let Some(body) = self.body.as_mut() else {
+                    break;
+                };
+                match Pin::new(body).poll_frame(cx) {
                     Poll::Pending => break,
                     Poll::Ready(None) => self.end(),
                     Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(UploadError::Client(e))),
@@ -173,5 +181,33 @@ impl Upload {
                 self.queue.pop_front();
             }
         }
+    }
+}
+
+impl Drop for Upload {
+    /// A body left unsent (the backend answered before reading it whole, or went away)
+    /// is read to its end and thrown away, for at most [`LINGER`], like nginx's lingering
+    /// close: the client finishes sending and then reads the answer, instead of having
+    /// its connection reset under its feet while it writes.
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let (Some(mut body), Ok(runtime)) =
+            (self.body.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            let rest = async {
+                loop {
+                    let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+                    if !matches!(frame, Some(Ok(_))) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, rest).await;
+        });
     }
 }
