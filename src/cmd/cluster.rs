@@ -389,11 +389,7 @@ fn logs(
     stderr: bool,
 ) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
-    let pod = layout.pod(instance);
-    // A user's folder with a `pod` file in `.lcc/pods/` is never run.
-    if !lcc_supervisor::podfs::is_lcc_pod(&pod) {
-        bail!("no instance named {instance} in {}", layout.root.display());
-    }
+    let pod = control::instance(&layout, instance)?;
     let mut cmd = std::process::Command::new(pod.join("pod"));
     cmd.arg("logs");
     if follow {
@@ -518,11 +514,8 @@ fn scale(dir: &Path, group: &str, replicas: u32) -> anyhow::Result<ExitCode> {
 
 fn delete(dir: &Path, instance: &str) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
-    // A user's folder in `.lcc/pods/` is not written into.
-    if !lcc_supervisor::podfs::is_lcc_pod(&layout.pod(instance)) {
-        bail!("no instance named {instance} in {}", layout.root.display());
-    }
-    lcc_supervisor::podfs::write_state(&layout.pod(instance), PodState::Removed)?;
+    let pod = control::instance(&layout, instance)?;
+    lcc_supervisor::podfs::write_state(&pod, PodState::Removed)?;
     println!("delete {instance}");
     no_daemon_note(&layout);
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 /// Errors of the control commands.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// No instance of that name.
+    #[error("no instance named {name} in {dir}")]
+    NoInstance {
+        /// The name asked for.
+        name: String,
+        /// The cluster directory.
+        dir: String,
+    },
     /// No instance or group of that name.
     #[error("no instance or group named {name} in {dir}")]
     Unknown {
@@ -49,10 +57,22 @@ fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ControlError {
     move |source| ControlError::Io { path, source }
 }
 
+/// The pod directory of instance `name`: only a pod lcc made (a user's folder with a
+/// `pod` file in `.lcc/pods/` is never run nor written into).
+pub fn instance(layout: &Layout, name: &str) -> Result<PathBuf, ControlError> {
+    let pod = layout.pod(name);
+    if podfs::is_lcc_pod(&pod) {
+        return Ok(pod);
+    }
+    Err(ControlError::NoInstance {
+        name: name.to_string(),
+        dir: layout.root.display().to_string(),
+    })
+}
+
 /// The instances a name designates: the instance itself, or every member of the group.
 pub fn resolve(layout: &Layout, name: &str) -> Result<Vec<String>, ControlError> {
-    // Only a pod lcc made: a user's folder with a `pod` file in it is never run.
-    if podfs::is_lcc_pod(&layout.pod(name)) {
+    if instance(layout, name).is_ok() {
         return Ok(vec![name.to_string()]);
     }
     let members: Vec<String> = status::read_all(layout)

@@ -5,8 +5,9 @@
 //! neither `pod info` nor `lcc ps`; a `.lcc` symlink leaving the cluster is refused;
 //! a user's folder in an instance's place is not written into.
 
-use crate::support::{alive, gone, kill9, lcc_bin, run_with_deadline, wait_until, Cluster};
-use std::collections::BTreeMap;
+use crate::support::{
+    alive, gone, kill9, lcc_bin, run_with_deadline, snapshot, wait_until, Cluster,
+};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -32,42 +33,6 @@ fn mode(path: &Path) -> u32 {
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-/// Every entry under `dir` (itself as ""): kind and mode, and the bytes of a file or the
-/// target of a symlink. Two equal snapshots mean nothing was changed, added or removed.
-fn snapshot(dir: &Path) -> BTreeMap<String, (String, u32, Vec<u8>)> {
-    let mut out = BTreeMap::new();
-    snap(dir, dir, &mut out);
-    out
-}
-
-fn snap(root: &Path, path: &Path, out: &mut BTreeMap<String, (String, u32, Vec<u8>)>) {
-    let rel = path
-        .strip_prefix(root)
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let meta = std::fs::symlink_metadata(path).expect("stat");
-    let m = meta.permissions().mode() & 0o7777;
-    if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(path).expect("readlink");
-        out.insert(
-            rel,
-            (
-                "link".into(),
-                m,
-                target.into_os_string().into_encoded_bytes(),
-            ),
-        );
-    } else if meta.is_dir() {
-        out.insert(rel, ("dir".into(), m, Vec::new()));
-        for e in std::fs::read_dir(path).expect("read_dir").flatten() {
-            snap(root, &e.path(), out);
-        }
-    } else {
-        out.insert(rel, ("file".into(), m, std::fs::read(path).expect("read")));
-    }
 }
 
 /// A user's folder: files, a nested directory, a symlink, odd modes, and a `pod` script

@@ -5,35 +5,10 @@
 //! every file in place, byte for byte.
 
 use crate::support;
-use crate::support::{listing, wait_until, Cluster};
+use crate::support::{listing, snapshot, wait_until, Cluster};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-/// Every file under `dir` with its bytes (symlinks as their target), for byte-for-byte
-/// comparisons.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).expect("ls").flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(dir).expect("inside").display().to_string();
-            let meta = std::fs::symlink_metadata(&p).expect("stat");
-            if meta.is_symlink() {
-                let target = std::fs::read_link(&p).expect("readlink");
-                out.push((rel, target.display().to_string().into_bytes()));
-            } else if meta.is_dir() {
-                out.push((rel + "/", Vec::new()));
-                todo.push(p);
-            } else {
-                out.push((rel, std::fs::read(&p).expect("read")));
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// A folder of the user's own files outside any cluster.
 fn user_files() -> tempfile::TempDir {

@@ -114,3 +114,43 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         }
     }
 }
+
+/// Every entry under `dir` (itself as ""): kind and mode, and the bytes of a file or the
+/// target of a symlink. Two equal snapshots mean nothing was changed, added or removed.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, (String, u32, Vec<u8>)> {
+    let mut out = std::collections::BTreeMap::new();
+    snap(dir, dir, &mut out);
+    out
+}
+
+fn snap(
+    root: &Path,
+    path: &Path,
+    out: &mut std::collections::BTreeMap<String, (String, u32, Vec<u8>)>,
+) {
+    let rel = path
+        .strip_prefix(root)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let meta = std::fs::symlink_metadata(path).expect("stat");
+    let m = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path).expect("readlink");
+        out.insert(
+            rel,
+            (
+                "link".into(),
+                m,
+                target.into_os_string().into_encoded_bytes(),
+            ),
+        );
+    } else if meta.is_dir() {
+        out.insert(rel, ("dir".into(), m, Vec::new()));
+        for e in std::fs::read_dir(path).expect("read_dir").flatten() {
+            snap(root, &e.path(), out);
+        }
+    } else {
+        out.insert(rel, ("file".into(), m, std::fs::read(path).expect("read")));
+    }
+}
