@@ -32,6 +32,9 @@ pub enum Command {
         #[arg(short, long, default_value = "pods")]
         output: PathBuf,
     },
+    /// Export the cluster for another platform.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Probe an endpoint once: exit 0 if it answers.
     Probe {
         /// `http://HOST:PORT/PATH` or `tcp://HOST:PORT`.
@@ -140,6 +143,65 @@ pub enum Command {
         /// Cluster directory.
         dir: PathBuf,
     },
+}
+
+/// `lcc export` targets.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write the cluster as Kubernetes manifests (docs/kubernetes.md): one YAML stream
+    /// on stdout, or one file per object with `-o DIR`; warnings on stderr.
+    Kubernetes(KubernetesArgs),
+}
+
+/// Arguments of `lcc export kubernetes`.
+#[derive(Debug, Args)]
+pub struct KubernetesArgs {
+    /// Cluster directory (default: `-C` or the current directory).
+    pub dir: Option<PathBuf>,
+    /// Directory for one file per object, or `-` for stdout (the default).
+    #[arg(short, long, value_name = "OUT_DIR")]
+    pub output: Option<String>,
+    /// Namespace of every object.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// What entrances become.
+    #[arg(long, value_enum, default_value_t = IngressArg::GatewayApi)]
+    pub ingress: IngressArg,
+    /// The Gateway the HTTPRoutes attach to (default `lcc`).
+    #[arg(long, value_name = "NAME")]
+    pub gateway: Option<String>,
+    /// Also export that Gateway, of this GatewayClass.
+    #[arg(long, value_name = "CLASS")]
+    pub gateway_class: Option<String>,
+    /// `ingressClassName` of the Ingress objects (with `--ingress ingress`).
+    #[arg(long, value_name = "CLASS")]
+    pub ingress_class: Option<String>,
+    /// `storageClassName` of the claims.
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+    /// The image of an application, over its `kubernetes.image` (repeatable).
+    #[arg(long, value_name = "APP=IMAGE", value_parser = app_image)]
+    pub image: Vec<(String, String)>,
+}
+
+/// What entrances become in the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IngressArg {
+    /// HTTPRoutes of the Gateway API.
+    GatewayApi,
+    /// networking.k8s.io/v1 Ingresses.
+    Ingress,
+    /// Nothing.
+    None,
+}
+
+/// `APP=IMAGE` of `--image`: the app checked against the name rule.
+fn app_image(value: &str) -> Result<(String, String), String> {
+    let (app, image) = value
+        .split_once('=')
+        .ok_or_else(|| format!("`{value}`: write APP=IMAGE"))?;
+    lcc_compiler::rules::name(app)?;
+    Ok((app.to_string(), image.to_string()))
 }
 
 /// Arguments of `lcc port`.

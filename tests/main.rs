@@ -2,7 +2,7 @@
 //! binaries (`lcc`, `lcc-proxy`), real shells and real sockets on 127.0.0.1, grouped by
 //! what they exercise. Run them all with `cargo test --workspace`, or a part by module
 //! path: `cargo test --test main daemon::`, `cargo test --test main faults::`,
-//! `UPDATE_GOLDEN=1 cargo test --test main pod::golden`.
+//! `UPDATE_GOLDEN=1 cargo test --test main pod::golden` (and `export::golden`).
 //!
 //! Every test runs in this one process, in parallel threads: the shared harness is
 //! [`support`] (one cluster builder, ports below the ephemeral range from one
@@ -14,6 +14,7 @@ mod support;
 mod cli;
 mod daemon;
 mod demo;
+mod export;
 mod faults;
 mod pod;
 mod site;

@@ -4,8 +4,8 @@
 use crate::load::{Body, Object};
 use crate::model::{
     chosen, AppType, ApplicationDoc, BindingDoc, ClusterDoc, Env, GatewayDoc, GroupDoc,
-    InstanceDoc, InterfaceDoc, LocalDoc, PlatformDoc, ProbeDoc, ProtocolDoc, RestartDoc, StaticDoc,
-    StopDoc,
+    InstanceDoc, InterfaceDoc, KubernetesDoc, LocalDoc, PlatformDoc, ProbeDoc, ProtocolDoc,
+    RestartDoc, StaticDoc, StopDoc,
 };
 use crate::report::{Reporter, Scope};
 use crate::rules;
@@ -31,6 +31,9 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
             if st.path.as_deref() == Some("") {
                 s.err("path", "path must not be empty");
             }
+            if let Some(size) = &st.size {
+                size_of_claim(&mut s, size);
+            }
         }
     }
 }
@@ -47,6 +50,9 @@ fn instance(s: &mut Scope<'_, '_>, i: &InstanceDoc) {
         i.restart.as_ref(),
         storage,
     );
+    if let Some(k) = &i.kubernetes {
+        kubernetes(s, k);
+    }
 }
 
 /// Checks an InstanceGroup.
@@ -63,6 +69,9 @@ fn group(s: &mut Scope<'_, '_>, g: &GroupDoc) {
         g.restart.as_ref(),
         storage,
     );
+    if let Some(k) = &g.kubernetes {
+        kubernetes(s, k);
+    }
 }
 
 /// Checks a Gateway on its own (its target and interface are checked in `refs`).
@@ -78,6 +87,32 @@ fn gateway(s: &mut Scope<'_, '_>, g: &GatewayDoc) {
             "address",
             "invalid address: expected a host name or IP address",
         );
+    }
+    if let Some(t) = &g.timeouts {
+        for (key, value) in [
+            ("connect", &t.connect),
+            ("response", &t.response),
+            ("idle", &t.idle),
+        ] {
+            let Some(value) = value else { continue };
+            let at = format!("timeouts.{key}");
+            // the bounds proxy.conf accepts: a manifest that passes makes a file the proxy serves
+            match s.check(&at, rules::duration(value)) {
+                Some(0) => s.err(&at, format!("{key} must be longer than 0")),
+                Some(ms) if ms > lcc_core::proxy_config::Timeouts::MAX_MS => {
+                    s.err(&at, format!("{key} must be at most a week (168h)"))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (i, cidr) in g.trusted_proxies.iter().flatten().enumerate() {
+        if lcc_core::proxy_config::Cidr::parse(cidr).is_err() {
+            let message = format!(
+                "invalid CIDR `{cidr}`: write IP/PREFIX or an IP, e.g. 10.0.0.0/8, 192.0.2.7 or fd00::/8"
+            );
+            s.err(&format!("trustedProxies[{i}]"), message);
+        }
     }
 }
 
@@ -130,6 +165,82 @@ fn application(s: &mut Scope<'_, '_>, app: &ApplicationDoc) {
         self::stop(s, stop);
     }
     bindings(s, "storage", &app.storage);
+    if let Some(k) = &app.kubernetes {
+        kubernetes(s, k);
+        if app_type == Some(AppType::Remote) {
+            remote_kubernetes(s, k);
+        }
+    }
+}
+
+/// Checks a `kubernetes:` section (of an Application, or an override).
+fn kubernetes(s: &mut Scope<'_, '_>, k: &KubernetesDoc) {
+    if let Some(image) = &k.image {
+        s.check("kubernetes.image", rules::image(image));
+    }
+    if let Some(command) = &k.command {
+        if command.first().is_none_or(String::is_empty) {
+            s.err("kubernetes.command", "command must not be empty");
+        }
+    }
+    for (key, argv) in [("command", &k.command), ("args", &k.args)] {
+        if argv.iter().flatten().any(|a| a.contains('\0')) {
+            let message = format!("{key} must not contain a NUL character");
+            s.err(&format!("kubernetes.{key}"), message);
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, file) in k.files.iter().flatten().enumerate() {
+        let at = format!("kubernetes.files[{i}]");
+        if s.check(&at, rules::binding_path(file)).is_some() && !seen.insert(file.as_str()) {
+            s.err(&at, format!("file `{file}` is listed twice"));
+        }
+    }
+    if let Some(resources) = &k.resources {
+        for (key, quantities) in [
+            ("requests", &resources.requests),
+            ("limits", &resources.limits),
+        ] {
+            let Some(q) = quantities else { continue };
+            for (name, value) in [("cpu", &q.cpu), ("memory", &q.memory)] {
+                if let Some(value) = value {
+                    let at = format!("kubernetes.resources.{key}.{name}");
+                    s.check(&at, rules::quantity(value));
+                }
+            }
+        }
+    }
+    s.choice("kubernetes.serviceType", &k.service_type);
+}
+
+/// A remote application runs no container: only `serviceType` applies to it.
+fn remote_kubernetes(s: &mut Scope<'_, '_>, k: &KubernetesDoc) {
+    let container_fields = [
+        ("image", k.image.is_some()),
+        ("command", k.command.is_some()),
+        ("args", k.args.is_some()),
+        ("files", k.files.is_some()),
+        ("resources", k.resources.is_some()),
+    ];
+    for (field, present) in container_fields {
+        if present {
+            s.err_key(
+                &format!("kubernetes.{field}"),
+                format!("a remote application runs no container: `kubernetes.{field}` does not apply (only `serviceType` does)"),
+            );
+        }
+    }
+}
+
+/// Checks a Storage's claim size: a quantity above zero.
+fn size_of_claim(s: &mut Scope<'_, '_>, size: &str) {
+    if s.check("size", rules::quantity(size)).is_some()
+        && size
+            .bytes()
+            .all(|b| b == b'0' || b == b'.' || b.is_ascii_alphabetic())
+    {
+        s.err("size", "size must be larger than 0");
+    }
 }
 
 /// Rejects the settings section of another application type.

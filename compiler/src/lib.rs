@@ -24,7 +24,10 @@ mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use load::{load_cluster, load_files, manifest_files, Counts};
-pub use plan::{EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, Plan, StorageSpec};
+pub use plan::{
+    EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
+    StorageSpec,
+};
 pub use planner::{DEFAULT_HOST_PORTS, MANIFEST_DIR_VAR};
 pub use podspec::PodSpec;
 pub use ports::DEFAULT_HTTP;

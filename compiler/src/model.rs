@@ -53,6 +53,58 @@ pub struct ApplicationDoc {
     /// Storage bindings.
     #[serde(default)]
     pub storage: Vec<BindingDoc>,
+    /// Settings for `lcc export kubernetes` only.
+    pub kubernetes: Option<KubernetesDoc>,
+}
+
+/// `kubernetes:` of an Application, Instance or InstanceGroup: what the export to
+/// Kubernetes needs that running here does not (docs/kubernetes.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesDoc {
+    /// Container image.
+    pub image: Option<String>,
+    /// Container command, instead of the local one.
+    pub command: Option<Vec<String>>,
+    /// Container args, instead of the local command.
+    pub args: Option<Vec<String>>,
+    /// Files relative to the manifest, carried in a ConfigMap.
+    pub files: Option<Vec<String>>,
+    /// Requests and limits.
+    pub resources: Option<ResourcesDoc>,
+    /// Type of the Services of the gateways in front of it.
+    pub service_type: Option<Choice<ServiceTypeDoc>>,
+}
+
+/// `kubernetes.resources`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesDoc {
+    /// Requested resources.
+    pub requests: Option<QuantitiesDoc>,
+    /// Resource limits.
+    pub limits: Option<QuantitiesDoc>,
+}
+
+/// `cpu` and `memory` quantities, as Kubernetes writes them (`250m`, `128Mi`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantitiesDoc {
+    /// CPU.
+    pub cpu: Option<String>,
+    /// Memory.
+    pub memory: Option<String>,
+}
+
+/// Kubernetes Service types a gateway may become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ServiceTypeDoc {
+    /// Reachable inside the cluster.
+    ClusterIP,
+    /// Also on a port of every node.
+    NodePort,
+    /// Also through a cloud load balancer.
+    LoadBalancer,
 }
 
 /// Application types.
@@ -251,6 +303,8 @@ pub struct InstanceDoc {
     pub restart: Option<RestartDoc>,
     /// Storage override (replaces the app's).
     pub storage: Option<Vec<BindingDoc>>,
+    /// Kubernetes overrides (field by field over the app's).
+    pub kubernetes: Option<KubernetesDoc>,
 }
 
 /// `kind: InstanceGroup`.
@@ -273,6 +327,8 @@ pub struct GroupDoc {
     pub restart: Option<RestartDoc>,
     /// Storage override.
     pub storage: Option<Vec<BindingDoc>>,
+    /// Kubernetes overrides (field by field over the app's).
+    pub kubernetes: Option<KubernetesDoc>,
 }
 
 /// Desired state of an Instance.
@@ -301,6 +357,23 @@ pub struct GatewayDoc {
     pub target: Option<String>,
     /// Interface of the target's app.
     pub interface: Option<String>,
+    /// The proxy's timeouts for this gateway.
+    pub timeouts: Option<GatewayTimeoutsDoc>,
+    /// Upstream proxies (CIDRs) whose forwarding headers the gateway keeps.
+    #[serde(rename = "trustedProxies")]
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// `timeouts:` of a Gateway, durations (docs/proxy.md has the defaults).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayTimeoutsDoc {
+    /// A TCP connect to a backend.
+    pub connect: Option<String>,
+    /// A backend's response head, from the start of the request (http only).
+    pub response: Option<String>,
+    /// A connection to a backend with no traffic: pooled (http) or a session (tcp).
+    pub idle: Option<String>,
 }
 
 /// `kind: Entrance`.
@@ -325,6 +398,8 @@ pub struct StorageDoc {
     pub name: String,
     /// Directory, relative to the cluster directory.
     pub path: Option<String>,
+    /// Claim size for the Kubernetes export (default 1Gi).
+    pub size: Option<String>,
 }
 
 /// An environment mapping, kept in the order written.
@@ -433,6 +508,11 @@ impl Words for ProtocolDoc {
 impl Words for PolicyDoc {
     const WHAT: &'static str = "restart policy";
     const ALL: &'static [&'static str] = &["always", "on-failure", "never"];
+}
+
+impl Words for ServiceTypeDoc {
+    const WHAT: &'static str = "service type";
+    const ALL: &'static [&'static str] = &["ClusterIP", "NodePort", "LoadBalancer"];
 }
 
 impl Words for StateDoc {

@@ -6,6 +6,7 @@
 
 use crate::podspec::{PodSpec, Protocol};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Everything the manifests of one cluster ask for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct InstancePlan {
     pub running: bool,
     /// The compiled spec.
     pub spec: PodSpec,
+    /// Settings for the Kubernetes export.
+    #[serde(default)]
+    pub kubernetes: KubeSpec,
 }
 
 /// An InstanceGroup.
@@ -49,6 +53,9 @@ pub struct GroupSpec {
     pub replicas: u32,
     /// The template of every replica; `instance` is the group's name.
     pub template: PodSpec,
+    /// Settings for the Kubernetes export.
+    #[serde(default)]
+    pub kubernetes: KubeSpec,
 }
 
 /// A Gateway: a fixed port in front of a group's or instance's interface.
@@ -66,6 +73,12 @@ pub struct GatewaySpec {
     pub target: String,
     /// The interface of the target.
     pub interface: String,
+    /// The proxy's timeouts for it, as they go into `proxy.conf`.
+    #[serde(default)]
+    pub timeouts: lcc_core::proxy_config::GatewayTimeouts,
+    /// Upstream proxies (CIDRs) whose forwarding headers it keeps.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// An Entrance: `/entrances/<name>/` on the cluster's http listener.
@@ -84,4 +97,69 @@ pub struct StorageSpec {
     pub name: String,
     /// Absolute directory.
     pub dir: String,
+    /// Claim size for the Kubernetes export, a quantity (`1Gi` unless the manifest
+    /// says otherwise).
+    #[serde(default = "default_claim_size")]
+    pub size: String,
+}
+
+/// The claim size of a Storage that gives none.
+pub const DEFAULT_CLAIM_SIZE: &str = "1Gi";
+
+/// [`DEFAULT_CLAIM_SIZE`] as a `String`, for serde.
+fn default_claim_size() -> String {
+    DEFAULT_CLAIM_SIZE.to_string()
+}
+
+/// The `kubernetes:` settings of an Instance or group: its application's, with each
+/// field the Instance or group gives replacing the app's. Only the export reads them;
+/// they are kept out of the [`PodSpec`] so that changing them never replaces a
+/// running instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeSpec {
+    /// Container image.
+    pub image: Option<String>,
+    /// Container command instead of the local one (only `${VAR}` expands).
+    pub command: Option<Vec<String>>,
+    /// Container args instead of the local command.
+    pub args: Option<Vec<String>>,
+    /// Files carried in a ConfigMap, mounted where `LCC_MANIFEST_DIR` points.
+    pub files: Vec<KubeFile>,
+    /// Requests: `cpu`/`memory` -> quantity.
+    pub requests: BTreeMap<String, String>,
+    /// Limits: `cpu`/`memory` -> quantity.
+    pub limits: BTreeMap<String, String>,
+    /// Type of the Services of the gateways in front of it.
+    pub service_type: Option<ServiceType>,
+}
+
+/// A file to carry into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeFile {
+    /// Path relative to the manifest, as written; also its place under the mount.
+    pub path: String,
+    /// Absolute path of the file on this machine.
+    pub source: String,
+}
+
+/// Kubernetes Service types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceType {
+    /// `ClusterIP`.
+    ClusterIP,
+    /// `NodePort`.
+    NodePort,
+    /// `LoadBalancer`.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The name Kubernetes uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
 }

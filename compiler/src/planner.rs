@@ -6,7 +6,11 @@ use crate::model::StateDoc;
 use crate::model::{
     chosen, AppType, ApplicationDoc, BindingDoc, Env, PolicyDoc, ProbeDoc, ProtocolDoc, RestartDoc,
 };
-use crate::plan::{EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, Plan, StorageSpec};
+use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc};
+use crate::plan::{
+    EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
+    StorageSpec, DEFAULT_CLAIM_SIZE,
+};
 use crate::podspec::{
     AppKind, Command, EnvVar, Interface, Platform, PodSpec, Probe, ProbeAction, Protocol, Remote,
     Restart, RestartPolicy, Site, Stop, StorageBinding,
@@ -14,7 +18,7 @@ use crate::podspec::{
 use crate::ports::DEFAULT_HTTP;
 use crate::refs::{is_referenced, protocol_of, Index};
 use crate::rules;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Default range of run-time ports.
@@ -99,6 +103,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 plan.instances.push(InstancePlan {
                     running: chosen(&i.state) != Some(StateDoc::Stopped),
                     spec,
+                    kubernetes: kube_spec(ctx, app_obj, app, obj, i.kubernetes.as_ref()),
                 });
             }
         }
@@ -116,6 +121,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                     name: obj.name.clone(),
                     replicas,
                     template,
+                    kubernetes: kube_spec(ctx, app_obj, app, obj, g.kubernetes.as_ref()),
                 });
             }
         }
@@ -131,6 +137,8 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 protocol,
                 target: g.target.clone().unwrap_or_default(),
                 interface: g.interface.clone().unwrap_or_default(),
+                timeouts: gateway_timeouts(g.timeouts.as_ref()),
+                trusted_proxies: g.trusted_proxies.clone().unwrap_or_default(),
             });
         }
         Some(Body::Entrance(e)) => plan.entrances.push(EntranceSpec {
@@ -138,6 +146,19 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
             gateway: e.gateway.clone().unwrap_or_default(),
         }),
         _ => {}
+    }
+}
+
+/// A Gateway's `timeouts:` in milliseconds (checked already: a value that does not
+/// parse is left out).
+fn gateway_timeouts(
+    doc: Option<&crate::model::GatewayTimeoutsDoc>,
+) -> lcc_core::proxy_config::GatewayTimeouts {
+    let ms = |v: &Option<String>| v.as_deref().and_then(|v| rules::duration(v).ok());
+    lcc_core::proxy_config::GatewayTimeouts {
+        connect_ms: doc.and_then(|d| ms(&d.connect)),
+        response_ms: doc.and_then(|d| ms(&d.response)),
+        idle_ms: doc.and_then(|d| ms(&d.idle)),
     }
 }
 
@@ -175,10 +196,75 @@ fn storages(cluster_dir: &Path, objects: &[Object]) -> Vec<StorageSpec> {
             list.push(StorageSpec {
                 name: obj.name.clone(),
                 dir: dir.to_string_lossy().into_owned(),
+                size: s
+                    .size
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_CLAIM_SIZE.to_string()),
             });
         }
     }
     list
+}
+
+/// The Kubernetes settings of an Instance or group: its application's `kubernetes:`,
+/// each field the Instance or group gives replacing the app's; file paths start at the
+/// manifest that lists them.
+fn kube_spec(
+    ctx: &Ctx<'_>,
+    app_obj: &Object,
+    app: &ApplicationDoc,
+    obj: &Object,
+    over: Option<&KubernetesDoc>,
+) -> KubeSpec {
+    let base = app.kubernetes.as_ref();
+    let pick = |get: fn(&KubernetesDoc) -> Option<Vec<String>>| {
+        over.and_then(get).or_else(|| base.and_then(get))
+    };
+    let (files, lister) = match over.and_then(|k| k.files.as_ref()) {
+        Some(files) => (Some(files), obj),
+        None => (base.and_then(|k| k.files.as_ref()), app_obj),
+    };
+    let dir = &ctx.sources[lister.file].dir;
+    let resources = over
+        .and_then(|k| k.resources.as_ref())
+        .or_else(|| base.and_then(|k| k.resources.as_ref()));
+    let quantities = |q: Option<&QuantitiesDoc>| {
+        let mut map = BTreeMap::new();
+        if let Some(q) = q {
+            for (name, value) in [("cpu", &q.cpu), ("memory", &q.memory)] {
+                if let Some(value) = value {
+                    map.insert(name.to_string(), value.clone());
+                }
+            }
+        }
+        map
+    };
+    let service_type = over
+        .and_then(|k| chosen(&k.service_type))
+        .or_else(|| base.and_then(|k| chosen(&k.service_type)))
+        .map(|t| match t {
+            ServiceTypeDoc::ClusterIP => ServiceType::ClusterIP,
+            ServiceTypeDoc::NodePort => ServiceType::NodePort,
+            ServiceTypeDoc::LoadBalancer => ServiceType::LoadBalancer,
+        });
+    KubeSpec {
+        image: over
+            .and_then(|k| k.image.clone())
+            .or_else(|| base.and_then(|k| k.image.clone())),
+        command: pick(|k| k.command.clone()),
+        args: pick(|k| k.args.clone()),
+        files: files
+            .into_iter()
+            .flatten()
+            .map(|path| KubeFile {
+                path: path.clone(),
+                source: dir.join(path).to_string_lossy().into_owned(),
+            })
+            .collect(),
+        requests: quantities(resources.and_then(|r| r.requests.as_ref())),
+        limits: quantities(resources.and_then(|r| r.limits.as_ref())),
+        service_type,
+    }
 }
 
 /// What an Instance or group overrides of its application.

@@ -140,8 +140,13 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
                 );
                 env_needs_local(rep, &index, obj, g.app.as_deref(), g.env.is_some());
             }
-            Some(Body::Gateway(_)) => {
-                gateway_protocol(rep, &index, obj);
+            Some(Body::Gateway(g)) => {
+                let protocol = gateway_protocol(rep, &index, obj);
+                let response = g.timeouts.as_ref().and_then(|t| t.response.as_ref());
+                if matches!(protocol, Some(ProtocolDoc::Tcp)) && response.is_some() {
+                    let message = "a tcp gateway has no responses to time: use `idle`";
+                    rep.field(obj, "timeouts.response", message);
+                }
             }
             Some(Body::Entrance(e)) => entrance(rep, &index, obj, e.gateway.as_deref()),
             _ => {}

@@ -139,6 +139,45 @@ pub fn sha256(value: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a Kubernetes quantity as `lcc export kubernetes` writes it: a decimal number
+/// and an optional suffix (`250m`, `0.5`, `128Mi`, `1Gi`, `2G`); no exponents, no sign.
+pub fn quantity(value: &str) -> Result<(), String> {
+    const SUFFIXES: &[&str] = &[
+        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    ];
+    let number_len = value
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    let (number, suffix) = value.split_at(number_len);
+    let mut parts = number.split('.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next();
+    let well_formed = !whole.is_empty()
+        && parts.next().is_none()
+        && fraction.is_none_or(|f| !f.is_empty())
+        && SUFFIXES.contains(&suffix);
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid quantity `{value}`: write a number and an optional unit, e.g. 250m, 0.5, 128Mi, 1Gi"
+        ))
+    }
+}
+
+/// Checks a container image reference: not empty, no whitespace or control characters,
+/// not a URL (a registry host has no scheme).
+pub fn image(value: &str) -> Result<(), String> {
+    let bad_char = value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if value.is_empty() || bad_char || value.contains("://") {
+        return Err(format!(
+            "invalid image `{value}`: write a container image reference, e.g. python:3.12-slim or registry.example.com/team/app:1.0"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a value from a fixed list.
 pub fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     if allowed.contains(&value) {
@@ -256,6 +295,20 @@ mod tests {
         assert_eq!(suggest("colour", fields), None);
         assert_eq!(did_you_mean("helo", ["hello"]), "; did you mean `hello`?");
         assert_eq!(did_you_mean("xyz", ["hello"]), "");
+    }
+
+    #[test]
+    fn quantities_and_images() {
+        for good in ["1", "250m", "0.5", "128Mi", "1Gi", "2G", "10"] {
+            assert!(quantity(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Gi", "-1", "1.", ".5", "1e3", "1 Gi", "1gi", "1.2.3"] {
+            assert!(quantity(bad).is_err(), "{bad}");
+        }
+        assert!(image("python:3.12-slim").is_ok());
+        for bad in ["", "a b", "https://x/y"] {
+            assert!(image(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,6 +69,93 @@ pub struct Gateway {
     /// `HOST:PORT` of each ready backend, in order; may be empty.
     #[serde(default)]
     pub backends: Vec<String>,
+    /// This gateway's own timeouts, over the file's `timeouts` and the defaults.
+    #[serde(default, skip_serializing_if = "GatewayTimeouts::is_empty")]
+    pub timeouts: GatewayTimeouts,
+    /// The upstream proxies (CIDRs, e.g. `10.0.0.0/8`, `192.0.2.7/32`) whose
+    /// `X-Forwarded-*`, `X-Real-IP` and `Forwarded` headers this gateway keeps and extends
+    /// instead of replacing them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// The timeouts of one gateway in milliseconds, each optional: one left out is the
+/// file's `timeouts` value, else the default (docs/proxy.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayTimeouts {
+    /// Time a TCP connect to a backend may take (default: `timeouts.connect_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<u64>,
+    /// Time a backend has to send its response head, from the start of the request
+    /// (default: `timeouts.response_ms`); then 504. HTTP only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_ms: Option<u64>,
+    /// How long a connection to a backend may pass with no traffic: an idle pooled
+    /// keep-alive connection of an HTTP gateway is closed after it (default 60000), a TCP
+    /// gateway session is closed after it (default: `timeouts.tcp_idle_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_ms: Option<u64>,
+}
+
+impl GatewayTimeouts {
+    /// True when none is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    fn set(&self) -> [(&'static str, Option<u64>); 3] {
+        [
+            ("connect_ms", self.connect_ms),
+            ("response_ms", self.response_ms),
+            ("idle_ms", self.idle_ms),
+        ]
+    }
+}
+
+/// An address block, `IP/PREFIX` (a bare IP is the block of that one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `IP/PREFIX` or `IP`; the prefix is at most 32 (IPv4) or 128 (IPv6).
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("{text:?} is not a CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)");
+        let (ip, prefix) = match text.split_once('/') {
+            Some((ip, prefix)) => (ip, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: IpAddr = ip.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse().ok().filter(|&p| p <= max).ok_or_else(bad)?
+            }
+            Some(_) => return Err(bad()),
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// True when `ip` is in the block (an IPv4-mapped IPv6 address counts as its IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (a, b, bits) = match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                (u128::from(a.to_bits()), u128::from(b.to_bits()), 32)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (a >> shift) == (b >> shift)
+    }
 }
 
 /// How a gateway balances.
@@ -117,8 +204,8 @@ impl Timeouts {
     pub const TCP_IDLE: Duration = Duration::from_secs(3600);
     /// Default of [`Timeouts::drain_ms`].
     pub const DRAIN: Duration = Duration::from_secs(10);
-    /// Longest value accepted for any of them: a week.
-    const MAX_MS: u64 = 7 * 24 * 3600 * 1000;
+    /// Longest value accepted for any timeout (also a gateway's): a week.
+    pub const MAX_MS: u64 = 7 * 24 * 3600 * 1000;
 
     /// Every timeout set, by field name.
     fn set(&self) -> [(&'static str, Option<u64>); 5] {
@@ -264,16 +351,7 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
     }
     if let Some(timeouts) = &config.timeouts {
         for (name, value) in timeouts.set() {
-            if value.is_some_and(|ms| ms == 0 || ms > Timeouts::MAX_MS) {
-                return Err(FieldError::new(
-                    format!("timeouts.{name}"),
-                    format!(
-                        "{} is not 1 to {} milliseconds",
-                        value.unwrap_or(0),
-                        Timeouts::MAX_MS
-                    ),
-                ));
-            }
+            check_ms(&format!("timeouts.{name}"), value)?;
         }
     }
     Ok(())
@@ -304,7 +382,30 @@ fn validate_gateway<'a>(
     for (j, b) in gw.backends.iter().enumerate() {
         check_backend(b).map_err(|r| FieldError::new(format!("{field}.backends[{j}]"), r))?;
     }
+    for (name, value) in gw.timeouts.set() {
+        check_ms(&format!("{field}.timeouts.{name}"), value)?;
+    }
+    if gw.protocol == GatewayProtocol::Tcp && gw.timeouts.response_ms.is_some() {
+        return Err(FieldError::new(
+            format!("{field}.timeouts.response_ms"),
+            "a tcp gateway has no responses to time",
+        ));
+    }
+    for (j, c) in gw.trusted_proxies.iter().enumerate() {
+        Cidr::parse(c).map_err(|r| FieldError::new(format!("{field}.trusted_proxies[{j}]"), r))?;
+    }
     Ok(())
+}
+
+/// A timeout must be 1 ms to a week.
+fn check_ms(field: &str, value: Option<u64>) -> Result<(), FieldError> {
+    match value {
+        Some(ms) if ms == 0 || ms > Timeouts::MAX_MS => Err(FieldError::new(
+            field,
+            format!("{ms} is not 1 to {} milliseconds", Timeouts::MAX_MS),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Parses a listen address, which must be a literal `IP:PORT`.
@@ -375,12 +476,16 @@ mod tests {
                     listen: "127.0.0.1:9000".into(),
                     protocol: GatewayProtocol::Http,
                     backends: vec!["127.0.0.1:30001".into(), "db.local:5432".into()],
+                    timeouts: GatewayTimeouts::default(),
+                    trusted_proxies: vec![],
                 },
                 Gateway {
                     name: "db".into(),
                     listen: "127.0.0.1:9001".into(),
                     protocol: GatewayProtocol::Tcp,
                     backends: vec![],
+                    timeouts: GatewayTimeouts::default(),
+                    trusted_proxies: vec![],
                 },
             ],
             timeouts: None,
@@ -427,6 +532,51 @@ mod tests {
             ok.expect("valid").timeouts.expect("set").header_read_ms,
             Some(250)
         );
+    }
+
+    #[test]
+    fn a_gateways_timeouts_and_trusted_proxies_are_checked() {
+        let gw = |extra: &str| {
+            format!("version: 1\ngateways: [{{name: a, listen: \"127.0.0.1:1\", protocol: http{extra}}}]\n")
+        };
+        let ok = parse(
+            &gw(", timeouts: {connect_ms: 100, response_ms: 200, idle_ms: 300}, trusted_proxies: [10.0.0.0/8, \"::1\"]"),
+            Path::new("p"),
+        )
+        .expect("valid");
+        assert_eq!(ok.gateways[0].timeouts.response_ms, Some(200));
+        assert_eq!(ok.gateways[0].trusted_proxies.len(), 2);
+        assert_eq!(
+            parse(&ok.to_yaml(), Path::new("p")).expect("reads back"),
+            ok
+        );
+        assert_eq!(
+            field_of(&gw(", timeouts: {response_ms: 0}")),
+            "gateways[0].timeouts.response_ms"
+        );
+        assert_eq!(
+            field_of(&gw(", trusted_proxies: [10.0.0.0/33]")),
+            "gateways[0].trusted_proxies[0]"
+        );
+        let tcp = "version: 1\ngateways: [{name: a, listen: \"127.0.0.1:1\", protocol: tcp, timeouts: {response_ms: 5}}]\n";
+        assert_eq!(field_of(tcp), "gateways[0].timeouts.response_ms");
+    }
+
+    #[test]
+    fn cidrs_contain_their_addresses() {
+        let c = |t: &str| Cidr::parse(t).expect(t);
+        let ip = |t: &str| t.parse::<IpAddr>().expect(t);
+        assert!(c("10.0.0.0/8").contains(ip("10.200.1.1")));
+        assert!(!c("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(c("0.0.0.0/0").contains(ip("1.2.3.4")));
+        assert!(c("127.0.0.1").contains(ip("::ffff:127.0.0.1")));
+        assert!(!c("127.0.0.1").contains(ip("127.0.0.2")));
+        assert!(c("fd00::/8").contains(ip("fd12::1")));
+        assert!(!c("fd00::/8").contains(ip("10.0.0.1")));
+        assert!(c("::/0").contains(ip("::1")));
+        for bad in ["10.0.0.0/33", "10.0.0.0/", "x/8", "10.0.0.0/+8", "::/129"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

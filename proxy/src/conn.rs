@@ -4,19 +4,22 @@
 use crate::body::DownBody;
 use crate::deadline::Deadline;
 use crate::entrance;
-use crate::forward::{forward, Target};
+use crate::forward::{forward, with_query, Target};
+use crate::headers::{self, Peer};
 use crate::idle::{Idle, Tracked};
 use crate::limits::Limits;
 use crate::metrics::{ConnectionGauge, Metrics};
+use crate::path;
 use crate::respond;
 use crate::routes::Role;
 use crate::tcp;
 use arc_swap::ArcSwap;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,8 +45,8 @@ pub(crate) struct Shared {
 pub(crate) struct ConnCtx {
     /// What its listener serves now (swapped by reloads).
     pub(crate) role: Arc<ArcSwap<Role>>,
-    /// The client's IP, ready for `X-Forwarded-For`.
-    pub(crate) client_ip: HeaderValue,
+    /// The client as its forwarding headers describe it.
+    pub(crate) peer: Peer,
     /// The limits in force when it was accepted.
     pub(crate) limits: Arc<Limits>,
     /// Shared state.
@@ -69,14 +72,13 @@ pub(crate) async fn serve(
     let current = role.load_full();
     if let Role::Tcp(gateway) = &*current {
         // a tcp session is never cut by a reload; the drain timeout bounds it after removal
+        let limits = limits.for_gateway(&gateway.timeouts);
         return tcp::serve(stream, gateway, &limits).await;
     }
     drop(current);
-    let client_ip = HeaderValue::from_str(&peer.ip().to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let ctx = Arc::new(ConnCtx {
         role,
-        client_ip,
+        peer: Peer::new(peer.ip()),
         limits,
         shared,
         stop: stop.clone(),
@@ -126,15 +128,28 @@ async fn serve_http(stream: TcpStream, ctx: Arc<ConnCtx>, mut stop: watch::Recei
 }
 
 async fn handle(req: Request<Incoming>, ctx: &ConnCtx) -> Response<DownBody> {
+    // RFC 9112 3.2: a request without a valid Host is refused, whatever it asks for
+    if let Err(bad) = headers::check_host(req.version(), req.headers()) {
+        return respond::text(StatusCode::BAD_REQUEST, &bad.to_string());
+    }
     let role = ctx.role.load_full();
     match &*role {
         Role::Entrance(table) => entrance::handle(req, table, ctx).await,
         Role::Http(gateway) => {
+            let path = match path::normalise(req.uri().path()) {
+                Ok(Cow::Borrowed(_)) => None,
+                Ok(Cow::Owned(clean)) => match with_query(clean, req.uri().query()) {
+                    Some(pq) => Some(pq),
+                    None => return respond::text(StatusCode::BAD_REQUEST, "bad path"),
+                },
+                Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()),
+            };
             let target = Target {
                 gateway,
                 counters: &gateway.counters,
                 prefix: None,
-                path: None,
+                trusted: gateway.trusted.as_ref(),
+                path,
             };
             forward(req, target, ctx).await
         }

@@ -4,6 +4,7 @@
 use crate::body::DownBody;
 use crate::conn::ConnCtx;
 use crate::forward::{forward, Target};
+use crate::path;
 use crate::respond;
 use crate::routes::Table;
 use http::header::{self, HeaderValue};
@@ -18,12 +19,17 @@ pub(crate) async fn handle(
     table: &Table,
     ctx: &ConnCtx,
 ) -> Response<DownBody> {
-    let path = req.uri().path();
+    // routed on the path without its dot segments: `/entrances/a/../b/` is entrance b's
+    let path = match path::normalise(req.uri().path()) {
+        Ok(path) => path,
+        Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
     let Some(rest) = path.strip_prefix("/entrances/") else {
-        return local(&req, table, ctx);
+        return local(&req, &path, table, ctx);
     };
     let (name, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
+        None if rest.is_empty() => ("", "/"),
         None => {
             let mut location = format!("{path}/");
             if let Some(q) = req.uri().query() {
@@ -50,13 +56,15 @@ pub(crate) async fn handle(
         gateway: &entrance.gateway,
         counters: &entrance.counters,
         prefix: Some(&entrance.prefix),
+        // the http listener is the clients' own: no upstream proxy is trusted there
+        trusted: None,
         path: Some(path),
     };
     forward(req, target, ctx).await
 }
 
-fn local(req: &Request<Incoming>, table: &Table, ctx: &ConnCtx) -> Response<DownBody> {
-    match req.uri().path() {
+fn local(req: &Request<Incoming>, path: &str, table: &Table, ctx: &ConnCtx) -> Response<DownBody> {
+    match path {
         "/" => listing(req, table),
         "/_lcc/health" => respond::text(StatusCode::OK, "ok"),
         "/_lcc/metrics" => respond::with_type(

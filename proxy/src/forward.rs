@@ -6,7 +6,8 @@ use crate::balancer::{Backend, ConnectError};
 use crate::body::DownBody;
 use crate::conn::ConnCtx;
 use crate::h1::{self, ExchangeError, H1Error};
-use crate::headers;
+use crate::headers::{self, Trusted};
+use crate::limits::Limits;
 use crate::metrics::Counters;
 use crate::respond;
 use crate::routes::GatewayRt;
@@ -33,6 +34,9 @@ pub(crate) struct Target<'a> {
     pub(crate) counters: &'a Arc<Counters>,
     /// `X-Forwarded-Prefix` for an entrance.
     pub(crate) prefix: Option<&'a HeaderValue>,
+    /// The upstream proxies whose forwarding headers are kept: a gateway's, for a
+    /// request on its own listener (never for an entrance's).
+    pub(crate) trusted: Option<&'a Trusted>,
     /// The path and query to ask the backend for; `None` keeps the client's.
     pub(crate) path: Option<PathAndQuery>,
 }
@@ -110,14 +114,21 @@ async fn try_forward(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    headers::add_forwarded(&mut parts.headers, &ctx.client_ip, target.prefix);
+    headers::set_forwarded(&mut parts.headers, &ctx.peer, target.prefix, target.trusted);
     let uri = match &target.path {
         Some(pq) => Uri::from(pq.clone()),
         None => origin_form(&parts.uri),
     };
     let replayable = idempotent(&parts.method) && body.is_end_stream();
     let mut upload = Upload::prepare(&mut parts.headers, body, target.counters);
-    let limits = &ctx.limits;
+    let own: Limits;
+    let limits = match gateway.timeouts.is_empty() {
+        true => &*ctx.limits,
+        false => {
+            own = ctx.limits.for_gateway(&gateway.timeouts);
+            &own
+        }
+    };
     let mut last = None;
     let mut broken = None;
     for backend in gateway.balancer.candidates(limits.max_tries) {
@@ -152,7 +163,9 @@ async fn try_forward(
                         upload,
                         client_upgrade,
                     };
-                    return Ok(answer.respond(backend, target, ctx));
+                    return answer
+                        .respond(backend, target, ctx)
+                        .map_err(|e| Failure::broken(backend, &e));
                 }
                 Err(_) => {
                     return Err(Failure::Timeout {
@@ -194,6 +207,15 @@ fn idempotent(method: &Method) -> bool {
     )
 }
 
+/// `path?query` as a request target; `None` if it is not a valid one.
+pub(crate) fn with_query(mut path: String, query: Option<&str>) -> Option<PathAndQuery> {
+    if let Some(q) = query {
+        path.push('?');
+        path.push_str(q);
+    }
+    PathAndQuery::try_from(path).ok()
+}
+
 fn origin_form(uri: &Uri) -> Uri {
     match uri.path_and_query() {
         Some(pq) => Uri::from(pq.clone()),
@@ -211,13 +233,14 @@ struct Answer {
 
 impl Answer {
     /// The response for the client: the backend's body streamed from its connection, or,
-    /// for a 101, no body and the two connections joined.
+    /// for a 101, no body and the two connections joined. Fails when the body bytes that
+    /// came with the head are already broken (nothing has gone to the client yet).
     fn respond(
         self,
         backend: &Arc<Backend>,
         target: &Target<'_>,
         ctx: &ConnCtx,
-    ) -> Response<DownBody> {
+    ) -> Result<Response<DownBody>, H1Error> {
         let mut parts = self.head.parts;
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             // a 101 only ends an exchange that asked for an upgrade (see h1::Conn::exchange)
@@ -225,11 +248,11 @@ impl Answer {
                 let (stream, early) = self.conn.into_tunnel();
                 tunnel(client, stream, early, ctx);
             }
-            return Response::from_parts(parts, DownBody::Full(None));
+            return Ok(Response::from_parts(parts, DownBody::Full(None)));
         }
         headers::strip_hop_by_hop(&mut parts.headers, false);
         let home = (backend.clone(), ctx.limits.max_idle_per_backend);
-        let body = h1::BackendBody::new(
+        let mut body = h1::BackendBody::new(
             self.conn,
             self.head.framing,
             self.head.keep_alive,
@@ -237,7 +260,8 @@ impl Answer {
             target.counters.clone(),
             home,
         );
-        Response::from_parts(parts, DownBody::Backend(body))
+        body.prime()?;
+        Ok(Response::from_parts(parts, DownBody::Backend(body)))
     }
 }
 

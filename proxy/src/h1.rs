@@ -9,7 +9,15 @@
 //!   backend may answer before it has read the whole body), and, once the head is there,
 //!   while the response body is read;
 //! - response framing per RFC 9112 6.3: `Content-Length`, chunked (trailers dropped),
-//!   close-delimited, and no body for HEAD, 204 and 304; interim 1xx heads are skipped;
+//!   close-delimited, and no body for HEAD, 204 and 304; interim 1xx heads are skipped
+//!   (at most [`MAX_INTERIM`]); every head that RFC 9112 does not let a proxy forward
+//!   as it is is refused ([`H1Error::Malformed`], which the caller answers 502) or
+//!   re-framed (`Content-Length` beside `Transfer-Encoding: chunked` is dropped), the
+//!   rules of docs/proxy.md, "Malformed responses";
+//! - the body bytes that came with the head are framed before the head is handed on
+//!   ([`BackendBody::prime`]), so a body broken from its first byte is still a 502; a
+//!   body that breaks later, before any byte of it was sent, lets the head out first
+//!   (the client always gets a status line) and then closes the connection;
 //! - a 101 to a request that asked for an upgrade ends the exchange: the connection is
 //!   handed over whole ([`Conn::into_tunnel`]);
 //! - a pooled connection is checked for a close by the backend without a system call
@@ -41,6 +49,9 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
+/// Most interim (1xx) heads skipped before the final one: a backend flooding them would
+/// otherwise hold the request until the response timeout.
+const MAX_INTERIM: usize = 16;
 
 /// What went wrong on a backend connection.
 #[derive(Debug, thiserror::Error)]
@@ -180,13 +191,21 @@ impl Conn {
         // a backend that answers before reading the whole body may close its end: its
         // answer can still be read
         let mut write_failed = None;
+        let mut interim = 0;
         loop {
             match self.parse_head(method, upgrade) {
                 Ok(Parsed::Final(mut head)) => {
                     head.keep_alive &= write_failed.is_none();
                     return Ok(head);
                 }
-                Ok(Parsed::Interim) => continue,
+                Ok(Parsed::Interim) if interim == MAX_INTERIM => {
+                    let e = H1Error::Malformed("too many interim (1xx) responses");
+                    return Err(ExchangeError::Backend(e));
+                }
+                Ok(Parsed::Interim) => {
+                    interim += 1;
+                    continue;
+                }
                 Ok(Parsed::Need) => {}
                 Err(e) => return Err(ExchangeError::Backend(e)),
             }
@@ -271,8 +290,10 @@ impl Conn {
             }
             Err(_) => return Err(H1Error::Malformed("unparsable response head")),
         };
+        // RFC 9110 15: a status is three digits, 100 to 599
         let status = resp
             .code
+            .filter(|c| (100..=599).contains(c))
             .and_then(|c| StatusCode::from_u16(c).ok())
             .ok_or(H1Error::Malformed("bad status code"))?;
         let switching = status == StatusCode::SWITCHING_PROTOCOLS;
@@ -297,9 +318,9 @@ impl Conn {
             // the connection is the tunnel's from here on
             true => (Framing::Empty, false),
             false => {
-                let framing = framing(method, status, &headers)?;
+                let (framing, reusable) = framing(method, status, http11, &mut headers)?;
                 let keep_alive =
-                    !matches!(framing, Framing::Close) && keeps_alive(http11, &headers);
+                    reusable && !matches!(framing, Framing::Close) && keeps_alive(http11, &headers);
                 (framing, keep_alive)
             }
         };
@@ -334,49 +355,79 @@ pub(crate) fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Ve
     out
 }
 
-fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<Framing, H1Error> {
+/// How the body of a response is framed (RFC 9112 6.3), and whether the connection may
+/// carry another exchange afterwards as far as the framing goes. The framing headers are
+/// left as they are to be forwarded: `Content-Length` beside `Transfer-Encoding` is
+/// removed (6.3, 3: the transfer coding wins, and an intermediary must drop the length),
+/// repeated equal lengths become one. Refused: a transfer coding other than `chunked`
+/// alone (the proxy does not decode others, and forwarding them without their header
+/// would change the content), a length that is not digits, different lengths.
+fn framing(
+    method: &Method,
+    status: StatusCode,
+    http11: bool,
+    headers: &mut HeaderMap,
+) -> Result<(Framing, bool), H1Error> {
     if method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
-        return Ok(Framing::Empty);
+        return Ok((Framing::Empty, true));
     }
-    if let Some(te) = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .next_back()
-    {
-        let chunked = te
-            .to_str()
-            .ok()
-            .and_then(|s| s.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        return Ok(match chunked {
-            true => Framing::Chunked(Chunk::Size),
-            false => Framing::Close,
-        });
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        let mut codings = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(|t| t.trim_ascii())
+            .filter(|t| !t.is_empty());
+        let chunked = codings
+            .next()
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
+            && codings.next().is_none();
+        if !chunked {
+            return Err(H1Error::Malformed("unsupported transfer coding"));
+        }
+        // both framings at once may be an attempt at response splitting: forwarded as
+        // chunked, and the connection is not used again; an HTTP/1.0 response with a
+        // transfer coding is faulty framing as well (6.1)
+        let reusable = headers.remove(header::CONTENT_LENGTH).is_none() && http11;
+        return Ok((Framing::Chunked(Chunk::Size), reusable));
     }
     let mut length = None;
+    let mut repeated = false;
     for value in headers.get_all(header::CONTENT_LENGTH) {
-        let text = value
-            .to_str()
-            .map_err(|_| H1Error::Malformed("bad content-length"))?;
-        for part in text.split(',') {
-            let n: u64 = part
-                .trim()
-                .parse()
-                .map_err(|_| H1Error::Malformed("bad content-length"))?;
+        for part in value.as_bytes().split(|&b| b == b',') {
+            let n = content_length(part.trim_ascii())?;
             if length.is_some_and(|l| l != n) {
                 return Err(H1Error::Malformed("conflicting content-length"));
             }
+            repeated |= length.is_some();
             length = Some(n);
         }
     }
+    if let (true, Some(n)) = (repeated, length) {
+        // the same length repeated: sent on as one
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
     Ok(match length {
-        Some(0) => Framing::Empty,
-        Some(n) => Framing::Length(n),
-        None => Framing::Close,
+        Some(0) => (Framing::Empty, true),
+        Some(n) => (Framing::Length(n), true),
+        None => (Framing::Close, false),
     })
+}
+
+/// A `Content-Length` value: 1*DIGIT (so no sign, no space, no hex).
+fn content_length(text: &[u8]) -> Result<u64, H1Error> {
+    let bad = H1Error::Malformed("bad content-length");
+    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+        return Err(bad);
+    }
+    text.iter()
+        .try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+        .ok_or(bad)
 }
 
 fn keeps_alive(http11: bool, headers: &HeaderMap) -> bool {
@@ -399,6 +450,17 @@ enum Step {
     End,
 }
 
+/// What a body holds for its next poll.
+#[derive(Debug)]
+enum Held {
+    Nothing,
+    /// Body bytes framed before the head was handed on ([`BackendBody::prime`]).
+    Data(Bytes),
+    /// An error held back one poll, so that hyper flushes what it has buffered (the
+    /// head at least) before it closes the connection on it.
+    Error(H1Error),
+}
+
 /// A response body read straight from a backend connection, which goes back to its
 /// backend's pool once the body is complete (and the request's upload too).
 #[derive(Debug)]
@@ -407,6 +469,8 @@ pub(crate) struct BackendBody {
     framing: Framing,
     keep_alive: bool,
     done: bool,
+    /// What the next poll gives before reading on.
+    held: Held,
     /// The rest of a request body the backend answered before reading whole.
     upload: Option<Upload>,
     counters: Arc<Counters>,
@@ -430,6 +494,7 @@ impl BackendBody {
             framing,
             keep_alive,
             done: false,
+            held: Held::Nothing,
             upload,
             counters,
             home,
@@ -438,6 +503,41 @@ impl BackendBody {
             body.finish();
         }
         body
+    }
+
+    /// Frames the body bytes that arrived with the head, before the head goes to the
+    /// client: an error here can still be answered 502 instead of a response cut short.
+    /// Costs nothing more than the first poll would (the same step, done earlier).
+    pub(crate) fn prime(&mut self) -> Result<(), H1Error> {
+        if self.done || self.conn.as_ref().is_none_or(|c| c.buf.is_empty()) {
+            return Ok(());
+        }
+        match self.step()? {
+            Step::Data(data) => {
+                Counters::add(&self.counters.bytes_out, data.len() as u64);
+                if self.complete() {
+                    self.finish();
+                }
+                self.held = Held::Data(data);
+            }
+            Step::End => self.finish(),
+            Step::Need => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the body on `e`: the first time by waking itself and answering `Pending`
+    /// (hyper then flushes the head and any body bytes it holds), the next time with
+    /// the error, on which hyper closes the connection.
+    fn fail(
+        &mut self,
+        e: H1Error,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, H1Error>>> {
+        self.conn = None;
+        self.held = Held::Error(e);
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// Marks the body complete and pools the connection when it is clean: the response
@@ -570,14 +670,18 @@ impl Body for BackendBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, H1Error>>> {
         let this = &mut *self;
+        match std::mem::replace(&mut this.held, Held::Nothing) {
+            Held::Nothing => {}
+            Held::Data(data) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+            Held::Error(e) => {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
         this.push_upload(cx);
         loop {
             match this.step() {
-                Err(e) => {
-                    this.conn = None;
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
+                Err(e) => return this.fail(e, cx),
                 Ok(Step::Data(data)) => {
                     Counters::add(&this.counters.bytes_out, data.len() as u64);
                     // hyper stops polling a body that says it has ended
@@ -601,30 +705,26 @@ impl Body for BackendBody {
                     this.finish();
                     return Poll::Ready(None);
                 }
-                Ok(0) => {
-                    this.conn = None;
-                    this.done = true;
-                    return Poll::Ready(Some(Err(H1Error::Closed)));
-                }
+                Ok(0) => return this.fail(H1Error::Closed, cx),
                 Ok(_) => {}
-                Err(e) => {
-                    this.conn = None;
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e.into())));
-                }
+                Err(e) => return this.fail(e.into(), cx),
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done
+        self.done && matches!(self.held, Held::Nothing)
     }
 
     fn size_hint(&self) -> SizeHint {
+        let pending = match &self.held {
+            Held::Data(d) => d.len() as u64,
+            _ => 0,
+        };
         match self.framing {
-            _ if self.done => SizeHint::with_exact(0),
-            Framing::Empty => SizeHint::with_exact(0),
-            Framing::Length(left) => SizeHint::with_exact(left),
+            _ if self.done => SizeHint::with_exact(pending),
+            Framing::Empty => SizeHint::with_exact(pending),
+            Framing::Length(left) => SizeHint::with_exact(left + pending),
             _ => SizeHint::default(),
         }
     }
@@ -633,6 +733,21 @@ impl Body for BackendBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_bytes_and_obs_fold_in_a_head_are_refused() {
+        // what docs/proxy.md promises 502 for rests on the parser refusing them
+        for head in [
+            &b"HTTP/1.1 200 OK\r\nx: a\0b\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nx: a\x01b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nx: a\rb\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nx: a\r\n b\r\n\r\n",
+        ] {
+            let mut fields = [httparse::EMPTY_HEADER; 4];
+            let parsed = httparse::Response::new(&mut fields).parse(head);
+            assert!(parsed.is_err(), "{:?}", String::from_utf8_lossy(head));
+        }
+    }
 
     #[test]
     fn chunk_lines_parse() {
@@ -644,32 +759,49 @@ mod tests {
         assert!(chunk_size(b"").is_err());
     }
 
+    fn framed(headers: &[(&str, &str)]) -> (Result<(Framing, bool), H1Error>, HeaderMap) {
+        let mut h = HeaderMap::new();
+        for (name, value) in headers {
+            h.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let framed = framing(&Method::GET, StatusCode::OK, true, &mut h);
+        (framed, h)
+    }
+
     #[test]
     fn framing_follows_rfc_9112() {
+        let cl = |v| framed(&[("content-length", v)]).0;
+        assert!(matches!(cl("5"), Ok((Framing::Length(5), true))));
+        assert!(matches!(cl("0"), Ok((Framing::Empty, true))));
+        for bad in ["-1", "+5", " ", "0x5", "5 5", "99999999999999999999"] {
+            assert!(cl(bad).is_err(), "{bad}");
+        }
         let mut h = HeaderMap::new();
         h.insert("content-length", HeaderValue::from_static("5"));
         assert!(matches!(
-            framing(&Method::GET, StatusCode::OK, &h),
-            Ok(Framing::Length(5))
+            framing(&Method::HEAD, StatusCode::OK, true, &mut h),
+            Ok((Framing::Empty, true))
         ));
-        assert!(matches!(
-            framing(&Method::HEAD, StatusCode::OK, &h),
-            Ok(Framing::Empty)
-        ));
-        h.append("content-length", HeaderValue::from_static("6"));
-        assert!(framing(&Method::GET, StatusCode::OK, &h).is_err());
-        h.insert(
-            "transfer-encoding",
-            HeaderValue::from_static("gzip, chunked"),
-        );
-        assert!(matches!(
-            framing(&Method::GET, StatusCode::OK, &h),
-            Ok(Framing::Chunked(_))
-        ));
-        let none = HeaderMap::new();
-        assert!(matches!(
-            framing(&Method::GET, StatusCode::OK, &none),
-            Ok(Framing::Close)
-        ));
+        // the same length twice is one; two lengths are refused
+        let (same, h) = framed(&[("content-length", "5, 5"), ("content-length", "5")]);
+        assert!(matches!(same, Ok((Framing::Length(5), true))));
+        assert_eq!(h.get_all("content-length").iter().count(), 1);
+        assert_eq!(h["content-length"], "5");
+        assert!(framed(&[("content-length", "5"), ("content-length", "6")])
+            .0
+            .is_err());
+        // chunked wins over a length, which is dropped, and the connection is not reused
+        let (both, h) = framed(&[("content-length", "5"), ("transfer-encoding", "chunked")]);
+        assert!(matches!(both, Ok((Framing::Chunked(_), false))));
+        assert!(!h.contains_key("content-length"));
+        let te = |v| framed(&[("transfer-encoding", v)]).0;
+        assert!(matches!(te("Chunked"), Ok((Framing::Chunked(_), true))));
+        for bad in ["gzip, chunked", "chunked, chunked", "gzip", "identity", ""] {
+            assert!(te(bad).is_err(), "{bad:?}");
+        }
+        assert!(matches!(framed(&[]).0, Ok((Framing::Close, false))));
     }
 }

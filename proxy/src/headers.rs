@@ -1,7 +1,12 @@
-//! Header rewriting between client and backend: hop-by-hop removal and `X-Forwarded-*`.
+//! Header rewriting between client and backend: hop-by-hop removal, the headers that
+//! describe the client (`X-Forwarded-*`, `X-Real-IP`, `Forwarded`), set from what the
+//! proxy saw rather than what the client wrote, and the `Host` check (RFC 9112 3.2).
 
 use bytes::{BufMut, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::Version;
+use lcc_core::proxy_config::Cidr;
+use std::net::IpAddr;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 7.6.1).
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -20,6 +25,58 @@ const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
 const XF_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const XF_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const XF_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// What the proxy saw of a client connection, in the forms its headers take; made once
+/// per connection, so that a request costs only reference-counted clones.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    /// The address the connection came from.
+    pub(crate) ip: IpAddr,
+    /// The address as `X-Forwarded-For` and `X-Real-IP` carry it.
+    value: HeaderValue,
+    /// The `Forwarded` element for it (RFC 7239): `for=IP;proto=http`, an IPv6 address
+    /// quoted in brackets.
+    forwarded: HeaderValue,
+}
+
+impl Peer {
+    /// The peer at `ip`.
+    pub(crate) fn new(ip: IpAddr) -> Self {
+        // an IPv4-mapped IPv6 peer (a dual-stack listener) is the IPv4 client it maps
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let forwarded = match ip {
+            IpAddr::V4(v4) => format!("for={v4};proto=http"),
+            IpAddr::V6(v6) => format!("for=\"[{v6}]\";proto=http"),
+        };
+        let text = ip.to_string();
+        Self {
+            ip,
+            value: HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("unknown")),
+            forwarded: HeaderValue::from_str(&forwarded)
+                .unwrap_or(HeaderValue::from_static("for=unknown")),
+        }
+    }
+}
+
+/// The upstream proxies whose forwarding headers a gateway keeps (`trusted_proxies`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trusted(Vec<Cidr>);
+
+impl Trusted {
+    /// Trusts the addresses in `cidrs`.
+    pub(crate) fn new(cidrs: Vec<Cidr>) -> Self {
+        Self(cidrs)
+    }
+
+    /// True when `ip` is one of them (never with none listed: no cost then).
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|c| c.contains(ip))
+    }
+}
 
 /// True for a request asking to switch protocols (`Connection: upgrade` plus `Upgrade`).
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -97,31 +154,170 @@ fn remove_named(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
-/// Sets `X-Forwarded-For` (appending the client), `-Proto`, `-Host` and, for an
-/// entrance, `-Prefix`.
-pub(crate) fn add_forwarded(
+/// Sets the headers that describe the client from what the proxy saw of `peer`: whatever
+/// the client sent under these names is replaced or removed, since anyone can write them:
+/// `X-Forwarded-For` and `X-Real-IP` = the peer's address, `Forwarded` = `for=` the peer
+/// and `proto=http`, `X-Forwarded-Proto: http`, `X-Forwarded-Host` = the request's
+/// `Host`, `X-Forwarded-Prefix` = `prefix` (an entrance's) or none.
+///
+/// When the peer is one of the gateway's `trusted` proxies, what it says of its own
+/// client is kept instead: the `X-Forwarded-For` chain and `Forwarded` list are extended
+/// with the peer, `X-Forwarded-Proto`/`-Host`/`-Prefix` it sent are kept (set as above
+/// when it sent none), and `X-Real-IP` is the last address of the chain that is not a
+/// trusted proxy itself (the one that reached the first trusted hop).
+pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
-    client_ip: &HeaderValue,
+    peer: &Peer,
     prefix: Option<&HeaderValue>,
+    trusted: Option<&Trusted>,
 ) {
-    let xff = match headers.get(&XFF) {
-        Some(old) => {
-            let mut joined = BytesMut::with_capacity(old.len() + 2 + client_ip.len());
-            joined.put_slice(old.as_bytes());
-            joined.put_slice(b", ");
-            joined.put_slice(client_ip.as_bytes());
-            HeaderValue::from_maybe_shared(joined.freeze()).unwrap_or_else(|_| client_ip.clone())
-        }
-        None => client_ip.clone(),
-    };
-    headers.insert(XFF, xff);
-    headers.insert(XF_PROTO, HeaderValue::from_static("http"));
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.insert(XF_HOST, host);
+    // one growth at most for the inserts below
+    headers.reserve(6);
+    if let Some(trusted) = trusted.filter(|t| t.contains(peer.ip)) {
+        return extend_forwarded(headers, peer, prefix, trusted);
     }
-    if let Some(prefix) = prefix {
+    headers.insert(XFF, peer.value.clone());
+    headers.insert(X_REAL_IP, peer.value.clone());
+    headers.insert(header::FORWARDED, peer.forwarded.clone());
+    headers.insert(XF_PROTO, HeaderValue::from_static("http"));
+    match headers.get(header::HOST).cloned() {
+        Some(host) => headers.insert(XF_HOST, host),
+        None => headers.remove(XF_HOST),
+    };
+    match prefix {
+        Some(prefix) => headers.insert(XF_PREFIX, prefix.clone()),
+        None => headers.remove(XF_PREFIX),
+    };
+}
+
+/// [`set_forwarded`] for a request from a trusted proxy.
+fn extend_forwarded(
+    headers: &mut HeaderMap,
+    peer: &Peer,
+    prefix: Option<&HeaderValue>,
+    trusted: &Trusted,
+) {
+    let chain = appended(headers, &XFF, &peer.value);
+    let real = real_ip(&chain, trusted).unwrap_or_else(|| peer.value.clone());
+    headers.insert(XFF, chain);
+    headers.insert(X_REAL_IP, real);
+    let forwarded = appended(headers, &header::FORWARDED, &peer.forwarded);
+    headers.insert(header::FORWARDED, forwarded);
+    if !headers.contains_key(&XF_PROTO) {
+        headers.insert(XF_PROTO, HeaderValue::from_static("http"));
+    }
+    if !headers.contains_key(&XF_HOST) {
+        if let Some(host) = headers.get(header::HOST).cloned() {
+            headers.insert(XF_HOST, host);
+        }
+    }
+    if let (false, Some(prefix)) = (headers.contains_key(&XF_PREFIX), prefix) {
         headers.insert(XF_PREFIX, prefix.clone());
     }
+}
+
+/// Every value of `name` joined by `, `, then `last`.
+fn appended(headers: &HeaderMap, name: &HeaderName, last: &HeaderValue) -> HeaderValue {
+    let mut joined = BytesMut::new();
+    for value in headers.get_all(name) {
+        joined.put_slice(value.as_bytes());
+        joined.put_slice(b", ");
+    }
+    joined.put_slice(last.as_bytes());
+    HeaderValue::from_maybe_shared(joined.freeze()).unwrap_or_else(|_| last.clone())
+}
+
+/// The last address of an `X-Forwarded-For` chain that is not a trusted proxy; the
+/// first one if all are (an entry that is no address ends the walk there).
+fn real_ip(chain: &HeaderValue, trusted: &Trusted) -> Option<HeaderValue> {
+    let text = chain.to_str().ok()?;
+    let mut first = None;
+    for entry in text.rsplit(',').map(str::trim) {
+        let ip: Option<IpAddr> = entry.parse().ok();
+        match ip {
+            Some(ip) if trusted.contains(ip) => first = Some(entry),
+            _ => return HeaderValue::from_str(entry).ok(),
+        }
+    }
+    first.and_then(|e| HeaderValue::from_str(e).ok())
+}
+
+/// Why a request's `Host` is refused (RFC 9112 3.2: 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadHost {
+    /// An HTTP/1.1 request with no `Host`.
+    #[error("no Host header")]
+    Missing,
+    /// More than one `Host` field.
+    #[error("more than one Host header")]
+    Repeated,
+    /// A value that is not `host[:port]`.
+    #[error("invalid Host header")]
+    Invalid,
+}
+
+/// Checks the request's `Host`: one field, `uri-host [ ":" port ]` (RFC 3986 3.2.2);
+/// only an HTTP/1.0 request may lack it.
+pub(crate) fn check_host(version: Version, headers: &HeaderMap) -> Result<(), BadHost> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if version == Version::HTTP_10 => Ok(()),
+        (None, _) => Err(BadHost::Missing),
+        (Some(_), Some(_)) => Err(BadHost::Repeated),
+        (Some(host), None) if valid_host(host.as_bytes()) => Ok(()),
+        (Some(_), None) => Err(BadHost::Invalid),
+    }
+}
+
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.first() {
+        Some(b'[') => match value.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &value[1..end];
+                let ok = !literal.is_empty()
+                    && literal
+                        .iter()
+                        .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+                if !ok {
+                    return false;
+                }
+                match &value[end + 1..] {
+                    [] => return true,
+                    [b':', port @ ..] => (&[][..], port),
+                    _ => return false,
+                }
+            }
+            None => return false,
+        },
+        _ => match value.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon + 1..]),
+            None => (value, &[][..]),
+        },
+    };
+    port.iter().all(u8::is_ascii_digit) && reg_name(host)
+}
+
+/// RFC 3986 reg-name (which IPv4 addresses are too): unreserved, sub-delims, `%HH`.
+fn reg_name(host: &[u8]) -> bool {
+    let mut i = 0;
+    while i < host.len() {
+        match host[i] {
+            b'%' => {
+                let hex = host.get(i + 1..i + 3);
+                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            b if b.is_ascii_alphanumeric() => {}
+            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
+            | b',' | b';' | b'=' => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -169,16 +365,89 @@ mod tests {
         assert_eq!(h["upgrade"], "websocket");
     }
 
-    #[test]
-    fn forwarded_for_is_appended() {
+    fn peer(ip: &str) -> Peer {
+        Peer::new(ip.parse().unwrap())
+    }
+
+    fn trusted(list: &[&str]) -> Trusted {
+        Trusted::new(list.iter().map(|c| Cidr::parse(c).unwrap()).collect())
+    }
+
+    fn forged() -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.insert("x-forwarded-host", HeaderValue::from_static("evil"));
+        h.insert("x-forwarded-prefix", HeaderValue::from_static("/admin"));
+        h.insert("x-real-ip", HeaderValue::from_static("10.0.0.2"));
+        h.insert("forwarded", HeaderValue::from_static("for=10.0.0.3"));
         h.insert("host", HeaderValue::from_static("example:80"));
-        let ip = HeaderValue::from_static("127.0.0.1");
-        add_forwarded(&mut h, &ip, Some(&HeaderValue::from_static("/entrances/a")));
-        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        h
+    }
+
+    #[test]
+    fn what_the_client_wrote_is_replaced_by_what_the_proxy_saw() {
+        let mut h = forged();
+        let prefix = HeaderValue::from_static("/entrances/a");
+        set_forwarded(&mut h, &peer("127.0.0.1"), Some(&prefix), None);
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(h["x-real-ip"], "127.0.0.1");
+        assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http");
         assert_eq!(h["x-forwarded-host"], "example:80");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-prefix"], "/entrances/a");
+        // a gateway: no prefix at all; an untrusted peer of a gateway with trusted proxies
+        let mut h = forged();
+        set_forwarded(&mut h, &peer("::1"), None, Some(&trusted(&["10.0.0.0/8"])));
+        assert!(!h.contains_key("x-forwarded-prefix"));
+        assert_eq!(h["x-forwarded-for"], "::1");
+        assert_eq!(h["forwarded"], "for=\"[::1]\";proto=http");
+        assert_eq!(peer("::ffff:127.0.0.2").value, "127.0.0.2");
+    }
+
+    #[test]
+    fn a_trusted_proxy_has_its_chain_kept_and_extended() {
+        let mut h = forged();
+        h.append("x-forwarded-for", HeaderValue::from_static("10.1.1.1"));
+        let t = trusted(&["10.1.0.0/16", "127.0.0.1/32"]);
+        set_forwarded(&mut h, &peer("127.0.0.1"), None, Some(&t));
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 10.1.1.1, 127.0.0.1");
+        // 127.0.0.1 and 10.1.1.1 are trusted hops: the client is the one before them
+        assert_eq!(h["x-real-ip"], "10.0.0.1");
+        assert_eq!(h["forwarded"], "for=10.0.0.3, for=127.0.0.1;proto=http");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "evil");
+        assert_eq!(h["x-forwarded-prefix"], "/admin");
+    }
+
+    #[test]
+    fn host_follows_rfc_9112() {
+        let check = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("host", HeaderValue::from_str(v).unwrap());
+            check_host(Version::HTTP_11, &h)
+        };
+        for ok in [
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1:1",
+            "[::1]:80",
+            "[::1]",
+            "a_b.local",
+            "",
+            "x:",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        for bad in ["a b", "a/b", "[::1", "[::1]x", "a:b", "a@b", "%zz", "[]"] {
+            assert_eq!(check(bad), Err(BadHost::Invalid), "{bad}");
+        }
+        let none = HeaderMap::new();
+        assert_eq!(check_host(Version::HTTP_11, &none), Err(BadHost::Missing));
+        assert_eq!(check_host(Version::HTTP_10, &none), Ok(()));
+        let mut two = HeaderMap::new();
+        two.append("host", HeaderValue::from_static("a"));
+        two.append("host", HeaderValue::from_static("a"));
+        assert_eq!(check_host(Version::HTTP_11, &two), Err(BadHost::Repeated));
     }
 }

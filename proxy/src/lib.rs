@@ -16,6 +16,7 @@ mod idle;
 mod limits;
 mod listeners;
 mod metrics;
+mod path;
 mod reload;
 mod respond;
 mod routes;

@@ -2,7 +2,7 @@
 //! `timeouts`, see [`Timeouts`]), overridden by the config's `timeouts`; tests shrink them
 //! through [`crate::Options::limits`].
 
-use lcc_core::proxy_config::Timeouts;
+use lcc_core::proxy_config::{GatewayTimeouts, Timeouts};
 use std::time::Duration;
 
 /// Every timeout and bound the proxy enforces.
@@ -71,6 +71,24 @@ impl Limits {
         set(&mut limits.drain_timeout, t.drain_ms);
         limits
     }
+
+    /// These limits with a gateway's own timeouts in place: `idle_ms` bounds both its
+    /// pooled backend connections (HTTP) and its sessions (TCP).
+    pub(crate) fn for_gateway(&self, t: &GatewayTimeouts) -> Limits {
+        let mut limits = self.clone();
+        let ms = Duration::from_millis;
+        if let Some(v) = t.connect_ms {
+            limits.connect_timeout = ms(v);
+        }
+        if let Some(v) = t.response_ms {
+            limits.response_timeout = ms(v);
+        }
+        if let Some(v) = t.idle_ms {
+            limits.pool_idle_timeout = ms(v);
+            limits.tcp_idle_timeout = ms(v);
+        }
+        limits
+    }
 }
 
 #[cfg(test)]
@@ -93,5 +111,16 @@ mod tests {
         assert_eq!(limits.drain_timeout, Timeouts::DRAIN);
         let same = base.with_timeouts(None);
         assert_eq!(same.header_read_timeout, Timeouts::HEADER_READ);
+        let gw = GatewayTimeouts {
+            response_ms: Some(100),
+            idle_ms: Some(200),
+            ..GatewayTimeouts::default()
+        };
+        let own = limits.for_gateway(&gw);
+        assert_eq!(own.response_timeout, Duration::from_millis(100));
+        assert_eq!(own.pool_idle_timeout, Duration::from_millis(200));
+        assert_eq!(own.tcp_idle_timeout, Duration::from_millis(200));
+        assert_eq!(own.connect_timeout, limits.connect_timeout);
+        assert_eq!(own.header_read_timeout, Duration::from_millis(250));
     }
 }

@@ -2,9 +2,12 @@
 //! listen address serves. Built whole on each reload and swapped in atomically.
 
 use crate::balancer::{Backend, Balancer};
+use crate::headers::Trusted;
 use crate::metrics::{Counters, Kind, Metrics};
 use http::HeaderValue;
-use lcc_core::proxy_config::{parse_listen, Config, FieldError, GatewayProtocol};
+use lcc_core::proxy_config::{
+    parse_listen, Cidr, Config, FieldError, GatewayProtocol, GatewayTimeouts,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +21,10 @@ pub(crate) struct GatewayRt {
     pub(crate) balancer: Balancer,
     /// Traffic through its own listener.
     pub(crate) counters: Arc<Counters>,
+    /// Its own timeouts, over the proxy's (see [`crate::Limits::for_gateway`]).
+    pub(crate) timeouts: GatewayTimeouts,
+    /// The upstream proxies whose forwarding headers it keeps; `None` when it lists none.
+    pub(crate) trusted: Option<Trusted>,
 }
 
 /// An entrance as served.
@@ -83,10 +90,23 @@ pub(crate) fn build(
                 backend
             })
             .collect();
+        let cidrs = gw
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                Cidr::parse(c).map_err(|reason| FieldError {
+                    field: format!("gateways[{i}].trusted_proxies[{j}]"),
+                    reason,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let rt = Arc::new(GatewayRt {
             name: gw.name.clone(),
             balancer: Balancer::new(list),
             counters: metrics.counters(Kind::Gateway, &gw.name),
+            timeouts: gw.timeouts,
+            trusted: (!cidrs.is_empty()).then(|| Trusted::new(cidrs)),
         });
         let addr = listen(&gw.listen, &format!("gateways[{i}].listen"))?;
         let role = match gw.protocol {

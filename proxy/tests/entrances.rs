@@ -34,7 +34,10 @@ async fn entrance_strips_its_prefix_and_sets_forwarded_headers() {
     let r = send(&client, req).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-path"), "/x/y?q=1&r");
-    assert_eq!(r.header("x-seen-x-forwarded-for"), "10.9.8.7, 127.0.0.1");
+    // what the client claims is replaced by what the proxy saw
+    assert_eq!(r.header("x-seen-x-forwarded-for"), "127.0.0.1");
+    assert_eq!(r.header("x-seen-x-real-ip"), "127.0.0.1");
+    assert_eq!(r.header("x-seen-forwarded"), "for=127.0.0.1;proto=http");
     assert_eq!(r.header("x-seen-x-forwarded-proto"), "http");
     assert_eq!(r.header("x-seen-x-forwarded-host"), proxy.http.to_string());
     assert_eq!(r.header("x-seen-x-forwarded-prefix"), "/entrances/web");

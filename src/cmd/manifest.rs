@@ -91,7 +91,7 @@ fn write_pod(pod_dir: &Path, spec: &PodSpec, lcc_bin: &Path) -> anyhow::Result<(
 }
 
 /// Prints every error and a count on stderr; exit code 1.
-fn report(diags: &Diagnostics, suffix: &str) -> ExitCode {
+pub(super) fn report(diags: &Diagnostics, suffix: &str) -> ExitCode {
     eprintln!("{diags}\n\nfound {}{suffix}", plural(diags.len(), "error"));
     ExitCode::from(1)
 }

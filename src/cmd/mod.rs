@@ -1,11 +1,12 @@
 //! Dispatch of each subcommand to the module that runs it.
 
 mod cluster;
+mod export;
 mod manifest;
 mod net;
 mod site;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ExportCommand};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { paths } => manifest::validate(&cluster_dir, &paths),
         Command::Compile { files, output } => manifest::compile(&files, &output),
+        Command::Export(ExportCommand::Kubernetes(args)) => export::kubernetes(&cluster_dir, args),
         Command::Probe {
             url,
             timeout,

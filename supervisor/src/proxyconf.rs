@@ -21,6 +21,8 @@ pub fn build(plan: &Plan, backends: &Backends) -> Config {
                 Protocol::Tcp => GatewayProtocol::Tcp,
             },
             backends: backends.get(&g.name).cloned().unwrap_or_default(),
+            timeouts: g.timeouts,
+            trusted_proxies: g.trusted_proxies.clone(),
         })
         .collect();
     let entrances: Vec<Entrance> = plan

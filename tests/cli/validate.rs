@@ -714,7 +714,7 @@ error: no InstanceGroup or Instance named `nothing`
   |         ^
   = in Gateway/hello, field target
 
-error: unknown field `colour`, expected one of: kind, name, port, address, target, interface
+error: unknown field `colour`, expected one of: kind, name, port, address, target, interface, timeouts, trustedProxies
  --> tests/fixtures/invalid/many/b.yaml:6:1
   |
 6 | colour: blue
@@ -977,4 +977,55 @@ found 2 errors
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), expected);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn gateway_timeouts_and_trusted_proxies() {
+    assert_invalid(
+        "gateway-edges.yaml",
+        r#"error: connect must be longer than 0
+  --> tests/fixtures/invalid/gateway-edges.yaml:17:21
+   |
+17 | timeouts: {connect: 0s, response: 1.5s, idle: 200h}
+   |                     ^
+   = in Gateway/web, field timeouts.connect
+
+error: invalid duration `1.5s`: write a whole number followed by ms, s, m or h (e.g. 500ms, 2s, 1m)
+  --> tests/fixtures/invalid/gateway-edges.yaml:17:35
+   |
+17 | timeouts: {connect: 0s, response: 1.5s, idle: 200h}
+   |                                   ^
+   = in Gateway/web, field timeouts.response
+
+error: idle must be at most a week (168h)
+  --> tests/fixtures/invalid/gateway-edges.yaml:17:47
+   |
+17 | timeouts: {connect: 0s, response: 1.5s, idle: 200h}
+   |                                               ^
+   = in Gateway/web, field timeouts.idle
+
+error: invalid CIDR `10.0.0.0/33`: write IP/PREFIX or an IP, e.g. 10.0.0.0/8, 192.0.2.7 or fd00::/8
+  --> tests/fixtures/invalid/gateway-edges.yaml:18:30
+   |
+18 | trustedProxies: [10.0.0.0/8, 10.0.0.0/33, proxy.local]
+   |                              ^
+   = in Gateway/web, field trustedProxies[1]
+
+error: invalid CIDR `proxy.local`: write IP/PREFIX or an IP, e.g. 10.0.0.0/8, 192.0.2.7 or fd00::/8
+  --> tests/fixtures/invalid/gateway-edges.yaml:18:43
+   |
+18 | trustedProxies: [10.0.0.0/8, 10.0.0.0/33, proxy.local]
+   |                                           ^
+   = in Gateway/web, field trustedProxies[2]
+
+error: a tcp gateway has no responses to time: use `idle`
+  --> tests/fixtures/invalid/gateway-edges.yaml:25:22
+   |
+25 | timeouts: {response: 2s, idle: 10m}
+   |                      ^
+   = in Gateway/db, field timeouts.response
+
+found 6 errors
+"#,
+    );
 }

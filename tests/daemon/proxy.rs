@@ -179,3 +179,38 @@ fn up_wait_returns_once_the_proxy_serves_the_ready_instances() {
     assert!(c.lcc(&["down"]).status.success());
     assert!(!alive(pid), "proxy left running");
 }
+
+#[test]
+fn a_gateways_timeouts_and_trusted_proxies_reach_the_proxy() {
+    let c = Cluster::new("gwedges");
+    let gw = c.gateway_port(0);
+    c.write(
+        "app.yaml",
+        &format!(
+            "{}---\n{}---\nkind: Gateway\nname: web\nport: {gw}\ntarget: web\ninterface: http\n\
+             timeouts: {{connect: 1s, response: 2500ms, idle: 1m}}\ntrustedProxies: [10.0.0.0/8]\n",
+            http_app("web", ""),
+            group("web", "web", 1)
+        ),
+    );
+    c.up();
+    let conf = std::fs::read_to_string(c.path().join(".lcc/proxy.conf")).expect("proxy.conf");
+    let v: serde_yaml::Value = serde_yaml::from_str(&conf).expect("yaml");
+    let g = &v["gateways"][0];
+    assert_eq!(g["timeouts"]["connect_ms"].as_u64(), Some(1000), "{conf}");
+    assert_eq!(g["timeouts"]["response_ms"].as_u64(), Some(2500), "{conf}");
+    assert_eq!(g["timeouts"]["idle_ms"].as_u64(), Some(60_000), "{conf}");
+    assert_eq!(
+        g["trusted_proxies"][0].as_str(),
+        Some("10.0.0.0/8"),
+        "{conf}"
+    );
+    // the proxy applied it: the gateway serves
+    let served = get(gw, "/").map(|r| status_and_body(&r));
+    assert!(
+        served.as_deref().is_some_and(|r| r.starts_with("200")),
+        "{served:?}\n{}",
+        c.dump()
+    );
+    assert!(c.lcc(&["down"]).status.success());
+}

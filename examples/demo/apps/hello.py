@@ -25,9 +25,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     port = int(sys.argv[1])
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    # A container must listen on every address (the export passes 0.0.0.0); here,
+    # only this machine should reach it.
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    server = http.server.ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
-    print(f"{INSTANCE} listening on 127.0.0.1:{port}", flush=True)
+    print(f"{INSTANCE} listening on {host}:{port}", flush=True)
     server.serve_forever()
 
 

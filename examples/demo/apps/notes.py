@@ -48,8 +48,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     port = int(sys.argv[1])
+    # A container must listen on every address (the export passes 0.0.0.0).
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     os.makedirs("data", exist_ok=True)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = http.server.ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     print(f"{INSTANCE} keeping notes in {os.path.realpath('data')}", flush=True)
     server.serve_forever()

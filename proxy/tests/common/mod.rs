@@ -44,6 +44,13 @@ pub struct Server {
     task: JoinHandle<()>,
 }
 
+impl Server {
+    /// The server `task` listening at `addr`.
+    pub fn new(addr: SocketAddr, task: JoinHandle<()>) -> Self {
+        Self { addr, task }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
@@ -72,8 +79,8 @@ where
 }
 
 /// An HTTP backend answering with its `id`: body = id, `x-backend: id`, `x-path` = the
-/// path it was asked for, `x-seen-<h>` echoing X-Forwarded-*, Connection and body framing
-/// headers. `/slow` answers after 10 s, `/upload` counts the body, `/early` answers 413
+/// path it was asked for, `x-seen-<h>` echoing X-Forwarded-*, X-Real-IP, Forwarded,
+/// Connection and body framing headers. `/slow` answers after 10 s, `/upload` counts the body, `/early` answers 413
 /// without reading it, `/download?N` streams N bytes.
 pub async fn http_backend(id: &'static str) -> Server {
     serve_with(move |listener| async move {
@@ -105,6 +112,8 @@ async fn answer(
     for (name, value) in req.headers() {
         let framing = name == "content-length" || name == "transfer-encoding";
         if name.as_str().starts_with("x-forwarded-")
+            || name == "x-real-ip"
+            || name == "forwarded"
             || name == "connection"
             || name == "keep-alive"
             || framing
