@@ -62,8 +62,7 @@ pub struct Inst {
     pub gen: u64,
     /// Where it is in its life, with that phase's data (`st.phase` mirrors it).
     pub state: State,
-    /// Next probe due (without a probe: when a local run has been up long enough to be
-    /// ready).
+    /// When the run's next probe is due (`None`: its first, after the initial delay).
     pub next_probe: Option<Instant>,
     /// A probe is in flight.
     pub probing: bool,
@@ -94,19 +93,6 @@ pub struct Inst {
 }
 
 impl Inst {
-    /// When the instance needs a step of its own: its next probe (unless one is under
-    /// way) or the end of its backoff; none while a pod action runs (its end steps it).
-    pub fn wakes_at(&self) -> Option<Instant> {
-        if self.op.is_some() {
-            return None;
-        }
-        let probe = self.next_probe.filter(|_| !self.probing);
-        match (probe, self.state.backoff_until()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     /// Whether the app is up: a live process, or a started remote.
     pub fn up(&self) -> bool {
         // Deaths are noticed by the loop (SIGCHLD, rescan), which clears `proc_id`.
@@ -175,10 +161,6 @@ impl Inst {
         let now = Instant::now();
         self.set_state(State::Running(Run::new(now)));
         self.probing = false;
-        self.next_probe = self
-            .spec
-            .probe
-            .as_ref()
-            .map(|p| now + std::time::Duration::from_millis(p.initial_delay_ms));
+        self.next_probe = None;
     }
 }

@@ -1,7 +1,6 @@
 //! lcc-supervisor: the Local Cluster daemon and the network helpers pods delegate to
 //! `lcc` (probes, port allocation).
 
-pub(crate) mod backoff;
 pub mod control;
 pub mod daemon;
 pub(crate) mod groups;
@@ -11,8 +10,10 @@ pub mod lock;
 pub mod podfs;
 pub mod ports;
 pub mod probe;
+pub(crate) mod probe_grid;
 pub mod proxyconf;
 pub(crate) mod reaper;
 pub(crate) mod reconcile;
+pub(crate) mod restart;
 pub mod storage;
 pub(crate) mod watch;

@@ -7,9 +7,8 @@
 //! a new daemon does with an instance found on disk. No I/O here: the daemon observes,
 //! calls these, and carries out the [`Action`]s.
 
-use crate::backoff;
 use crate::instance::Op;
-use lcc_compiler::podspec::{Restart, RestartPolicy};
+use lcc_compiler::podspec::RestartPolicy;
 use lcc_core::pod_state::PodState;
 use lcc_core::status::Phase;
 use std::time::{Duration, Instant};
@@ -99,14 +98,23 @@ impl State {
             _ => None,
         }
     }
+}
 
-    /// When a backoff ends, in that state.
-    pub fn backoff_until(&self) -> Option<Instant> {
-        match self {
-            State::BackOff { until } => Some(*until),
-            _ => None,
-        }
-    }
+/// How a running instance's readiness is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// A probe every `period`, the first `initial_delay` after the start.
+    Probe {
+        /// The manifest's period between probes.
+        period: Duration,
+        /// The manifest's delay before the first probe of a run.
+        initial_delay: Duration,
+    },
+    /// Ready once it has stayed up this long (a local app without a probe, like
+    /// supervisord's `startsecs`: an app that dies at once is never reported ready).
+    UpFor(Duration),
+    /// Ready as soon as it is up (nothing to probe).
+    Up,
 }
 
 /// What the daemon has seen of an instance, for [`reconcile`].
@@ -122,6 +130,20 @@ pub struct Observed {
     pub new_spec: bool,
     /// The cluster is going down: nothing new starts.
     pub shutting_down: bool,
+    /// It is marked ready.
+    pub ready: bool,
+    /// How readiness is judged.
+    pub readiness: Readiness,
+    /// When the run's next probe is due (`None`: its first, after the initial delay).
+    pub next_probe: Option<Instant>,
+    /// A probe is under way; its result brings the instance back.
+    pub probing: bool,
+    /// Failures in a row so far.
+    pub failures: u32,
+    /// How long a run must stay ready for them to be forgotten.
+    pub forgive_after: Duration,
+    /// The origin of the steady probes' grid (see `probe_grid`).
+    pub epoch: Instant,
 }
 
 /// What to do about an instance now.
@@ -140,93 +162,99 @@ pub enum Action {
         /// Whether this start is a restart after a failure.
         restart: bool,
     },
-    /// It runs: judge readiness and probes.
-    Tend,
+    /// It is up with no run recorded (a process seen by a rescan): a run from now.
+    TrackRun,
+    /// The run stayed ready long enough: forget the failures before it.
+    ForgetFailures,
+    /// Mark it ready (no probe to wait for).
+    MarkReady,
+    /// Send a probe now; the one after is due at `next`.
+    Probe {
+        /// When the following probe is due.
+        next: Instant,
+    },
 }
 
-/// What to do now (at most one action) and when to look again without an event.
-pub fn reconcile(
-    state: &State,
-    seen: &Observed,
-    now: Instant,
-) -> (Option<Action>, Option<Instant>) {
+/// What to do now and when to look again without an event (`None`: only an event, such
+/// as a pod action's end or a probe's result, brings the instance back).
+pub fn reconcile(state: &State, seen: &Observed, now: Instant) -> (Vec<Action>, Option<Instant>) {
+    let one = |action| (vec![action], None);
     if seen.busy {
-        return (None, None);
+        return (Vec::new(), None);
     }
     match seen.desired {
-        PodState::Removed if seen.up => (Some(Action::Stop(Op::Stop)), None),
-        PodState::Removed => (Some(Action::Remove), None),
-        PodState::Stopped if seen.up => (Some(Action::Stop(Op::Stop)), None),
-        PodState::Stopped if *state != State::Stopped => (Some(Action::BecomeStopped), None),
-        PodState::Stopped => (None, None),
-        PodState::Running if seen.shutting_down => (None, None),
-        PodState::Running if seen.new_spec && seen.up => (Some(Action::Stop(Op::Replace)), None),
-        PodState::Running if seen.new_spec => (Some(Action::Rerender), None),
-        PodState::Running if seen.up => (Some(Action::Tend), None),
+        PodState::Removed if seen.up => one(Action::Stop(Op::Stop)),
+        PodState::Removed => one(Action::Remove),
+        PodState::Stopped if seen.up => one(Action::Stop(Op::Stop)),
+        PodState::Stopped if *state != State::Stopped => one(Action::BecomeStopped),
+        PodState::Stopped => (Vec::new(), None),
+        PodState::Running if seen.shutting_down => (Vec::new(), None),
+        PodState::Running if seen.new_spec && seen.up => one(Action::Stop(Op::Replace)),
+        PodState::Running if seen.new_spec => one(Action::Rerender),
+        PodState::Running if seen.up => match state.run() {
+            Some(run) => tend(run, seen, now, Vec::new()),
+            None => tend(&Run::new(now), seen, now, vec![Action::TrackRun]),
+        },
         PodState::Running => match state {
-            State::BackOff { until } if *until > now => (None, Some(*until)),
-            State::BackOff { .. } => (Some(Action::Start { restart: true }), None),
-            State::Pending | State::Stopped => (Some(Action::Start { restart: false }), None),
-            _ => (None, None),
+            State::BackOff { until } if *until > now => (Vec::new(), Some(*until)),
+            State::BackOff { .. } => one(Action::Start { restart: true }),
+            State::Pending | State::Stopped => one(Action::Start { restart: false }),
+            _ => (Vec::new(), None),
         },
     }
 }
 
-/// How a run that ended on its own (or failed to start) goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// It was not wanted running: stopped.
-    Stopped,
-    /// Its policy does not restart it.
-    Completed,
-    /// maxRetries failures in a row: given up.
-    Failed {
-        /// Failures in a row.
-        failures: u32,
-    },
-    /// Restarted after `delay`.
-    BackOff {
-        /// Failures in a row.
-        failures: u32,
-        /// The delay before the restart.
-        delay: Duration,
-    },
-}
-
-impl Ended {
-    /// The state it leads to, at `now`.
-    pub fn state(self, now: Instant) -> State {
-        match self {
-            Ended::Stopped => State::Stopped,
-            Ended::Completed => State::Completed,
-            Ended::Failed { .. } => State::Failed,
-            Ended::BackOff { delay, .. } => State::BackOff { until: now + delay },
+/// A running instance: forgives its failures once it stayed ready long enough, marks it
+/// ready or probes it when due, and says when the next of these is due.
+fn tend(
+    run: &Run,
+    seen: &Observed,
+    now: Instant,
+    mut actions: Vec<Action>,
+) -> (Vec<Action>, Option<Instant>) {
+    let mut forgive_at = None;
+    if seen.failures > 0 {
+        if crate::restart::failures_forgiven(run, seen.forgive_after, now) {
+            actions.push(Action::ForgetFailures);
+        } else {
+            forgive_at = run.ready_since.map(|t| t + seen.forgive_after);
         }
     }
-}
-
-/// A run ended with `exit` (`None`: killed or never started) after `failures` failures
-/// in a row: the restart policy decides.
-pub fn run_ended(restart: &Restart, desired: PodState, failures: u32, exit: Option<i32>) -> Ended {
-    if desired != PodState::Running {
-        return Ended::Stopped;
-    }
-    let done = match restart.policy {
-        RestartPolicy::Never => true,
-        RestartPolicy::OnFailure => exit == Some(0),
-        RestartPolicy::Always => false,
+    let ready_now = |actions: &mut Vec<Action>| {
+        if !seen.ready {
+            actions.push(Action::MarkReady);
+        }
     };
-    if done {
-        return Ended::Completed;
-    }
-    let failures = failures + 1;
-    if backoff::exhausted(failures, restart.max_retries) {
-        return Ended::Failed { failures };
-    }
-    Ended::BackOff {
-        failures,
-        delay: backoff::delay(failures, restart.backoff_initial_ms, restart.backoff_max_ms),
-    }
+    let readiness_at = match seen.readiness {
+        Readiness::Up => {
+            ready_now(&mut actions);
+            None
+        }
+        Readiness::UpFor(d) if run.since + d <= now => {
+            ready_now(&mut actions);
+            None
+        }
+        Readiness::UpFor(d) => Some(run.since + d),
+        Readiness::Probe { .. } if seen.probing => None,
+        Readiness::Probe {
+            period,
+            initial_delay,
+        } => {
+            let due = seen.next_probe.unwrap_or(run.since + initial_delay);
+            if due > now {
+                Some(due)
+            } else {
+                let next = crate::probe_grid::next_probe(run, period, seen.epoch, now);
+                actions.push(Action::Probe { next });
+                Some(next)
+            }
+        }
+    };
+    let requeue = match (readiness_at, forgive_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    (actions, requeue)
 }
 
 /// What a probe miss leads to.
@@ -252,13 +280,6 @@ pub fn probe_missed(run: &mut Run, threshold: u32, policy: RestartPolicy, now: I
     } else {
         Miss::Restart
     }
-}
-
-/// Whether a run that has stayed ready since `ready_since` has earned a clean slate:
-/// its failures in a row are forgotten after `backoff.max` (1-10 s).
-pub fn failures_forgiven(run: &Run, restart: &Restart, now: Instant) -> bool {
-    run.ready_since
-        .is_some_and(|t| now.duration_since(t) >= backoff::reset_after(restart.backoff_max_ms))
 }
 
 /// What follows a finished stop of `op`, with the process `alive` or not.
@@ -318,15 +339,6 @@ pub fn kept(recorded: Phase) -> State {
 mod tests {
     use super::*;
 
-    fn restart(policy: RestartPolicy, max_retries: u32) -> Restart {
-        Restart {
-            policy,
-            max_retries,
-            backoff_initial_ms: 100,
-            backoff_max_ms: 500,
-        }
-    }
-
     fn seen(desired: PodState, up: bool) -> Observed {
         Observed {
             desired,
@@ -334,6 +346,13 @@ mod tests {
             busy: false,
             new_spec: false,
             shutting_down: false,
+            ready: true,
+            readiness: Readiness::Up,
+            next_probe: None,
+            probing: false,
+            failures: 0,
+            forgive_after: Duration::from_secs(1),
+            epoch: Instant::now(),
         }
     }
 
@@ -355,129 +374,204 @@ mod tests {
             new_spec: true,
             ..seen(Running, up)
         };
-        type Want = (Option<Action>, Option<Instant>);
-        let table: Vec<(State, Observed, Want)> = vec![
-            (run, busy, (None, None)),
-            (
-                run,
-                seen(Removed, true),
-                (Some(Action::Stop(Op::Stop)), None),
-            ),
+        let start = Action::Start { restart: false };
+        let table: Vec<(State, Observed, Vec<Action>, Option<Instant>)> = vec![
+            (run, busy, vec![], None),
+            (run, seen(Removed, true), vec![Action::Stop(Op::Stop)], None),
             (
                 State::Stopped,
                 seen(Removed, false),
-                (Some(Action::Remove), None),
+                vec![Action::Remove],
+                None,
             ),
-            (
-                run,
-                seen(Stopped, true),
-                (Some(Action::Stop(Op::Stop)), None),
-            ),
+            (run, seen(Stopped, true), vec![Action::Stop(Op::Stop)], None),
             (
                 State::Failed,
                 seen(Stopped, false),
-                (Some(Action::BecomeStopped), None),
+                vec![Action::BecomeStopped],
+                None,
             ),
-            (State::Stopped, seen(Stopped, false), (None, None)),
-            (State::Pending, down, (None, None)),
-            (run, edited(true), (Some(Action::Stop(Op::Replace)), None)),
-            (
-                State::Stopped,
-                edited(false),
-                (Some(Action::Rerender), None),
-            ),
-            (run, seen(Running, true), (Some(Action::Tend), None)),
+            (State::Stopped, seen(Stopped, false), vec![], None),
+            (State::Pending, down, vec![], None),
+            (run, edited(true), vec![Action::Stop(Op::Replace)], None),
+            (State::Stopped, edited(false), vec![Action::Rerender], None),
+            (run, seen(Running, true), vec![], None),
+            // Up with no run recorded (a process found by a rescan): tracked from now.
             (
                 State::Pending,
-                seen(Running, false),
-                (Some(Action::Start { restart: false }), None),
+                seen(Running, true),
+                vec![Action::TrackRun],
+                None,
             ),
-            (
-                State::Stopped,
-                seen(Running, false),
-                (Some(Action::Start { restart: false }), None),
-            ),
+            (State::Pending, seen(Running, false), vec![start], None),
+            (State::Stopped, seen(Running, false), vec![start], None),
             (
                 State::BackOff { until: later },
                 seen(Running, false),
-                (None, Some(later)),
+                vec![],
+                Some(later),
             ),
             (
                 State::BackOff { until: now },
                 seen(Running, false),
-                (Some(Action::Start { restart: true }), None),
+                vec![Action::Start { restart: true }],
+                None,
             ),
-            (State::Failed, seen(Running, false), (None, None)),
-            (State::Completed, seen(Running, false), (None, None)),
-            (State::Starting, seen(Running, false), (None, None)),
+            (State::Failed, seen(Running, false), vec![], None),
+            (State::Completed, seen(Running, false), vec![], None),
+            (State::Starting, seen(Running, false), vec![], None),
         ];
-        for (i, (state, obs, want)) in table.into_iter().enumerate() {
+        for (i, (state, obs, actions, requeue)) in table.into_iter().enumerate() {
             assert_eq!(
                 reconcile(&state, &obs, now),
-                want,
+                (actions, requeue),
                 "row {i}: {state:?} {obs:?}"
             );
         }
     }
 
+    /// A running instance: readiness without a probe, probes when due, and failures
+    /// forgiven once it stayed ready long enough.
     #[test]
-    fn backoff_grows_caps_and_gives_up_at_max_retries() {
-        let r = restart(RestartPolicy::Always, 5);
-        let mut failures = 0;
-        let mut delays = Vec::new();
-        loop {
-            match run_ended(&r, PodState::Running, failures, Some(1)) {
-                Ended::BackOff { failures: f, delay } => {
-                    failures = f;
-                    delays.push(delay.as_millis() as u64);
-                }
-                Ended::Failed { failures: f } => {
-                    assert_eq!(f, 5);
-                    break;
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-        assert_eq!(delays, vec![100, 200, 400, 500]);
-    }
-
-    #[test]
-    fn restart_policies() {
-        let table = [
-            (RestartPolicy::Always, Some(0), false),
-            (RestartPolicy::Always, Some(1), false),
-            (RestartPolicy::OnFailure, Some(0), true),
-            (RestartPolicy::OnFailure, Some(1), false),
-            (RestartPolicy::OnFailure, None, false),
-            (RestartPolicy::Never, Some(1), true),
-            (RestartPolicy::Never, None, true),
+    fn tend_table() {
+        let t0 = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        let period = ms(10_000);
+        let probe = Readiness::Probe {
+            period,
+            initial_delay: ms(500),
+        };
+        let up = |readiness, ready| Observed {
+            ready,
+            readiness,
+            epoch: t0,
+            ..seen(PodState::Running, true)
+        };
+        let starting = Run::new(t0);
+        let ready_run = Run {
+            ready_since: Some(t0 + ms(100)),
+            ever_ready: true,
+            ..starting
+        };
+        let running = State::Running;
+        // (state, observed, at, actions, requeue)
+        type Row = (State, Observed, u64, Vec<Action>, Option<Instant>);
+        let table: Vec<Row> = vec![
+            // Nothing to probe: ready at once.
+            (
+                running(starting),
+                up(Readiness::Up, false),
+                0,
+                vec![Action::MarkReady],
+                None,
+            ),
+            (running(starting), up(Readiness::Up, true), 0, vec![], None),
+            // A local app without a probe: ready once up for the time given.
+            (
+                running(starting),
+                up(Readiness::UpFor(ms(1000)), false),
+                300,
+                vec![],
+                Some(t0 + ms(1000)),
+            ),
+            (
+                running(starting),
+                up(Readiness::UpFor(ms(1000)), false),
+                1000,
+                vec![Action::MarkReady],
+                None,
+            ),
+            // The first probe waits for the initial delay, then goes out at once.
+            (
+                running(starting),
+                up(probe, false),
+                100,
+                vec![],
+                Some(t0 + ms(500)),
+            ),
+            (
+                running(starting),
+                up(probe, false),
+                500,
+                vec![Action::Probe { next: t0 + ms(625) }],
+                Some(t0 + ms(625)),
+            ),
+            // A probe under way: its result brings the instance back.
+            (
+                running(starting),
+                Observed {
+                    probing: true,
+                    ..up(probe, false)
+                },
+                900,
+                vec![],
+                None,
+            ),
+            // The next probe is not due yet.
+            (
+                running(ready_run),
+                Observed {
+                    next_probe: Some(t0 + ms(10_000)),
+                    ..up(probe, true)
+                },
+                3_000,
+                vec![],
+                Some(t0 + ms(10_000)),
+            ),
+            // A ready run's next probe is on the grid, a period later.
+            (
+                running(ready_run),
+                Observed {
+                    next_probe: Some(t0 + ms(10_000)),
+                    ..up(probe, true)
+                },
+                10_004,
+                vec![Action::Probe {
+                    next: t0 + ms(20_000),
+                }],
+                Some(t0 + ms(20_000)),
+            ),
+            // Failures are forgiven after staying ready `forgive_after` (1 s here)...
+            (
+                running(ready_run),
+                Observed {
+                    failures: 2,
+                    ..up(Readiness::Up, true)
+                },
+                1_100,
+                vec![Action::ForgetFailures],
+                None,
+            ),
+            // ... and the instance is looked at again then, even with nothing else due.
+            (
+                running(ready_run),
+                Observed {
+                    failures: 2,
+                    ..up(Readiness::Up, true)
+                },
+                600,
+                vec![],
+                Some(t0 + ms(1_100)),
+            ),
+            // Not ready: nothing to forgive yet, nothing to look at.
+            (
+                running(starting),
+                Observed {
+                    failures: 2,
+                    ..up(Readiness::Up, true)
+                },
+                5_000,
+                vec![],
+                None,
+            ),
         ];
-        for (policy, exit, completed) in table {
-            let got = run_ended(&restart(policy, 5), PodState::Running, 0, exit);
+        for (i, (state, obs, at, actions, requeue)) in table.into_iter().enumerate() {
             assert_eq!(
-                got == Ended::Completed,
-                completed,
-                "{policy:?} {exit:?}: {got:?}"
+                reconcile(&state, &obs, t0 + ms(at)),
+                (actions, requeue),
+                "row {i}: {state:?} {obs:?}"
             );
         }
-        let stopped = run_ended(
-            &restart(RestartPolicy::Always, 5),
-            PodState::Stopped,
-            0,
-            Some(1),
-        );
-        assert_eq!(stopped, Ended::Stopped);
-        let now = Instant::now();
-        let state = Ended::BackOff {
-            failures: 1,
-            delay: Duration::from_millis(100),
-        }
-        .state(now);
-        assert_eq!(
-            state.backoff_until(),
-            Some(now + Duration::from_millis(100))
-        );
-        assert_eq!(state.phase(), Phase::BackOff);
     }
 
     #[test]
@@ -519,21 +613,6 @@ mod tests {
             probe_missed(&mut zero, 0, RestartPolicy::Always, late),
             Miss::Restart
         );
-    }
-
-    #[test]
-    fn failures_are_forgiven_after_staying_ready() {
-        let t0 = Instant::now();
-        let r = restart(RestartPolicy::Always, 5);
-        let mut run = Run::new(t0);
-        assert!(!failures_forgiven(&run, &r, t0 + Duration::from_secs(5)));
-        run.ready_since = Some(t0);
-        assert!(!failures_forgiven(
-            &run,
-            &r,
-            t0 + Duration::from_millis(999)
-        ));
-        assert!(failures_forgiven(&run, &r, t0 + Duration::from_secs(1)));
     }
 
     #[test]

@@ -84,6 +84,10 @@ fn corrupted_state_under_a_running_daemon_is_repaired() {
             text != bytes && healthy(&c, addr) && c.unparsable().is_empty()
         });
         let took = t0.elapsed();
+        // The daemon writes the file, then the event: give the event its moment.
+        if repaired {
+            wait_until(Duration::from_secs(2), || c.events().len() > before);
+        }
         let new_events: Vec<String> = c.events()[before..]
             .iter()
             .map(|e| format!("{} {}", e["reason"], e["message"]))

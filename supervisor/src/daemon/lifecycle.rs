@@ -1,15 +1,14 @@
 //! Acting on instances: step/start/stop decisions, pod ops and their completion,
 //! restart backoff, re-render and removal.
 
+use super::probes::readiness;
 use super::process::pod_command;
 use super::{Daemon, Msg};
-use crate::instance::{Inst, Op};
+use crate::instance::Op;
 use crate::podfs::{self, PodState};
 use crate::reaper::RunError;
-use crate::reconcile::{
-    failures_forgiven, reconcile, run_ended, stop_done, Action, Ended, Observed, Run, State,
-    StopDone,
-};
+use crate::reconcile::{reconcile, stop_done, Action, Observed, Run, State, StopDone};
+use crate::restart::{run_ended, Ended};
 use lcc_compiler::podspec::AppKind;
 use lcc_core::events::Reason;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,17 +16,12 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A local app without a probe is ready once it has been up this long.
-pub(super) const NO_PROBE_READY_AFTER: Duration = Duration::from_secs(1);
-
 /// How long `pod run` may take (static sites fetch archives).
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Daemon {
-    /// Drives every instance one step and runs due probes.
+    /// Steps every instance.
     pub(super) fn tick(&mut self) {
-        // Every instance is stepped, and so sets its wake-up again.
-        self.timers.clear();
         let names: Vec<String> = self.insts.keys().cloned().collect();
         for name in names {
             self.step(&name);
@@ -35,22 +29,12 @@ impl Daemon {
         self.tick_proxy();
     }
 
-    /// Moves one instance towards its desired state, then sets its next wake-up.
+    /// Moves one instance towards its desired state: observes it, asks [`reconcile`]
+    /// what to do and when to look again, sets that wake-up and carries the actions out.
     pub(super) fn step(&mut self, name: &str) {
-        self.step_now(name);
-        self.arm(name);
-    }
-
-    /// Sets the instance's wake-up from its probe and backoff times.
-    pub(super) fn arm(&mut self, name: &str) {
-        let at = self.insts.get(name).and_then(Inst::wakes_at);
-        self.timers.set(name, at);
-    }
-
-    fn step_now(&mut self, name: &str) {
         let now = Instant::now();
         self.waiting.remove(name);
-        let Some(inst) = self.insts.get_mut(name) else {
+        let Some(inst) = self.insts.get(name) else {
             return;
         };
         let seen = Observed {
@@ -59,20 +43,35 @@ impl Daemon {
             busy: inst.op.is_some(),
             new_spec: inst.pending_spec.is_some(),
             shutting_down: self.stopping,
+            ready: inst.st.ready,
+            readiness: readiness(&inst.spec),
+            next_probe: inst.next_probe,
+            probing: inst.probing,
+            failures: inst.st.failures,
+            forgive_after: crate::restart::reset_after(inst.spec.restart.backoff_max_ms),
+            epoch: self.epoch,
         };
-        // The wake-up for a backoff's end is armed from the state by `arm`.
-        let (action, _requeue) = reconcile(&inst.state, &seen, now);
+        let (actions, requeue) = reconcile(&inst.state, &seen, now);
+        self.due.instance(name, requeue);
+        for action in actions {
+            self.act(name, action, now);
+        }
+    }
+
+    /// Carries out one action [`reconcile`] decided.
+    fn act(&mut self, name: &str, action: Action, now: Instant) {
+        let Some(inst) = self.insts.get_mut(name) else {
+            return;
+        };
         match action {
-            None => {}
-            Some(Action::Stop(op)) => self.stop(name, op),
-            Some(Action::Remove) => self.spawn_op(name, Op::Remove),
-            Some(Action::Rerender) => self.rerender(name),
-            Some(Action::BecomeStopped) => {
+            Action::Stop(op) => self.stop(name, op),
+            Action::Remove => self.spawn_op(name, Op::Remove),
+            Action::Rerender => self.rerender(name),
+            Action::BecomeStopped => {
                 inst.set_state(State::Stopped);
                 self.mark_unready(name, "Stopped");
             }
-            Some(Action::Tend) => self.running_step(name, now),
-            Some(Action::Start { restart }) => {
+            Action::Start { restart } => {
                 if !self.take_slot(name, now) {
                     self.waiting.insert(name.to_string());
                     return;
@@ -85,38 +84,14 @@ impl Daemon {
                 }
                 self.start(name);
             }
-        }
-    }
-
-    pub(super) fn running_step(&mut self, name: &str, now: Instant) {
-        let Some(inst) = self.insts.get_mut(name) else {
-            return;
-        };
-        if inst.run().is_none() {
-            inst.set_state(State::Running(Run::new(now)));
-        }
-        // A run that stayed ready long enough forgets earlier failures.
-        if inst.st.failures > 0
-            && inst
-                .run()
-                .is_some_and(|run| failures_forgiven(run, &inst.spec.restart, now))
-        {
-            inst.st.failures = 0;
-        }
-        if inst.spec.probe.is_none() && inst.spec.kind == AppKind::Local {
-            // Without a probe, ready means it stayed up NO_PROBE_READY_AFTER (supervisord's
-            // `startsecs`): an app that dies at once is never reported ready.
-            let ready_at = inst.run().map(|run| run.since + NO_PROBE_READY_AFTER);
-            if ready_at.is_none_or(|t| t <= now) {
-                // Nothing is due any more: a past `next_probe` would make every pass due.
-                inst.next_probe = None;
-                self.mark_ready(name, "Running (no probe)");
-            } else {
-                inst.next_probe = ready_at;
+            Action::TrackRun => inst.set_state(State::Running(Run::new(now))),
+            Action::ForgetFailures => inst.st.failures = 0,
+            Action::MarkReady => self.mark_ready(name, "Running (no probe)"),
+            Action::Probe { next } => {
+                inst.next_probe = Some(next);
+                self.send_probe(name, now);
             }
-            return;
         }
-        self.probe_if_due(name, now);
     }
 
     /// A run ended on its own (or failed to start): restart per policy, or give up.
@@ -327,6 +302,7 @@ impl Daemon {
         let Some(inst) = self.insts.remove(name) else {
             return;
         };
+        self.due.instance(name, None);
         if let Some(w) = self.watch.as_mut() {
             w.remove(&inst.dir);
         }

@@ -5,6 +5,7 @@
 mod adopt;
 mod alarm;
 mod apply;
+mod due;
 mod gate;
 mod lifecycle;
 mod observe;
@@ -12,11 +13,11 @@ mod probes;
 mod process;
 mod proxy;
 mod shutdown;
-mod timers;
 
 pub use process::{kill_recorded, run_pod_blocking};
 
 use apply::manifest_signature;
+use due::{Chore, Due, Work};
 use lcc_core::events::Reason;
 
 use crate::instance::{Inst, Op};
@@ -286,8 +287,8 @@ struct Daemon {
     creates_deferred: bool,
     /// `daemon.up` is not written yet.
     up_pending: bool,
-    /// Each instance's next wake-up of its own (probe, end of backoff).
-    timers: timers::Timers,
+    /// The work due next: each instance's own step, the loop's chores.
+    due: Due,
     /// Instances whose pod directory holds something not lcc's: reported once, not
     /// created, and a name group controllers skip (see `create`).
     blocked: BTreeSet<String>,
@@ -331,7 +332,7 @@ impl Daemon {
             probe_sockets: Default::default(),
             creates_deferred: false,
             up_pending: true,
-            timers: timers::Timers::default(),
+            due: Due::default(),
             epoch: Instant::now(),
             gate_shut: false,
             blocked: BTreeSet::new(),
@@ -376,18 +377,17 @@ impl Daemon {
         self.tick();
         self.flush(None);
         self.announce_up();
-        let mut next_rescan = self.next_rescan();
         let mut alarm = alarm::Alarm::new();
+        self.due.chore(Chore::Rescan, Some(self.next_rescan()));
         while !stop_now {
-            let deadline = self
-                .next_deadline()
-                .map_or(next_rescan, |d| d.min(next_rescan));
-            alarm.set(deadline);
-            let mut full = false;
+            self.schedule();
+            if let Some(at) = self.due.next() {
+                alarm.set(at);
+            }
             // A new pass: time alone (a slot's end, a CPU sample) may open the gate.
             self.gate_shut = false;
             tokio::select! {
-                Some(msg) = rx.recv() => full |= self.handle(msg),
+                Some(msg) = rx.recv() => self.handle(msg),
                 _ = sigchld.recv() => self.reap(),
                 _ = &mut shutdown => stop_now = true,
                 _ = alarm.rung() => {}
@@ -396,36 +396,12 @@ impl Daemon {
                 break;
             }
             while let Ok(msg) = rx.try_recv() {
-                full |= self.handle(msg);
+                self.handle(msg);
             }
-            self.collect_probes();
-            if Instant::now() >= next_rescan {
-                next_rescan = self.next_rescan();
-                self.rescans += 1;
-                if self.rescans % REAP_EVERY == 0 {
-                    self.reap();
-                }
-                // The full re-read is a net for lost file events only: rarer.
-                let full_rescan = self.rescans % FULL_RESCAN_EVERY == 0;
-                self.light_check(full_rescan);
-                if full_rescan {
-                    full = true;
-                    self.reload_if_changed();
-                }
+            for work in self.due.take(Instant::now()) {
+                self.run_due(work);
             }
-            self.want_full |= full;
-            // Full passes cost a look at every instance: in a storm of changes (hundreds
-            // of instances starting) they are at most one per MIN_FULL_GAP, and the
-            // instances a message concerned take the quiet path meanwhile.
-            let full_due = self.full_now
-                || ((self.want_full || self.dirty)
-                    && Instant::now() >= self.last_full + MIN_FULL_GAP);
-            if full_due {
-                self.full_pass();
-                self.last_full = Instant::now();
-            } else {
-                self.quiet_pass();
-            }
+            self.pass();
             self.touched.clear();
             self.announce_up();
         }
@@ -457,6 +433,65 @@ impl Daemon {
         }
     }
 
+    /// Runs one piece of due work. An instance's step and the chores that wait for the
+    /// pass (a full pass, waiting starts, status files, the proxy's restart) are done by
+    /// the [`pass`](Self::pass) that follows, which looks at them all at once.
+    fn run_due(&mut self, work: Work) {
+        match work {
+            Work::Instance(name) => {
+                self.touched.insert(name.to_string());
+            }
+            Work::Chore(Chore::Rescan) => self.rescan(),
+            Work::Chore(Chore::ProbeAnswers) => self.collect_probes(),
+            Work::Chore(Chore::FullPass) => self.full_now = true,
+            Work::Chore(Chore::WaitingStarts | Chore::StatusFiles | Chore::Proxy) => {}
+        }
+    }
+
+    /// The light check for what events can miss, every `Options::rescan`; every
+    /// [`REAP_EVERY`]th also reaps, every [`FULL_RESCAN_EVERY`]th re-reads everything.
+    fn rescan(&mut self) {
+        self.due.chore(Chore::Rescan, Some(self.next_rescan()));
+        self.rescans += 1;
+        if self.rescans % REAP_EVERY == 0 {
+            self.reap();
+        }
+        // The full re-read is a net for lost file events only: rarer.
+        let full_rescan = self.rescans % FULL_RESCAN_EVERY == 0;
+        self.light_check(full_rescan);
+        if full_rescan {
+            self.want_full = true;
+            self.reload_if_changed();
+        }
+    }
+
+    /// Full passes cost a look at every instance: in a storm of changes (hundreds of
+    /// instances starting) they are at most one per MIN_FULL_GAP, and the instances a
+    /// message or due work concerned take the quiet path meanwhile.
+    fn pass(&mut self) {
+        let full_due = self.full_now
+            || ((self.want_full || self.dirty) && Instant::now() >= self.last_full + MIN_FULL_GAP);
+        if full_due {
+            self.full_pass();
+            self.last_full = Instant::now();
+        } else {
+            self.quiet_pass();
+        }
+    }
+
+    /// Puts the chores that follow from the loop's state into the queue.
+    fn schedule(&mut self) {
+        let gate = (!self.waiting.is_empty()).then(|| self.slot_free_at());
+        self.due.chore(Chore::WaitingStarts, gate);
+        let full = (self.want_full || self.dirty).then_some(self.last_full + MIN_FULL_GAP);
+        self.due.chore(Chore::FullPass, full);
+        let status = self.held_back_due();
+        self.due.chore(Chore::StatusFiles, status);
+        self.due.chore(Chore::Proxy, self.proxy.restart_at);
+        let answers = self.next_probe_read();
+        self.due.chore(Chore::ProbeAnswers, answers);
+    }
+
     /// Re-reads everything, reconciles the plan and steps every instance.
     fn full_pass(&mut self) {
         self.full_now = false;
@@ -471,10 +506,9 @@ impl Daemon {
         self.flush(None);
     }
 
-    /// Steps only the instances concerned: messages, due timers, waiting starts.
+    /// Steps only the instances concerned: messages, due steps, waiting starts.
     fn quiet_pass(&mut self) {
         let mut names = std::mem::take(&mut self.touched);
-        names.extend(self.timers.due(Instant::now()));
         for name in &names {
             self.step(name);
         }
@@ -492,19 +526,18 @@ impl Daemon {
         self.flush(Some(&names));
     }
 
-    /// Handles one message; returns whether a full re-read is needed.
-    fn handle(&mut self, msg: Msg) -> bool {
+    /// Handles one message.
+    fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Fs(Change::Manifests) => {
                 self.reload_if_changed();
-                true
+                self.want_full = true;
             }
-            Msg::Fs(Change::State) => true,
+            Msg::Fs(Change::State) => self.want_full = true,
             Msg::Fs(Change::Status(name)) => {
                 if self.status_overwritten(&name) {
                     self.touched.insert(name);
                 }
-                false
             }
             Msg::Fs(Change::Pod(name)) => {
                 // A user's `lcc delete`/`stop`/`start`: the group controllers look at once,
@@ -514,20 +547,17 @@ impl Daemon {
                     self.full_now = true;
                 }
                 self.touched.insert(name);
-                false
             }
             Msg::Op { name, op, code } => {
                 // op_done marks the plan dirty; the pod's own files are reported by the
                 // watch, so no re-read of every pod's (in a start storm, one per start).
                 self.op_done(&name, op, code);
                 self.touched.insert(name);
-                false
             }
             Msg::Probe { name, gen, result } => {
                 if self.probe_done(&name, gen, result) {
                     self.touched.insert(name);
                 }
-                false
             }
             Msg::ProxyExited(code) => {
                 self.proxy.pid = None;
@@ -540,7 +570,6 @@ impl Daemon {
                     );
                     self.proxy.restart_at = Some(Instant::now() + Duration::from_millis(200));
                 }
-                false
             }
         }
     }
@@ -589,23 +618,6 @@ impl Daemon {
                 &format!("file watching unavailable, rescanning only: {e}"),
             ),
         }
-    }
-
-    fn next_deadline(&mut self) -> Option<Instant> {
-        let gate = (!self.waiting.is_empty()).then(|| self.slot_free_at());
-        let full = (self.want_full || self.dirty).then_some(self.last_full + MIN_FULL_GAP);
-        let status = self.held_back_due();
-        [
-            self.timers.next(),
-            self.proxy.restart_at,
-            gate,
-            full,
-            status,
-            self.next_probe_read(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
     }
 
     /// Writes the status files that changed (of `only`, if given, and those held back);

@@ -4,8 +4,9 @@ use super::process::pod_command;
 use super::{Daemon, Msg};
 use crate::httpprobe::{Probe, Request};
 use crate::instance::Op;
+use crate::probe_grid::{read_at, STEADY_SETTLE};
 use crate::reaper::RunError;
-use crate::reconcile::{probe_missed, Miss};
+use crate::reconcile::{probe_missed, Miss, Readiness};
 use lcc_compiler::podspec::{AppKind, ProbeAction};
 use lcc_compiler::PodSpec;
 use lcc_core::events::Reason;
@@ -14,48 +15,23 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Shortest probe interval before a run's first pass.
-const STARTUP_PROBE_MS: u64 = 20;
-/// How long a steady HTTP probe lets the app answer before reading: the answers of one
-/// grid instant's probes are then read in one wake-up (see `coalesce`).
-const STEADY_SETTLE: Duration = Duration::from_millis(20);
+/// A local app without a probe is ready once it has been up this long.
+const NO_PROBE_READY_AFTER: Duration = Duration::from_secs(1);
 
 impl Daemon {
-    /// Launches the instance's probe if one is due. Its result is judged in this pass (a
-    /// refused connection), at a later pass (a steady probe's answer) or when it comes
-    /// back as `Msg::Probe` (a task's).
-    pub(super) fn probe_if_due(&mut self, name: &str, now: Instant) {
+    /// Sends the instance's probe ([`reconcile`](crate::reconcile::reconcile) found it
+    /// due). Its result is judged now (a refused connection), at a later pass (a steady
+    /// probe's answer) or when it comes back as `Msg::Probe` (a task's).
+    pub(super) fn send_probe(&mut self, name: &str, now: Instant) {
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
-        if inst.probing || inst.next_probe.is_some_and(|t| t > now) {
-            return;
-        }
         let Some(probe) = effective_probe(&inst.spec) else {
-            self.mark_ready(name, "Running (no probe)");
             return;
         };
         inst.probing = true;
-        // Until its first pass a run is probed sooner, every quarter of the time it has
-        // been starting (at least 20 ms, at most the period): readiness is seen soon
-        // after the app listens (the start gate waits for it) and a slow starter is not
-        // flooded; then at the manifest's period.
         let ever_ready = inst.run().is_some_and(|run| run.ever_ready);
-        let period = if ever_ready {
-            probe.period_ms
-        } else {
-            let starting = inst
-                .run()
-                .map_or(0, |run| now.duration_since(run.since).as_millis());
-            (starting as u64 / 4).clamp(STARTUP_PROBE_MS, probe.period_ms.max(STARTUP_PROBE_MS))
-        };
-        let due = now + Duration::from_millis(period.max(10));
         let slack = Duration::from_millis(probe.period_ms / 10);
-        inst.next_probe = Some(if ever_ready {
-            coalesce(due, self.epoch, slack)
-        } else {
-            due
-        });
         let gen = inst.gen;
         let settle = if ever_ready {
             STEADY_SETTLE
@@ -207,12 +183,12 @@ impl Daemon {
             && inst.st.ready
             && inst.run().is_some_and(|run| run.misses == 0)
             && inst.op.is_none()
+            && inst.st.failures == 0
             && inst.slot_until.is_none()
             && inst.up();
         if quiet {
             inst.probing = false;
-            let at = inst.wakes_at();
-            self.timers.set(name, at);
+            self.due.instance(name, inst.next_probe);
         }
         quiet
     }
@@ -241,15 +217,13 @@ fn spawn_probe(
 }
 
 impl Daemon {
-    /// Judges a probe's result, then sets the instance's wake-up (its next probe).
-    /// Returns whether the instance may have changed (and wants a step): not after a
-    /// pass that found it ready already.
+    /// Judges a probe's result. Returns whether the instance wants a step (which sets
+    /// its next wake-up): not after a pass that found it ready already.
     pub(super) fn probe_done(&mut self, name: &str, gen: u64, result: Result<(), String>) -> bool {
         if result.is_ok() && self.passed_again(name, gen) {
             return false;
         }
         self.judge_probe(name, gen, result);
-        self.arm(name);
         true
     }
 
@@ -337,44 +311,26 @@ impl Daemon {
     }
 }
 
-/// `t` moved to the nearest multiple of `slack` (at most 1 s) since `epoch`: the steady
-/// probes of many instances fall on the same instants and are sent in one wake-up
-/// instead of one each (instances started a few at a time would otherwise spread them
-/// evenly), like the kernel's timer slack. The nearest, not the next: a probe sent a
-/// little after its instant must not be put off by a whole step each period.
-fn coalesce(t: Instant, epoch: Instant, slack: Duration) -> Instant {
-    let Some(slack) = grid_ms(slack) else {
-        return t;
-    };
-    let ms = t.saturating_duration_since(epoch).as_millis() as u64;
-    epoch + Duration::from_millis((ms + slack / 2) / slack * slack)
+/// How `spec`'s readiness is judged (see [`effective_probe`]).
+pub(super) fn readiness(spec: &PodSpec) -> Readiness {
+    if let Some(p) = &spec.probe {
+        return Readiness::Probe {
+            period: Duration::from_millis(p.period_ms),
+            initial_delay: Duration::from_millis(p.initial_delay_ms),
+        };
+    }
+    match spec.kind {
+        AppKind::Local => Readiness::UpFor(NO_PROBE_READY_AFTER),
+        _ if spec.interfaces.is_empty() => Readiness::Up,
+        _ => Readiness::Probe {
+            period: DEFAULT_PERIOD,
+            initial_delay: Duration::ZERO,
+        },
+    }
 }
 
-/// The grid's step in ms: `slack`, at most 1 s; `None` below 2 ms (no grid).
-fn grid_ms(slack: Duration) -> Option<u64> {
-    Some(slack.min(Duration::from_secs(1)).as_millis() as u64).filter(|&ms| ms >= 2)
-}
-
-/// When a steady probe sent at `now` is read: on the last instant of the grid (see
-/// [`coalesce`]) before its deadline or its next probe, when the next probes are sent
-/// anyway (one wake-up for both), but at least [`STEADY_SETTLE`] after sending. An
-/// answer not there by then is waited for until the deadline, so the timeout is the
-/// manifest's.
-fn read_at(
-    now: Instant,
-    timeout: Duration,
-    period: Duration,
-    epoch: Instant,
-    slack: Duration,
-) -> Instant {
-    let deadline = now + timeout.min(period);
-    let settled = now + STEADY_SETTLE;
-    let Some(slack_ms) = grid_ms(slack) else {
-        return settled;
-    };
-    let ms = deadline.saturating_duration_since(epoch).as_millis() as u64;
-    (epoch + Duration::from_millis(ms / slack_ms * slack_ms)).max(settled)
-}
+/// The period of the probe static and remote apps get when they have none.
+const DEFAULT_PERIOD: Duration = Duration::from_secs(2);
 
 /// The manifest's probe; static and remote apps without one get a TCP connect to their
 /// first interface (as `pod readiness` does).
@@ -388,52 +344,8 @@ pub(super) fn effective_probe(spec: &PodSpec) -> Option<Cow<'_, lcc_compiler::po
             interface: iface.name.clone(),
         },
         initial_delay_ms: 0,
-        period_ms: 2000,
+        period_ms: DEFAULT_PERIOD.as_millis() as u64,
         timeout_ms: 1000,
         failure_threshold: 3,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn coalesce_moves_to_the_nearest_grid_instant() {
-        let e = Instant::now();
-        let ms = |n| Duration::from_millis(n);
-        // A probe sent a millisecond late keeps its period (not 11 s for 10 s).
-        assert_eq!(coalesce(e + ms(10_001), e, ms(1000)), e + ms(10_000));
-        assert_eq!(coalesce(e + ms(10_600), e, ms(1000)), e + ms(11_000));
-        assert_eq!(coalesce(e + ms(11_000), e, ms(1000)), e + ms(11_000));
-        // The slack is capped at 1 s; below 2 ms nothing is rounded.
-        assert_eq!(coalesce(e + ms(2_500), e, ms(6000)), e + ms(3_000));
-        assert_eq!(coalesce(e + ms(2_501), e, ms(1)), e + ms(2_501));
-    }
-
-    #[test]
-    fn a_steady_probe_is_read_on_the_last_grid_instant_before_its_deadline() {
-        let e = Instant::now();
-        let ms = |n| Duration::from_millis(n);
-        let p = ms(10_000);
-        // Sent at 10.003 s with a 1 s timeout: read at 11 s, with the next probes.
-        assert_eq!(
-            read_at(e + ms(10_003), ms(1000), p, e, ms(1000)),
-            e + ms(11_000)
-        );
-        // A timeout shorter than the grid: read once settled (the deadline still holds).
-        assert_eq!(
-            read_at(e + ms(10_003), ms(300), p, e, ms(1000)),
-            e + ms(10_023)
-        );
-        assert_eq!(
-            read_at(e + ms(10_003), ms(2500), p, e, ms(1000)),
-            e + ms(12_000)
-        );
-        // A period shorter than the timeout: read when the next probe is due, not later.
-        assert_eq!(
-            read_at(e + ms(10_003), ms(1000), ms(200), e, ms(20)),
-            e + ms(10_200)
-        );
-    }
 }

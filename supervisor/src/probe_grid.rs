@@ -1,0 +1,145 @@
+//! When probes go out: a run's probes come quickly while it starts, then at the
+//! manifest's period on a grid shared by every instance, so that an idle daemon with
+//! hundreds of instances wakes once per grid instant for all the probes due then, and
+//! reads their answers in one wake-up too. Pure: times in, times out.
+
+use crate::reconcile::Run;
+use std::time::{Duration, Instant};
+
+/// Shortest probe interval before a run's first pass.
+const STARTUP_PROBE: Duration = Duration::from_millis(20);
+/// Shortest probe interval at all.
+const MIN_PERIOD: Duration = Duration::from_millis(10);
+/// How long a steady HTTP probe lets the app answer before its answer is read.
+pub const STEADY_SETTLE: Duration = Duration::from_millis(20);
+
+/// When the probe after one sent at `now` is due. Until its first pass a run is probed
+/// every quarter of the time it has been starting (at least 20 ms, at most the period):
+/// readiness is seen soon after the app listens (the start gate waits for it) and a slow
+/// starter is not flooded. Then every `period`, moved onto the grid (see [`coalesce`]).
+pub fn next_probe(run: &Run, period: Duration, epoch: Instant, now: Instant) -> Instant {
+    if run.ever_ready {
+        return coalesce(now + period.max(MIN_PERIOD), epoch, period / 10);
+    }
+    let quarter = now.duration_since(run.since) / 4;
+    now + quarter
+        .clamp(STARTUP_PROBE, period.max(STARTUP_PROBE))
+        .max(MIN_PERIOD)
+}
+
+/// `t` moved to the nearest multiple of `slack` (at most 1 s) since `epoch`: the steady
+/// probes of many instances fall on the same instants and are sent in one wake-up
+/// instead of one each (instances started a few at a time would otherwise spread them
+/// evenly), like the kernel's timer slack. The nearest, not the next: a probe sent a
+/// little after its instant must not be put off by a whole step each period.
+pub fn coalesce(t: Instant, epoch: Instant, slack: Duration) -> Instant {
+    let Some(slack) = grid_ms(slack) else {
+        return t;
+    };
+    let ms = t.saturating_duration_since(epoch).as_millis() as u64;
+    epoch + Duration::from_millis((ms + slack / 2) / slack * slack)
+}
+
+/// The grid's step in ms: `slack`, at most 1 s; `None` below 2 ms (no grid).
+fn grid_ms(slack: Duration) -> Option<u64> {
+    Some(slack.min(Duration::from_secs(1)).as_millis() as u64).filter(|&ms| ms >= 2)
+}
+
+/// When a steady probe sent at `now` is read: on the last instant of the grid (see
+/// [`coalesce`]) before its deadline or its next probe, when the next probes are sent
+/// anyway (one wake-up for both), but at least [`STEADY_SETTLE`] after sending. An
+/// answer not there by then is waited for until the deadline, so the timeout is the
+/// manifest's.
+pub fn read_at(
+    now: Instant,
+    timeout: Duration,
+    period: Duration,
+    epoch: Instant,
+    slack: Duration,
+) -> Instant {
+    let deadline = now + timeout.min(period);
+    let settled = now + STEADY_SETTLE;
+    let Some(slack_ms) = grid_ms(slack) else {
+        return settled;
+    };
+    let ms = deadline.saturating_duration_since(epoch).as_millis() as u64;
+    (epoch + Duration::from_millis(ms / slack_ms * slack_ms)).max(settled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_starting_run_is_probed_every_quarter_of_its_age_then_on_the_grid() {
+        let e = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        let period = ms(10_000);
+        let run = Run::new(e);
+        // (age of the run, wait before the next probe)
+        let table = [
+            (0, 20),
+            (40, 20),
+            (400, 100),
+            (8_000, 2_000),
+            (60_000, 10_000),
+        ];
+        for (age, wait) in table {
+            let now = e + ms(age);
+            assert_eq!(
+                next_probe(&run, period, e, now),
+                now + ms(wait),
+                "age {age}"
+            );
+        }
+        // A short period caps the startup interval, never below 10 ms.
+        assert_eq!(next_probe(&run, ms(50), e, e + ms(4_000)), e + ms(4_050));
+        assert_eq!(next_probe(&run, ms(1), e, e), e + ms(20));
+        let ready = Run {
+            ever_ready: true,
+            ..run
+        };
+        // Ready: the period, on the grid of a tenth of it (at most 1 s).
+        assert_eq!(next_probe(&ready, period, e, e + ms(3_020)), e + ms(13_000));
+        assert_eq!(next_probe(&ready, ms(200), e, e + ms(3_013)), e + ms(3_220));
+    }
+
+    #[test]
+    fn coalesce_moves_to_the_nearest_grid_instant() {
+        let e = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        // A probe sent a millisecond late keeps its period (not 11 s for 10 s).
+        assert_eq!(coalesce(e + ms(10_001), e, ms(1000)), e + ms(10_000));
+        assert_eq!(coalesce(e + ms(10_600), e, ms(1000)), e + ms(11_000));
+        assert_eq!(coalesce(e + ms(11_000), e, ms(1000)), e + ms(11_000));
+        // The slack is capped at 1 s; below 2 ms nothing is rounded.
+        assert_eq!(coalesce(e + ms(2_500), e, ms(6000)), e + ms(3_000));
+        assert_eq!(coalesce(e + ms(2_501), e, ms(1)), e + ms(2_501));
+    }
+
+    #[test]
+    fn a_steady_probe_is_read_on_the_last_grid_instant_before_its_deadline() {
+        let e = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        let p = ms(10_000);
+        // Sent at 10.003 s with a 1 s timeout: read at 11 s, with the next probes.
+        assert_eq!(
+            read_at(e + ms(10_003), ms(1000), p, e, ms(1000)),
+            e + ms(11_000)
+        );
+        // A timeout shorter than the grid: read once settled (the deadline still holds).
+        assert_eq!(
+            read_at(e + ms(10_003), ms(300), p, e, ms(1000)),
+            e + ms(10_023)
+        );
+        assert_eq!(
+            read_at(e + ms(10_003), ms(2500), p, e, ms(1000)),
+            e + ms(12_000)
+        );
+        // A period shorter than the timeout: read when the next probe is due, not later.
+        assert_eq!(
+            read_at(e + ms(10_003), ms(1000), ms(200), e, ms(20)),
+            e + ms(10_200)
+        );
+    }
+}
