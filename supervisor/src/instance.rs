@@ -62,10 +62,6 @@ pub struct Inst {
     pub gen: u64,
     /// Where it is in its life, with that phase's data (`st.phase` mirrors it).
     pub state: State,
-    /// When the run's next probe is due (`None`: its first, after the initial delay).
-    pub next_probe: Option<Instant>,
-    /// A probe is in flight.
-    pub probing: bool,
     /// The HTTP probe's request and the address it was built for (built again when the
     /// port or the path changes).
     pub http_request: Option<(
@@ -127,18 +123,12 @@ impl Inst {
         self.set_state(State::Pending);
     }
 
-    /// The current run's readiness and misses, while it runs.
-    pub fn run(&self) -> Option<&Run> {
-        self.state.run()
-    }
-
     /// Forgets the current run's process (gone); the next state says what follows.
     pub fn end_run(&mut self) {
         self.proc_id = None;
         self.remote_up = false;
         self.st.pid = None;
         self.st.pid_start = None;
-        self.next_probe = None;
     }
 
     /// Records a new run of `proc_id` (or a remote start), now: the state is Running.
@@ -160,7 +150,5 @@ impl Inst {
         self.st.started = started.or(Some(lcc_core::events::now_secs()));
         let now = Instant::now();
         self.set_state(State::Running(Run::new(now)));
-        self.probing = false;
-        self.next_probe = None;
     }
 }

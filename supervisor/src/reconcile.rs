@@ -27,6 +27,10 @@ pub struct Run {
     pub ever_ready: bool,
     /// Probe misses in a row.
     pub misses: u32,
+    /// When the next probe is due (`None`: the first, after the initial delay).
+    pub next_probe: Option<Instant>,
+    /// A probe is under way; its result brings the instance back.
+    pub probing: bool,
 }
 
 impl Run {
@@ -37,6 +41,8 @@ impl Run {
             ready_since: None,
             ever_ready: false,
             misses: 0,
+            next_probe: None,
+            probing: false,
         }
     }
 }
@@ -134,10 +140,6 @@ pub struct Observed {
     pub ready: bool,
     /// How readiness is judged.
     pub readiness: Readiness,
-    /// When the run's next probe is due (`None`: its first, after the initial delay).
-    pub next_probe: Option<Instant>,
-    /// A probe is under way; its result brings the instance back.
-    pub probing: bool,
     /// Failures in a row so far.
     pub failures: u32,
     /// How long a run must stay ready for them to be forgotten.
@@ -235,12 +237,12 @@ fn tend(
             None
         }
         Readiness::UpFor(d) => Some(run.since + d),
-        Readiness::Probe { .. } if seen.probing => None,
+        Readiness::Probe { .. } if run.probing => None,
         Readiness::Probe {
             period,
             initial_delay,
         } => {
-            let due = seen.next_probe.unwrap_or(run.since + initial_delay);
+            let due = run.next_probe.unwrap_or(run.since + initial_delay);
             if due > now {
                 Some(due)
             } else {
@@ -348,8 +350,6 @@ mod tests {
             shutting_down: false,
             ready: true,
             readiness: Readiness::Up,
-            next_probe: None,
-            probing: false,
             failures: 0,
             forgive_after: Duration::from_secs(1),
             epoch: Instant::now(),
@@ -498,33 +498,33 @@ mod tests {
             ),
             // A probe under way: its result brings the instance back.
             (
-                running(starting),
-                Observed {
+                running(Run {
                     probing: true,
-                    ..up(probe, false)
-                },
+                    ..starting
+                }),
+                up(probe, false),
                 900,
                 vec![],
                 None,
             ),
             // The next probe is not due yet.
             (
-                running(ready_run),
-                Observed {
+                running(Run {
                     next_probe: Some(t0 + ms(10_000)),
-                    ..up(probe, true)
-                },
+                    ..ready_run
+                }),
+                up(probe, true),
                 3_000,
                 vec![],
                 Some(t0 + ms(10_000)),
             ),
             // A ready run's next probe is on the grid, a period later.
             (
-                running(ready_run),
-                Observed {
+                running(Run {
                     next_probe: Some(t0 + ms(10_000)),
-                    ..up(probe, true)
-                },
+                    ..ready_run
+                }),
+                up(probe, true),
                 10_004,
                 vec![Action::Probe {
                     next: t0 + ms(20_000),

@@ -297,8 +297,6 @@ pub(super) fn new_inst(
         op: None,
         gen: 0,
         state: State::Pending,
-        next_probe: None,
-        probing: false,
         http_request: None,
         slot_until: None,
         written_at: None,

@@ -45,8 +45,6 @@ impl Daemon {
             shutting_down: self.stopping,
             ready: inst.st.ready,
             readiness: readiness(&inst.spec),
-            next_probe: inst.next_probe,
-            probing: inst.probing,
             failures: inst.st.failures,
             forgive_after: crate::restart::reset_after(inst.spec.restart.backoff_max_ms),
             epoch: self.epoch,
@@ -88,7 +86,9 @@ impl Daemon {
             Action::ForgetFailures => inst.st.failures = 0,
             Action::MarkReady => self.mark_ready(name, "Running (no probe)"),
             Action::Probe { next } => {
-                inst.next_probe = Some(next);
+                if let Some(run) = inst.state.run_mut() {
+                    run.next_probe = Some(next);
+                }
                 self.send_probe(name, now);
             }
         }

@@ -29,8 +29,11 @@ impl Daemon {
         let Some(probe) = effective_probe(&inst.spec) else {
             return;
         };
-        inst.probing = true;
-        let ever_ready = inst.run().is_some_and(|run| run.ever_ready);
+        let Some(run) = inst.state.run_mut() else {
+            return;
+        };
+        run.probing = true;
+        let ever_ready = run.ever_ready;
         let slack = Duration::from_millis(probe.period_ms / 10);
         let gen = inst.gen;
         let settle = if ever_ready {
@@ -181,16 +184,19 @@ impl Daemon {
         };
         let quiet = inst.gen == gen
             && inst.st.ready
-            && inst.run().is_some_and(|run| run.misses == 0)
             && inst.op.is_none()
             && inst.st.failures == 0
             && inst.slot_until.is_none()
             && inst.up();
-        if quiet {
-            inst.probing = false;
-            self.due.instance(name, inst.next_probe);
-        }
-        quiet
+        let next = match inst.state.run_mut() {
+            Some(run) if quiet && run.misses == 0 => {
+                run.probing = false;
+                run.next_probe
+            }
+            _ => return false,
+        };
+        self.due.instance(name, next);
+        true
     }
 
     /// When the next steady probe is to be read.
@@ -234,7 +240,9 @@ impl Daemon {
         if inst.gen != gen {
             return;
         }
-        inst.probing = false;
+        if let Some(run) = inst.state.run_mut() {
+            run.probing = false;
+        }
         if inst.op.is_some() || !inst.up() {
             return;
         }
