@@ -121,6 +121,9 @@ pub enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+    /// The cluster's HTTP API (docs/api.md).
+    #[command(subcommand)]
+    Api(ApiCommand),
     /// Print shell completions.
     Completions {
         /// Shell.
@@ -286,6 +289,18 @@ pub enum StorageCommand {
         /// home, system directories, mount points, the cluster directory, its `.lcc/`...).
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// `lcc api` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Print the bearer token of the API over TCP (`.lcc/api.token`, made at the first
+    /// `lcc up` or now).
+    Token {
+        /// Replace it with a new one first (a running daemon takes it at its next start).
+        #[arg(long)]
+        rotate: bool,
     },
 }
 

@@ -11,6 +11,7 @@
 
 mod support;
 
+mod api;
 mod cli;
 mod daemon;
 mod demo;

@@ -127,6 +127,9 @@ fn cluster(s: &mut Scope<'_, '_>, c: &ClusterDoc) {
     if let Some(range) = &c.host_ports {
         s.check("hostPorts", rules::port_range(range));
     }
+    if let Some(listen) = c.api.as_ref().and_then(|a| a.listen.as_ref()) {
+        s.check("api.listen", rules::listen_addr(listen));
+    }
 }
 
 /// Checks an Application.

@@ -21,6 +21,16 @@ pub struct ClusterDoc {
     pub http: Option<String>,
     /// `LO-HI` range for run-time ports.
     pub host_ports: Option<String>,
+    /// The HTTP API's TCP listener (it is always on `.lcc/api.sock`).
+    pub api: Option<ApiDoc>,
+}
+
+/// `Cluster.api`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiDoc {
+    /// `HOST:PORT` for the API over TCP (bearer token required).
+    pub listen: Option<String>,
 }
 
 /// `kind: Application`.

@@ -17,6 +17,8 @@ pub struct Plan {
     pub http: String,
     /// Inclusive range for interface ports allocated at run time.
     pub host_ports: (u16, u16),
+    /// The API's TCP listener, when the Cluster asks for one.
+    pub api_listen: Option<String>,
     /// Explicit Instances.
     pub instances: Vec<InstancePlan>,
     /// InstanceGroups with the template of their replicas.

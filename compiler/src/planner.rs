@@ -58,6 +58,7 @@ pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan 
         name: cluster,
         http: DEFAULT_HTTP.to_string(),
         host_ports: DEFAULT_HOST_PORTS,
+        api_listen: None,
         instances: Vec::new(),
         groups: Vec::new(),
         unreferenced_apps: Vec::new(),
@@ -78,6 +79,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
             if let Some(http) = &c.http {
                 plan.http = http.clone();
             }
+            plan.api_listen = c.api.as_ref().and_then(|a| a.listen.clone());
             if let Some(range) = c
                 .host_ports
                 .as_deref()

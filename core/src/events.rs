@@ -25,6 +25,10 @@ pub struct Event {
 pub enum Reason {
     /// A pod still running from an earlier daemon was taken over (or an ended one kept).
     Adopted,
+    /// The HTTP API cannot listen where it was asked to.
+    ApiFailed,
+    /// The HTTP API listens (on its socket, and on TCP when asked).
+    ApiListening,
     /// A run ended; the next start waits for the backoff delay.
     BackOff,
     /// A pod was rendered for a new instance.
@@ -116,6 +120,7 @@ impl Reason {
         matches!(
             self,
             Reason::Failed
+                | Reason::ApiFailed
                 | Reason::StartFailed
                 | Reason::Unhealthy
                 | Reason::InvalidManifests

@@ -165,6 +165,14 @@ impl Layout {
     pub fn daemon_up(&self) -> PathBuf {
         self.state.join("daemon.up")
     }
+    /// `api.sock`: the daemon's HTTP API, owner only.
+    pub fn api_socket(&self) -> PathBuf {
+        self.state.join("api.sock")
+    }
+    /// `api.token`: the bearer token of the API over TCP (0600).
+    pub fn api_token(&self) -> PathBuf {
+        self.state.join("api.token")
+    }
     /// `daemon.log`: stdout/stderr of a detached daemon.
     pub fn daemon_log(&self) -> PathBuf {
         self.state.join("daemon.log")

@@ -1,7 +1,7 @@
 //! The cluster commands: `up`, `down`, `ps`, `logs`, `start`/`stop`/`restart`,
 //! `scale`, `delete`, `storage`, `events`, `completions`, and the hidden `daemon`.
 
-use crate::cli::{Command, Format, StorageCommand, UpArgs};
+use crate::cli::{ApiCommand, Command, Format, StorageCommand, UpArgs};
 use anyhow::{bail, Context};
 use lcc_core::events;
 use lcc_core::layout::Layout;
@@ -34,6 +34,7 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
         Command::Delete { instance } => delete(dir, &instance),
         Command::Storage(sub) => storage(dir, sub),
         Command::Events { follow } => events_cmd(dir, follow),
+        Command::Api(ApiCommand::Token { rotate }) => api_token(dir, rotate),
         other => bail!("{other:?}: not a cluster command"),
     }
 }
@@ -457,6 +458,22 @@ fn events_cmd(dir: &Path, follow: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `lcc api token [--rotate]`.
+fn api_token(dir: &Path, rotate: bool) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    layout.check_state_dir()?;
+    lcc_core::layout::make_private_dir(&layout.state)
+        .with_context(|| format!("cannot create {}", layout.state.display()))?;
+    let token = if rotate {
+        lcc_supervisor::api::token::rotate(&layout)
+    } else {
+        lcc_supervisor::api::token::ensure(&layout)
+    }
+    .with_context(|| format!("{}", layout.api_token().display()))?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
 // ----- desired state -----
 
 fn no_daemon_note(layout: &Layout) {
@@ -479,18 +496,12 @@ fn set_state(dir: &Path, name: &str, state: PodState, verb: &str) -> anyhow::Res
 
 fn restart(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
-    let insts = control::set_state(&layout, name, PodState::Stopped)?;
-    if lock::is_held(&layout) {
-        let deadline = Instant::now() + env_secs("LCC_DOWN_TIMEOUT", 120);
-        let stopped = |s: Option<&InstanceStatus>| {
-            s.is_none_or(|s| s.pid.is_none() && s.phase == Phase::Stopped)
-        };
-        if !control::wait_for(&layout, &insts, deadline, stopped) {
-            eprintln!("lcc: some instances did not stop in time; starting them anyway");
-        }
+    let deadline = Instant::now() + env_secs("LCC_DOWN_TIMEOUT", 120);
+    let (insts, in_time) = control::restart(&layout, name, deadline)?;
+    if !in_time {
+        eprintln!("lcc: some instances did not stop in time; starting them anyway");
     }
     for i in &insts {
-        lcc_supervisor::podfs::write_state(&layout.pod(i), PodState::Running)?;
         println!("restart {i}");
     }
     no_daemon_note(&layout);
@@ -500,13 +511,7 @@ fn restart(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
 fn scale(dir: &Path, group: &str, replicas: u32) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
     let plan = lcc_compiler::load_cluster(&layout.root).map_err(|d| anyhow::anyhow!("{d}"))?;
-    if !plan.groups.iter().any(|g| g.name == group) {
-        bail!(
-            "no instance group named {group} in {}",
-            layout.root.display()
-        );
-    }
-    control::scale(&layout, group, replicas)?;
+    control::scale_group(&layout, &plan, group, replicas)?;
     println!("group {group} scaled to {replicas}");
     no_daemon_note(&layout);
     Ok(ExitCode::SUCCESS)
@@ -514,8 +519,7 @@ fn scale(dir: &Path, group: &str, replicas: u32) -> anyhow::Result<ExitCode> {
 
 fn delete(dir: &Path, instance: &str) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
-    let pod = control::instance(&layout, instance)?;
-    lcc_supervisor::podfs::write_state(&pod, PodState::Removed)?;
+    control::delete(&layout, instance)?;
     println!("delete {instance}");
     no_daemon_note(&layout);
     Ok(ExitCode::SUCCESS)

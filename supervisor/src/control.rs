@@ -31,6 +31,14 @@ pub enum ControlError {
         /// The cluster directory.
         dir: String,
     },
+    /// No instance group of that name in the manifests.
+    #[error("no instance group named {name} in {dir}")]
+    NoGroup {
+        /// The name asked for.
+        name: String,
+        /// The cluster directory.
+        dir: String,
+    },
     /// A file could not be written or removed.
     #[error("{path}: {source}")]
     Io {
@@ -118,6 +126,51 @@ pub fn wait_for(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Removes instance `name` (`pod.state` says removed; the daemon stops and deletes it).
+pub fn delete(layout: &Layout, name: &str) -> Result<(), ControlError> {
+    let pod = instance(layout, name)?;
+    podfs::write_state(&pod, PodState::Removed)?;
+    Ok(())
+}
+
+/// Restarts every instance `name` designates: stopped, then (once the daemon has
+/// stopped them, at most until `deadline`; at once without a daemon) wanted running
+/// again. Returns them, and whether all stopped in time. Blocks while it waits.
+pub fn restart(
+    layout: &Layout,
+    name: &str,
+    deadline: Instant,
+) -> Result<(Vec<String>, bool), ControlError> {
+    let insts = set_state(layout, name, PodState::Stopped)?;
+    let mut in_time = true;
+    if lock::is_held(layout) {
+        let stopped = |s: Option<&status::InstanceStatus>| {
+            s.is_none_or(|s| s.pid.is_none() && s.phase == status::Phase::Stopped)
+        };
+        in_time = wait_for(layout, &insts, deadline, stopped);
+    }
+    for i in &insts {
+        podfs::write_state(&layout.pod(i), PodState::Running)?;
+    }
+    Ok((insts, in_time))
+}
+
+/// Writes the replica override of `group`, which the plan must declare.
+pub fn scale_group(
+    layout: &Layout,
+    plan: &lcc_compiler::Plan,
+    group: &str,
+    replicas: u32,
+) -> Result<(), ControlError> {
+    if !plan.groups.iter().any(|g| g.name == group) {
+        return Err(ControlError::NoGroup {
+            name: group.to_string(),
+            dir: layout.root.display().to_string(),
+        });
+    }
+    scale(layout, group, replicas)
 }
 
 /// Writes the replica override of `group`.

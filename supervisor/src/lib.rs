@@ -1,6 +1,7 @@
 //! lcc-supervisor: the Local Cluster daemon and the network helpers pods delegate to
 //! `lcc` (probes, port allocation).
 
+pub mod api;
 pub mod control;
 pub mod daemon;
 pub(crate) mod groups;

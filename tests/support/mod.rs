@@ -8,6 +8,7 @@
 //! in a test) changes the process's environment, working directory or signal handling;
 //! a command gets its own through `Command::env` and `Command::current_dir`.
 
+pub mod api;
 pub mod cluster;
 pub mod http;
 pub mod manifest;

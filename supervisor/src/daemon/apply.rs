@@ -23,6 +23,9 @@ impl Daemon {
                 self.manifest_sig = sig;
                 self.bad_sig = None;
                 if plan != self.plan {
+                    if let Some(api) = &self.api {
+                        api.set_plan(plan.clone());
+                    }
                     self.plan = plan;
                     self.emit(
                         &format!("cluster/{}", self.plan.name),

@@ -213,13 +213,32 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(setup("tokio runtime"))?;
+    let token = crate::api::token::ensure(&layout)
+        .map_err(setup(&layout.api_token().display().to_string()))?;
+    let socket = layout.api_socket();
     rt.block_on(async move {
         let (tx, rx) = unbounded_channel();
+        let api = Arc::new(crate::api::Api::new(
+            layout.clone(),
+            plan.clone(),
+            tcp_addr(&plan).map(|a| (a, token)),
+        ));
         let mut d = Daemon::new(layout, opts, plan, tx);
+        d.serve_api(&api);
+        d.api = Some(api);
         d.main(rx, shutdown).await;
     });
+    let _ = std::fs::remove_file(&socket);
     drop(lock);
     Ok(())
+}
+
+/// The API's TCP address from the plan (checked by the compiler).
+fn tcp_addr(plan: &Plan) -> Option<std::net::SocketAddr> {
+    let listen = plan.api_listen.as_deref()?;
+    std::net::ToSocketAddrs::to_socket_addrs(listen)
+        .ok()?
+        .next()
 }
 
 /// The lcc-proxy child.
@@ -292,6 +311,8 @@ struct Daemon {
     /// Instances whose pod directory holds something not lcc's: reported once, not
     /// created, and a name group controllers skip (see `create`).
     blocked: BTreeSet<String>,
+    /// The HTTP API, told of every new plan.
+    api: Option<Arc<crate::api::Api>>,
 }
 
 impl Daemon {
@@ -336,6 +357,7 @@ impl Daemon {
             epoch: Instant::now(),
             gate_shut: false,
             blocked: BTreeSet::new(),
+            api: None,
         }
     }
 
@@ -419,6 +441,58 @@ impl Daemon {
         let step = self.opts.rescan.as_millis().max(1) as u64;
         let since = Instant::now().duration_since(self.epoch).as_millis() as u64;
         self.epoch + Duration::from_millis((since / step + 1) * step)
+    }
+
+    /// Serves the API on `.lcc/api.sock` (owner only; a socket left by a dead daemon is
+    /// replaced: this one holds the lock) and, when the plan asks, on TCP. A listener
+    /// that cannot be had is an event; the cluster runs on without it.
+    fn serve_api(&self, api: &Arc<crate::api::Api>) {
+        use std::os::unix::fs::PermissionsExt;
+        let socket = self.layout.api_socket();
+        let _ = std::fs::remove_file(&socket);
+        let cluster = format!("cluster/{}", self.plan.name);
+        let mut listening = Vec::new();
+        match tokio::net::UnixListener::bind(&socket).and_then(|l| {
+            std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+            Ok(l)
+        }) {
+            Ok(l) => {
+                listening.push(socket.display().to_string());
+                tokio::spawn(crate::api::serve(
+                    crate::api::Listener::Unix(l),
+                    Arc::clone(api),
+                    std::future::pending(),
+                ));
+            }
+            Err(e) => self.emit(
+                &cluster,
+                Reason::ApiFailed,
+                &format!("{}: {e}", socket.display()),
+            ),
+        }
+        if let Some(addr) = tcp_addr(&self.plan) {
+            match std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std)
+            {
+                Ok(l) => {
+                    listening.push(format!("http://{addr}"));
+                    tokio::spawn(crate::api::serve(
+                        crate::api::Listener::Tcp(l),
+                        Arc::clone(api),
+                        std::future::pending(),
+                    ));
+                }
+                Err(e) => self.emit(
+                    &cluster,
+                    Reason::ApiFailed,
+                    &format!("cannot listen on {addr}: {e}"),
+                ),
+            }
+        }
+        if !listening.is_empty() {
+            self.emit(&cluster, Reason::ApiListening, &listening.join(" and "));
+        }
     }
 
     /// Writes `daemon.up` (this pid) once every instance of the plan has its pod and

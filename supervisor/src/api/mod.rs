@@ -1,0 +1,472 @@
+//! The cluster's HTTP API (docs/api.md): JSON under `/api/v1`, served by the daemon on
+//! `.lcc/api.sock` (owner only) and, when the Cluster manifest asks, on TCP where every
+//! request needs the bearer token of `.lcc/api.token`. It acts through the same library
+//! calls and files as the CLI (`control`, the status files, the event log), so `lcc ps`
+//! and the API never disagree. Errors are problem details (RFC 9457); no CORS headers
+//! are ever sent, and a `Host` that is not a loopback name or the listen address gets
+//! 421 (a DNS-rebinding guard).
+
+mod events;
+mod logs;
+mod problem;
+mod routes;
+pub mod token;
+mod views;
+
+use crate::podfs::PodState;
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{header, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use lcc_compiler::Plan;
+use lcc_core::layout::Layout;
+use problem::Problem;
+use routes::Endpoint;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The OpenAPI document of every route, as kept in `docs/openapi.json`.
+pub(crate) const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// Largest request body: anything larger is refused with 413.
+const MAX_BODY: usize = 1 << 20;
+/// Largest replica count `PUT .../scale` accepts.
+const MAX_REPLICAS: u64 = 1000;
+/// How long a restart waits for its instances to stop.
+const RESTART_STOP_WAIT: Duration = Duration::from_secs(120);
+
+/// A response body: a whole one or a stream.
+pub(crate) type Reply = Response<UnsyncBoxBody<Bytes, Infallible>>;
+
+pub(crate) fn empty() -> UnsyncBoxBody<Bytes, Infallible> {
+    Empty::new().boxed_unsync()
+}
+
+pub(crate) fn full(data: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, Infallible> {
+    Full::new(data.into()).boxed_unsync()
+}
+
+/// What the API serves from.
+#[derive(Debug)]
+pub struct Api {
+    layout: Layout,
+    plan: Mutex<Arc<Plan>>,
+    started: Instant,
+    /// The TCP listen address, when there is one.
+    tcp: Option<SocketAddr>,
+    /// The token TCP requests must carry.
+    token: Option<String>,
+}
+
+impl Api {
+    /// The API of the cluster in `layout`, planned as `plan`; `tcp` with its `token` when
+    /// it also listens on TCP.
+    pub fn new(layout: Layout, plan: Plan, tcp: Option<(SocketAddr, String)>) -> Api {
+        let (tcp, token) = match tcp {
+            Some((addr, token)) => (Some(addr), Some(token)),
+            None => (None, None),
+        };
+        Api {
+            layout,
+            plan: Mutex::new(Arc::new(plan)),
+            started: Instant::now(),
+            tcp,
+            token,
+        }
+    }
+
+    /// The daemon loaded new manifests.
+    pub fn set_plan(&self, plan: Plan) {
+        *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
+    }
+
+    fn plan(&self) -> Arc<Plan> {
+        Arc::clone(&self.plan.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Where the API listens.
+#[derive(Debug)]
+pub enum Listener {
+    /// `.lcc/api.sock`: whoever can open it is the cluster's owner (mode 0600).
+    Unix(tokio::net::UnixListener),
+    /// A TCP address: every request needs the bearer token.
+    Tcp(tokio::net::TcpListener),
+}
+
+/// Serves `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: Listener,
+    api: Arc<Api>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return,
+            a = accept(&listener) => a,
+        };
+        let (io, tcp) = match accepted {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("api: accept failed: {e}");
+                // Out of descriptors or the like: do not spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let api = Arc::clone(&api);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let api = Arc::clone(&api);
+                async move { Ok::<_, Infallible>(handle(api, req, tcp).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(io, service);
+            if let Err(e) = conn.await {
+                tracing::debug!("api: connection: {e}");
+            }
+        });
+    }
+}
+
+/// A connection: its stream, and whether it came over TCP (token required).
+type Accepted = (TokioIo<Box<dyn Stream>>, bool);
+
+/// A connected stream of either kind.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
+    Ok(match listener {
+        Listener::Unix(l) => (TokioIo::new(Box::new(l.accept().await?.0)), false),
+        Listener::Tcp(l) => (TokioIo::new(Box::new(l.accept().await?.0)), true),
+    })
+}
+
+async fn handle(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Reply {
+    match respond(api, req, tcp).await {
+        Ok(reply) => reply,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// The Host check, the token check (TCP), then the route.
+async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Reply, Problem> {
+    check_host(&req, api.tcp.filter(|_| tcp))?;
+    if tcp {
+        check_token(&req, api.token.as_deref().unwrap_or_default())?;
+    }
+    let path = req.uri().path().to_string();
+    let query = parse_query(req.uri().query());
+    let (endpoint, name) = routes::route(req.method(), &path)?;
+    let name = name.map(str::to_string);
+    if let Some(n) = &name {
+        lcc_compiler::rules::name(n)
+            .map_err(|why| Problem::bad_request(format!("name {n:?}: {why}")))?;
+    }
+    let wants_stream = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let last_event = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim().parse::<u64>().map_err(|_| {
+                Problem::bad_request(format!("Last-Event-ID: {v:?} is not an event id"))
+            })
+        })
+        .transpose()?;
+    let body = read_body(req).await?;
+    let name = name.unwrap_or_default();
+    let layout = &api.layout;
+    let control = |e: crate::control::ControlError| match e {
+        crate::control::ControlError::NoInstance { .. }
+        | crate::control::ControlError::Unknown { .. }
+        | crate::control::ControlError::NoGroup { .. } => Problem::not_found(e.to_string()),
+        other => Problem::internal(other.to_string()),
+    };
+    let reply = match endpoint {
+        Endpoint::Cluster => ok(views::cluster(&api)),
+        Endpoint::Instances => ok(views::instances(&api)),
+        Endpoint::Instance => {
+            crate::control::instance(layout, &name).map_err(control)?;
+            let st = lcc_core::status::read(layout, &name)
+                .ok_or_else(|| Problem::not_found(format!("instance {name} has no status yet")))?;
+            ok(views::instance(&st))
+        }
+        Endpoint::Start | Endpoint::Stop => {
+            crate::control::instance(layout, &name).map_err(control)?;
+            let state = if endpoint == Endpoint::Start {
+                PodState::Running
+            } else {
+                PodState::Stopped
+            };
+            let insts = crate::control::set_state(layout, &name, state).map_err(control)?;
+            accepted(serde_json::json!({ "instances": insts, "desired": state.as_str() }))
+        }
+        Endpoint::Restart => {
+            crate::control::instance(layout, &name).map_err(control)?;
+            let layout = layout.clone();
+            let who = name.clone();
+            // It waits for the stop: not on the daemon's loop.
+            tokio::task::spawn_blocking(move || {
+                let deadline = Instant::now() + RESTART_STOP_WAIT;
+                if let Err(e) = crate::control::restart(&layout, &who, deadline) {
+                    tracing::warn!("api: restart {who}: {e}");
+                }
+            });
+            accepted(serde_json::json!({ "instances": [name], "restarting": true }))
+        }
+        Endpoint::Delete => {
+            crate::control::delete(layout, &name).map_err(control)?;
+            accepted(serde_json::json!({ "instances": [name], "desired": "removed" }))
+        }
+        Endpoint::Logs => {
+            let pod = crate::control::instance(layout, &name).map_err(control)?;
+            logs::reply(logs::file(pod, &query)?, &query)?
+        }
+        Endpoint::Groups => ok(views::groups(&api)),
+        Endpoint::Scale => {
+            let replicas = replicas(&body)?;
+            let plan = api.plan();
+            crate::control::scale_group(layout, &plan, &name, replicas).map_err(control)?;
+            ok(serde_json::json!({ "group": name, "replicas": replicas }))
+        }
+        Endpoint::Gateways => ok(views::gateways(&api)),
+        Endpoint::Entrances => ok(views::entrances(&api)),
+        Endpoint::Storage => ok(views::storage(&api)),
+        Endpoint::Events if wants_stream => {
+            let after = match last_event {
+                Some(id) => id,
+                None => events::number(&query, "since")?.unwrap_or(0),
+            };
+            events::stream(Arc::clone(&api), after)
+        }
+        Endpoint::Events => ok(events::page(&api, &query)?),
+        Endpoint::OpenApi => Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(full(OPENAPI))
+            .map_err(|e| Problem::internal(e.to_string()))?,
+    };
+    Ok(reply)
+}
+
+fn json_reply(status: StatusCode, value: serde_json::Value) -> Reply {
+    let mut text = value.to_string();
+    text.push('\n');
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(text))
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn ok(value: serde_json::Value) -> Reply {
+    json_reply(StatusCode::OK, value)
+}
+
+fn accepted(value: serde_json::Value) -> Reply {
+    json_reply(StatusCode::ACCEPTED, value)
+}
+
+/// `{"replicas": N}`, N a whole number up to [`MAX_REPLICAS`].
+fn replicas(body: &[u8]) -> Result<u32, Problem> {
+    let doc: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Problem::bad_request(format!("the body is not JSON: {e}")))?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| Problem::unprocessable("the body must be an object {\"replicas\": N}"))?;
+    if let Some(extra) = obj.keys().find(|k| k.as_str() != "replicas") {
+        return Err(Problem::unprocessable(format!("unknown field {extra:?}")));
+    }
+    let value = obj
+        .get("replicas")
+        .ok_or_else(|| Problem::unprocessable("field replicas is missing"))?;
+    match value.as_u64() {
+        Some(n) if n <= MAX_REPLICAS => Ok(n as u32),
+        Some(n) => Err(Problem::unprocessable(format!(
+            "field replicas: {n} is more than {MAX_REPLICAS}"
+        ))),
+        None => Err(Problem::unprocessable(format!(
+            "field replicas: {value} is not a whole number from 0 to {MAX_REPLICAS}"
+        ))),
+    }
+}
+
+/// The request body, at most [`MAX_BODY`] bytes (413 beyond).
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Problem> {
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {MAX_BODY} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err(Problem::bad_request(format!("cannot read the body: {e}"))),
+    }
+}
+
+/// `key=value` pairs of the query (percent-decoding `%XX` and `+`).
+fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// 421 unless `Host` names a loopback host (any port) or `listen` itself.
+fn check_host<B>(req: &Request<B>, listen: Option<SocketAddr>) -> Result<(), Problem> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Problem::bad_request("the Host header is missing"))?;
+    if host_allowed(host, listen) {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        format!("Host {host:?} is not a loopback name or this API's address"),
+    ))
+}
+
+fn host_allowed(host: &str, listen: Option<SocketAddr>) -> bool {
+    if listen.is_some_and(|l| host.parse::<SocketAddr>() == Ok(l)) {
+        return true;
+    }
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// 401 unless `Authorization: Bearer <token>` carries the token.
+fn check_token<B>(req: &Request<B>, token: &str) -> Result<(), Problem> {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if !token.is_empty() && token::same(g, token) => Ok(()),
+        Some(_) => Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "the bearer token is wrong",
+        )),
+        None => Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "this API needs `Authorization: Bearer <token>` (see `lcc api token`)",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_allowed_are_loopback_names_and_the_listen_address() {
+        let listen: SocketAddr = "192.168.1.5:7070".parse().expect("addr");
+        let table = [
+            ("localhost", true),
+            ("localhost:7070", true),
+            ("LOCALHOST", true),
+            ("api.localhost:80", true),
+            ("127.0.0.1:9", true),
+            ("127.1.2.3", true),
+            ("[::1]:7070", true),
+            ("192.168.1.5:7070", true),
+            ("192.168.1.5:7071", false),
+            ("evil.example", false),
+            ("localhost.evil.example", false),
+            ("evil.example:7070", false),
+            ("[::2]:7070", false),
+        ];
+        for (host, want) in table {
+            assert_eq!(host_allowed(host, Some(listen)), want, "{host}");
+        }
+    }
+
+    #[test]
+    fn replicas_body_rules() {
+        let table: &[(&str, Result<u32, u16>)] = &[
+            (r#"{"replicas": 3}"#, Ok(3)),
+            (r#"{"replicas": 0}"#, Ok(0)),
+            (r#"{"replicas": -1}"#, Err(422)),
+            (r#"{"replicas": 1.5}"#, Err(422)),
+            (r#"{"replicas": "3"}"#, Err(422)),
+            (r#"{"replicas": 1001}"#, Err(422)),
+            (r#"{"replica": 3}"#, Err(422)),
+            (r#"{}"#, Err(422)),
+            (r#"[3]"#, Err(422)),
+            (r#"{"replicas": 3"#, Err(400)),
+            ("", Err(400)),
+        ];
+        for (body, want) in table {
+            let got = replicas(body.as_bytes()).map_err(|p| p.status.as_u16());
+            assert_eq!(&got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn query_pairs_are_decoded() {
+        assert_eq!(
+            parse_query(Some("tail=5&stream=std%6Fut&follow")),
+            vec![
+                ("tail".to_string(), "5".to_string()),
+                ("stream".to_string(), "stdout".to_string()),
+                ("follow".to_string(), String::new()),
+            ]
+        );
+        assert!(parse_query(None).is_empty());
+    }
+}
