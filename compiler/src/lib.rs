@@ -8,10 +8,10 @@
 
 mod check;
 mod de;
-pub mod diag;
+mod diag;
 mod load;
 pub mod model;
-pub mod plan;
+mod plan;
 mod planner;
 pub use lcc_core::podspec;
 mod ports;
@@ -19,7 +19,7 @@ mod refs;
 pub mod render;
 mod report;
 pub mod rules;
-pub mod storage;
+mod storage;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};

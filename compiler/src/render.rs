@@ -14,10 +14,10 @@ use std::path::{Component, Path};
 use std::sync::OnceLock;
 
 /// Version of the pod API (the actions, their output and the files next to the pod).
-pub const POD_API_VERSION: u32 = 1;
+pub(crate) const POD_API_VERSION: u32 = 1;
 
 /// Prefix of the pod script's own shell variables; manifest names may not use it.
-pub const RESERVED_PREFIX: &str = "_lcc_";
+pub(crate) const RESERVED_PREFIX: &str = "_lcc_";
 
 /// The template of every pod.
 const POD_TEMPLATE: &str = include_str!("../../templates/pod.sh.hbs");
@@ -125,19 +125,23 @@ pub fn split_refs(item: &str) -> Vec<ArgPart<'_>> {
 }
 
 /// True for a shell variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_name(name: &str) -> bool {
+pub(crate) fn is_name(name: &str) -> bool {
+    // `_` alone is the shell's last argument, not a variable: `${_}` stays as written.
+    if name == "_" {
+        return false;
+    }
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `text` as one single-quoted shell word.
-pub fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// A command item as one shell word: quoted literals, `"${NAME}"` for references.
-pub fn shell_word(item: &str) -> String {
+pub(crate) fn shell_word(item: &str) -> String {
     split_refs(item)
         .into_iter()
         .map(|part| match part {

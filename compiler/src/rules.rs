@@ -2,16 +2,16 @@
 //! Each check returns the message to report, or `Ok` with the parsed value.
 
 /// Operating systems a local platform may name (`uname -s`, lowercased).
-pub const OSES: &[&str] = &["linux", "darwin", "freebsd", "openbsd", "netbsd"];
+pub(crate) const OSES: &[&str] = &["linux", "darwin", "freebsd", "openbsd", "netbsd"];
 
 /// Architectures a local platform may name (`uname -m`).
-pub const ARCHES: &[&str] = &[
+pub(crate) const ARCHES: &[&str] = &[
     "x86_64", "amd64", "aarch64", "arm64", "armv6l", "armv7l", "i386", "i686", "riscv64",
     "ppc64le", "s390x",
 ];
 
 /// Signals `stop.signal` may name.
-pub const SIGNALS: &[&str] = &["TERM", "INT", "QUIT", "HUP", "KILL", "USR1", "USR2"];
+pub(crate) const SIGNALS: &[&str] = &["TERM", "INT", "QUIT", "HUP", "KILL", "USR1", "USR2"];
 
 /// Checks an object or interface name: `^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`.
 pub fn name(value: &str) -> Result<(), String> {
@@ -33,7 +33,7 @@ pub fn name(value: &str) -> Result<(), String> {
 }
 
 /// Checks an environment variable name; `LCC_` names are reserved for the pod.
-pub fn env_name(value: &str) -> Result<(), String> {
+pub(crate) fn env_name(value: &str) -> Result<(), String> {
     let mut chars = value.chars();
     let first_ok = chars
         .next()
@@ -50,7 +50,7 @@ pub fn env_name(value: &str) -> Result<(), String> {
 }
 
 /// Parses a duration: a whole number followed by `ms`, `s`, `m` or `h`; in milliseconds.
-pub fn duration(value: &str) -> Result<u64, String> {
+pub(crate) fn duration(value: &str) -> Result<u64, String> {
     let bad = || {
         format!("invalid duration `{value}`: write a whole number followed by ms, s, m or h (e.g. 500ms, 2s, 1m)")
     };
@@ -68,7 +68,7 @@ pub fn duration(value: &str) -> Result<u64, String> {
 }
 
 /// Checks a port number.
-pub fn port(value: i64) -> Result<u16, String> {
+pub(crate) fn port(value: i64) -> Result<u16, String> {
     match u16::try_from(value) {
         Ok(p) if p > 0 => Ok(p),
         _ => Err(format!("port {value} is out of range 1-65535")),
@@ -76,7 +76,7 @@ pub fn port(value: i64) -> Result<u16, String> {
 }
 
 /// Parses a `LO-HI` port range.
-pub fn port_range(value: &str) -> Result<(u16, u16), String> {
+pub(crate) fn port_range(value: &str) -> Result<(u16, u16), String> {
     let bad = || {
         format!("invalid port range `{value}`: write LO-HI with 1 <= LO <= HI <= 65535 (e.g. 30000-31999)")
     };
@@ -90,7 +90,7 @@ pub fn port_range(value: &str) -> Result<(u16, u16), String> {
 }
 
 /// Parses a `HOST:PORT` listen address.
-pub fn listen_addr(value: &str) -> Result<(String, u16), String> {
+pub(crate) fn listen_addr(value: &str) -> Result<(String, u16), String> {
     let bad = || format!("invalid listen address `{value}`: write HOST:PORT, e.g. 127.0.0.1:8080");
     let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
@@ -101,7 +101,7 @@ pub fn listen_addr(value: &str) -> Result<(String, u16), String> {
 }
 
 /// Checks a path that must stay inside its directory: relative, no `..`, not empty.
-pub fn inner_path(value: &str) -> Result<(), String> {
+pub(crate) fn inner_path(value: &str) -> Result<(), String> {
     let escapes = value.split('/').any(|part| part == "..");
     if value.is_empty() || value.starts_with('/') || escapes || value.contains('\0') {
         return Err(format!(
@@ -113,7 +113,7 @@ pub fn inner_path(value: &str) -> Result<(), String> {
 
 /// Checks a storage binding's path under `run/`: an inner path written plainly, since
 /// the pod makes `run/<path>` a symlink (a trailing `/` would make it a directory).
-pub fn binding_path(value: &str) -> Result<(), String> {
+pub(crate) fn binding_path(value: &str) -> Result<(), String> {
     inner_path(value)?;
     if value.split('/').any(|part| part.is_empty() || part == ".") {
         return Err(format!(
@@ -129,7 +129,7 @@ pub fn binding_path(value: &str) -> Result<(), String> {
 }
 
 /// Checks a sha256 written in hex.
-pub fn sha256(value: &str) -> Result<(), String> {
+pub(crate) fn sha256(value: &str) -> Result<(), String> {
     if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
@@ -141,7 +141,7 @@ pub fn sha256(value: &str) -> Result<(), String> {
 
 /// Checks a Kubernetes quantity as `lcc export kubernetes` writes it: a decimal number
 /// and an optional suffix (`250m`, `0.5`, `128Mi`, `1Gi`, `2G`); no exponents, no sign.
-pub fn quantity(value: &str) -> Result<(), String> {
+pub(crate) fn quantity(value: &str) -> Result<(), String> {
     const SUFFIXES: &[&str] = &[
         "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
     ];
@@ -179,7 +179,7 @@ pub fn image(value: &str) -> Result<(), String> {
 }
 
 /// Checks a value from a fixed list.
-pub fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
+pub(crate) fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     if allowed.contains(&value) {
         Ok(())
     } else {
@@ -192,7 +192,10 @@ pub fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
 
 /// The candidate closest to a misspelt `word`, if one is close enough to be a typo
 /// (one edit for words up to 4 characters, two beyond; a swap of neighbours is one).
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = if word.chars().count() <= 4 { 1 } else { 2 };
     candidates
         .into_iter()
@@ -203,7 +206,10 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// `; did you mean `x`?` for a message, or nothing.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     suggest(word, candidates)
         .map(|c| format!("; did you mean `{c}`?"))
         .unwrap_or_default()

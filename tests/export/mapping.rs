@@ -500,7 +500,7 @@ fn strings_survive_yaml_1_1_readers() {
         d = [d for d in docs if d['kind'] == 'Deployment'][0]\n\
         c = d['spec']['template']['spec']['containers'][0]\n\
         print(json.dumps([d['metadata']['name'], c['name'], [e.get('value') for e in c['env']]]))\n";
-    let out = std::process::Command::new("python3")
+    let out = crate::support::tools::python3()
         .args(["-c", script, arg(&file)])
         .output()
         .expect("python3 with PyYAML (kubernetes-validate's dependency)");

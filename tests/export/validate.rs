@@ -3,12 +3,12 @@
 //! the Gateway API objects, for which it has no schema, are checked here by structure.
 
 use super::{arg, docs, export_ok, repo};
+use crate::support::tools::{kubernetes_validate, KUBERNETES_VALIDATE};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 /// The Kubernetes versions checked: the newest schemas of kubernetes-validate 1.37.0
-/// (which `.ci/run` installs) and the minor before.
+/// (see `support::tools`) and the minor before.
 pub const VERSIONS: &[&str] = &["1.37.0", "1.36.0"];
 
 /// Kinds the validator has no schema for, checked by [`gateway_api`].
@@ -26,12 +26,10 @@ pub fn validate(stream: &str) {
         .filter(|d| !GATEWAY_API.contains(&d["kind"].as_str().unwrap_or("")))
         .count();
     for version in VERSIONS {
-        let out = Command::new("kubernetes-validate")
+        let out = kubernetes_validate()
             .args(["--strict", "-k", version, arg(&file)])
             .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run kubernetes-validate ({e}): `pip install kubernetes-validate==1.37.0` (.ci/run does)")
-            });
+            .unwrap_or_else(|e| panic!("cannot run kubernetes-validate: {e}"));
         let report = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -171,10 +169,13 @@ fn the_fixture_exports_are_valid_kubernetes() {
 fn a_missing_validator_is_a_failure_not_a_skip() {
     // The validator must be there: this test is what fails first on a machine
     // without it (`.ci/run` installs it).
-    let out = Command::new("kubernetes-validate")
+    let out = kubernetes_validate()
         .arg("--version")
-        .output();
-    let out = out
-        .expect("kubernetes-validate is not installed: `pip install kubernetes-validate==1.37.0`");
+        .output()
+        .expect("kubernetes-validate runs");
     assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        KUBERNETES_VALIDATE
+    );
 }

@@ -18,6 +18,7 @@ pub mod process;
 pub mod rng;
 pub mod sharing;
 pub mod site;
+pub mod tools;
 
 pub use cluster::Cluster;
 pub use http::{http_get, raw_exchange, status_of};
@@ -134,6 +135,7 @@ fn snap(
         .unwrap()
         .to_string_lossy()
         .into_owned();
+    use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::symlink_metadata(path).expect("stat");
     let m = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
     if meta.file_type().is_symlink() {
@@ -146,6 +148,9 @@ fn snap(
                 target.into_os_string().into_encoded_bytes(),
             ),
         );
+    } else if meta.file_type().is_socket() {
+        // The API's socket: its mode counts, it has no content to read.
+        out.insert(rel, ("socket".into(), m, Vec::new()));
     } else if meta.is_dir() {
         out.insert(rel, ("dir".into(), m, Vec::new()));
         for e in std::fs::read_dir(path).expect("read_dir").flatten() {

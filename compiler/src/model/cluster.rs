@@ -1,0 +1,27 @@
+//! `kind: Cluster`: settings of the whole cluster.
+
+use serde::Deserialize;
+
+/// `kind: Cluster`: settings of the whole cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterDoc {
+    /// Always `Cluster`.
+    pub kind: String,
+    /// Cluster name (default: the directory's name).
+    pub name: Option<String>,
+    /// Entrance listener `HOST:PORT`.
+    pub http: Option<String>,
+    /// `LO-HI` range for run-time ports.
+    pub host_ports: Option<String>,
+    /// The HTTP API's TCP listener (it is always on `.lcc/api.sock`).
+    pub api: Option<ApiDoc>,
+}
+
+/// `Cluster.api`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiDoc {
+    /// `HOST:PORT` for the API over TCP (bearer token required).
+    pub listen: Option<String>,
+}

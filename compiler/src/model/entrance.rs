@@ -1,0 +1,15 @@
+//! `kind: Entrance`: a path on the cluster's http listener to a gateway.
+
+use serde::Deserialize;
+
+/// `kind: Entrance`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntranceDoc {
+    /// `Entrance`.
+    pub kind: String,
+    /// Entrance name.
+    pub name: String,
+    /// The gateway it forwards to.
+    pub gateway: Option<String>,
+}

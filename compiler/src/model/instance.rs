@@ -1,0 +1,43 @@
+//! `kind: Instance`: one named instance of an application.
+
+use super::{BindingDoc, Choice, Env, KubernetesDoc, ProbeDoc, RestartDoc, Words};
+use serde::Deserialize;
+
+/// `kind: Instance` and `kind: InstanceGroup` (which adds `replicas`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceDoc {
+    /// `Instance`.
+    pub kind: String,
+    /// Instance name.
+    pub name: String,
+    /// The application.
+    pub app: Option<String>,
+    /// Desired state.
+    pub state: Option<Choice<StateDoc>>,
+    /// Environment overrides, merged by key over the app's.
+    pub env: Option<Env>,
+    /// Probe override (replaces the app's).
+    pub probe: Option<ProbeDoc>,
+    /// Restart override (replaces the app's).
+    pub restart: Option<RestartDoc>,
+    /// Storage override (replaces the app's).
+    pub storage: Option<Vec<BindingDoc>>,
+    /// Kubernetes overrides (field by field over the app's).
+    pub kubernetes: Option<KubernetesDoc>,
+}
+
+/// Desired state of an Instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateDoc {
+    /// Keep it running.
+    Running,
+    /// Keep it stopped.
+    Stopped,
+}
+
+impl Words for StateDoc {
+    const WHAT: &'static str = "state";
+    const ALL: &'static [&'static str] = &["running", "stopped"];
+}
