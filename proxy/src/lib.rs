@@ -10,6 +10,7 @@ mod conn;
 mod deadline;
 mod entrance;
 mod forward;
+mod gateway;
 mod h1;
 mod headers;
 mod idle;

@@ -1,31 +1,14 @@
 //! The applied routing state built from a config: gateways, entrances and what each
 //! listen address serves. Built whole on each reload and swapped in atomically.
 
-use crate::balancer::{Backend, Balancer};
-use crate::headers::Trusted;
+use crate::balancer::Backend;
+pub(crate) use crate::gateway::GatewayRt;
 use crate::metrics::{Counters, Kind, Metrics};
 use http::HeaderValue;
-use lcc_core::proxy_config::{
-    parse_listen, Cidr, Config, FieldError, GatewayProtocol, GatewayTimeouts,
-};
+use lcc_core::proxy_config::{parse_listen, Config, FieldError, GatewayProtocol};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// A gateway as served: its backends and counters.
-#[derive(Debug)]
-pub(crate) struct GatewayRt {
-    /// Gateway name.
-    pub(crate) name: String,
-    /// Round robin over its backends.
-    pub(crate) balancer: Balancer,
-    /// Traffic through its own listener.
-    pub(crate) counters: Arc<Counters>,
-    /// Its own timeouts, over the proxy's (see [`crate::Limits::for_gateway`]).
-    pub(crate) timeouts: GatewayTimeouts,
-    /// The upstream proxies whose forwarding headers it keeps; `None` when it lists none.
-    pub(crate) trusted: Option<Trusted>,
-}
 
 /// An entrance as served.
 #[derive(Debug)]
@@ -78,36 +61,7 @@ pub(crate) fn build(
     let mut gateways = HashMap::new();
     let mut listeners = Vec::new();
     for (i, gw) in config.gateways.iter().enumerate() {
-        let list = gw
-            .backends
-            .iter()
-            .map(|b| {
-                let backend = old
-                    .get(b)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(Backend::new(b, workers)));
-                backends.insert(b.clone(), backend.clone());
-                backend
-            })
-            .collect();
-        let cidrs = gw
-            .trusted_proxies
-            .iter()
-            .enumerate()
-            .map(|(j, c)| {
-                Cidr::parse(c).map_err(|reason| FieldError {
-                    field: format!("gateways[{i}].trusted_proxies[{j}]"),
-                    reason,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let rt = Arc::new(GatewayRt {
-            name: gw.name.clone(),
-            balancer: Balancer::new(list),
-            counters: metrics.counters(Kind::Gateway, &gw.name),
-            timeouts: gw.timeouts,
-            trusted: (!cidrs.is_empty()).then(|| Trusted::new(cidrs)),
-        });
+        let rt = Arc::new(GatewayRt::new(i, gw, old, &mut backends, metrics, workers)?);
         let addr = listen(&gw.listen, &format!("gateways[{i}].listen"))?;
         let role = match gw.protocol {
             GatewayProtocol::Http => Role::Http(rt.clone()),
