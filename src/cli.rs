@@ -59,6 +59,13 @@ pub enum Command {
         /// Cluster directory (default: `-C` or the current directory).
         dir: Option<PathBuf>,
     },
+    /// List every running cluster on the machine (this user's): name, directory,
+    /// instances ready/total.
+    Ls {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
     /// List the instances and their status.
     Ps {
         /// Output format.

@@ -13,4 +13,5 @@ pub mod pod_state;
 pub mod podspec;
 pub mod protected;
 pub mod proxy_config;
+pub mod registry;
 pub mod status;

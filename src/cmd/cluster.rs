@@ -39,6 +39,51 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `lcc ls`: the running clusters of this user's registry.
+pub fn ls(output: Format) -> anyhow::Result<ExitCode> {
+    let clusters = lcc_core::registry::dir()
+        .map(|r| control::clusters(&r))
+        .unwrap_or_default();
+    if output == Format::Json {
+        let list: Vec<serde_json::Value> = clusters
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.entry.name,
+                    "dir": c.entry.dir,
+                    "socket": c.entry.socket,
+                    "daemonPid": c.entry.pid,
+                    "state": "running",
+                    "ready": c.ready,
+                    "total": c.total,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "clusters": list }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name_w = clusters
+        .iter()
+        .map(|c| c.entry.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    println!("{:<name_w$}  {:<8} {:<7} DIR", "CLUSTER", "STATE", "READY");
+    for c in &clusters {
+        println!(
+            "{:<name_w$}  {:<8} {:<7} {}",
+            c.entry.name,
+            "running",
+            format!("{}/{}", c.ready, c.total),
+            c.entry.dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `lcc completions SHELL`.
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     use clap::CommandFactory;

@@ -32,6 +32,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => site::fetch(&args),
         Command::ServeStatic(args) => site::serve(&args),
         Command::Completions { shell } => cluster::completions(shell),
+        Command::Ls { output } => cluster::ls(output),
         Command::Proxy { config, applied } => {
             lcc_proxy::standalone::serve_until_signalled(config, applied)?;
             Ok(ExitCode::SUCCESS)

@@ -199,6 +199,39 @@ pub fn scale_overrides(layout: &Layout) -> std::collections::BTreeMap<String, u3
     out
 }
 
+/// A cluster of the registry whose daemon runs, with its instances' numbers.
+#[derive(Debug, Clone)]
+pub struct Running {
+    /// Its registry entry.
+    pub entry: lcc_core::registry::Entry,
+    /// Instances, and how many are ready.
+    pub total: usize,
+    /// Ready instances.
+    pub ready: usize,
+}
+
+/// Every cluster of `registry` whose daemon still holds its lock; the entries of daemons
+/// that are gone are removed on the way.
+pub fn clusters(registry: &std::path::Path) -> Vec<Running> {
+    lcc_core::registry::entries(registry)
+        .into_iter()
+        .filter_map(|entry| {
+            let layout = Layout::new(&entry.dir);
+            let live = lock::is_held(&layout) && lock::holder_pid(&layout) == Some(entry.pid);
+            if !live {
+                lcc_core::registry::forget(registry, &entry);
+                return None;
+            }
+            let sts = status::read_all(&layout);
+            Some(Running {
+                total: sts.len(),
+                ready: sts.iter().filter(|s| s.ready).count(),
+                entry,
+            })
+        })
+        .collect()
+}
+
 /// Stops the cluster: SIGTERM to its daemon and wait for it to let go of the lock; with
 /// no daemon (or one that does not stop), stop every pod and the proxy directly.
 pub fn down(layout: &Layout, wait: Duration) -> Result<bool, ControlError> {

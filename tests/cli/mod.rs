@@ -3,6 +3,7 @@
 
 mod cluster;
 mod compile;
+mod ls;
 mod paths;
 mod up;
 mod validate;

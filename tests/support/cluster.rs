@@ -32,6 +32,10 @@ pub struct Cluster {
     ports: PortBlock,
     /// pid -> its start time when seen (None: already gone then).
     seen: Mutex<BTreeMap<i32, Option<u64>>>,
+    /// Its `XDG_RUNTIME_DIR`: the registry of running clusters its daemon joins (`lcc
+    /// ls`), apart from the user's.
+    runtime: PathBuf,
+    _runtime_dir: tempfile::TempDir,
     /// Its test's turn on the machine, held until the cleanup is done.
     _turn: Turn,
 }
@@ -51,10 +55,13 @@ impl Cluster {
 
     fn with_turn(name: &str, turn: Turn) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
+        let runtime_dir = tempfile::tempdir().expect("tempdir");
         let c = Cluster {
             dir,
             ports: ports::block(),
             seen: Default::default(),
+            runtime: runtime_dir.path().to_path_buf(),
+            _runtime_dir: runtime_dir,
             _turn: turn,
         };
         c.write(
@@ -66,6 +73,11 @@ impl Cluster {
             ),
         );
         c
+    }
+
+    /// Makes its daemon join `other`'s registry of running clusters (for `lcc ls`).
+    pub fn share_registry(&mut self, other: &Cluster) {
+        self.runtime = other.runtime.clone();
     }
 
     /// The cluster directory.
@@ -119,6 +131,7 @@ impl Cluster {
             .arg(self.path())
             .args(args)
             .env("NO_COLOR", "1")
+            .env("XDG_RUNTIME_DIR", &self.runtime)
             .env("LCC_UP_TIMEOUT", "60")
             .env("LCC_WAIT_TIMEOUT", "60")
             .env("LCC_DOWN_TIMEOUT", "30");

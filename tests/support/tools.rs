@@ -31,13 +31,13 @@ fn provision() -> &'static Result<Option<PathBuf>, String> {
             return Ok(Some(dir));
         }
         // Another test process may be installing it: one at a time, by a lock file.
-        let lock = std::fs::File::create(dir.with_extension("lock")).map_err(|e| e.to_string())?;
+        let lock = std::fs::File::create(sibling(&dir, "lock")).map_err(|e| e.to_string())?;
         let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| e.to_string())?;
         if dir.join(".complete").exists() {
             return Ok(Some(dir));
         }
-        let tmp = dir.with_extension("partial");
+        let tmp = sibling(&dir, "partial");
         let _ = std::fs::remove_dir_all(&tmp);
         let spec = format!("kubernetes-validate=={KUBERNETES_VALIDATE}");
         let pip = |extra: &[&str]| {
@@ -61,6 +61,13 @@ fn provision() -> &'static Result<Option<PathBuf>, String> {
         std::fs::rename(&tmp, &dir).map_err(|e| e.to_string())?;
         Ok(Some(dir))
     })
+}
+
+/// `DIR.suffix` next to `dir` (`with_extension` would cut the version's `.0`).
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.as_os_str().to_os_string();
+    name.push(format!(".{suffix}"));
+    PathBuf::from(name)
 }
 
 fn installed() -> &'static Option<PathBuf> {

@@ -216,6 +216,7 @@ pub fn run(
     let token = crate::api::token::ensure(&layout)
         .map_err(setup(&layout.api_token().display().to_string()))?;
     let socket = layout.api_socket();
+    let registry = register(&layout, &plan);
     rt.block_on(async move {
         let (tx, rx) = unbounded_channel();
         let api = Arc::new(crate::api::Api::new(
@@ -229,8 +230,32 @@ pub fn run(
         d.main(rx, shutdown).await;
     });
     let _ = std::fs::remove_file(&socket);
+    if let Some((registry, dir)) = registry {
+        lcc_core::registry::unregister(&registry, &dir, std::process::id() as i32);
+    }
     drop(lock);
     Ok(())
+}
+
+/// Enters the cluster in the user's registry of running clusters (`lcc ls`); returns
+/// where, to leave it at the end. Without a registry (no home), nothing.
+fn register(layout: &Layout, plan: &Plan) -> Option<(PathBuf, PathBuf)> {
+    let registry = lcc_core::registry::dir()?;
+    let dir = std::fs::canonicalize(&layout.root).unwrap_or_else(|_| layout.root.clone());
+    let entry = lcc_core::registry::Entry {
+        name: plan.name.clone(),
+        dir: dir.clone(),
+        socket: dir.join(".lcc/api.sock"),
+        pid: std::process::id() as i32,
+        started: lcc_core::events::now_secs(),
+    };
+    if let Err(e) = lcc_core::registry::register(&registry, &entry) {
+        tracing::warn!("cannot register in {}: {e}", registry.display());
+        return None;
+    }
+    // Entries of daemons that are gone (killed) go now.
+    let _ = crate::control::clusters(&registry);
+    Some((registry, dir))
 }
 
 /// The API's TCP address from the plan (checked by the compiler).
