@@ -280,6 +280,20 @@ fn bad_requests_get_clear_4xx_and_change_nothing() {
             400,
             "query parameter tail",
         ),
+        (
+            "GET",
+            "/api/v1/instances/web-1/logs?tail=1000000001",
+            vec![],
+            400,
+            "query parameter tail",
+        ),
+        (
+            "GET",
+            "/api/v1/events?limit=99999999999999999999",
+            vec![],
+            400,
+            "query parameter limit",
+        ),
     ];
     for (method, path, body, status, words) in cases {
         let a = call(&to, method, path, &[], &body);

@@ -58,16 +58,20 @@ fn json(id: u64, ev: &Event) -> serde_json::Value {
     })
 }
 
-/// The numeric value of query parameter `name`, if given.
+/// The largest number a query parameter or `Last-Event-ID` takes (as openapi.json says).
+pub(crate) const MAX_NUMBER: u64 = 1_000_000_000;
+
+/// The numeric value of query parameter `name`, if given: 0 to [`MAX_NUMBER`].
 pub(crate) fn number(query: &[(String, String)], name: &str) -> Result<Option<u64>, Problem> {
     let Some((_, v)) = query.iter().find(|(k, _)| k == name) else {
         return Ok(None);
     };
-    v.parse().map(Some).map_err(|_| {
-        Problem::bad_request(format!(
-            "query parameter {name}: {v:?} is not a non-negative integer"
-        ))
-    })
+    match v.parse::<u64>() {
+        Ok(n) if n <= MAX_NUMBER => Ok(Some(n)),
+        _ => Err(Problem::bad_request(format!(
+            "query parameter {name}: {v:?} is not a whole number from 0 to {MAX_NUMBER}"
+        ))),
+    }
 }
 
 /// The JSON page: events with an id above `since`, at most `limit`.

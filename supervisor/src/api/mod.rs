@@ -98,6 +98,75 @@ pub enum Listener {
     Tcp(tokio::net::TcpListener),
 }
 
+/// A bound listener not yet given to a runtime.
+#[derive(Debug)]
+pub enum Bound {
+    /// See [`Listener::Unix`].
+    Unix(std::os::unix::net::UnixListener),
+    /// See [`Listener::Tcp`].
+    Tcp(std::net::TcpListener),
+}
+
+/// The API's own thread and runtime: it answers while the daemon's loop is busy (a
+/// scale to hundreds of replicas keeps the loop at work for seconds), and the loop never
+/// waits for it.
+#[derive(Debug)]
+pub struct Thread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Thread {
+    /// Serves `listeners` on a thread of its own until [`Thread::stop`].
+    pub fn spawn(listeners: Vec<Bound>, api: Arc<Api>) -> std::io::Result<Thread> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("lcc-api".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    for bound in listeners {
+                        let listener = match bound {
+                            Bound::Unix(l) => l
+                                .set_nonblocking(true)
+                                .and_then(|()| tokio::net::UnixListener::from_std(l))
+                                .map(Listener::Unix),
+                            Bound::Tcp(l) => l
+                                .set_nonblocking(true)
+                                .and_then(|()| tokio::net::TcpListener::from_std(l))
+                                .map(Listener::Tcp),
+                        };
+                        match listener {
+                            Ok(l) => {
+                                tokio::spawn(serve(l, Arc::clone(&api), std::future::pending()));
+                            }
+                            Err(e) => tracing::warn!("api: cannot serve a listener: {e}"),
+                        }
+                    }
+                    let _ = stopped.await;
+                });
+                // A restart still waiting for its stop must not hold the daemon's exit.
+                rt.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(Thread {
+            stop: Some(stop),
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops serving (open streams are cut) and waits for the thread.
+    pub fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// Serves `listener` until `shutdown` completes.
 pub async fn serve(
     listener: Listener,
@@ -181,9 +250,13 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Rep
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            v.trim().parse::<u64>().map_err(|_| {
-                Problem::bad_request(format!("Last-Event-ID: {v:?} is not an event id"))
-            })
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= events::MAX_NUMBER)
+                .ok_or_else(|| {
+                    Problem::bad_request(format!("Last-Event-ID: {v:?} is not an event id"))
+                })
         })
         .transpose()?;
     let body = read_body(req).await?;

@@ -225,9 +225,12 @@ pub fn run(
             tcp_addr(&plan).map(|a| (a, token)),
         ));
         let mut d = Daemon::new(layout, opts, plan, tx);
-        d.serve_api(&api);
+        let api_thread = d.serve_api(&api);
         d.api = Some(api);
         d.main(rx, shutdown).await;
+        if let Some(t) = api_thread {
+            t.stop();
+        }
     });
     let _ = std::fs::remove_file(&socket);
     if let Some((registry, dir)) = registry {
@@ -471,23 +474,21 @@ impl Daemon {
     /// Serves the API on `.lcc/api.sock` (owner only; a socket left by a dead daemon is
     /// replaced: this one holds the lock) and, when the plan asks, on TCP. A listener
     /// that cannot be had is an event; the cluster runs on without it.
-    fn serve_api(&self, api: &Arc<crate::api::Api>) {
+    fn serve_api(&self, api: &Arc<crate::api::Api>) -> Option<crate::api::Thread> {
+        use crate::api::Bound;
         use std::os::unix::fs::PermissionsExt;
         let socket = self.layout.api_socket();
         let _ = std::fs::remove_file(&socket);
         let cluster = format!("cluster/{}", self.plan.name);
         let mut listening = Vec::new();
-        match tokio::net::UnixListener::bind(&socket).and_then(|l| {
+        let mut bound = Vec::new();
+        match std::os::unix::net::UnixListener::bind(&socket).and_then(|l| {
             std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
             Ok(l)
         }) {
             Ok(l) => {
                 listening.push(socket.display().to_string());
-                tokio::spawn(crate::api::serve(
-                    crate::api::Listener::Unix(l),
-                    Arc::clone(api),
-                    std::future::pending(),
-                ));
+                bound.push(Bound::Unix(l));
             }
             Err(e) => self.emit(
                 &cluster,
@@ -496,17 +497,10 @@ impl Daemon {
             ),
         }
         if let Some(addr) = tcp_addr(&self.plan) {
-            match std::net::TcpListener::bind(addr)
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .and_then(tokio::net::TcpListener::from_std)
-            {
+            match std::net::TcpListener::bind(addr) {
                 Ok(l) => {
                     listening.push(format!("http://{addr}"));
-                    tokio::spawn(crate::api::serve(
-                        crate::api::Listener::Tcp(l),
-                        Arc::clone(api),
-                        std::future::pending(),
-                    ));
+                    bound.push(Bound::Tcp(l));
                 }
                 Err(e) => self.emit(
                     &cluster,
@@ -515,8 +509,22 @@ impl Daemon {
                 ),
             }
         }
-        if !listening.is_empty() {
-            self.emit(&cluster, Reason::ApiListening, &listening.join(" and "));
+        if bound.is_empty() {
+            return None;
+        }
+        match crate::api::Thread::spawn(bound, Arc::clone(api)) {
+            Ok(thread) => {
+                self.emit(&cluster, Reason::ApiListening, &listening.join(" and "));
+                Some(thread)
+            }
+            Err(e) => {
+                self.emit(
+                    &cluster,
+                    Reason::ApiFailed,
+                    &format!("no thread for the API: {e}"),
+                );
+                None
+            }
         }
     }
 
