@@ -365,7 +365,14 @@ fn replicas(body: &[u8]) -> Result<u32, Problem> {
     let value = obj
         .get("replicas")
         .ok_or_else(|| Problem::unprocessable("field replicas is missing"))?;
-    match value.as_u64() {
+    // JSON Schema's integer: `3.0` is one too.
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    match whole {
         Some(n) if n <= MAX_REPLICAS => Ok(n as u32),
         Some(n) => Err(Problem::unprocessable(format!(
             "field replicas: {n} is more than {MAX_REPLICAS}"
@@ -516,6 +523,9 @@ mod tests {
             (r#"{"replicas": 0}"#, Ok(0)),
             (r#"{"replicas": -1}"#, Err(422)),
             (r#"{"replicas": 1.5}"#, Err(422)),
+            (r#"{"replicas": 3.0}"#, Ok(3)),
+            (r#"{"replicas": -0.0}"#, Ok(0)),
+            (r#"{"replicas": 1e300}"#, Err(422)),
             (r#"{"replicas": "3"}"#, Err(422)),
             (r#"{"replicas": 1001}"#, Err(422)),
             (r#"{"replica": 3}"#, Err(422)),
