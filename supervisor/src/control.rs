@@ -217,7 +217,9 @@ pub fn clusters(registry: &std::path::Path) -> Vec<Running> {
         .into_iter()
         .filter_map(|entry| {
             let layout = Layout::new(&entry.dir);
-            let live = lock::is_held(&layout) && lock::holder_pid(&layout) == Some(entry.pid);
+            // A daemon killed a moment ago may hold its lock still: waited out briefly.
+            let live = lock::held_by_live_daemon(&layout, Duration::from_secs(2))
+                && lock::holder_pid(&layout) == Some(entry.pid);
             if !live {
                 lcc_core::registry::forget(registry, &entry);
                 return None;
