@@ -154,13 +154,26 @@ pub fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Called after each event is appended (see [`EventLog::on_append`]).
+type Hook = Box<dyn Fn() + Send + Sync>;
+
 /// Appends events to one file.
-#[derive(Debug)]
 pub struct EventLog {
     path: PathBuf,
     /// The file, open for appending since the first event: a start storm emits
     /// thousands, and opening the path for each was a visible share of the daemon's CPU.
     file: std::sync::Mutex<Option<std::fs::File>>,
+    /// Who wants to know of a new line (the API's event streams), at once and without
+    /// polling the file.
+    hook: std::sync::OnceLock<Hook>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventLog {
@@ -169,7 +182,13 @@ impl EventLog {
         EventLog {
             path: path.to_path_buf(),
             file: std::sync::Mutex::new(None),
+            hook: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Calls `hook` after every event appended from now on (one hook per log).
+    pub fn on_append(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.hook.set(Box::new(hook));
     }
 
     /// Ends a torn last line (a writer killed mid-line) so the next event parses.
@@ -199,8 +218,13 @@ impl EventLog {
             reason,
             message: message.to_string(),
         };
-        if let Err(e) = self.append(&ev) {
-            tracing::warn!("cannot append to {}: {e}", self.path.display());
+        match self.append(&ev) {
+            Ok(()) => {
+                if let Some(hook) = self.hook.get() {
+                    hook();
+                }
+            }
+            Err(e) => tracing::warn!("cannot append to {}: {e}", self.path.display()),
         }
     }
 

@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 /// Events per page when `limit` is not given, and at most.
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 10_000;
-/// How often a stream looks for new events.
-const POLL: Duration = Duration::from_millis(250);
 /// A comment after this long without an event keeps proxies from closing the stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -91,41 +89,73 @@ pub(crate) fn page(api: &Api, query: &[(String, String)]) -> Result<serde_json::
 }
 
 /// The live stream, from the event after `after`.
+/// Where a live stream is: the log's bytes read so far and the next line's id.
+struct Tail {
+    path: std::path::PathBuf,
+    offset: u64,
+    next_id: u64,
+    /// Only events after this id are sent.
+    after: u64,
+    /// Wakes when the daemon appends an event.
+    appended: tokio::sync::watch::Receiver<u64>,
+    /// When something was last sent.
+    sent: Instant,
+    first: bool,
+}
+
+impl Tail {
+    /// The next frame: new events, or a keep-alive comment after [`KEEP_ALIVE`] of quiet
+    /// (and at once, so the client sees the stream is open). Between events it sleeps on
+    /// the daemon's word that one was appended (the daemon is the log's one writer); the
+    /// look before each keep-alive is the net.
+    async fn next(&mut self) -> Bytes {
+        loop {
+            // Marked seen before reading: an append during the read wakes the next wait.
+            self.appended.borrow_and_update();
+            let (evs, offset, next_id) = read_from(&self.path, self.offset, self.next_id);
+            self.offset = offset;
+            self.next_id = next_id;
+            let mut text = String::new();
+            for (id, ev) in evs.iter().filter(|(id, _)| *id > self.after) {
+                text.push_str(&format!(
+                    "id: {id}\nevent: event\ndata: {}\n\n",
+                    json(*id, ev)
+                ));
+            }
+            if !text.is_empty() {
+                self.sent = Instant::now();
+                self.first = false;
+                return Bytes::from(text);
+            }
+            if std::mem::take(&mut self.first) || self.sent.elapsed() >= KEEP_ALIVE {
+                self.sent = Instant::now();
+                return Bytes::from_static(b": keep-alive\n\n");
+            }
+            let quiet_until = self.sent + KEEP_ALIVE;
+            tokio::select! {
+                _ = self.appended.changed() => {}
+                _ = tokio::time::sleep_until(quiet_until.into()) => {}
+            }
+        }
+    }
+}
+
+/// The live stream, from the event after `after`.
 pub(crate) fn stream(api: Arc<Api>, after: u64) -> Reply {
-    let path = api.layout.events();
-    let state = (path, 0u64, 1u64, after, Instant::now(), true);
-    let body = futures_util::stream::unfold(
-        state,
-        |(path, offset, id, after, quiet, first)| async move {
-            let (mut offset, mut id, mut quiet) = (offset, id, quiet);
-            if !first {
-                tokio::time::sleep(POLL).await;
-            }
-            loop {
-                let (evs, new_offset, next_id) = read_from(&path, offset, id);
-                offset = new_offset;
-                id = next_id;
-                let mut text = String::new();
-                for (eid, ev) in evs.iter().filter(|(eid, _)| *eid > after) {
-                    text.push_str(&format!(
-                        "id: {eid}\nevent: event\ndata: {}\n\n",
-                        json(*eid, ev)
-                    ));
-                }
-                if !text.is_empty() {
-                    let frame: Result<Frame<Bytes>, std::convert::Infallible> =
-                        Ok(Frame::data(Bytes::from(text)));
-                    return Some((frame, (path, offset, id, after, Instant::now(), false)));
-                }
-                if first || quiet.elapsed() >= KEEP_ALIVE {
-                    quiet = Instant::now();
-                    let frame = Ok(Frame::data(Bytes::from_static(b": keep-alive\n\n")));
-                    return Some((frame, (path, offset, id, after, quiet, false)));
-                }
-                tokio::time::sleep(POLL).await;
-            }
-        },
-    );
+    let tail = Tail {
+        path: api.layout.events(),
+        offset: 0,
+        next_id: 1,
+        after,
+        appended: api.appended.subscribe(),
+        sent: Instant::now(),
+        first: true,
+    };
+    let body = futures_util::stream::unfold(tail, |mut tail| async move {
+        let frame: Result<Frame<Bytes>, std::convert::Infallible> =
+            Ok(Frame::data(tail.next().await));
+        Some((frame, tail))
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")

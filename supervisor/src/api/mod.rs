@@ -60,6 +60,8 @@ pub struct Api {
     tcp: Option<SocketAddr>,
     /// The token TCP requests must carry.
     token: Option<String>,
+    /// Bumped at each event the daemon appends: event streams wait on it.
+    appended: tokio::sync::watch::Sender<u64>,
 }
 
 impl Api {
@@ -76,7 +78,13 @@ impl Api {
             started: Instant::now(),
             tcp,
             token,
+            appended: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The daemon appended an event (called from its loop; wakes the event streams).
+    pub fn event_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The daemon loaded new manifests.
@@ -266,6 +274,11 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Rep
         crate::control::ControlError::NoInstance { .. }
         | crate::control::ControlError::Unknown { .. }
         | crate::control::ControlError::NoGroup { .. } => Problem::not_found(e.to_string()),
+        // The daemon removed the pod between the look and the write (a DELETE racing
+        // another): it is gone, as a look now says.
+        _ if crate::control::resolve(layout, &name).is_err() => Problem::not_found(format!(
+            "no instance or group named {name}: it was just removed"
+        )),
         other => Problem::internal(other.to_string()),
     };
     let reply = match endpoint {

@@ -225,6 +225,8 @@ pub fn run(
             tcp_addr(&plan).map(|a| (a, token)),
         ));
         let mut d = Daemon::new(layout, opts, plan, tx);
+        let streams = Arc::clone(&api);
+        d.events.on_append(move || streams.event_appended());
         let api_thread = d.serve_api(&api);
         d.api = Some(api);
         d.main(rx, shutdown).await;
