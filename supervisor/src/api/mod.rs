@@ -10,6 +10,7 @@ mod events;
 mod logs;
 mod problem;
 mod routes;
+mod statuses;
 pub mod token;
 mod views;
 
@@ -62,6 +63,8 @@ pub struct Api {
     token: Option<String>,
     /// Bumped at each event the daemon appends: event streams wait on it.
     appended: tokio::sync::watch::Sender<u64>,
+    /// The status files, parsed once per change.
+    statuses: statuses::Statuses,
 }
 
 impl Api {
@@ -79,6 +82,7 @@ impl Api {
             tcp,
             token,
             appended: tokio::sync::watch::Sender::new(0),
+            statuses: statuses::Statuses::default(),
         }
     }
 
@@ -283,7 +287,7 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Rep
     };
     let reply = match endpoint {
         Endpoint::Cluster => ok(views::cluster(&api)),
-        Endpoint::Instances => ok(views::instances(&api)),
+        Endpoint::Instances => json_text(StatusCode::OK, views::instances(&api)),
         Endpoint::Instance => {
             crate::control::instance(layout, &name).map_err(control)?;
             let st = lcc_core::status::read(layout, &name)
@@ -348,7 +352,10 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Rep
 }
 
 fn json_reply(status: StatusCode, value: serde_json::Value) -> Reply {
-    let mut text = value.to_string();
+    json_text(status, value.to_string())
+}
+
+fn json_text(status: StatusCode, mut text: String) -> Reply {
     text.push('\n');
     Response::builder()
         .status(status)

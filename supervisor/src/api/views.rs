@@ -2,9 +2,10 @@
 //! daemon writes, the scale overrides, the plan, `proxy.conf`.
 
 use super::Api;
-use lcc_core::status::{self, InstanceStatus, Phase};
+use lcc_core::status::{InstanceStatus, Phase};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Unix seconds as RFC 3339 (UTC, whole seconds).
@@ -48,16 +49,25 @@ pub(crate) fn instance(st: &InstanceStatus) -> Value {
     })
 }
 
-/// Every instance.
-pub(crate) fn instances(api: &Api) -> Value {
-    let list: Vec<Value> = status::read_all(&api.layout).iter().map(instance).collect();
-    json!({ "instances": list })
+/// Every instance, as JSON text: each instance's view is kept rendered (`statuses`).
+pub(crate) fn instances(api: &Api) -> String {
+    let all = api.statuses.all(&api.layout);
+    let mut text = String::with_capacity(all.iter().map(|s| s.json.len() + 1).sum::<usize>() + 16);
+    text.push_str("{\"instances\":[");
+    for (i, s) in all.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&s.json);
+    }
+    text.push_str("]}");
+    text
 }
 
 /// The cluster and its numbers.
 pub(crate) fn cluster(api: &Api) -> Value {
     let plan = api.plan();
-    let sts = status::read_all(&api.layout);
+    let sts = api.statuses.read_all(&api.layout);
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
     for st in &sts {
         *states.entry(st.phase.as_str()).or_default() += 1;
@@ -97,12 +107,12 @@ pub(crate) fn cluster(api: &Api) -> Value {
 pub(crate) fn groups(api: &Api) -> Value {
     let plan = api.plan();
     let overrides = crate::control::scale_overrides(&api.layout);
-    let sts = status::read_all(&api.layout);
+    let sts = api.statuses.read_all(&api.layout);
     let list: Vec<Value> = plan
         .groups
         .iter()
         .map(|g| {
-            let members: Vec<&InstanceStatus> = sts
+            let members: Vec<&Arc<InstanceStatus>> = sts
                 .iter()
                 .filter(|s| s.group.as_deref() == Some(g.name.as_str()))
                 .collect();
@@ -123,7 +133,7 @@ pub(crate) fn groups(api: &Api) -> Value {
 /// Every gateway, with its backends from the last `proxy.conf` and whether each is ready.
 pub(crate) fn gateways(api: &Api) -> Value {
     let plan = api.plan();
-    let sts = status::read_all(&api.layout);
+    let sts = api.statuses.read_all(&api.layout);
     let list: Vec<Value> = plan
         .gateways
         .iter()
