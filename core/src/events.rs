@@ -253,6 +253,72 @@ impl EventLog {
     }
 }
 
+/// A reader of the log that picks up where it left off (`lcc events -f`, `lcc up`, the
+/// API's event stream). Each event comes with its id, its line number in the file: a
+/// garbled line keeps its number, a torn last line is read again next time, and a log
+/// that shrank (replaced) is read again from its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    offset: u64,
+    next_id: u64,
+}
+
+impl Default for Tail {
+    fn default() -> Tail {
+        Tail {
+            offset: 0,
+            next_id: 1,
+        }
+    }
+}
+
+impl Tail {
+    /// A reader from the log's first line.
+    pub fn start() -> Tail {
+        Tail::default()
+    }
+
+    /// A reader from what `path` holds now on: only later lines are read.
+    pub fn at_end(path: &Path) -> Tail {
+        let mut tail = Tail::start();
+        tail.read(path);
+        tail
+    }
+
+    /// The id the next line will get.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// The complete lines appended since the last read, each event with its id.
+    pub fn read(&mut self, path: &Path) -> Vec<(u64, Event)> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(path) else {
+            return Vec::new();
+        };
+        if f.metadata().is_ok_and(|m| m.len() < self.offset) {
+            *self = Tail::start();
+        }
+        let mut buf = Vec::new();
+        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_end(&mut buf).is_err() {
+            return Vec::new();
+        }
+        let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        self.offset += complete as u64;
+        let mut out = Vec::new();
+        for line in buf[..complete]
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            if let Ok(ev) = serde_json::from_slice::<Event>(line) {
+                out.push((self.next_id, ev));
+            }
+            self.next_id += 1;
+        }
+        out
+    }
+}
+
 /// Reads every complete, parsable event of the log at `path` (none if it is missing).
 pub fn read_events(path: &Path) -> Vec<Event> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -270,6 +336,39 @@ pub fn parse_events(text: &str) -> Vec<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tail_reads_what_was_appended_with_line_numbers_as_ids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.jsonl");
+        let line = |msg: &str| {
+            format!(
+                "{{\"time\":1.0,\"object\":\"x\",\"reason\":\"Started\",\"message\":\"{msg}\"}}\n"
+            )
+        };
+        std::fs::write(
+            &path,
+            format!("{}garbled\n{}{{\"torn", line("a"), line("b")),
+        )
+        .expect("write");
+        let mut tail = Tail::start();
+        let ids: Vec<(u64, String)> = tail
+            .read(&path)
+            .into_iter()
+            .map(|(i, e)| (i, e.message))
+            .collect();
+        assert_eq!(ids, vec![(1, "a".into()), (3, "b".into())]);
+        assert!(tail.read(&path).is_empty(), "a torn line waits");
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.truncate(text.len() - 6);
+        text.push_str(&line("c"));
+        std::fs::write(&path, &text).expect("write");
+        assert_eq!(tail.read(&path).first().map(|(i, _)| *i), Some(4));
+        assert_eq!(Tail::at_end(&path).next_id(), 5);
+        // Replaced by a shorter log: read again from its start.
+        std::fs::write(&path, line("d")).expect("write");
+        assert_eq!(tail.read(&path).first().map(|(i, _)| *i), Some(1));
+    }
 
     #[test]
     fn appends_and_reads_back() {

@@ -142,10 +142,7 @@ impl Cidr {
 
     /// True when `ip` is in the block (an IPv4-mapped IPv6 address counts as its IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         let (a, b, bits) = match (self.addr, ip) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
                 (u128::from(a.to_bits()), u128::from(b.to_bits()), 32)

@@ -10,7 +10,7 @@
 use crate::error::Error;
 use crate::files::CONFIG_MAP_MAX;
 use crate::meta::Ctx;
-use crate::vars::{argv_item, literal};
+use crate::vars::literal;
 use crate::workload::{self, PodParts, Workload};
 use crate::{Builder, Phase};
 use base64::Engine;
@@ -117,18 +117,7 @@ pub fn add(
 
     let image = workload::image(ctx, w).unwrap_or(SERVER_IMAGE);
     container.insert("image".into(), json!(image));
-    let vars = workload::known_vars(spec, ports);
-    let translate = |argv: &[String]| -> Value {
-        Value::Array(argv.iter().map(|a| json!(argv_item(a, &vars))).collect())
-    };
-    if w.kube.command.is_some() || w.kube.args.is_some() {
-        if let Some(command) = &w.kube.command {
-            container.insert("command".into(), translate(command));
-        }
-        if let Some(args) = &w.kube.args {
-            container.insert("args".into(), translate(args));
-        }
-    } else {
+    if !workload::kube_argv(w, ports, container) {
         let dir = match &site.root {
             Some(root) => format!("{SITE_DIR}/{root}"),
             None => SITE_DIR.to_string(),

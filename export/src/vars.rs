@@ -5,6 +5,7 @@
 //! files mount for `${LCC_MANIFEST_DIR}`), and every other `$` that
 //! Kubernetes would read is escaped, so the program gets the same bytes as here.
 
+use lcc_compiler::render::{split_refs, ArgPart};
 use std::collections::BTreeMap;
 
 /// Where `LCC_MANIFEST_DIR` points in the container: the `kubernetes.files` mount.
@@ -28,38 +29,18 @@ pub fn literal(value: &str) -> String {
 }
 
 /// A command item: `${NAME}` expands (to its value in `known`, else to `$(NAME)`), the
-/// rest is [`literal`].
+/// rest is [`literal`]. What counts as a reference is the pod's own rule
+/// ([`split_refs`]), so the export and the pod expand the same items.
 pub fn argv_item(item: &str, known: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(item.len());
-    let mut rest = item;
-    while let Some(at) = rest.find("${") {
-        let reference = rest[at + 2..]
-            .find('}')
-            .map(|end| &rest[at + 2..at + 2 + end])
-            .filter(|name| is_var_name(name));
-        let Some(name) = reference else {
-            out.push_str(&literal(&rest[..at + 2]));
-            rest = &rest[at + 2..];
-            continue;
-        };
-        out.push_str(&literal(&rest[..at]));
-        match known.get(name) {
-            Some(value) => out.push_str(&literal(value)),
-            None => out.push_str(&format!("$({name})")),
-        }
-        rest = &rest[at + 3 + name.len()..];
-    }
-    out.push_str(&literal(rest));
-    out
-}
-
-/// `[A-Za-z_][A-Za-z0-9_]*`.
-fn is_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    split_refs(item)
+        .into_iter()
+        .map(|part| match part {
+            ArgPart::Lit(text) => literal(text),
+            ArgPart::Var(name) => known
+                .get(name)
+                .map_or_else(|| format!("$({name})"), |value| literal(value)),
+        })
+        .collect()
 }
 
 /// Milliseconds as whole seconds, rounded up (Kubernetes counts probe and grace

@@ -197,6 +197,29 @@ pub fn image<'a>(ctx: &'a Ctx<'_>, w: &'a Workload<'_>) -> Option<&'a str> {
         .or(w.kube.image.as_deref())
 }
 
+/// The `kubernetes.command`/`args` of the workload into `container`, with the variables
+/// the pod knows expanded; false when it sets neither (the app's own command is used).
+pub(crate) fn kube_argv(
+    w: &Workload<'_>,
+    ports: &BTreeMap<String, u16>,
+    container: &mut Map<String, Value>,
+) -> bool {
+    if w.kube.command.is_none() && w.kube.args.is_none() {
+        return false;
+    }
+    let vars = known_vars(w.spec, ports);
+    let translate = |argv: &[String]| -> Value {
+        Value::Array(argv.iter().map(|a| json!(argv_item(a, &vars))).collect())
+    };
+    if let Some(command) = &w.kube.command {
+        container.insert("command".into(), translate(command));
+    }
+    if let Some(args) = &w.kube.args {
+        container.insert("args".into(), translate(args));
+    }
+    true
+}
+
 /// Image, command and args of a local app's container.
 fn local_container(
     ctx: &Ctx<'_>,
@@ -207,19 +230,13 @@ fn local_container(
     let app = &w.spec.app;
     let image = image(ctx, w).ok_or_else(|| Error::NoImage { app: app.clone() })?;
     container.insert("image".into(), json!(image));
+    if kube_argv(w, ports, container) {
+        return Ok(());
+    }
     let vars = known_vars(w.spec, ports);
     let translate = |argv: &[String]| -> Value {
         Value::Array(argv.iter().map(|a| json!(argv_item(a, &vars))).collect())
     };
-    if w.kube.command.is_some() || w.kube.args.is_some() {
-        if let Some(command) = &w.kube.command {
-            container.insert("command".into(), translate(command));
-        }
-        if let Some(args) = &w.kube.args {
-            container.insert("args".into(), translate(args));
-        }
-        return Ok(());
-    }
     let linux = w.spec.platforms.iter().find(|p| p.os == "linux");
     let platform = linux.ok_or_else(|| Error::NoLinuxCommand { app: app.clone() })?;
     let command = match &platform.run {

@@ -44,10 +44,7 @@ impl Peer {
     /// The peer at `ip`.
     pub(crate) fn new(ip: IpAddr) -> Self {
         // an IPv4-mapped IPv6 peer (a dual-stack listener) is the IPv4 client it maps
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         let forwarded = match ip {
             IpAddr::V4(v4) => format!("for={v4};proto=http"),
             IpAddr::V6(v6) => format!("for=\"[{v6}]\";proto=http"),

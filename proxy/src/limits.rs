@@ -59,11 +59,6 @@ impl Limits {
         let Some(t) = timeouts else {
             return limits;
         };
-        let set = |slot: &mut Duration, ms: Option<u64>| {
-            if let Some(ms) = ms {
-                *slot = Duration::from_millis(ms);
-            }
-        };
         set(&mut limits.header_read_timeout, t.header_read_ms);
         set(&mut limits.connect_timeout, t.connect_ms);
         set(&mut limits.response_timeout, t.response_ms);
@@ -76,18 +71,18 @@ impl Limits {
     /// pooled backend connections (HTTP) and its sessions (TCP).
     pub(crate) fn for_gateway(&self, t: &GatewayTimeouts) -> Limits {
         let mut limits = self.clone();
-        let ms = Duration::from_millis;
-        if let Some(v) = t.connect_ms {
-            limits.connect_timeout = ms(v);
-        }
-        if let Some(v) = t.response_ms {
-            limits.response_timeout = ms(v);
-        }
-        if let Some(v) = t.idle_ms {
-            limits.pool_idle_timeout = ms(v);
-            limits.tcp_idle_timeout = ms(v);
-        }
+        set(&mut limits.connect_timeout, t.connect_ms);
+        set(&mut limits.response_timeout, t.response_ms);
+        set(&mut limits.pool_idle_timeout, t.idle_ms);
+        set(&mut limits.tcp_idle_timeout, t.idle_ms);
         limits
+    }
+}
+
+/// `slot` set to `ms` milliseconds, when a value is given.
+fn set(slot: &mut Duration, ms: Option<u64>) {
+    if let Some(ms) = ms {
+        *slot = Duration::from_millis(ms);
     }
 }
 

@@ -147,14 +147,12 @@ fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<E
 
 /// Prints events as they come, and the URLs once every instance is ready.
 fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomic::AtomicBool) {
-    let mut offset = std::fs::metadata(layout.events())
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let mut tail = events::Tail::at_end(&layout.events());
     let mut announced = false;
     let colour = colour_on();
     loop {
         let finished = done.load(std::sync::atomic::Ordering::SeqCst);
-        for ev in read_new_events(layout, &mut offset) {
+        for (_, ev) in tail.read(&layout.events()) {
             println!("{}", format_event(&ev, colour));
         }
         if !announced && layout.daemon_up().exists() {
@@ -451,25 +449,6 @@ fn logs(
     Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
 }
 
-fn read_new_events(layout: &Layout, offset: &mut u64) -> Vec<events::Event> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(layout.events()) else {
-        return Vec::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    if len < *offset {
-        *offset = 0;
-    }
-    let mut buf = String::new();
-    if f.seek(SeekFrom::Start(*offset)).is_err() || f.read_to_string(&mut buf).is_err() {
-        return Vec::new();
-    }
-    // Only whole lines count; a torn last line is read again next time.
-    let complete = buf.rfind('\n').map_or(0, |i| i + 1);
-    *offset += complete as u64;
-    events::parse_events(&buf[..complete])
-}
-
 fn format_event(ev: &events::Event, colour: bool) -> String {
     let secs = ev.time as u64;
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
@@ -490,9 +469,9 @@ fn format_event(ev: &events::Event, colour: bool) -> String {
 fn events_cmd(dir: &Path, follow: bool) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
     let colour = colour_on();
-    let mut offset = 0;
+    let mut tail = events::Tail::start();
     loop {
-        for ev in read_new_events(&layout, &mut offset) {
+        for (_, ev) in tail.read(&layout.events()) {
             println!("{}", format_event(&ev, colour));
         }
         if !follow {

@@ -210,26 +210,35 @@ pub struct Running {
     pub ready: usize,
 }
 
-/// Every cluster of `registry` whose daemon still holds its lock; the entries of daemons
+/// The entries of `registry` whose daemon still holds its lock; the entries of daemons
 /// that are gone are removed on the way.
-pub fn clusters(registry: &std::path::Path) -> Vec<Running> {
+pub fn live_entries(registry: &std::path::Path) -> Vec<lcc_core::registry::Entry> {
     lcc_core::registry::entries(registry)
         .into_iter()
-        .filter_map(|entry| {
+        .filter(|entry| {
             let layout = Layout::new(&entry.dir);
             // A daemon killed a moment ago may hold its lock still: waited out briefly.
             let live = lock::held_by_live_daemon(&layout, Duration::from_secs(2))
                 && lock::holder_pid(&layout) == Some(entry.pid);
             if !live {
-                lcc_core::registry::forget(registry, &entry);
-                return None;
+                lcc_core::registry::forget(registry, entry);
             }
-            let sts = status::read_all(&layout);
-            Some(Running {
+            live
+        })
+        .collect()
+}
+
+/// Every cluster of `registry` whose daemon runs, with its instances' numbers.
+pub fn clusters(registry: &std::path::Path) -> Vec<Running> {
+    live_entries(registry)
+        .into_iter()
+        .map(|entry| {
+            let sts = status::read_all(&Layout::new(&entry.dir));
+            Running {
                 total: sts.len(),
                 ready: sts.iter().filter(|s| s.ready).count(),
                 entry,
-            })
+            }
         })
         .collect()
 }

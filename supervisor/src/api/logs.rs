@@ -2,7 +2,7 @@
 //! stderr (`tail`, default 100), and with `follow=1` what it writes next, as `lcc logs
 //! -f` shows it.
 
-use super::{events::number, problem::Problem, Reply};
+use super::{number, problem::Problem, Reply};
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;

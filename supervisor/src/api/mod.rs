@@ -265,7 +265,7 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Rep
             v.trim()
                 .parse::<u64>()
                 .ok()
-                .filter(|n| *n <= events::MAX_NUMBER)
+                .filter(|n| *n <= MAX_NUMBER)
                 .ok_or_else(|| {
                     Problem::bad_request(format!("Last-Event-ID: {v:?} is not an event id"))
                 })
@@ -338,7 +338,7 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Rep
         Endpoint::Events if wants_stream => {
             let after = match last_event {
                 Some(id) => id,
-                None => events::number(&query, "since")?.unwrap_or(0),
+                None => number(&query, "since")?.unwrap_or(0),
             };
             events::stream(Arc::clone(&api), after)
         }
@@ -428,6 +428,22 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Problem> {
             Err(too_large())
         }
         Err(e) => Err(Problem::bad_request(format!("cannot read the body: {e}"))),
+    }
+}
+
+/// The largest number a query parameter or `Last-Event-ID` takes (as openapi.json says).
+pub(crate) const MAX_NUMBER: u64 = 1_000_000_000;
+
+/// The numeric value of query parameter `name`, if given: 0 to [`MAX_NUMBER`].
+pub(crate) fn number(query: &[(String, String)], name: &str) -> Result<Option<u64>, Problem> {
+    let Some((_, v)) = query.iter().find(|(k, _)| k == name) else {
+        return Ok(None);
+    };
+    match v.parse::<u64>() {
+        Ok(n) if n <= MAX_NUMBER => Ok(Some(n)),
+        _ => Err(Problem::bad_request(format!(
+            "query parameter {name}: {v:?} is not a whole number from 0 to {MAX_NUMBER}"
+        ))),
     }
 }
 

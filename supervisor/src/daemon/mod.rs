@@ -259,7 +259,7 @@ fn register(layout: &Layout, plan: &Plan) -> Option<(PathBuf, PathBuf)> {
         return None;
     }
     // Entries of daemons that are gone (killed) go now.
-    let _ = crate::control::clusters(&registry);
+    let _ = crate::control::live_entries(&registry);
     Some((registry, dir))
 }
 

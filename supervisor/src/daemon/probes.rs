@@ -321,24 +321,15 @@ impl Daemon {
 
 /// How `spec`'s readiness is judged (see [`effective_probe`]).
 pub(super) fn readiness(spec: &PodSpec) -> Readiness {
-    if let Some(p) = &spec.probe {
-        return Readiness::Probe {
+    match effective_probe(spec) {
+        Some(p) => Readiness::Probe {
             period: Duration::from_millis(p.period_ms),
             initial_delay: Duration::from_millis(p.initial_delay_ms),
-        };
-    }
-    match spec.kind {
-        AppKind::Local => Readiness::UpFor(NO_PROBE_READY_AFTER),
-        _ if spec.interfaces.is_empty() => Readiness::Up,
-        _ => Readiness::Probe {
-            period: DEFAULT_PERIOD,
-            initial_delay: Duration::ZERO,
         },
+        None if spec.kind == AppKind::Local => Readiness::UpFor(NO_PROBE_READY_AFTER),
+        None => Readiness::Up,
     }
 }
-
-/// The period of the probe static and remote apps get when they have none.
-const DEFAULT_PERIOD: Duration = Duration::from_secs(2);
 
 /// The manifest's probe; static and remote apps without one get a TCP connect to their
 /// first interface (as `pod readiness` does).
@@ -352,7 +343,7 @@ pub(super) fn effective_probe(spec: &PodSpec) -> Option<Cow<'_, lcc_compiler::po
             interface: iface.name.clone(),
         },
         initial_delay_ms: 0,
-        period_ms: DEFAULT_PERIOD.as_millis() as u64,
+        period_ms: 2000,
         timeout_ms: 1000,
         failure_threshold: 3,
     }))
