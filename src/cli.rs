@@ -66,6 +66,20 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Serve the web dashboard and the API of every running cluster on the machine
+    /// (this user's) until interrupted.
+    Dashboard {
+        /// Address to listen on; anything but loopback needs --token-file.
+        #[arg(long, default_value = "127.0.0.1:7000")]
+        listen: std::net::SocketAddr,
+        /// Open the dashboard in the desktop's browser (xdg-open).
+        #[arg(long)]
+        open: bool,
+        /// A file (mode 0600) holding the token every API request must carry; the page
+        /// then does not carry it: open the printed URL with `#token=…`.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
+    },
     /// List the instances and their status.
     Ps {
         /// Output format.

@@ -4,13 +4,9 @@
 use crate::support::{self, alive, text, wait_until, Cluster};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// Ports the demo fixes: the entrance listener, then the four gateways.
-const DEMO_PORTS: [u16; 5] = [8080, 9080, 9081, 9082, 9083];
 
 /// An answer: status code, the `X-Instance` header if any, and the body.
 #[derive(Debug)]
@@ -55,52 +51,11 @@ fn get(port: u16, path: &str) -> std::io::Result<Answer> {
     request(port, "GET", path, "")
 }
 
-/// Five ports free right now on 127.0.0.1.
-fn free_ports() -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..5)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().expect("addr").port())
-        .collect()
-}
-
-/// Copies the demo into the cluster's directory, moving its fixed ports to free ones and
-/// its host ports to the cluster's own.
-fn copy_demo(cluster: &Cluster, ports: &[u16]) {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
-    // Not the `.lcc/` a run of the demo in this checkout left there (pods, scale
-    // overrides, deleted instances): the copy starts from the manifests alone.
-    let items: Vec<std::path::PathBuf> = std::fs::read_dir(&demo)
-        .expect("read demo")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n != ".lcc"))
-        .collect();
-    let opts = fs_extra::dir::CopyOptions::new().overwrite(true);
-    fs_extra::copy_items(&items, cluster.path(), &opts).expect("copy demo");
-    assert!(!cluster.path().join(".lcc").exists(), "no state copied");
-    for entry in std::fs::read_dir(cluster.path())
-        .expect("read dir")
-        .flatten()
-    {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            let mut yaml = std::fs::read_to_string(&path).expect("read yaml");
-            for (from, to) in DEMO_PORTS.iter().zip(ports) {
-                yaml = yaml.replace(&from.to_string(), &to.to_string());
-            }
-            yaml = yaml.replace("30000-31999", &cluster.host_ports());
-            std::fs::write(&path, yaml).expect("write yaml");
-        }
-    }
-}
-
 /// The demo, copied and up (`lcc up -d --wait`); its entrance port and gateway ports.
 fn demo_up() -> (Cluster, Vec<u16>) {
     let cluster = Cluster::new("demo");
-    let ports = free_ports();
-    copy_demo(&cluster, &ports);
+    let ports = support::demo::free_ports();
+    support::demo::copy(&cluster, &ports);
     cluster.up();
     // `up --wait` returns once every instance is ready; the proxy applies the
     // proxy.conf naming them a moment later (it reloads on the file's change).
@@ -214,8 +169,8 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
 #[test]
 fn demo_in_the_foreground_prints_urls_and_stops_on_ctrl_c() {
     let cluster = Cluster::new("demo");
-    let ports = free_ports();
-    copy_demo(&cluster, &ports);
+    let ports = support::demo::free_ports();
+    support::demo::copy(&cluster, &ports);
     let out_file = cluster.path().join("up.out");
     let mut up = Command::new(support::lcc_bin())
         .args(["up"])

@@ -14,6 +14,7 @@ mod support;
 mod api;
 mod cli;
 mod daemon;
+mod dashboard;
 mod demo;
 mod export;
 mod faults;

@@ -1,6 +1,7 @@
 //! Dispatch of each subcommand to the module that runs it.
 
 mod cluster;
+mod dashboard;
 mod export;
 mod manifest;
 mod net;
@@ -33,6 +34,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ServeStatic(args) => site::serve(&args),
         Command::Completions { shell } => cluster::completions(shell),
         Command::Ls { output } => cluster::ls(output),
+        Command::Dashboard {
+            listen,
+            open,
+            token_file,
+        } => dashboard::run(listen, open, token_file.as_deref()),
         Command::Proxy { config, applied } => {
             lcc_proxy::standalone::serve_until_signalled(config, applied)?;
             Ok(ExitCode::SUCCESS)

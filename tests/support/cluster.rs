@@ -126,6 +126,14 @@ impl Cluster {
 
     /// Runs `lcc -C DIR ARGS` with a deadline, then records the processes it shows.
     pub fn lcc(&self, args: &[&str]) -> Bounded {
+        let out = run_with_deadline(self.command(args), Duration::from_secs(150));
+        self.observe();
+        out
+    }
+
+    /// The command `lcc -C DIR ARGS` in this cluster's environment (its registry), to
+    /// run as the test needs (`lcc dashboard` runs until killed).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(lcc_bin());
         cmd.arg("-C")
             .arg(self.path())
@@ -135,9 +143,7 @@ impl Cluster {
             .env("LCC_UP_TIMEOUT", "60")
             .env("LCC_WAIT_TIMEOUT", "60")
             .env("LCC_DOWN_TIMEOUT", "30");
-        let out = run_with_deadline(cmd, Duration::from_secs(150));
-        self.observe();
-        out
+        cmd
     }
 
     /// `lcc up -d --wait`, asserting success; returns the time it took.

@@ -9,7 +9,9 @@
 //! a command gets its own through `Command::env` and `Command::current_dir`.
 
 pub mod api;
+pub mod browser;
 pub mod cluster;
+pub mod demo;
 pub mod http;
 pub mod manifest;
 pub mod pod;

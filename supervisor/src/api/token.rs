@@ -32,15 +32,20 @@ pub fn read(layout: &Layout) -> io::Result<String> {
 
 /// A new token, replacing the old one atomically; returns it.
 pub fn rotate(layout: &Layout) -> io::Result<String> {
-    let mut raw = [0u8; BYTES];
-    getrandom::fill(&mut raw).map_err(|e| io::Error::other(e.to_string()))?;
-    let token = hex::encode(raw);
+    let token = generate()?;
     lcc_core::atomic::write_atomic_mode(
         &layout.api_token(),
         format!("{token}\n").as_bytes(),
         0o600,
     )?;
     Ok(token)
+}
+
+/// A new random token (64 hex digits).
+pub fn generate() -> io::Result<String> {
+    let mut raw = [0u8; BYTES];
+    getrandom::fill(&mut raw).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(hex::encode(raw))
 }
 
 /// Whether `given` is `token`, in time that does not depend on where they differ.

@@ -1,0 +1,50 @@
+//! The demo of the README (`examples/demo`) as a test cluster: its manifests copied into
+//! a [`Cluster`]'s directory, its fixed ports moved to free ones.
+
+use super::Cluster;
+use std::net::TcpListener;
+use std::path::Path;
+
+/// Ports the demo fixes: the entrance listener, then the four gateways.
+pub const DEMO_PORTS: [u16; 5] = [8080, 9080, 9081, 9082, 9083];
+
+/// Five ports free right now on 127.0.0.1.
+pub fn free_ports() -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..5)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
+}
+
+/// Copies the demo into the cluster's directory, moving its fixed ports to free ones and
+/// its host ports to the cluster's own.
+pub fn copy(cluster: &Cluster, ports: &[u16]) {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+    // Not the `.lcc/` a run of the demo in this checkout left there (pods, scale
+    // overrides, deleted instances): the copy starts from the manifests alone.
+    let items: Vec<std::path::PathBuf> = std::fs::read_dir(&demo)
+        .expect("read demo")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != ".lcc"))
+        .collect();
+    let opts = fs_extra::dir::CopyOptions::new().overwrite(true);
+    fs_extra::copy_items(&items, cluster.path(), &opts).expect("copy demo");
+    assert!(!cluster.path().join(".lcc").exists(), "no state copied");
+    for entry in std::fs::read_dir(cluster.path())
+        .expect("read dir")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let mut yaml = std::fs::read_to_string(&path).expect("read yaml");
+            for (from, to) in DEMO_PORTS.iter().zip(ports) {
+                yaml = yaml.replace(&from.to_string(), &to.to_string());
+            }
+            yaml = yaml.replace("30000-31999", &cluster.host_ports());
+            std::fs::write(&path, yaml).expect("write yaml");
+        }
+    }
+}
