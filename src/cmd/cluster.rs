@@ -21,6 +21,19 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
         Command::Down { dir: d } => down(d.as_deref().unwrap_or(dir)),
         Command::Daemon { dir } => run_daemon(&dir),
         Command::Ps { output } => ps(dir, output),
+        Command::Logs { .. }
+        | Command::Events { .. }
+        | Command::Start { .. }
+        | Command::Stop { .. }
+        | Command::Restart { .. }
+        | Command::Scale { .. }
+        | Command::Delete { .. }
+        | Command::Storage(_)
+        | Command::Api(_)
+            if !is_cluster(dir) =>
+        {
+            bail!("no cluster in {} (no *.yaml)", dir.display())
+        }
         Command::Logs {
             instance,
             follow,
@@ -33,10 +46,17 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
         Command::Scale { group, replicas } => scale(dir, &group, replicas),
         Command::Delete { instance } => delete(dir, &instance),
         Command::Storage(sub) => storage(dir, sub),
-        Command::Events { follow } => events_cmd(dir, follow),
+        Command::Events { follow, output } => events_cmd(dir, follow, output),
         Command::Api(ApiCommand::Token { rotate }) => api_token(dir, rotate),
         other => bail!("{other:?}: not a cluster command"),
     }
+}
+
+/// Whether `dir` holds a cluster: manifests, or the state of one (`.lcc/`, which
+/// outlives manifests moved away, so its instances can still be listed and stopped).
+fn is_cluster(dir: &Path) -> bool {
+    let manifests = lcc_compiler::manifest_files(dir).is_ok_and(|f| !f.is_empty());
+    manifests || Layout::new(dir).state.exists()
 }
 
 /// `lcc ls`: the running clusters of this user's registry.
@@ -126,10 +146,62 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
             layout.root.display()
         );
     }
+    if !args.force {
+        let taken = taken_listeners(&layout)?;
+        if !taken.is_empty() {
+            eprintln!("{}", lcc_compiler::Diagnostics::new(taken.clone()));
+            let n = taken.len();
+            eprintln!(
+                "\nlcc: nothing started: {n} listen address{} of the cluster {} taken by another program; free {} or start anyway with `lcc up --force` (the proxy serves the rest and takes {} once free)",
+                if n == 1 { "" } else { "es" },
+                if n == 1 { "is" } else { "are" },
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it" } else { "each" },
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
     if args.detach {
-        return up_detached(&layout, &plan, args.wait);
+        let timeout = args
+            .wait_timeout
+            .unwrap_or_else(|| env_secs("LCC_WAIT_TIMEOUT", 60));
+        let wait = args.wait.then_some(Wait {
+            timeout,
+            force: args.force,
+        });
+        return up_detached(&layout, &plan, wait);
     }
     up_foreground(&layout, &plan)
+}
+
+/// How `lcc up -d --wait` waits.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    /// At most this long.
+    timeout: Duration,
+    /// `--force`: a listen address taken does not fail the wait (it is served later).
+    force: bool,
+}
+
+/// Every fixed listen address of the cluster that another program holds, as a
+/// diagnostic at its place in the manifests.
+fn taken_listeners(layout: &Layout) -> anyhow::Result<Vec<lcc_compiler::Diagnostic>> {
+    let listeners =
+        lcc_compiler::fixed_listeners(&layout.root).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let mut out = Vec::new();
+    for l in listeners {
+        let Some(way) = lcc_supervisor::listen_check::in_the_way(layout, &l.listen) else {
+            continue;
+        };
+        let who = way.holder.map_or(
+            "another program (not visible to this user)".to_string(),
+            |h| h.to_string(),
+        );
+        let mut d = l.place;
+        d.message = format!("{} is taken by {who}", l.listen);
+        out.push(d);
+    }
+    Ok(out)
 }
 
 fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<ExitCode> {
@@ -192,9 +264,15 @@ fn print_urls(plan: &lcc_compiler::Plan) {
     let _ = std::io::stdout().flush();
 }
 
-fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow::Result<ExitCode> {
+fn up_detached(
+    layout: &Layout,
+    plan: &lcc_compiler::Plan,
+    wait: Option<Wait>,
+) -> anyhow::Result<ExitCode> {
     lcc_core::layout::make_private_dir(&layout.state)?;
     let _ = std::fs::remove_file(layout.daemon_up());
+    // the events of this run only: an instance that gives up ends the wait at once
+    let mut tail = events::Tail::at_end(&layout.events());
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -240,11 +318,26 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
     };
     control::wait_for(layout, &names, deadline, started);
     println!("cluster {} is up: daemon pid {pid}", plan.name);
-    if !wait {
+    let Some(wait) = wait else {
         return Ok(ExitCode::SUCCESS);
-    }
-    let deadline = Instant::now() + env_secs("LCC_WAIT_TIMEOUT", 120);
+    };
+    let deadline = Instant::now() + wait.timeout;
+    // instance -> why it gave up, from its `Failed` event
+    let mut gave_up_events: std::collections::BTreeMap<String, String> = Default::default();
     loop {
+        for (_, ev) in tail.read(&layout.events()) {
+            if ev.reason == events::Reason::Failed {
+                if let Some(name) = ev.object.strip_prefix("instance/") {
+                    gave_up_events.insert(name.to_string(), ev.message);
+                }
+            }
+        }
+        let busy = match wait.force {
+            true => Vec::new(),
+            false => lcc_core::proxy_listeners::Listeners::read(&layout.proxy_listeners())
+                .map(|l| l.busy)
+                .unwrap_or_default(),
+        };
         let sts = status::read_all(layout);
         let pending: Vec<&InstanceStatus> = sts
             .iter()
@@ -259,15 +352,33 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
             print_urls(plan);
             return Ok(ExitCode::SUCCESS);
         }
-        let gave_up = pending
-            .iter()
-            .any(|s| matches!(s.phase, Phase::Failed | Phase::Exited));
+        let gave_up = !gave_up_events.is_empty()
+            || !busy.is_empty()
+            || pending
+                .iter()
+                .any(|s| matches!(s.phase, Phase::Failed | Phase::Exited));
         if gave_up || Instant::now() >= deadline {
             eprintln!("lcc: not ready{}:", if gave_up { "" } else { " in time" });
-            for s in pending {
-                eprintln!("  {} {}", s.instance, s.phase.as_str());
+            for (name, why) in &gave_up_events {
+                eprintln!("  {name} Failed: {why}");
             }
-            if proxy_behind() {
+            for s in pending
+                .iter()
+                .filter(|s| !gave_up_events.contains_key(&s.instance))
+            {
+                let exit = s
+                    .exit_code
+                    .filter(|_| matches!(s.phase, Phase::Failed | Phase::Exited))
+                    .map_or(String::new(), |c| format!(" (last exit code {c})"));
+                eprintln!("  {} {}{exit}", s.instance, s.phase.as_str());
+            }
+            for b in &busy {
+                eprintln!(
+                    "  listener {}; the proxy serves the rest and takes it once free",
+                    b.describe()
+                );
+            }
+            if proxy_behind() && busy.is_empty() {
                 let log = layout.proxy_log();
                 eprintln!(
                     "  proxy: not serving the last proxy.conf (see {})",
@@ -333,6 +444,9 @@ fn colour_on() -> bool {
 }
 
 fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
+    if !is_cluster(dir) {
+        bail!("no cluster in {} (no *.yaml)", dir.display());
+    }
     let layout = Layout::new(dir);
     let sts = status::read_all(&layout);
     let scale = control::scale_overrides(&layout);
@@ -466,13 +580,16 @@ fn format_event(ev: &events::Event, colour: bool) -> String {
     )
 }
 
-fn events_cmd(dir: &Path, follow: bool) -> anyhow::Result<ExitCode> {
+fn events_cmd(dir: &Path, follow: bool, output: Format) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
     let colour = colour_on();
     let mut tail = events::Tail::start();
     loop {
         for (_, ev) in tail.read(&layout.events()) {
-            println!("{}", format_event(&ev, colour));
+            match output {
+                Format::Json => println!("{}", serde_json::to_string(&ev)?),
+                Format::Table => println!("{}", format_event(&ev, colour)),
+            }
         }
         if !follow {
             return Ok(ExitCode::SUCCESS);

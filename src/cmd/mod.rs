@@ -33,8 +33,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ServeStatic(args) => site::serve(&args),
         Command::Completions { shell } => cluster::completions(shell),
         Command::Ls { output } => cluster::ls(output),
-        Command::Proxy { config, applied } => {
-            lcc_proxy::standalone::serve_until_signalled(config, applied)?;
+        Command::Proxy {
+            config,
+            applied,
+            listeners,
+        } => {
+            lcc_proxy::standalone::serve_until_signalled(config, applied, listeners)?;
             Ok(ExitCode::SUCCESS)
         }
         other => cluster::run(&cluster_dir, other),
