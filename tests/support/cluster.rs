@@ -126,6 +126,12 @@ impl Cluster {
 
     /// Runs `lcc -C DIR ARGS` with a deadline, then records the processes it shows.
     pub fn lcc(&self, args: &[&str]) -> Bounded {
+        self.lcc_with(args, &[])
+    }
+
+    /// [`Cluster::lcc`] with more environment variables (a daemon started by it
+    /// inherits them, e.g. `LCC_PROXY_BIN`).
+    pub fn lcc_with(&self, args: &[&str], env: &[(&str, &str)]) -> Bounded {
         let mut cmd = Command::new(lcc_bin());
         cmd.arg("-C")
             .arg(self.path())
@@ -134,7 +140,8 @@ impl Cluster {
             .env("XDG_RUNTIME_DIR", &self.runtime)
             .env("LCC_UP_TIMEOUT", "60")
             .env("LCC_WAIT_TIMEOUT", "60")
-            .env("LCC_DOWN_TIMEOUT", "30");
+            .env("LCC_DOWN_TIMEOUT", "30")
+            .envs(env.iter().copied());
         let out = run_with_deadline(cmd, Duration::from_secs(150));
         self.observe();
         out

@@ -250,6 +250,7 @@ impl Daemon {
             Reason::Exited,
             &format!("process ended, exit code {code}"),
         );
-        self.ended(name, exit, "exited".to_string());
+        // the Failed and BackOff events name the exit, so `lcc up --wait` can tell why
+        self.ended(name, exit, format!("exit code {code}"));
     }
 }
