@@ -32,7 +32,7 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
         | Command::Api(_)
             if !is_cluster(dir) =>
         {
-            bail!("no cluster in {} (no *.yaml)", dir.display())
+            bail!(no_cluster(dir))
         }
         Command::Logs {
             instance,
@@ -57,6 +57,16 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
 fn is_cluster(dir: &Path) -> bool {
     let manifests = lcc_compiler::manifest_files(dir).is_ok_and(|f| !f.is_empty());
     manifests || Layout::new(dir).state.exists()
+}
+
+/// The error of a cluster command run outside a cluster, naming the directory in full
+/// (`-C DIR` made it the current one, so `dir` is `.`).
+fn no_cluster(dir: &Path) -> String {
+    let shown = std::path::absolute(dir)
+        .ok()
+        .map(|p| p.components().collect::<std::path::PathBuf>())
+        .unwrap_or_else(|| dir.to_path_buf());
+    format!("no cluster in {} (no *.yaml)", shown.display())
 }
 
 /// `lcc ls`: the running clusters of this user's registry.
@@ -445,7 +455,7 @@ fn colour_on() -> bool {
 
 fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
     if !is_cluster(dir) {
-        bail!("no cluster in {} (no *.yaml)", dir.display());
+        bail!(no_cluster(dir));
     }
     let layout = Layout::new(dir);
     let sts = status::read_all(&layout);
