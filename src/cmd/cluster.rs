@@ -184,6 +184,11 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
     up_foreground(&layout, &plan)
 }
 
+/// How long `lcc up --wait` gives a listen address the proxy cannot bind, held by no
+/// visible program, before it counts as not coming: longer than the proxy's longest
+/// retry delay (5 s).
+const BUSY_UNNAMED: Duration = Duration::from_secs(6);
+
 /// How `lcc up -d --wait` waits.
 #[derive(Debug, Clone, Copy)]
 struct Wait {
@@ -334,6 +339,8 @@ fn up_detached(
     let deadline = Instant::now() + wait.timeout;
     // instance -> why it gave up, from its `Failed` event
     let mut gave_up_events: std::collections::BTreeMap<String, String> = Default::default();
+    // listen address -> since when the proxy has said it cannot bind it
+    let mut busy_since: std::collections::HashMap<String, Instant> = Default::default();
     loop {
         for (_, ev) in tail.read(&layout.events()) {
             if ev.reason == events::Reason::Failed {
@@ -348,6 +355,24 @@ fn up_detached(
                 .map(|l| l.busy)
                 .unwrap_or_default(),
         };
+        // A listener taken by a program named is an outcome; one whose holder is not
+        // visible may be a moment's overlap (a proxy being replaced), so it counts once
+        // it has lasted past the proxy's longest retry delay.
+        busy_since.retain(|addr, _| busy.iter().any(|b| &b.listen == addr));
+        for b in &busy {
+            busy_since
+                .entry(b.listen.clone())
+                .or_insert_with(Instant::now);
+        }
+        let busy: Vec<_> = busy
+            .into_iter()
+            .filter(|b| {
+                b.holder.is_some()
+                    || busy_since
+                        .get(&b.listen)
+                        .is_some_and(|t| t.elapsed() >= BUSY_UNNAMED)
+            })
+            .collect();
         let sts = status::read_all(layout);
         let pending: Vec<&InstanceStatus> = sts
             .iter()
