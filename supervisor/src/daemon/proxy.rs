@@ -280,3 +280,36 @@ fn last_line(log: &Path, from: u64) -> Option<String> {
         .rfind(|l| !l.is_empty())
         .map(String::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_is_the_last_one_written_since_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("proxy.log");
+        let earlier = "lcc-proxy: an earlier run's last words\n";
+        // (what the run wrote after `earlier`) -> its last line
+        let cases: &[(&str, Option<&str>)] = &[
+            ("", None),
+            ("\n\n", None),
+            ("one\n", Some("one")),
+            ("one\ntwo", Some("two")),
+            (
+                "INFO serving\nlcc-proxy: proxy.conf: bad\n\n  \n",
+                Some("lcc-proxy: proxy.conf: bad"),
+            ),
+        ];
+        for (run, want) in cases {
+            std::fs::write(&log, format!("{earlier}{run}")).unwrap();
+            let got = last_line(&log, earlier.len() as u64);
+            assert_eq!(got.as_deref(), *want, "{run:?}");
+        }
+        let long = format!("{}\n", "x".repeat(10_000));
+        std::fs::write(&log, format!("{earlier}{long}")).unwrap();
+        let got = last_line(&log, 0).unwrap();
+        assert_eq!(got.len() as u64, LAST_LINE_BYTES - 1, "bounded");
+        assert_eq!(last_line(&dir.path().join("absent.log"), 0), None);
+    }
+}
