@@ -8,6 +8,7 @@ use lcc_core::layout::Layout;
 use lcc_core::pod_state::PodState;
 use lcc_core::protected::Protected;
 use lcc_core::status::{self, InstanceStatus, Phase};
+use lcc_supervisor::up_wait::{Outcome, Seen, UpWait};
 use lcc_supervisor::{control, daemon, lock, storage};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -184,11 +185,6 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
     up_foreground(&layout, &plan)
 }
 
-/// How long `lcc up --wait` gives a listen address the proxy cannot bind, held by no
-/// visible program, before it counts as not coming: longer than the proxy's longest
-/// retry delay (5 s).
-const BUSY_UNNAMED: Duration = Duration::from_secs(6);
-
 /// How `lcc up -d --wait` waits.
 #[derive(Debug, Clone, Copy)]
 struct Wait {
@@ -337,92 +333,57 @@ fn up_detached(
         return Ok(ExitCode::SUCCESS);
     };
     let deadline = Instant::now() + wait.timeout;
-    // instance -> why it gave up, from its `Failed` event
-    let mut gave_up_events: std::collections::BTreeMap<String, String> = Default::default();
-    // listen address -> since when the proxy has said it cannot bind it
-    let mut busy_since: std::collections::HashMap<String, Instant> = Default::default();
+    let mut up_wait = UpWait::new(wait.force);
     loop {
-        for (_, ev) in tail.read(&layout.events()) {
-            if ev.reason == events::Reason::Failed {
-                if let Some(name) = ev.object.strip_prefix("instance/") {
-                    gave_up_events.insert(name.to_string(), ev.message);
-                }
-            }
-        }
-        let busy = match wait.force {
-            true => Vec::new(),
-            false => lcc_core::proxy_listeners::Listeners::read(&layout.proxy_listeners())
-                .map(|l| l.busy)
-                .unwrap_or_default(),
-        };
-        // A listener taken by a program named is an outcome; one whose holder is not
-        // visible may be a moment's overlap (a proxy being replaced), so it counts once
-        // it has lasted past the proxy's longest retry delay.
-        busy_since.retain(|addr, _| busy.iter().any(|b| &b.listen == addr));
-        for b in &busy {
-            busy_since
-                .entry(b.listen.clone())
-                .or_insert_with(Instant::now);
-        }
-        let busy: Vec<_> = busy
+        let failed = tail
+            .read(&layout.events())
             .into_iter()
-            .filter(|b| {
-                b.holder.is_some()
-                    || busy_since
-                        .get(&b.listen)
-                        .is_some_and(|t| t.elapsed() >= BUSY_UNNAMED)
+            .filter(|(_, ev)| ev.reason == events::Reason::Failed)
+            .filter_map(|(_, ev)| {
+                let name = ev.object.strip_prefix("instance/")?.to_string();
+                Some((name, ev.message))
             })
             .collect();
-        let sts = status::read_all(layout);
-        let pending: Vec<&InstanceStatus> = sts
-            .iter()
-            .filter(|s| s.desired == PodState::Running && !s.ready)
-            .collect();
+        let busy = lcc_core::proxy_listeners::Listeners::read(&layout.proxy_listeners())
+            .map(|l| l.busy)
+            .unwrap_or_default();
+        let statuses = status::read_all(layout);
+        let now = Instant::now();
+        let seen = Seen {
+            statuses: &statuses,
+            failed,
+            busy,
+            now,
+            timed_out: now >= deadline,
+        };
         // Ready also means reachable: the gateways must serve the ready instances, so
         // the proxy must have applied the proxy.conf written for them (the daemon writes
         // it before the statuses that made them ready).
-        // (hashing proxy.conf only once the instances are ready: this loop polls)
-        let proxy_behind = || !proxy_current(layout, plan);
-        if pending.is_empty() && !proxy_behind() {
-            print_urls(plan);
-            return Ok(ExitCode::SUCCESS);
+        match up_wait.look(seen, || proxy_current(layout, plan)) {
+            Outcome::Waiting => std::thread::sleep(Duration::from_millis(50)),
+            Outcome::Ready => {
+                print_urls(plan);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Outcome::NotReady {
+                in_time,
+                lines,
+                proxy_behind,
+            } => {
+                eprintln!("lcc: not ready{}:", if in_time { "" } else { " in time" });
+                for line in lines {
+                    eprintln!("  {line}");
+                }
+                if proxy_behind {
+                    let log = layout.proxy_log();
+                    eprintln!(
+                        "  proxy: not serving the last proxy.conf (see {})",
+                        log.display()
+                    );
+                }
+                return Ok(ExitCode::from(1));
+            }
         }
-        let gave_up = !gave_up_events.is_empty()
-            || !busy.is_empty()
-            || pending
-                .iter()
-                .any(|s| matches!(s.phase, Phase::Failed | Phase::Exited));
-        if gave_up || Instant::now() >= deadline {
-            eprintln!("lcc: not ready{}:", if gave_up { "" } else { " in time" });
-            for (name, why) in &gave_up_events {
-                eprintln!("  {name} Failed: {why}");
-            }
-            for s in pending
-                .iter()
-                .filter(|s| !gave_up_events.contains_key(&s.instance))
-            {
-                let exit = s
-                    .exit_code
-                    .filter(|_| matches!(s.phase, Phase::Failed | Phase::Exited))
-                    .map_or(String::new(), |c| format!(" (last exit code {c})"));
-                eprintln!("  {} {}{exit}", s.instance, s.phase.as_str());
-            }
-            for b in &busy {
-                eprintln!(
-                    "  listener {}; the proxy serves the rest and takes it once free",
-                    b.describe()
-                );
-            }
-            if proxy_behind() && busy.is_empty() {
-                let log = layout.proxy_log();
-                eprintln!(
-                    "  proxy: not serving the last proxy.conf (see {})",
-                    log.display()
-                );
-            }
-            return Ok(ExitCode::from(1));
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -19,4 +19,5 @@ pub(crate) mod reaper;
 pub(crate) mod reconcile;
 pub(crate) mod restart;
 pub mod storage;
+pub mod up_wait;
 pub(crate) mod watch;
