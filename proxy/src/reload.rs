@@ -97,8 +97,9 @@ impl Reloader {
         reloader.last_seen = Some(text);
         let (_, failed) = reloader.apply(&parsed)?;
         reloader.note_busy(failed);
-        reloader.mark_applied();
+        // before the marker: whoever sees the config applied sees its listeners too
         reloader.write_listeners();
+        reloader.mark_applied();
         Ok(reloader)
     }
 
@@ -150,8 +151,8 @@ impl Reloader {
             tracing::info!("reloaded {}: {line}", self.path.display());
         }
         self.note_busy(failed);
-        self.mark_applied();
         self.write_listeners();
+        self.mark_applied();
     }
 
     /// Records the addresses that could not be bound this time: a newly taken one is

@@ -347,6 +347,8 @@ fn up_detached(
         let busy = lcc_core::proxy_listeners::Listeners::read(&layout.proxy_listeners())
             .map(|l| l.busy)
             .unwrap_or_default();
+        // with --force, the ready cluster still says what it is without
+        let unserved: Vec<String> = busy.iter().map(|b| b.describe()).collect();
         let statuses = status::read_all(layout);
         let now = Instant::now();
         let seen = Seen {
@@ -363,6 +365,9 @@ fn up_detached(
             Outcome::Waiting => std::thread::sleep(Duration::from_millis(50)),
             Outcome::Ready => {
                 print_urls(plan);
+                for b in unserved {
+                    eprintln!("lcc: warning: listener {b}; the proxy takes it once free");
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             Outcome::NotReady {

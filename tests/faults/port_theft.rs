@@ -283,6 +283,15 @@ fn up_force_with_a_gateway_port_taken_comes_up_degraded_and_recovers() {
         out.err(),
         c.dump()
     );
+    // ready, with a word on what is not served yet
+    assert_eq!(
+        out.err(),
+        format!(
+            "lcc: warning: listener 127.0.0.1:{gw} is taken by pid {} ({}); the proxy takes it once free\n",
+            squatter.pid,
+            squatter.command()
+        )
+    );
     assert!(c.ready("web"));
     assert!(serves(c.http(), "/entrances/web/"), "the entrance answers");
     let busy = format!("127.0.0.1:{gw} is taken by pid {}", squatter.pid);
