@@ -1,5 +1,7 @@
 //! Live reload: file-system events on the config's directory (so a rename into place is
 //! seen), a poll that backs them up, and SIGHUP all lead to parse -> validate -> diff -> apply.
+//! Listen addresses that cannot be bound are applied again on the schedule of
+//! [`crate::busy`], and reported in the `--listeners` file.
 
 use crate::balancer::Backend;
 use crate::busy::Retry;
