@@ -141,6 +141,9 @@ pub enum Command {
         /// Keep following new events.
         #[arg(short, long)]
         follow: bool,
+        /// Output format: a table, or one JSON object per line (as in events.jsonl).
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
     },
     /// The cluster's HTTP API (docs/api.md).
     #[command(subcommand)]
@@ -160,6 +163,9 @@ pub enum Command {
         /// After each config applied, write the SHA-256 of its bytes here.
         #[arg(long, value_name = "FILE")]
         applied: Option<PathBuf>,
+        /// Write the listen addresses served and those that cannot be bound yet here.
+        #[arg(long, value_name = "FILE")]
+        listeners: Option<PathBuf>,
     },
     /// Run the daemon in the foreground (used by `lcc up`; not for direct use).
     #[command(hide = true)]
@@ -287,9 +293,18 @@ pub struct UpArgs {
     /// Return once the pods are started, leaving the daemon running.
     #[arg(short, long)]
     pub detach: bool,
-    /// With `-d`: return once every instance is ready.
+    /// With `-d`: return once every instance is ready and served, or exit 1 as soon as
+    /// one cannot become ready (a Failed instance, a listen address taken).
     #[arg(long)]
     pub wait: bool,
+    /// With `--wait`: how long to wait at most, e.g. `90s`, `2m` (default 60s, or
+    /// `$LCC_WAIT_TIMEOUT` seconds).
+    #[arg(long, value_name = "D", requires = "wait", value_parser = duration)]
+    pub wait_timeout: Option<std::time::Duration>,
+    /// Start even when a listen address of the cluster is taken by another program: the
+    /// proxy serves the rest and takes that address once it is free.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `lcc storage` subcommands.
@@ -338,4 +353,9 @@ pub enum Format {
 /// manifest name rule before it is joined to any path (clap exits 2 with the rule).
 fn object_name(value: &str) -> Result<String, String> {
     lcc_compiler::rules::name(value).map(|()| value.to_string())
+}
+
+/// A duration as manifests write them (`500ms`, `90s`, `2m`).
+fn duration(value: &str) -> Result<std::time::Duration, String> {
+    lcc_compiler::rules::duration(value).map(std::time::Duration::from_millis)
 }

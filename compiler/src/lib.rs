@@ -9,6 +9,7 @@
 mod check;
 mod de;
 mod diag;
+mod listeners;
 mod load;
 pub mod model;
 mod plan;
@@ -23,6 +24,7 @@ mod storage;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};
+pub use listeners::{fixed_listeners, Listener};
 pub use load::{load_cluster, load_files, manifest_files, Counts};
 pub use plan::{
     EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,

@@ -214,7 +214,7 @@ fn io_error(path: &Path, message: String) -> Diagnostics {
 }
 
 /// Reads each file; unreadable ones become diagnostics.
-fn read_sources(files: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
+pub(crate) fn read_sources(files: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
     for path in files {
@@ -280,7 +280,7 @@ fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Box<Diagnostic> {
 /// Parses every document of every source into objects. The flag is false when a
 /// syntax or structure error means some objects may be missing, so that checks
 /// across objects would only add noise.
-fn parse_objects(sources: &[Source], rep: &mut Reporter<'_>) -> (Vec<Object>, bool) {
+pub(crate) fn parse_objects(sources: &[Source], rep: &mut Reporter<'_>) -> (Vec<Object>, bool) {
     let mut objects = Vec::new();
     let mut clean = true;
     for (file, source) in sources.iter().enumerate() {

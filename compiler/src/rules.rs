@@ -50,7 +50,7 @@ pub(crate) fn env_name(value: &str) -> Result<(), String> {
 }
 
 /// Parses a duration: a whole number followed by `ms`, `s`, `m` or `h`; in milliseconds.
-pub(crate) fn duration(value: &str) -> Result<u64, String> {
+pub fn duration(value: &str) -> Result<u64, String> {
     let bad = || {
         format!("invalid duration `{value}`: write a whole number followed by ms, s, m or h (e.g. 500ms, 2s, 1m)")
     };

@@ -57,6 +57,11 @@ pub enum Reason {
     NotReady,
     /// A pod without a usable spec was moved aside, or one no manifest wants removed.
     Orphaned,
+    /// A listen address the proxy could not bind is served now.
+    ListenerBound,
+    /// A listen address of the proxy is taken by another program: the proxy serves the
+    /// others and retries it.
+    ListenerBusy,
     /// `.lcc/pods/<name>` is taken by something that is not lcc's pod.
     PodDirOccupied,
     /// An interface's port changed between runs.
@@ -131,12 +136,16 @@ impl Reason {
                 | Reason::StopFailed
                 | Reason::ProxyFailed
                 | Reason::PodDirOccupied
+                | Reason::ListenerBusy
         )
     }
 
     /// Whether it reports progress (shown in green).
     pub fn is_progress(self) -> bool {
-        matches!(self, Reason::Ready | Reason::Started)
+        matches!(
+            self,
+            Reason::Ready | Reason::Started | Reason::ListenerBound
+        )
     }
 }
 

@@ -149,6 +149,11 @@ impl Layout {
     pub fn proxy_applied(&self) -> PathBuf {
         self.state.join("proxy.applied")
     }
+    /// `.lcc/proxy.listeners`: the listen addresses the proxy serves and those it
+    /// cannot bind ([`crate::proxy_listeners`]).
+    pub fn proxy_listeners(&self) -> PathBuf {
+        self.state.join("proxy.listeners")
+    }
     /// `proxy.pid`: `PID STARTTIME` of the running lcc-proxy.
     pub fn proxy_pid(&self) -> PathBuf {
         self.state.join("proxy.pid")

@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod events;
+pub mod holder;
 pub mod layout;
 pub mod log;
 pub mod ownership;
@@ -13,5 +14,6 @@ pub mod pod_state;
 pub mod podspec;
 pub mod protected;
 pub mod proxy_config;
+pub mod proxy_listeners;
 pub mod registry;
 pub mod status;

@@ -5,6 +5,7 @@ mod affinity;
 mod applied;
 mod balancer;
 mod body;
+mod busy;
 mod clock;
 mod conn;
 mod deadline;

@@ -164,11 +164,9 @@ impl Registry {
         changes
     }
 
-    /// Tells every listener to stop, without waiting for their connections.
-    pub(crate) fn stop_all(&mut self) {
-        for (_, open) in self.open.drain() {
-            let _ = open.stop.send(true);
-        }
+    /// The addresses listened on.
+    pub(crate) fn addresses(&self) -> Vec<SocketAddr> {
+        self.open.keys().copied().collect()
     }
 
     /// Closes every listener and waits for their connections to drain (bounded).

@@ -1,17 +1,23 @@
 //! Live reload: file-system events on the config's directory (so a rename into place is
 //! seen), a poll that backs them up, and SIGHUP all lead to parse -> validate -> diff -> apply.
+//! Listen addresses that cannot be bound are applied again on the schedule of
+//! [`crate::busy`], and reported in the `--listeners` file.
 
 use crate::balancer::Backend;
+use crate::busy::Retry;
 use crate::conn::Shared;
 use crate::listeners::{BindError, Registry};
 use crate::routes;
 use crate::server::ProxyError;
 use lcc_core::proxy_config::{self as config, ConfigError};
+use lcc_core::proxy_listeners::{Busy, Listeners};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// Watches the directory holding `path` and sends a nudge on every event about the file
@@ -44,8 +50,15 @@ pub(crate) struct Reloader {
     path: PathBuf,
     last_seen: Option<Vec<u8>>,
     last_read_error: Option<String>,
-    /// The last listen addresses that could not be opened; while set, every poll retries.
-    bind_failure: Option<String>,
+    /// The listen addresses that could not be opened, retried on [`Reloader::retry`]'s
+    /// schedule.
+    busy: BTreeMap<SocketAddr, Busy>,
+    /// When to try the busy addresses again.
+    retry: Retry,
+    /// Where the proxy's word on its listeners goes, if anywhere.
+    listeners_file: Option<PathBuf>,
+    /// What was written there last.
+    last_listeners: Option<Listeners>,
     /// The open listeners.
     pub(crate) registry: Registry,
     backends: HashMap<String, Arc<Backend>>,
@@ -55,10 +68,13 @@ pub(crate) struct Reloader {
 }
 
 impl Reloader {
-    /// Loads and applies the config at `path`; any error refuses to start.
+    /// Loads and applies the config at `path`; a config that cannot be read, parsed or
+    /// validated refuses to start. An address that cannot be bound does not: the rest
+    /// is served and that one is retried.
     pub(crate) fn start(
         path: &Path,
         marker: Option<PathBuf>,
+        listeners_file: Option<PathBuf>,
         registry: Registry,
         shared: Arc<Shared>,
     ) -> Result<Self, ProxyError> {
@@ -70,7 +86,10 @@ impl Reloader {
             path: path.to_path_buf(),
             last_seen: None,
             last_read_error: None,
-            bind_failure: None,
+            busy: BTreeMap::new(),
+            retry: Retry::default(),
+            listeners_file,
+            last_listeners: None,
             registry,
             backends: HashMap::new(),
             shared,
@@ -78,18 +97,17 @@ impl Reloader {
         };
         let parsed = config::parse(&String::from_utf8_lossy(&text), path)?;
         reloader.last_seen = Some(text);
-        let (_, mut failed) = reloader.apply(&parsed)?;
-        if !failed.is_empty() {
-            reloader.registry.stop_all();
-            let BindError { addr, source } = failed.swap_remove(0);
-            return Err(ProxyError::Bind {
-                path: path.to_path_buf(),
-                addr,
-                source,
-            });
-        }
+        let (_, failed) = reloader.apply(&parsed)?;
+        reloader.note_busy(failed);
+        // before the marker: whoever sees the config applied sees its listeners too
+        reloader.write_listeners();
         reloader.mark_applied();
         Ok(reloader)
+    }
+
+    /// When the addresses that could not be bound are due to be tried again, if any.
+    pub(crate) fn next_retry(&self) -> Option<Instant> {
+        self.retry.next()
     }
 
     /// Re-reads the file; applies it if it changed (or if `force`), or refuses it with a
@@ -108,7 +126,7 @@ impl Reloader {
             }
         };
         self.last_read_error = None;
-        let retry = self.bind_failure.is_some();
+        let retry = self.retry.due(Instant::now());
         if !force && !retry && self.last_seen.as_deref() == Some(text.as_slice()) {
             return;
         }
@@ -116,33 +134,83 @@ impl Reloader {
         let parsed = config::parse(&String::from_utf8_lossy(&text), &self.path);
         self.last_seen = Some(text);
         match parsed.and_then(|c| self.apply(&c)) {
-            Ok((line, failed)) => self.applied(changed, &line, &failed),
+            Ok((line, failed)) => self.applied(changed, &line, failed),
             Err(e) => {
-                // the file is not retried until it changes again
-                self.bind_failure = None;
+                // the file is not retried until it changes again; its busy addresses
+                // were the last good config's, which keeps serving: still retried
                 self.refused(&e.to_string());
+                let busy = !self.busy.is_empty();
+                self.retry.attempted(Instant::now(), busy, false);
             }
         }
     }
 
-    /// Logs an applied config; bind failures are logged once and retried on every poll.
-    fn applied(&mut self, changed: bool, line: &str, failed: &[BindError]) {
+    /// Logs an applied config, notes the addresses that could not be bound and writes
+    /// the markers.
+    fn applied(&mut self, changed: bool, line: &str, failed: Vec<BindError>) {
         if changed {
             self.shared.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("reloaded {}: {line}", self.path.display());
         }
-        let failure = (!failed.is_empty()).then(|| {
-            let all: Vec<String> = failed.iter().map(|e| e.to_string()).collect();
-            all.join("; ")
-        });
-        if changed || failure != self.bind_failure {
-            let path = self.path.display();
-            match &failure {
-                None => tracing::info!("reloaded {path}: {line}"),
-                Some(f) => tracing::warn!("reloaded {path}: {line}; {f} (retrying)"),
-            }
-        }
-        self.bind_failure = failure;
+        self.note_busy(failed);
+        self.write_listeners();
         self.mark_applied();
+    }
+
+    /// Records the addresses that could not be bound this time: a newly taken one is
+    /// logged once with its holder, one bound at last is logged, and the retry
+    /// schedule moves on (starting over when an address was not taken before).
+    fn note_busy(&mut self, failed: Vec<BindError>) {
+        let mut busy = BTreeMap::new();
+        let mut grew = false;
+        for BindError { addr, source } in failed {
+            let known = self.busy.remove(&addr);
+            let entry = known.unwrap_or_else(|| {
+                grew = true;
+                let holder = lcc_core::holder::find(addr);
+                let entry = Busy {
+                    listen: addr.to_string(),
+                    error: source.to_string(),
+                    holder,
+                };
+                tracing::warn!(
+                    "cannot listen on {addr}: {source}{}; serving the rest, retrying",
+                    entry
+                        .holder
+                        .as_ref()
+                        .map_or(String::new(), |h| format!(" (taken by {h})"))
+                );
+                entry
+            });
+            busy.insert(addr, entry);
+        }
+        let open = self.registry.addresses();
+        for addr in self.busy.keys().filter(|a| open.contains(a)) {
+            tracing::info!("listening on {addr} (it was taken)");
+        }
+        self.busy = busy;
+        self.retry
+            .attempted(Instant::now(), !self.busy.is_empty(), grew);
+    }
+
+    /// Writes the listeners file when what it says changed.
+    fn write_listeners(&mut self) {
+        let Some(path) = &self.listeners_file else {
+            return;
+        };
+        let mut listening: Vec<SocketAddr> = self.registry.addresses();
+        listening.sort();
+        let now = Listeners {
+            listening: listening.iter().map(ToString::to_string).collect(),
+            busy: self.busy.values().cloned().collect(),
+        };
+        if self.last_listeners.as_ref() == Some(&now) {
+            return;
+        }
+        match now.write(path) {
+            Ok(()) => self.last_listeners = Some(now),
+            Err(e) => tracing::error!("cannot write {}: {e}", path.display()),
+        }
     }
 
     /// Writes the digest of the config just applied to the marker file, if any.

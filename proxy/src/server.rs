@@ -10,7 +10,6 @@ use crate::workers::Workers;
 use arc_swap::ArcSwap;
 use lcc_core::proxy_config::ConfigError;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +38,9 @@ pub struct Options {
     /// Where to write the digest of each config applied
     /// ([`lcc_core::proxy_config::digest`]), atomically.
     pub applied: Option<PathBuf>,
+    /// Where to write the listen addresses served and those that cannot be bound yet
+    /// ([`lcc_core::proxy_listeners`]), atomically, whenever that changes.
+    pub listeners: Option<PathBuf>,
 }
 
 impl Options {
@@ -53,6 +55,7 @@ impl Options {
             accept: Accept::default(),
             pin: false,
             applied: None,
+            listeners: None,
         }
     }
 }
@@ -63,17 +66,6 @@ pub enum ProxyError {
     /// The first config is missing, unparsable or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A listen address of the first config cannot be opened.
-    #[error("{path}: cannot listen on {addr}: {source}")]
-    Bind {
-        /// The config file.
-        path: PathBuf,
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The config file's directory cannot be watched.
     #[error("{path}: cannot watch: {source}")]
     Watch {
@@ -110,6 +102,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     let mut reloader = Reloader::start(
         &options.config,
         options.applied.clone(),
+        options.listeners.clone(),
         registry,
         shared.clone(),
     )?;
@@ -137,12 +130,21 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
                 reloader.reload(false);
             }
             _ = poll.tick() => reloader.reload(false),
+            _ = retry_due(reloader.next_retry()) => reloader.reload(false),
             _ = hangup_received(&mut hangup) => reloader.reload(true),
         }
     }
     reloader.registry.close_all().await;
     workers.stop();
     Ok(())
+}
+
+/// Completes when the addresses that could not be bound are due to be tried again.
+async fn retry_due(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn hangup_received(hangup: &mut Option<Signal>) {

@@ -11,8 +11,13 @@ use tokio::signal::unix::{signal, SignalKind};
 /// names (`info` by default), on `min(cores, 2)` worker threads unless
 /// `LCC_PROXY_THREADS=N` says otherwise (`LCC_PROXY_ACCEPT=shared|reuseport` picks how
 /// they share a listen address), each kept on a core of its own unless `LCC_PROXY_PIN=0`.
-/// With `applied`, the digest of each config applied is written there.
-pub fn serve_until_signalled(config: PathBuf, applied: Option<PathBuf>) -> Result<(), ProxyError> {
+/// With `applied`, the digest of each config applied is written there; with `listeners`,
+/// the addresses served and those that cannot be bound yet.
+pub fn serve_until_signalled(
+    config: PathBuf,
+    applied: Option<PathBuf>,
+    listeners: Option<PathBuf>,
+) -> Result<(), ProxyError> {
     // To stderr, which the daemon appends to `.lcc/proxy.log`.
     lcc_core::log::init();
     let workers = std::env::var("LCC_PROXY_THREADS")
@@ -45,6 +50,7 @@ pub fn serve_until_signalled(config: PathBuf, applied: Option<PathBuf>) -> Resul
         options.accept = accept;
         options.pin = std::env::var("LCC_PROXY_PIN").as_deref() != Ok("0");
         options.applied = applied;
+        options.listeners = listeners;
         run(options, stop).await
     })
 }

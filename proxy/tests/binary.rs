@@ -1,4 +1,5 @@
-//! The real `lcc-proxy` binary: refusing a bad config at startup, 100 MiB each way with
+//! The real `lcc-proxy` binary: refusing a bad config at startup, serving around a taken
+//! address and naming its holder, 100 MiB each way with
 //! bounded memory, SIGHUP reloads, a clean exit on SIGTERM, and workers kept on a core each.
 
 mod common;
@@ -88,18 +89,64 @@ fn a_bad_config_at_startup_exits_1_naming_file_and_field() {
     assert!(err.contains("gateways[0].listen"), "{err}");
     let missing = run_with_config(&dir.path().join("absent.conf"));
     assert_eq!(missing.status.code(), Some(1));
-    // a listen address another process holds is fatal at startup
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_address_at_startup_is_named_with_its_holder_and_taken_once_free() {
+    let a = http_backend("a").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, listeners) = (
+        dir.path().join("proxy.conf"),
+        dir.path().join("proxy.listeners"),
+    );
+    // this test process holds the gateway's port
     let thief = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let taken = thief.local_addr().expect("addr");
-    std::fs::write(
-        &path,
-        format!("version: 1\nhttp: {{listen: \"{taken}\"}}\n"),
+    let (http, gw) = (free_addr(), thief.local_addr().expect("addr"));
+    std::fs::write(&path, web_config(http, gw, &[a.addr])).expect("write");
+    let child = Command::new(env!("CARGO_BIN_EXE_lcc-proxy"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--listeners")
+        .arg(&listeners)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn lcc-proxy");
+    // killed when dropped, even if an assertion fails
+    let proxy = Running {
+        child,
+        stderr: Arc::new(Mutex::new(Vec::new())),
+    };
+    let client = client();
+    // the entrance serves although the gateway's address is taken
+    wait_until(Duration::from_secs(10), "entrance serving", || async {
+        who(&client, http, "/entrances/web/").await == "a"
+    })
+    .await;
+    let read = || lcc_core::proxy_listeners::Listeners::read(&listeners).unwrap_or_default();
+    wait_until(Duration::from_secs(5), "the busy address named", || async {
+        read().busy.len() == 1
+    })
+    .await;
+    let busy = read().busy.remove(0);
+    assert_eq!(busy.listen, gw.to_string());
+    let me = std::process::id() as i32;
+    assert_eq!(busy.holder.as_ref().map(|h| h.pid), Some(me), "{busy:?}");
+    assert_eq!(read().listening, [http.to_string()]);
+    drop(thief);
+    // retried with a backoff capped at 5 s
+    wait_until(
+        Duration::from_secs(6),
+        "gateway served once free",
+        || async { who(&client, gw, "/").await == "a" },
     )
-    .expect("write");
-    let out = run_with_config(&path);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("cannot listen on {taken}")), "{err}");
+    .await;
+    wait_until(Duration::from_secs(2), "the file says so", || async {
+        read().busy.is_empty() && read().listening.len() == 2
+    })
+    .await;
+    drop(proxy);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ use lcc_core::layout::Layout;
 use lcc_core::pod_state::PodState;
 use lcc_core::protected::Protected;
 use lcc_core::status::{self, InstanceStatus, Phase};
+use lcc_supervisor::up_wait::{Outcome, Seen, UpWait};
 use lcc_supervisor::{control, daemon, lock, storage};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -21,6 +22,19 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
         Command::Down { dir: d } => down(d.as_deref().unwrap_or(dir)),
         Command::Daemon { dir } => run_daemon(&dir),
         Command::Ps { output } => ps(dir, output),
+        Command::Logs { .. }
+        | Command::Events { .. }
+        | Command::Start { .. }
+        | Command::Stop { .. }
+        | Command::Restart { .. }
+        | Command::Scale { .. }
+        | Command::Delete { .. }
+        | Command::Storage(_)
+        | Command::Api(_)
+            if !is_cluster(dir) =>
+        {
+            bail!(no_cluster(dir))
+        }
         Command::Logs {
             instance,
             follow,
@@ -33,10 +47,27 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
         Command::Scale { group, replicas } => scale(dir, &group, replicas),
         Command::Delete { instance } => delete(dir, &instance),
         Command::Storage(sub) => storage(dir, sub),
-        Command::Events { follow } => events_cmd(dir, follow),
+        Command::Events { follow, output } => events_cmd(dir, follow, output),
         Command::Api(ApiCommand::Token { rotate }) => api_token(dir, rotate),
         other => bail!("{other:?}: not a cluster command"),
     }
+}
+
+/// Whether `dir` holds a cluster: manifests, or the state of one (`.lcc/`, which
+/// outlives manifests moved away, so its instances can still be listed and stopped).
+fn is_cluster(dir: &Path) -> bool {
+    let manifests = lcc_compiler::manifest_files(dir).is_ok_and(|f| !f.is_empty());
+    manifests || Layout::new(dir).state.exists()
+}
+
+/// The error of a cluster command run outside a cluster, naming the directory in full
+/// (`-C DIR` made it the current one, so `dir` is `.`).
+fn no_cluster(dir: &Path) -> String {
+    let shown = std::path::absolute(dir)
+        .ok()
+        .map(|p| p.components().collect::<std::path::PathBuf>())
+        .unwrap_or_else(|| dir.to_path_buf());
+    format!("no cluster in {} (no *.yaml)", shown.display())
 }
 
 /// `lcc ls`: the running clusters of this user's registry.
@@ -126,10 +157,62 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
             layout.root.display()
         );
     }
+    if !args.force {
+        let taken = taken_listeners(&layout)?;
+        if !taken.is_empty() {
+            eprintln!("{}", lcc_compiler::Diagnostics::new(taken.clone()));
+            let n = taken.len();
+            eprintln!(
+                "\nlcc: nothing started: {n} listen address{} of the cluster {} taken by another program; free {} or start anyway with `lcc up --force` (the proxy serves the rest and takes {} once free)",
+                if n == 1 { "" } else { "es" },
+                if n == 1 { "is" } else { "are" },
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it" } else { "each" },
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
     if args.detach {
-        return up_detached(&layout, &plan, args.wait);
+        let timeout = args
+            .wait_timeout
+            .unwrap_or_else(|| env_secs("LCC_WAIT_TIMEOUT", 60));
+        let wait = args.wait.then_some(Wait {
+            timeout,
+            force: args.force,
+        });
+        return up_detached(&layout, &plan, wait);
     }
     up_foreground(&layout, &plan)
+}
+
+/// How `lcc up -d --wait` waits.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    /// At most this long.
+    timeout: Duration,
+    /// `--force`: a listen address taken does not fail the wait (it is served later).
+    force: bool,
+}
+
+/// Every fixed listen address of the cluster that another program holds, as a
+/// diagnostic at its place in the manifests.
+fn taken_listeners(layout: &Layout) -> anyhow::Result<Vec<lcc_compiler::Diagnostic>> {
+    let listeners =
+        lcc_compiler::fixed_listeners(&layout.root).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let mut out = Vec::new();
+    for l in listeners {
+        let Some(way) = lcc_supervisor::listen_check::in_the_way(layout, &l.listen) else {
+            continue;
+        };
+        let who = way.holder.map_or(
+            "another program (not visible to this user)".to_string(),
+            |h| h.to_string(),
+        );
+        let mut d = l.place;
+        d.message = format!("{} is taken by {who}", l.listen);
+        out.push(d);
+    }
+    Ok(out)
 }
 
 fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<ExitCode> {
@@ -192,9 +275,15 @@ fn print_urls(plan: &lcc_compiler::Plan) {
     let _ = std::io::stdout().flush();
 }
 
-fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow::Result<ExitCode> {
+fn up_detached(
+    layout: &Layout,
+    plan: &lcc_compiler::Plan,
+    wait: Option<Wait>,
+) -> anyhow::Result<ExitCode> {
     lcc_core::layout::make_private_dir(&layout.state)?;
     let _ = std::fs::remove_file(layout.daemon_up());
+    // the events of this run only: an instance that gives up ends the wait at once
+    let mut tail = events::Tail::at_end(&layout.events());
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -240,43 +329,66 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
     };
     control::wait_for(layout, &names, deadline, started);
     println!("cluster {} is up: daemon pid {pid}", plan.name);
-    if !wait {
+    let Some(wait) = wait else {
         return Ok(ExitCode::SUCCESS);
-    }
-    let deadline = Instant::now() + env_secs("LCC_WAIT_TIMEOUT", 120);
+    };
+    let deadline = Instant::now() + wait.timeout;
+    let mut up_wait = UpWait::new(wait.force);
     loop {
-        let sts = status::read_all(layout);
-        let pending: Vec<&InstanceStatus> = sts
-            .iter()
-            .filter(|s| s.desired == PodState::Running && !s.ready)
+        let failed = tail
+            .read(&layout.events())
+            .into_iter()
+            .filter(|(_, ev)| ev.reason == events::Reason::Failed)
+            .filter_map(|(_, ev)| {
+                let name = ev.object.strip_prefix("instance/")?.to_string();
+                Some((name, ev.message))
+            })
             .collect();
+        let busy = lcc_core::proxy_listeners::Listeners::read(&layout.proxy_listeners())
+            .map(|l| l.busy)
+            .unwrap_or_default();
+        // with --force, the ready cluster still says what it is without
+        let unserved: Vec<String> = busy.iter().map(|b| b.describe()).collect();
+        let statuses = status::read_all(layout);
+        let now = Instant::now();
+        let seen = Seen {
+            statuses: &statuses,
+            failed,
+            busy,
+            now,
+            timed_out: now >= deadline,
+        };
         // Ready also means reachable: the gateways must serve the ready instances, so
         // the proxy must have applied the proxy.conf written for them (the daemon writes
         // it before the statuses that made them ready).
-        // (hashing proxy.conf only once the instances are ready: this loop polls)
-        let proxy_behind = || !proxy_current(layout, plan);
-        if pending.is_empty() && !proxy_behind() {
-            print_urls(plan);
-            return Ok(ExitCode::SUCCESS);
-        }
-        let gave_up = pending
-            .iter()
-            .any(|s| matches!(s.phase, Phase::Failed | Phase::Exited));
-        if gave_up || Instant::now() >= deadline {
-            eprintln!("lcc: not ready{}:", if gave_up { "" } else { " in time" });
-            for s in pending {
-                eprintln!("  {} {}", s.instance, s.phase.as_str());
+        match up_wait.look(seen, || proxy_current(layout, plan)) {
+            Outcome::Waiting => std::thread::sleep(Duration::from_millis(50)),
+            Outcome::Ready => {
+                print_urls(plan);
+                for b in unserved {
+                    eprintln!("lcc: warning: listener {b}; the proxy takes it once free");
+                }
+                return Ok(ExitCode::SUCCESS);
             }
-            if proxy_behind() {
-                let log = layout.proxy_log();
-                eprintln!(
-                    "  proxy: not serving the last proxy.conf (see {})",
-                    log.display()
-                );
+            Outcome::NotReady {
+                in_time,
+                lines,
+                proxy_behind,
+            } => {
+                eprintln!("lcc: not ready{}:", if in_time { "" } else { " in time" });
+                for line in lines {
+                    eprintln!("  {line}");
+                }
+                if proxy_behind {
+                    let log = layout.proxy_log();
+                    eprintln!(
+                        "  proxy: not serving the last proxy.conf (see {})",
+                        log.display()
+                    );
+                }
+                return Ok(ExitCode::from(1));
             }
-            return Ok(ExitCode::from(1));
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -333,6 +445,9 @@ fn colour_on() -> bool {
 }
 
 fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
+    if !is_cluster(dir) {
+        bail!(no_cluster(dir));
+    }
     let layout = Layout::new(dir);
     let sts = status::read_all(&layout);
     let scale = control::scale_overrides(&layout);
@@ -466,13 +581,16 @@ fn format_event(ev: &events::Event, colour: bool) -> String {
     )
 }
 
-fn events_cmd(dir: &Path, follow: bool) -> anyhow::Result<ExitCode> {
+fn events_cmd(dir: &Path, follow: bool, output: Format) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
     let colour = colour_on();
     let mut tail = events::Tail::start();
     loop {
         for (_, ev) in tail.read(&layout.events()) {
-            println!("{}", format_event(&ev, colour));
+            match output {
+                Format::Json => println!("{}", serde_json::to_string(&ev)?),
+                Format::Table => println!("{}", format_event(&ev, colour)),
+            }
         }
         if !follow {
             return Ok(ExitCode::SUCCESS);

@@ -39,8 +39,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             open,
             token_file,
         } => dashboard::run(listen, open, token_file.as_deref()),
-        Command::Proxy { config, applied } => {
-            lcc_proxy::standalone::serve_until_signalled(config, applied)?;
+        Command::Proxy {
+            config,
+            applied,
+            listeners,
+        } => {
+            lcc_proxy::standalone::serve_until_signalled(config, applied, listeners)?;
             Ok(ExitCode::SUCCESS)
         }
         other => cluster::run(&cluster_dir, other),

@@ -161,6 +161,20 @@ impl ProcId {
     pub fn alive(&self) -> bool {
         matches!(proc_stat(self.pid), Some((state, start)) if start == self.start && state != 'Z' && state != 'X')
     }
+    /// Whether this process has let go of everything it held: gone, or a zombie whose
+    /// other threads are gone too. A multi-threaded process killed by a signal shows as
+    /// a zombie while its threads still exit, and its sockets and locks are released
+    /// only with the last one.
+    pub fn released(&self) -> bool {
+        match proc_stat(self.pid) {
+            Some((state, start)) if start == self.start => {
+                matches!(state, 'Z' | 'X')
+                    && std::fs::read_dir(format!("/proc/{}/task", self.pid))
+                        .map_or(true, |d| d.count() <= 1)
+            }
+            _ => true,
+        }
+    }
     /// The identity of a running pid, read from /proc.
     pub fn of(pid: i32) -> Option<ProcId> {
         proc_stat(pid).map(|(_, start)| ProcId { pid, start })

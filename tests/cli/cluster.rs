@@ -1,6 +1,6 @@
 //! The cluster commands around a running daemon: ps (table and JSON), stop/start,
 //! delete (a group's instance is replaced, an explicit one recreated), storage ls/rm
-//! (refused while bound), events and logs.
+//! (refused while bound), events (table and JSON lines) and logs.
 
 use crate::support::*;
 use std::time::Duration;
@@ -71,6 +71,20 @@ fn stop_start_delete_ps_logs_events() {
     assert!(
         ev.contains("instance/talk-1") && ev.contains("Removed"),
         "{ev}"
+    );
+    // one JSON object per line, as events.jsonl holds them
+    let json = text(&c.lcc(&["events", "-o", "json"]).stdout);
+    let parsed: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(parsed.len() >= ev.lines().count(), "{json}");
+    assert!(
+        parsed.iter().any(|e| e["object"] == "instance/talk-1"
+            && e["reason"] == "Removed"
+            && e["time"].is_f64()
+            && e["message"].is_string()),
+        "{json}"
     );
     assert!(!c.lcc(&["stop", "nope"]).status.success());
 }

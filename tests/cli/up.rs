@@ -134,3 +134,44 @@ fn up_without_a_manifest_starts_nothing() {
         .collect();
     assert_eq!(names, ["notes.txt"], "no .lcc/, no daemon");
 }
+
+#[test]
+fn cluster_commands_outside_a_cluster_exit_1_naming_the_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest\n").expect("write");
+    let commands: &[&[&str]] = &[
+        &["ps"],
+        &["ps", "-o", "json"],
+        &["logs", "web"],
+        &["events"],
+        &["events", "-o", "json"],
+        &["start", "web"],
+        &["stop", "web"],
+        &["restart", "web"],
+        &["scale", "web", "2"],
+        &["delete", "web"],
+        &["storage", "ls"],
+        &["api", "token"],
+    ];
+    for args in commands {
+        let out = Command::new(lcc_bin())
+            .arg("-C")
+            .arg(dir.path())
+            .args(*args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lcc");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            format!("lcc: no cluster in {} (no *.yaml)\n", dir.path().display()),
+            "{args:?}"
+        );
+        assert_eq!(text(&out.stdout), "", "{args:?}: no empty table");
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["notes.txt"], "nothing created");
+}

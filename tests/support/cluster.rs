@@ -126,7 +126,15 @@ impl Cluster {
 
     /// Runs `lcc -C DIR ARGS` with a deadline, then records the processes it shows.
     pub fn lcc(&self, args: &[&str]) -> Bounded {
-        let out = run_with_deadline(self.command(args), Duration::from_secs(150));
+        self.lcc_with(args, &[])
+    }
+
+    /// [`Cluster::lcc`] with more environment variables (a daemon started by it
+    /// inherits them, e.g. `LCC_PROXY_BIN`).
+    pub fn lcc_with(&self, args: &[&str], env: &[(&str, &str)]) -> Bounded {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        let out = run_with_deadline(cmd, Duration::from_secs(150));
         self.observe();
         out
     }

@@ -20,6 +20,7 @@ pub mod process;
 pub mod rng;
 pub mod sharing;
 pub mod site;
+pub mod squatter;
 pub mod tools;
 
 pub use cluster::Cluster;
@@ -28,6 +29,7 @@ pub use manifest::{gateway, group, http_app, http_app_under_faults, instance, sh
 pub use ports::free_port;
 pub use process::{kill9, kill_group, lcc_bounded, procs, run_with_deadline, Bounded, KillOnDrop};
 pub use rng::Rng;
+pub use squatter::Squatter;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -18,11 +18,15 @@ struct Args {
     /// After each config applied, write the SHA-256 of its bytes here (atomically).
     #[arg(long, value_name = "FILE")]
     applied: Option<PathBuf>,
+    /// Write the listen addresses served, and those that cannot be bound yet with who
+    /// holds them, here (JSON, atomically) at start and whenever that changes.
+    #[arg(long, value_name = "FILE")]
+    listeners: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match lcc_proxy::standalone::serve_until_signalled(args.config, args.applied) {
+    match lcc_proxy::standalone::serve_until_signalled(args.config, args.applied, args.listeners) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // the command's own error, not a log line: printed whatever LCC_LOG says

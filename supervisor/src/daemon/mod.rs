@@ -277,6 +277,16 @@ struct ProxySup {
     pid: Option<i32>,
     restart_at: Option<Instant>,
     missing_reported: bool,
+    /// When the running proxy was started.
+    started: Option<Instant>,
+    /// Exits in a row without a steady run (`proxy_restart`).
+    exits: u32,
+    /// Where `proxy.log` ended when the running proxy was started: what it wrote since.
+    log_from: u64,
+    /// Listen addresses reported busy (`ListenerBusy`) and not bound since.
+    busy: BTreeSet<String>,
+    /// `proxy.listeners` as last read.
+    listeners_key: Option<podfs::FileKey>,
 }
 
 /// The reconcile loop's state.
@@ -668,18 +678,7 @@ impl Daemon {
                     self.touched.insert(name);
                 }
             }
-            Msg::ProxyExited(code) => {
-                self.proxy.pid = None;
-                self.forget_proxy_files();
-                if !self.stopping {
-                    self.emit(
-                        "proxy",
-                        Reason::ProxyExited,
-                        &format!("lcc-proxy exited with code {code}; restarting"),
-                    );
-                    self.proxy.restart_at = Some(Instant::now() + Duration::from_millis(200));
-                }
-            }
+            Msg::ProxyExited(code) => self.proxy_exited(code),
         }
     }
 

@@ -37,6 +37,7 @@ impl Daemon {
     /// else overwrote (torn, garbage) are written again from memory, and processes that
     /// are not the daemon's children (adopted pods) are checked in `/proc`.
     pub(super) fn light_check(&mut self, statuses: bool) {
+        self.read_proxy_listeners();
         let overwritten = self.repair_written(statuses);
         self.touched.extend(overwritten);
         let adopted: Vec<String> = self
@@ -249,6 +250,7 @@ impl Daemon {
             Reason::Exited,
             &format!("process ended, exit code {code}"),
         );
-        self.ended(name, exit, "exited".to_string());
+        // the Failed and BackOff events name the exit, so `lcc up --wait` can tell why
+        self.ended(name, exit, format!("exit code {code}"));
     }
 }

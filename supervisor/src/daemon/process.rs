@@ -34,9 +34,10 @@ pub fn kill_recorded(file: &Path) {
             nix::unistd::Pid::from_raw(id.pid),
             nix::sys::signal::Signal::SIGKILL,
         );
-        // Its listeners close only once it is gone: wait a moment so a successor can bind.
+        // Its listeners close only once it is gone, every thread of it: wait a moment so
+        // a successor can bind.
         for _ in 0..100 {
-            if !id.alive() {
+            if id.released() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));

@@ -6,11 +6,18 @@ use super::{Daemon, Msg};
 use crate::instance::Owner;
 use crate::podfs::PodState;
 use crate::podfs::{self, ProcId};
+use crate::proxy_restart;
 use crate::proxyconf;
 use lcc_core::events::Reason;
+use lcc_core::proxy_listeners::Listeners;
 use lcc_core::status;
+use std::io::{Read, Seek};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// How much of the end of `proxy.log` is read for the proxy's last line.
+const LAST_LINE_BYTES: u64 = 4096;
 
 impl Daemon {
     pub(super) fn backends(&self) -> proxyconf::Backends {
@@ -91,18 +98,27 @@ impl Daemon {
             return;
         };
         kill_recorded(&self.layout.proxy_pid());
-        // a marker is the word of a proxy that runs: the new one writes its own
+        // markers are the word of a proxy that runs: the new one writes its own
         let _ = std::fs::remove_file(self.layout.proxy_applied());
+        let _ = std::fs::remove_file(self.layout.proxy_listeners());
+        self.proxy.listeners_key = None;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.layout.proxy_log());
+        self.proxy.log_from = log
+            .as_ref()
+            .ok()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
         let mut cmd = Command::new(&bin);
         cmd.args(&self.opts.proxy_args)
             .arg("--config")
             .arg(self.layout.proxy_conf())
             .arg("--applied")
             .arg(self.layout.proxy_applied())
+            .arg("--listeners")
+            .arg(self.layout.proxy_listeners())
             .stdin(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         match log {
@@ -120,6 +136,7 @@ impl Daemon {
         match self.reaper.spawn(&mut cmd) {
             Ok((pid, rx)) => {
                 self.proxy.pid = Some(pid);
+                self.proxy.started = Some(Instant::now());
                 if let Some(id) = ProcId::of(pid) {
                     let _ = lcc_core::atomic::write_atomic(
                         &self.layout.proxy_pid(),
@@ -167,10 +184,132 @@ impl Daemon {
         self.forget_proxy_files();
     }
 
-    /// Removes the files that speak for a running proxy (its pid and its applied-config
-    /// marker) once it is gone: a stale one must never claim service.
+    /// The proxy exited: say so with the last line it wrote, and start it again after
+    /// the backoff of `proxy_restart`.
+    pub(super) fn proxy_exited(&mut self, code: i32) {
+        self.proxy.pid = None;
+        self.forget_proxy_files();
+        if self.stopping {
+            return;
+        }
+        let ran = self
+            .proxy
+            .started
+            .take()
+            .map_or(Duration::ZERO, |t| t.elapsed());
+        let (exits, delay) = proxy_restart::after_exit(self.proxy.exits, ran);
+        self.proxy.exits = exits;
+        self.proxy.restart_at = Some(Instant::now() + delay);
+        let said = last_line(&self.layout.proxy_log(), self.proxy.log_from)
+            .map_or(String::new(), |l| format!(": {l}"));
+        self.emit(
+            "proxy",
+            Reason::ProxyExited,
+            &format!(
+                "lcc-proxy exited with code {code}{said}; restarting in {}ms (exit {exits} in a row)",
+                delay.as_millis()
+            ),
+        );
+    }
+
+    /// Reads `proxy.listeners` when it changed: an address newly busy is reported once
+    /// (`ListenerBusy`, with its holder), one reported busy that the proxy now serves
+    /// as `ListenerBound`. The addresses reported stay known across a restart of the
+    /// proxy, so a new proxy that finds the same port taken says nothing new.
+    pub(super) fn read_proxy_listeners(&mut self) {
+        if self.proxy.pid.is_none() {
+            return;
+        }
+        let path = self.layout.proxy_listeners();
+        let key = podfs::file_key(&path);
+        if key.is_none() || key == self.proxy.listeners_key {
+            return;
+        }
+        let Some(now) = Listeners::read(&path) else {
+            return;
+        };
+        self.proxy.listeners_key = key;
+        for b in &now.busy {
+            if self.proxy.busy.insert(b.listen.clone()) {
+                self.emit(
+                    "proxy",
+                    Reason::ListenerBusy,
+                    &format!(
+                        "{}; the other listeners are served, this one is retried",
+                        b.describe()
+                    ),
+                );
+            }
+        }
+        for addr in &now.listening {
+            if self.proxy.busy.remove(addr) {
+                self.emit(
+                    "proxy",
+                    Reason::ListenerBound,
+                    &format!("listening on {addr}"),
+                );
+            }
+        }
+        // an address no longer in the config is forgotten without an event
+        self.proxy
+            .busy
+            .retain(|a| now.busy.iter().any(|b| &b.listen == a));
+    }
+
+    /// Removes the files that speak for a running proxy (its pid, its applied-config
+    /// marker and its listeners) once it is gone: a stale one must never claim service.
     pub(super) fn forget_proxy_files(&self) {
         let _ = std::fs::remove_file(self.layout.proxy_pid());
         let _ = std::fs::remove_file(self.layout.proxy_applied());
+        let _ = std::fs::remove_file(self.layout.proxy_listeners());
+    }
+}
+
+/// The last non-empty line written to `log` from byte `from` on (at most its last
+/// [`LAST_LINE_BYTES`]), if any.
+fn last_line(log: &Path, from: u64) -> Option<String> {
+    let mut f = std::fs::File::open(log).ok()?;
+    let len = f.metadata().ok()?.len();
+    let start = from.max(len.saturating_sub(LAST_LINE_BYTES));
+    f.seek(std::io::SeekFrom::Start(start)).ok()?;
+    let mut tail = Vec::new();
+    f.take(len - start).read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_is_the_last_one_written_since_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("proxy.log");
+        let earlier = "lcc-proxy: an earlier run's last words\n";
+        // (what the run wrote after `earlier`) -> its last line
+        let cases: &[(&str, Option<&str>)] = &[
+            ("", None),
+            ("\n\n", None),
+            ("one\n", Some("one")),
+            ("one\ntwo", Some("two")),
+            (
+                "INFO serving\nlcc-proxy: proxy.conf: bad\n\n  \n",
+                Some("lcc-proxy: proxy.conf: bad"),
+            ),
+        ];
+        for (run, want) in cases {
+            std::fs::write(&log, format!("{earlier}{run}")).unwrap();
+            let got = last_line(&log, earlier.len() as u64);
+            assert_eq!(got.as_deref(), *want, "{run:?}");
+        }
+        let long = format!("{}\n", "x".repeat(10_000));
+        std::fs::write(&log, format!("{earlier}{long}")).unwrap();
+        let got = last_line(&log, 0).unwrap();
+        assert_eq!(got.len() as u64, LAST_LINE_BYTES - 1, "bounded");
+        assert_eq!(last_line(&dir.path().join("absent.log"), 0), None);
     }
 }
