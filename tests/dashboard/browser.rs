@@ -141,3 +141,71 @@ fn the_dashboard_shows_scales_logs_and_streams_events_of_the_demo_in_chromium() 
         b.client.clone().close().await.expect("close the session");
     });
 }
+
+#[test]
+fn the_start_page_lists_every_cluster_and_a_delete_asks_first() {
+    let a = Cluster::new("dasha");
+    a.write_web_group(1);
+    let mut b = Cluster::new("dashb");
+    b.share_registry(&a);
+    b.write_web_group(2);
+    a.up();
+    b.up();
+    let board = Dashboard::start(&a, &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let br = Browser::start(1280, 800).await;
+        br.client
+            .goto(&format!("http://{}/", board.addr))
+            .await
+            .expect("open the dashboard");
+        // Two clusters: the start page shows both, each with its instances.
+        br.until("both clusters with their instances", LOOK, || async {
+            (br.count(r#"article[data-cluster="dasha"] .chips .badge"#)
+                .await
+                == 1
+                && br
+                    .count(r#"article[data-cluster="dashb"] .chips .badge"#)
+                    .await
+                    == 2)
+                .then_some(())
+        })
+        .await;
+        br.click(r#"article[data-cluster="dashb"] h2 a"#).await;
+        let rows = r#"#instances tr[data-instance^="web-"]"#;
+        br.until("dashb's two instances", LOOK, || async {
+            (br.count(rows).await == 2).then_some(())
+        })
+        .await;
+        // Delete asks first: dismissed, nothing happens; accepted, web-1 goes.
+        let delete = r#"#instances tr[data-instance="web-1"] [data-action="delete"]"#;
+        br.click(delete).await;
+        let question = br.client.get_alert_text().await.expect("a confirmation");
+        assert!(question.contains("Delete instance web-1?"), "{question}");
+        br.client.dismiss_alert().await.expect("dismiss");
+        br.click(delete).await;
+        br.client.accept_alert().await.expect("accept");
+        let removed = r#"#events li[data-object="instance/web-1"][data-reason="Removed"]"#;
+        br.until("web-1 removed", LOOK, || async {
+            (br.count(removed).await == 1).then_some(())
+        })
+        .await;
+        // Only the accepted one reached the daemon.
+        let deletes = b
+            .events()
+            .iter()
+            .filter(|e| {
+                e["object"] == "instance/web-1"
+                    && e["reason"] == "DesiredState"
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.ends_with("removed"))
+            })
+            .count();
+        assert_eq!(deletes, 1, "{:?}", b.events());
+        br.client.clone().close().await.expect("close the session");
+    });
+}
