@@ -1,13 +1,16 @@
 //! The DNS-rebinding guard of every HTTP listener of lcc's control plane (the API and
 //! the dashboard): a browser page from another site may resolve its own name to
 //! 127.0.0.1, so a request is answered only when its `Host` is a loopback name or the
-//! listener's own address.
+//! listener's own address. A listener on every address (`0.0.0.0`, `[::]`) also answers
+//! a `Host` that is an IP address with its port: rebinding needs a name to rebind, and
+//! the machine's own addresses are not known in advance.
 
 use super::problem::Problem;
 use hyper::{header, Request, StatusCode};
 use std::net::SocketAddr;
 
-/// 421 unless `Host` names a loopback host (any port) or `listen` itself.
+/// 421 unless `Host` names a loopback host (any port) or `listen` itself (for an
+/// unspecified `listen`, any IP address with its port).
 pub(crate) fn check<B>(req: &Request<B>, listen: Option<SocketAddr>) -> Result<(), Problem> {
     let host = req
         .headers()
@@ -24,8 +27,10 @@ pub(crate) fn check<B>(req: &Request<B>, listen: Option<SocketAddr>) -> Result<(
 }
 
 fn allowed(host: &str, listen: Option<SocketAddr>) -> bool {
-    if listen.is_some_and(|l| host.parse::<SocketAddr>() == Ok(l)) {
-        return true;
+    if let (Some(l), Ok(h)) = (listen, host.parse::<SocketAddr>()) {
+        if h == l || (l.ip().is_unspecified() && h.port() == l.port()) {
+            return true;
+        }
     }
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
@@ -69,6 +74,18 @@ mod tests {
         ];
         for (host, want) in table {
             assert_eq!(allowed(host, Some(listen)), want, "{host}");
+        }
+        let any: SocketAddr = "0.0.0.0:7000".parse().expect("addr");
+        let table = [
+            ("192.168.1.5:7000", true),
+            ("[fe80::1]:7000", true),
+            ("192.168.1.5:7001", false),
+            ("192.168.1.5", false),
+            ("my-laptop.lan:7000", false),
+            ("localhost:7000", true),
+        ];
+        for (host, want) in table {
+            assert_eq!(allowed(host, Some(any)), want, "{host}");
         }
     }
 }

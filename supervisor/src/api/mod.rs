@@ -243,7 +243,11 @@ async fn handle(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Reply {
 async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Reply, Problem> {
     host::check(&req, api.tcp.filter(|_| tcp))?;
     if tcp {
-        check_token(&req, api.token.as_deref().unwrap_or_default())?;
+        check_token(
+            &req,
+            api.token.as_deref().unwrap_or_default(),
+            "see `lcc api token`",
+        )?;
     }
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query());
@@ -468,7 +472,12 @@ fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// 401 unless `Authorization: Bearer <token>` carries the token.
-pub(crate) fn check_token<B>(req: &Request<B>, token: &str) -> Result<(), Problem> {
+/// `where_to_find` tells the client where the token is.
+pub(crate) fn check_token<B>(
+    req: &Request<B>,
+    token: &str,
+    where_to_find: &str,
+) -> Result<(), Problem> {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -483,7 +492,7 @@ pub(crate) fn check_token<B>(req: &Request<B>, token: &str) -> Result<(), Proble
         )),
         None => Err(Problem::new(
             StatusCode::UNAUTHORIZED,
-            "this API needs `Authorization: Bearer <token>` (see `lcc api token`)",
+            format!("this API needs `Authorization: Bearer <token>` ({where_to_find})"),
         )),
     }
 }

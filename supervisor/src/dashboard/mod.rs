@@ -187,7 +187,12 @@ async fn route(dashboard: &Dashboard, req: Request<Incoming>) -> Result<Reply, P
     // anything that changes a cluster carries the token.
     let reads = req.method() == Method::GET || req.method() == Method::HEAD;
     if !reads || dashboard.token_from_file {
-        crate::api::check_token(&req, &dashboard.token)?;
+        let where_to_find = if dashboard.token_from_file {
+            "the dashboard's --token-file"
+        } else {
+            "the page carries it: <meta name=\"lcc-token\">"
+        };
+        crate::api::check_token(&req, &dashboard.token, where_to_find)?;
     }
     if path == "/api/v1/clusters" {
         if !reads {
