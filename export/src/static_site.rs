@@ -14,6 +14,7 @@ use crate::vars::literal;
 use crate::workload::{self, PodParts, Workload};
 use crate::{Builder, Phase};
 use base64::Engine;
+use lcc_core::archive_source::Source;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -64,15 +65,16 @@ pub fn add(
     };
     let app = &spec.app;
     let mut env = Vec::new();
-    let remote = site.archive.starts_with("http://") || site.archive.starts_with("https://");
+    let source = Source::parse(&site.archive).map_err(|e| Error::Archive {
+        app: app.clone(),
+        archive: site.archive.clone(),
+        reason: e.to_string(),
+    })?;
     let mut init_mounts = vec![json!({"name": "site", "mountPath": SITE_DIR})];
-    if remote {
-        env.push(json!({"name": "LCC_ARCHIVE_URL", "value": literal(&site.archive)}));
-    } else {
-        let path = site
-            .archive
-            .strip_prefix("file://")
-            .unwrap_or(&site.archive);
+    if let Source::Http(url) = &source {
+        env.push(json!({"name": "LCC_ARCHIVE_URL", "value": literal(url)}));
+    }
+    if let Source::File(path) = &source {
         let bytes = std::fs::read(path).map_err(|e| Error::Archive {
             app: app.clone(),
             archive: site.archive.clone(),

@@ -122,11 +122,8 @@ pub enum FetchError {
         reason: &'static str,
     },
     /// The URL has a scheme other than http, https or file.
-    #[error("{url}: unsupported URL (use http://, https://, file:// or a path)")]
-    UnsupportedUrl {
-        /// The URL given.
-        url: String,
-    },
+    #[error(transparent)]
+    UnsupportedUrl(#[from] lcc_core::archive_source::UnsupportedUrl),
     /// The HTTP request failed: status, connection, TLS, timeout.
     #[error("fetching {url}: {reason}")]
     Http {

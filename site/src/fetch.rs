@@ -6,7 +6,7 @@ use crate::download::download;
 use crate::error::FetchError;
 use crate::extract::{detect, extract};
 use crate::install::{check_target, stage_beside, swap_into_place, write_mark};
-use crate::source::Source;
+use lcc_core::archive_source::Source;
 use lcc_core::ownership::{SiteMark, SITE_MARK};
 use std::fs::{self, File};
 use std::path::{Component, Path, PathBuf};

@@ -9,12 +9,11 @@ mod install;
 mod names;
 mod serve;
 mod sha;
-mod source;
 mod tree;
 
 pub use cache::Cache;
 pub use error::{ExtractError, FetchError, ServeError, Unowned};
 pub use extract::{detect, extract, Format};
 pub use fetch::{fetch, FetchOptions, Fetched};
+pub use lcc_core::archive_source::Source;
 pub use serve::{serve, ServeOptions};
-pub use source::Source;

@@ -1,10 +1,19 @@
-//! Where an archive comes from: an http(s) URL, a file:// URL or a local path.
+//! Where a static site's archive comes from: an http(s) URL, a file:// URL or a local
+//! path. Shared by `lcc fetch` (which reads it) and `lcc export` (which decides between
+//! a download in the pod and a ConfigMap), so that both read a URL the same way.
 
-use crate::error::FetchError;
 use percent_encoding::percent_decode_str;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+
+/// A location that is none of the kinds lcc reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{url}: unsupported URL (use http://, https://, file:// or a path)")]
+pub struct UnsupportedUrl {
+    /// The URL given.
+    pub url: String,
+}
 
 /// The parsed location of an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +26,7 @@ pub enum Source {
 
 impl Source {
     /// Parses `url`: http(s)://, file:///abs/path (or file://localhost/...), or a path.
-    pub fn parse(url: &str) -> Result<Source, FetchError> {
+    pub fn parse(url: &str) -> Result<Source, UnsupportedUrl> {
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
             return Ok(Source::Http(url.to_owned()));
@@ -26,7 +35,7 @@ impl Source {
             return file_url(url);
         }
         if url.is_empty() || has_scheme(url) {
-            return Err(FetchError::UnsupportedUrl {
+            return Err(UnsupportedUrl {
                 url: url.to_owned(),
             });
         }
@@ -35,11 +44,11 @@ impl Source {
 }
 
 /// The path of a file:// URL, percent-decoded once.
-fn file_url(url: &str) -> Result<Source, FetchError> {
+fn file_url(url: &str) -> Result<Source, UnsupportedUrl> {
     let rest = &url["file://".len()..];
     let path = rest.strip_prefix("localhost").unwrap_or(rest);
     if !path.starts_with('/') {
-        return Err(FetchError::UnsupportedUrl {
+        return Err(UnsupportedUrl {
             url: url.to_owned(),
         });
     }
