@@ -219,17 +219,14 @@ fn kube_spec(
     over: Option<&KubernetesDoc>,
 ) -> KubeSpec {
     let base = app.kubernetes.as_ref();
-    let pick = |get: fn(&KubernetesDoc) -> Option<Vec<String>>| {
-        over.and_then(get).or_else(|| base.and_then(get))
-    };
-    let (files, lister) = match over.and_then(|k| k.files.as_ref()) {
-        Some(files) => (Some(files), obj),
-        None => (base.and_then(|k| k.files.as_ref()), app_obj),
-    };
+    let (files, lister) = either(
+        over.map(|k| (k, obj)),
+        base.map(|k| (k, app_obj)),
+        |(k, lister)| Some((k.files.as_ref()?, lister)),
+    )
+    .map_or((None, app_obj), |(files, lister)| (Some(files), lister));
     let dir = &ctx.sources[lister.file].dir;
-    let resources = over
-        .and_then(|k| k.resources.as_ref())
-        .or_else(|| base.and_then(|k| k.resources.as_ref()));
+    let resources = either(over, base, |k| k.resources.as_ref());
     let quantities = |q: Option<&QuantitiesDoc>| {
         let mut map = BTreeMap::new();
         if let Some(q) = q {
@@ -241,20 +238,15 @@ fn kube_spec(
         }
         map
     };
-    let service_type = over
-        .and_then(|k| chosen(&k.service_type))
-        .or_else(|| base.and_then(|k| chosen(&k.service_type)))
-        .map(|t| match t {
-            ServiceTypeDoc::ClusterIP => ServiceType::ClusterIP,
-            ServiceTypeDoc::NodePort => ServiceType::NodePort,
-            ServiceTypeDoc::LoadBalancer => ServiceType::LoadBalancer,
-        });
+    let service_type = either(over, base, |k| chosen(&k.service_type)).map(|t| match t {
+        ServiceTypeDoc::ClusterIP => ServiceType::ClusterIP,
+        ServiceTypeDoc::NodePort => ServiceType::NodePort,
+        ServiceTypeDoc::LoadBalancer => ServiceType::LoadBalancer,
+    });
     KubeSpec {
-        image: over
-            .and_then(|k| k.image.clone())
-            .or_else(|| base.and_then(|k| k.image.clone())),
-        command: pick(|k| k.command.clone()),
-        args: pick(|k| k.args.clone()),
+        image: either(over, base, |k| k.image.clone()),
+        command: either(over, base, |k| k.command.clone()),
+        args: either(over, base, |k| k.args.clone()),
         files: files
             .into_iter()
             .flatten()
@@ -267,6 +259,11 @@ fn kube_spec(
         limits: quantities(resources.and_then(|r| r.limits.as_ref())),
         service_type,
     }
+}
+
+/// A field of the Instance's or group's own value (`over`), else of its application's.
+fn either<D: Copy, T>(over: Option<D>, base: Option<D>, get: impl Fn(D) -> Option<T>) -> Option<T> {
+    over.and_then(&get).or_else(|| base.and_then(&get))
 }
 
 /// What an Instance or group overrides of its application.

@@ -91,38 +91,32 @@ fn remote_service(
             gateway.name, gateway.name
         ));
     }
-    let Some(ip) = ip.filter(|_| !loopback) else {
-        let spec = if loopback {
-            json!({"ports": [port(gateway, json!(remote_port))]})
-        } else {
-            // DNS names are case-insensitive; Kubernetes takes them in lowercase only.
-            let host = host.to_ascii_lowercase();
-            let what = format!("remote host of Application/{app}");
-            names::dns_subdomain(&what, host.trim_end_matches('.'))?;
-            if remote_port != gateway.port {
-                out.warn(format!(
-                    "Gateway/{}: an ExternalName Service cannot map port {} to {remote_port}: clients reach {host} on port {remote_port}",
-                    gateway.name, gateway.port
-                ));
-            }
-            json!({
-                "type": "ExternalName",
-                "externalName": host,
-                "ports": [port(gateway, json!(remote_port))],
-            })
-        };
-        let service =
-            json!({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec});
-        out.push(Phase::Service, "Service", &gateway.name, service);
+    let ip = ip.filter(|_| !loopback);
+    let spec = if ip.is_some() || loopback {
+        // No selector: the endpoints are the EndpointSlice below (none for loopback).
+        json!({"ports": [port(gateway, json!(remote_port))]})
+    } else {
+        // DNS names are case-insensitive; Kubernetes takes them in lowercase only.
+        let host = host.to_ascii_lowercase();
+        let what = format!("remote host of Application/{app}");
+        names::dns_subdomain(&what, host.trim_end_matches('.'))?;
+        if remote_port != gateway.port {
+            out.warn(format!(
+                "Gateway/{}: an ExternalName Service cannot map port {} to {remote_port}: clients reach {host} on port {remote_port}",
+                gateway.name, gateway.port
+            ));
+        }
+        json!({
+            "type": "ExternalName",
+            "externalName": host,
+            "ports": [port(gateway, json!(remote_port))],
+        })
+    };
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec});
+    out.push(Phase::Service, "Service", &gateway.name, service);
+    let Some(ip) = ip else {
         return Ok(());
     };
-    let service = json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": meta,
-        "spec": {"ports": [port(gateway, json!(remote_port))]},
-    });
-    out.push(Phase::Service, "Service", &gateway.name, service);
     let mut slice_meta = ctx.metadata(&gateway.name, app, &gateway.target);
     slice_meta["labels"]["kubernetes.io/service-name"] = json!(gateway.name);
     let address_type = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
