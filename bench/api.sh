@@ -30,26 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cat > "$WORK/cluster.yaml" <<YAML
-kind: Cluster
-name: apibench
-http: 127.0.0.1:27480
-hostPorts: 27500-27999
----
-kind: Application
-name: s
-type: local
-local:
-  platforms:
-    - os: linux
-      command: [sleep, "100000"]
-stop: {signal: KILL, timeout: 1s}
----
-kind: InstanceGroup
-name: s
-app: s
-replicas: $N
-YAML
+# shellcheck source=bench/sleepers.sh
+. bench/sleepers.sh
+sleepers "$WORK" apibench "$N"
 LCC_WAIT_TIMEOUT=300 "$LCC" up -d --wait "$WORK" >/dev/null
 DAEMON=$(cat "$WORK/.lcc/daemon.pid")
 

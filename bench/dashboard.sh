@@ -34,26 +34,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cat > "$WORK/cluster/cluster.yaml" <<YAML
-kind: Cluster
-name: dashbench
-http: 127.0.0.1:27480
-hostPorts: 27500-27999
----
-kind: Application
-name: s
-type: local
-local:
-  platforms:
-    - os: linux
-      command: [sleep, "100000"]
-stop: {signal: KILL, timeout: 1s}
----
-kind: InstanceGroup
-name: s
-app: s
-replicas: $N
-YAML
+# shellcheck source=bench/sleepers.sh
+. bench/sleepers.sh
+sleepers "$WORK/cluster" dashbench "$N"
 LCC_WAIT_TIMEOUT=300 "$LCC" up -d --wait "$WORK/cluster" >/dev/null
 setsid "$LCC" dashboard --listen "127.0.0.1:$PORT" >/dev/null 2>&1 &
 pids+=($!)

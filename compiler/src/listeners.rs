@@ -22,17 +22,7 @@ pub struct Listener {
 /// Every fixed listen address of the cluster in `dir`, in manifest order. Meant for
 /// manifests that load (a broken document just contributes nothing).
 pub fn fixed_listeners(dir: &Path) -> Result<Vec<Listener>, Diagnostics> {
-    let files = load::manifest_files(dir).map_err(|message| {
-        Diagnostics::new(vec![Diagnostic {
-            file: dir.to_path_buf(),
-            line: None,
-            col: None,
-            object: None,
-            field: None,
-            message,
-            source_line: None,
-        }])
-    })?;
+    let files = load::manifest_files(dir).map_err(|message| load::io_error(dir, message))?;
     let (sources, _) = load::read_sources(&files);
     let mut rep = Reporter::new(&sources);
     let (objects, _) = load::parse_objects(&sources, &mut rep);

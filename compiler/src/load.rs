@@ -201,7 +201,7 @@ fn parent_dir(file: &Path) -> PathBuf {
 }
 
 /// A problem with a path as a whole.
-fn io_error(path: &Path, message: String) -> Diagnostics {
+pub(crate) fn io_error(path: &Path, message: String) -> Diagnostics {
     Diagnostics::new(vec![crate::diag::Diagnostic {
         file: path.to_path_buf(),
         line: None,

@@ -13,18 +13,23 @@ use serde_json::Value;
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-#[test]
-fn a_stolen_port_gets_the_instance_a_new_one_and_the_gateway_follows() {
-    let c = Cluster::new("theft");
-    let gw = c.gateway_port(0);
+/// `app.yaml`: Instance `web` (an HTTP app) behind a gateway on `port`.
+fn web_behind(c: &Cluster, port: u16) {
     c.write(
         "app.yaml",
         &format!(
             "{}---\nkind: Instance\nname: web\napp: web\n---\n{}",
             http_app_under_faults("web", ""),
-            gateway("web", "web", gw)
+            gateway("web", "web", port)
         ),
     );
+}
+
+#[test]
+fn a_stolen_port_gets_the_instance_a_new_one_and_the_gateway_follows() {
+    let c = Cluster::new("theft");
+    let gw = c.gateway_port(0);
+    web_behind(&c, gw);
     c.up();
     let addr = SocketAddr::from(([127, 0, 0, 1], gw));
     let old = c.port("web", "http").expect("port");
@@ -156,14 +161,7 @@ fn said(c: &Cluster, reason: &str, needle: &str) -> Vec<String> {
 fn an_entrance_port_taken_before_up_refuses_up_naming_the_place_and_the_holder() {
     let c = Cluster::new("busy-entrance");
     let gw = c.gateway_port(0);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\nkind: Instance\nname: web\napp: web\n---\n{}",
-            http_app_under_faults("web", ""),
-            gateway("web", "web", gw)
-        ),
-    );
+    web_behind(&c, gw);
     let http = c.http();
     let squatter = Squatter::hold(http.port());
     let out = c.lcc(&["up", "-d", "--wait"]);
@@ -187,12 +185,8 @@ fn an_entrance_port_taken_before_up_refuses_up_naming_the_place_and_the_holder()
 fn a_gateway_port_taken_at_a_reload_leaves_the_rest_serving_and_is_taken_once_free() {
     let c = Cluster::new("busy-gateway");
     let (gw0, gw1) = (c.gateway_port(0), c.gateway_port(1));
-    let app = format!(
-        "{}---\nkind: Instance\nname: web\napp: web\n---\n{}",
-        http_app_under_faults("web", ""),
-        gateway("web", "web", gw0)
-    );
-    c.write("app.yaml", &app);
+    web_behind(&c, gw0);
+    let app = std::fs::read_to_string(c.path().join("app.yaml")).expect("app.yaml");
     c.up();
     let (a0, a1) = (
         SocketAddr::from(([127, 0, 0, 1], gw0)),
@@ -256,14 +250,7 @@ fn a_gateway_port_taken_at_a_reload_leaves_the_rest_serving_and_is_taken_once_fr
 fn up_force_with_a_gateway_port_taken_comes_up_degraded_and_recovers() {
     let c = Cluster::new("busy-force");
     let gw = c.gateway_port(0);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\nkind: Instance\nname: web\napp: web\n---\n{}",
-            http_app_under_faults("web", ""),
-            gateway("web", "web", gw)
-        ),
-    );
+    web_behind(&c, gw);
     let addr = SocketAddr::from(([127, 0, 0, 1], gw));
     let squatter = Squatter::hold(gw);
     // without --force: refused, naming the Gateway's port
@@ -313,14 +300,7 @@ fn up_force_with_a_gateway_port_taken_comes_up_degraded_and_recovers() {
 fn a_proxy_that_keeps_exiting_is_restarted_with_backoff_and_its_last_words() {
     let c = Cluster::new("proxy-exits");
     let gw = c.gateway_port(0);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{}---\nkind: Instance\nname: web\napp: web\n---\n{}",
-            http_app_under_faults("web", ""),
-            gateway("web", "web", gw)
-        ),
-    );
+    web_behind(&c, gw);
     let fake = c.path().join("fake-proxy.sh");
     std::fs::write(
         &fake,
