@@ -20,12 +20,18 @@ impl Dashboard {
     /// `lcc dashboard --listen 127.0.0.1:PORT EXTRA...` over `cluster`'s registry; waits
     /// until it answers.
     fn start(cluster: &Cluster, extra: &[&str]) -> Dashboard {
+        Dashboard::start_with(cluster, extra, &[])
+    }
+
+    /// [`Dashboard::start`] with more environment variables.
+    fn start_with(cluster: &Cluster, extra: &[&str], env: &[(&str, &str)]) -> Dashboard {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let listen = addr.to_string();
         let mut args = vec!["dashboard", "--listen", listen.as_str()];
         args.extend_from_slice(extra);
         let child = cluster
             .command(&args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -157,3 +157,37 @@ fn a_dashboard_beyond_loopback_needs_a_private_token_file_which_every_request_th
     assert_eq!(list.status, 200);
     assert_eq!(list.json()["clusters"][0]["name"], "dashtok");
 }
+
+#[test]
+fn open_hands_the_url_to_the_desktops_browser() {
+    let c = Cluster::new("dashopen");
+    c.write_web_group(1);
+    c.up();
+    // A stand-in for xdg-open that notes what it was asked to open.
+    let bin = c.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    let opened = c.path().join("opened");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" > '{}'\n",
+        opened.display()
+    );
+    std::fs::write(bin.join("xdg-open"), script).expect("xdg-open");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("xdg-open"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let board = Dashboard::start_with(&c, &["--open"], &[("PATH", path.as_str())]);
+    let want = format!("http://{}/\n", board.addr);
+    let seen = wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&opened).is_ok_and(|t| t == want)
+    });
+    assert!(
+        seen,
+        "xdg-open got {:?}, not {want:?}",
+        std::fs::read_to_string(&opened)
+    );
+}
