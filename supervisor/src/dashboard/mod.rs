@@ -204,7 +204,8 @@ async fn route(dashboard: &Dashboard, req: Request<Incoming>) -> Result<Reply, P
                 )
             });
         }
-        let list = clusters::list(&dashboard.registry);
+        let registry = dashboard.registry.clone();
+        let list = blocking(move || clusters::list(&registry)).await?;
         let text = serde_json::json!({ "clusters": list }).to_string() + "\n";
         return Ok(from_api(
             Response::builder()
@@ -217,7 +218,18 @@ async fn route(dashboard: &Dashboard, req: Request<Incoming>) -> Result<Reply, P
         return Err(Problem::not_found(format!("no such path: {path}")));
     };
     let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let entry = clusters::find(&dashboard.registry, id)
+    let (registry, wanted) = (dashboard.registry.clone(), id.to_string());
+    let entry = blocking(move || clusters::find(&registry, &wanted))
+        .await?
         .ok_or_else(|| Problem::not_found(format!("no running cluster {id:?}")))?;
     forward::to_cluster(&entry, req, &format!("/api/v1/{tail}")).await
+}
+
+/// Runs a look at the registry off the server's thread: it reads files and may wait a
+/// moment for a dying daemon's lock, and the event streams of other pages must not wait
+/// with it.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Problem::internal(format!("the registry look failed: {e}")))
 }
