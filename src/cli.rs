@@ -152,6 +152,9 @@ pub enum Command {
     Daemon {
         /// Cluster directory.
         dir: PathBuf,
+        /// How the manifests are read, as given to `lcc up`.
+        #[command(flatten)]
+        load: LoadArgs,
     },
 }
 
@@ -276,6 +279,38 @@ pub struct UpArgs {
     /// With `-d`: return once every instance is ready.
     #[arg(long)]
     pub wait: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// How `lcc up` (and the daemon it starts) reads the manifests.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LoadArgs {
+    /// Variables for `${VAR}` in the manifests, below the shell's environment and above
+    /// the cluster directory's `.env`.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    /// The compiler's options, paths made absolute (the daemon may run elsewhere).
+    pub fn options(&self) -> lcc_compiler::LoadOptions {
+        let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        lcc_compiler::LoadOptions {
+            env_file: self.env_file.as_ref().map(absolute),
+        }
+    }
+
+    /// The same options as arguments of `lcc daemon`.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let options = self.options();
+        let mut args = Vec::new();
+        if let Some(file) = options.env_file {
+            args.push("--env-file".into());
+            args.push(file.into_os_string());
+        }
+        args
+    }
 }
 
 /// `lcc storage` subcommands.

@@ -19,3 +19,4 @@ mod export;
 mod faults;
 mod pod;
 mod site;
+mod stack;

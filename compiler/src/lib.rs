@@ -9,6 +9,8 @@
 mod check;
 mod de;
 mod diag;
+mod env_files;
+pub mod interpolate;
 mod load;
 pub mod model;
 mod plan;
@@ -23,7 +25,9 @@ mod storage;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};
-pub use load::{load_cluster, load_files, manifest_files, Counts};
+pub use load::{
+    load_cluster, load_cluster_with, load_files, manifest_files, Counts, LoadOptions, DOTENV,
+};
 pub use plan::{
     EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
     StorageSpec,

@@ -3,13 +3,14 @@
 
 use crate::de::from_node;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::interpolate::{self, Vars};
 use crate::model::{
     ApplicationDoc, ClusterDoc, EntranceDoc, GatewayDoc, GroupDoc, InstanceDoc, StorageDoc,
 };
 use crate::plan::Plan;
 use crate::report::Reporter;
 use crate::yaml::{self, Node};
-use crate::{check, planner, refs, storage};
+use crate::{check, env_files, planner, refs, storage};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
@@ -94,11 +95,27 @@ pub enum Body {
     Storage(StorageDoc),
 }
 
+/// What a load takes besides the manifest files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `lcc up --env-file F`: variables for interpolation, below the shell's
+    /// environment and above the cluster directory's `.env`.
+    pub env_file: Option<PathBuf>,
+}
+
+/// The file of variables read from the cluster directory, if it exists.
+pub const DOTENV: &str = ".env";
+
 /// Loads the cluster in `dir`: every `*.yaml` and `*.yml` file in it (sorted, not
 /// recursive, hidden files skipped).
 pub fn load_cluster(dir: &Path) -> Result<Plan, Diagnostics> {
+    load_cluster_with(dir, &LoadOptions::default())
+}
+
+/// [`load_cluster`] with options.
+pub fn load_cluster_with(dir: &Path, options: &LoadOptions) -> Result<Plan, Diagnostics> {
     let files = manifest_files(dir).map_err(|msg| io_error(dir, msg))?;
-    load(dir, &files)
+    load_counted(dir, &files, options).map(|(plan, _)| plan)
 }
 
 /// Loads manifest files and/or cluster directories as one cluster. The cluster
@@ -127,7 +144,7 @@ pub fn load_files_counted(paths: &[PathBuf]) -> Result<(Plan, Counts), Diagnosti
                 .unwrap_or(Path::new(".")),
         ),
     };
-    load_counted(&cluster_dir, &files)
+    load_counted(&cluster_dir, &files, &LoadOptions::default())
 }
 
 /// The manifests of a cluster directory.
@@ -155,11 +172,16 @@ pub struct Counts {
 }
 
 /// Loads files into a plan, also counting what was read.
-pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Counts), Diagnostics> {
+pub fn load_counted(
+    cluster_dir: &Path,
+    files: &[PathBuf],
+    options: &LoadOptions,
+) -> Result<(Plan, Counts), Diagnostics> {
+    let vars = variables(cluster_dir, options.env_file.as_deref()).map_err(Diagnostics::new)?;
     let (sources, read_errors) = read_sources(files);
     let mut rep = Reporter::new(&sources);
     rep.errors.extend(read_errors);
-    let (objects, clean) = parse_objects(&sources, &mut rep);
+    let (objects, clean) = parse_objects(&sources, &vars, &mut rep);
     for obj in &objects {
         check::object(&mut rep, obj);
     }
@@ -171,6 +193,7 @@ pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Coun
         let manifests: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
         storage::check(&mut rep, &objects, dir, &manifests);
     }
+    let env_files = env_files::read(&mut rep, &sources, &objects);
     if !rep.errors.is_empty() {
         return Err(Diagnostics::new(rep.errors));
     }
@@ -179,12 +202,69 @@ pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Coun
         objects: objects.len(),
         files: sources.len(),
     };
-    Ok((planner::plan(&cluster_dir, &sources, &objects), counts))
+    Ok((
+        planner::plan(&cluster_dir, &sources, &objects, &env_files),
+        counts,
+    ))
 }
 
-/// Loads files into a plan.
-fn load(cluster_dir: &Path, files: &[PathBuf]) -> Result<Plan, Diagnostics> {
-    load_counted(cluster_dir, files).map(|(plan, _)| plan)
+/// The variables for interpolation: the shell's environment (names and values that
+/// are UTF-8), then `env_file`, then the cluster directory's `.env` if there is one.
+fn variables(cluster_dir: &Path, env_file: Option<&Path>) -> Result<Vars, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut read = |path: &Path| match read_env_file(path) {
+        Ok(vars) => vars,
+        Err(message) => {
+            errors.push(*file_error(path, message));
+            Vec::new()
+        }
+    };
+    let from_file = env_file.map(&mut read).unwrap_or_default();
+    let dotenv_path = cluster_dir.join(DOTENV);
+    let dotenv = if dotenv_path.exists() {
+        read(&dotenv_path)
+    } else {
+        Vec::new()
+    };
+    let shell = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let vars = Vars::layered(shell, &from_file, &dotenv);
+    if errors.is_empty() {
+        Ok(vars)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The `KEY=VALUE` lines of an env file (dotenv syntax: comments, quotes, `export`).
+pub(crate) fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let describe = |e: dotenvy::Error| match e {
+        dotenvy::Error::Io(e) => format!("cannot read env file: {e}"),
+        dotenvy::Error::LineParse(line, at) => {
+            format!(
+                "invalid env file: cannot parse `{line}` at character {}",
+                at + 1
+            )
+        }
+        other => format!("invalid env file: {other}"),
+    };
+    dotenvy::from_path_iter(path)
+        .map_err(describe)?
+        .map(|item| item.map_err(describe))
+        .collect()
+}
+
+/// A problem with a whole file.
+fn file_error(path: &Path, message: String) -> Box<Diagnostic> {
+    Box::new(Diagnostic {
+        file: path.to_path_buf(),
+        line: None,
+        col: None,
+        object: None,
+        field: None,
+        message,
+        source_line: None,
+    })
 }
 
 /// The absolute, canonical form of a directory.
@@ -280,8 +360,8 @@ fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Box<Diagnostic> {
 /// Parses every document of every source into objects. The flag is false when a
 /// syntax or structure error means some objects may be missing, so that checks
 /// across objects would only add noise.
-fn parse_objects(sources: &[Source], rep: &mut Reporter<'_>) -> (Vec<Object>, bool) {
-    let mut objects = Vec::new();
+fn parse_objects(sources: &[Source], vars: &Vars, rep: &mut Reporter<'_>) -> (Vec<Object>, bool) {
+    let mut roots = Vec::new();
     let mut clean = true;
     for (file, source) in sources.iter().enumerate() {
         let parsed = yaml::parse(&source.text);
@@ -295,11 +375,42 @@ fn parse_objects(sources: &[Source], rep: &mut Reporter<'_>) -> (Vec<Object>, bo
             );
             clean = false;
         }
-        for root in parsed.documents.into_iter().flatten() {
-            match read_object(file, root, rep) {
-                Some(obj) => objects.push(obj),
-                None => clean = false,
-            }
+        roots.extend(
+            parsed
+                .documents
+                .into_iter()
+                .flatten()
+                .map(|root| (file, root)),
+        );
+    }
+    let ctx = interpolate::Context {
+        vars: vars.clone(),
+        gateways: interpolate::gateways(roots.iter().map(|(_, root)| root), vars),
+    };
+    let mut objects = Vec::new();
+    for (file, mut root) in roots {
+        let label = match (
+            root.get("kind").and_then(Node::as_str),
+            root.get("name").and_then(Node::as_str),
+        ) {
+            (Some(kind), Some(name)) => Some(format!("{kind}/{name}")),
+            (Some(kind), None) => Some(kind.to_string()),
+            _ => None,
+        };
+        for failure in interpolate::document(&mut root, &ctx) {
+            let field = (!failure.field.is_empty()).then_some(failure.field);
+            rep.at(
+                file,
+                Some(failure.pos),
+                label.clone(),
+                field,
+                failure.error.to_string(),
+            );
+            clean = false;
+        }
+        match read_object(file, root, rep) {
+            Some(obj) => objects.push(obj),
+            None => clean = false,
         }
     }
     (objects, clean)

@@ -1,6 +1,7 @@
 //! Planning: turns checked objects into a [`Plan`], building each [`PodSpec`] from its
 //! application's settings, the defaults, and the Instance's or group's overrides.
 
+use crate::env_files::EnvFiles;
 use crate::load::{Body, Object, Source};
 use crate::model::StateDoc;
 use crate::model::{
@@ -37,10 +38,17 @@ struct Ctx<'a> {
     storage_dirs: HashMap<String, String>,
     /// The cluster's name.
     cluster: String,
+    /// The variables of each object's `envFile:`.
+    env_files: &'a EnvFiles,
 }
 
 /// Builds the plan of checked objects.
-pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan {
+pub fn plan(
+    cluster_dir: &Path,
+    sources: &[Source],
+    objects: &[Object],
+    env_files: &EnvFiles,
+) -> Plan {
     let storages = storages(cluster_dir, objects);
     let storage_dirs = storages
         .iter()
@@ -53,6 +61,7 @@ pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan 
         index,
         storage_dirs,
         cluster: cluster.clone(),
+        env_files,
     };
     let mut plan = Plan {
         name: cluster,
@@ -95,6 +104,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
         }
         Some(Body::Instance(i)) => {
             let ov = Overrides {
+                env_file: ctx.env_file(obj),
                 env: i.env.as_ref(),
                 probe: i.probe.as_ref(),
                 restart: i.restart.as_ref(),
@@ -111,6 +121,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
         }
         Some(Body::Group(g)) => {
             let ov = Overrides {
+                env_file: ctx.env_file(obj),
                 env: g.env.as_ref(),
                 probe: g.probe.as_ref(),
                 restart: g.restart.as_ref(),
@@ -269,9 +280,20 @@ fn kube_spec(
     }
 }
 
+impl Ctx<'_> {
+    /// The variables of an object's `envFile:`.
+    fn env_file(&self, obj: &Object) -> &[(String, String)] {
+        obj.label()
+            .and_then(|label| self.env_files.get(&label))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 /// What an Instance or group overrides of its application.
 #[derive(Debug, Default)]
 struct Overrides<'a> {
+    /// Its `envFile:` variables, merged by key over the app's env.
+    env_file: &'a [(String, String)],
     /// Merged by key over the app's env.
     env: Option<&'a Env>,
     /// Replaces the app's probe.
@@ -303,7 +325,16 @@ fn pod_spec(
         group: group.map(str::to_string),
         kind,
         platforms: platforms(app),
-        env: env(app, kind, manifest_dir, ov.env),
+        env: env(
+            kind,
+            manifest_dir,
+            [
+                ctx.env_file(app_obj),
+                app.local.as_ref().map_or(&[], |l| l.env.0.as_slice()),
+                ov.env_file,
+                ov.env.map_or(&[], |e| e.0.as_slice()),
+            ],
+        ),
         interfaces: interfaces(app),
         probe: ov.probe.or(app.probe.as_ref()).map(probe),
         restart: restart(ov.restart.or(app.restart.as_ref())),
@@ -337,14 +368,10 @@ fn platforms(app: &ApplicationDoc) -> Vec<Platform> {
         .collect()
 }
 
-/// Environment: `LCC_MANIFEST_DIR` for local apps, then the app's, then the
-/// overrides (a key already set keeps its place and takes the new value).
-fn env(
-    app: &ApplicationDoc,
-    kind: AppKind,
-    manifest_dir: &Path,
-    over: Option<&Env>,
-) -> Vec<EnvVar> {
+/// Environment: `LCC_MANIFEST_DIR` for local apps, then the app's `envFile:` and
+/// `env`, then the Instance's or group's (a key already set keeps its place and takes
+/// the new value).
+fn env(kind: AppKind, manifest_dir: &Path, layers: [&[(String, String)]; 4]) -> Vec<EnvVar> {
     let mut vars: Vec<EnvVar> = Vec::new();
     if kind == AppKind::Local {
         let value = manifest_dir.to_string_lossy().into_owned();
@@ -353,13 +380,7 @@ fn env(
             value,
         });
     }
-    let app_env = app
-        .local
-        .as_ref()
-        .map(|l| l.env.0.as_slice())
-        .unwrap_or(&[]);
-    let over_env = over.map(|e| e.0.as_slice()).unwrap_or(&[]);
-    for (name, value) in app_env.iter().chain(over_env) {
+    for (name, value) in layers.into_iter().flatten() {
         match vars.iter_mut().find(|v| &v.name == name) {
             Some(var) => var.value = value.clone(),
             None => vars.push(EnvVar {

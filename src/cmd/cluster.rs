@@ -1,7 +1,7 @@
 //! The cluster commands: `up`, `down`, `ps`, `logs`, `start`/`stop`/`restart`,
 //! `scale`, `delete`, `storage`, `events`, `completions`, and the hidden `daemon`.
 
-use crate::cli::{ApiCommand, Command, Format, StorageCommand, UpArgs};
+use crate::cli::{ApiCommand, Command, Format, LoadArgs, StorageCommand, UpArgs};
 use anyhow::{bail, Context};
 use lcc_core::events;
 use lcc_core::layout::Layout;
@@ -19,7 +19,7 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Up(args) => up(args.dir.as_deref().unwrap_or(dir), &args),
         Command::Down { dir: d } => down(d.as_deref().unwrap_or(dir)),
-        Command::Daemon { dir } => run_daemon(&dir),
+        Command::Daemon { dir, load } => run_daemon(&dir, &load),
         Command::Ps { output } => ps(dir, output),
         Command::Logs {
             instance,
@@ -112,7 +112,7 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     // First: even the lock check below creates `.lcc/daemon.lock`.
     layout.check_state_dir()?;
-    let plan = match lcc_compiler::load_cluster(&layout.root) {
+    let plan = match lcc_compiler::load_cluster_with(&layout.root, &args.load.options()) {
         Ok(plan) => plan,
         Err(diag) => {
             eprintln!("{diag}");
@@ -127,18 +127,26 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.detach {
-        return up_detached(&layout, &plan, args.wait);
+        return up_detached(&layout, &plan, args);
     }
-    up_foreground(&layout, &plan)
+    up_foreground(&layout, &plan, &args.load)
 }
 
-fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<ExitCode> {
+fn up_foreground(
+    layout: &Layout,
+    plan: &lcc_compiler::Plan,
+    load: &LoadArgs,
+) -> anyhow::Result<ExitCode> {
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let printer = {
         let (layout, plan, done) = (layout.clone(), plan.clone(), done.clone());
         std::thread::spawn(move || follow_up(&layout, &plan, &done))
     };
-    let result = daemon::run(layout, daemon::Options::from_env(), daemon::termination());
+    let options = daemon::Options {
+        load: load.options(),
+        ..daemon::Options::from_env()
+    };
+    let result = daemon::run(layout, options, daemon::termination());
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = printer.join();
     result?;
@@ -192,7 +200,12 @@ fn print_urls(plan: &lcc_compiler::Plan) {
     let _ = std::io::stdout().flush();
 }
 
-fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow::Result<ExitCode> {
+fn up_detached(
+    layout: &Layout,
+    plan: &lcc_compiler::Plan,
+    args: &UpArgs,
+) -> anyhow::Result<ExitCode> {
+    let wait = args.wait;
     lcc_core::layout::make_private_dir(&layout.state)?;
     let _ = std::fs::remove_file(layout.daemon_up());
     let log = std::fs::OpenOptions::new()
@@ -203,6 +216,7 @@ fn up_detached(layout: &Layout, plan: &lcc_compiler::Plan, wait: bool) -> anyhow
     let mut child = std::process::Command::new(exe)
         .arg("daemon")
         .arg(&layout.root)
+        .args(args.load.to_args())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -299,14 +313,14 @@ fn log_tail(layout: &Layout) -> String {
     lines[lines.len().saturating_sub(10)..].join("\n")
 }
 
-fn run_daemon(dir: &Path) -> anyhow::Result<ExitCode> {
+fn run_daemon(dir: &Path, load: &LoadArgs) -> anyhow::Result<ExitCode> {
     // Its own session: the terminal that ran `lcc up -d` can close without killing it.
     daemon::new_session();
-    daemon::run(
-        &Layout::new(dir),
-        daemon::Options::from_env(),
-        daemon::termination(),
-    )?;
+    let options = daemon::Options {
+        load: load.options(),
+        ..daemon::Options::from_env()
+    };
+    daemon::run(&Layout::new(dir), options, daemon::termination())?;
     Ok(ExitCode::SUCCESS)
 }
 

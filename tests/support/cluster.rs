@@ -126,7 +126,14 @@ impl Cluster {
 
     /// Runs `lcc -C DIR ARGS` with a deadline, then records the processes it shows.
     pub fn lcc(&self, args: &[&str]) -> Bounded {
+        self.lcc_env(args, &[])
+    }
+
+    /// [`Cluster::lcc`] with more variables in its environment (the shell's, for
+    /// `${VAR}` in manifests).
+    pub fn lcc_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Bounded {
         let mut cmd = Command::new(lcc_bin());
+        cmd.envs(vars.iter().copied());
         cmd.arg("-C")
             .arg(self.path())
             .args(args)

@@ -1,6 +1,8 @@
 //! `kind: Application`: what runs (a local command, a static site, a remote endpoint), its interfaces and how it is stopped.
 
-use super::{BindingDoc, Choice, Env, KubernetesDoc, OneOrMany, ProbeDoc, RestartDoc, Words};
+use super::{
+    BindingDoc, Choice, Env, EnvFileDoc, KubernetesDoc, OneOrMany, ProbeDoc, RestartDoc, Words,
+};
 use serde::Deserialize;
 
 /// `kind: Application`.
@@ -35,6 +37,9 @@ pub struct ApplicationDoc {
     pub storage: Vec<BindingDoc>,
     /// Settings for `lcc export kubernetes` only.
     pub kubernetes: Option<KubernetesDoc>,
+    /// Files of `KEY=VALUE` lines added to the environment (before `env`).
+    #[serde(default, rename = "envFile")]
+    pub env_file: Vec<EnvFileDoc>,
 }
 
 /// Application types.

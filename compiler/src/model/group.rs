@@ -1,6 +1,6 @@
 //! `kind: InstanceGroup`: replicas of an application.
 
-use super::{BindingDoc, Env, KubernetesDoc, ProbeDoc, RestartDoc};
+use super::{BindingDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc};
 use serde::Deserialize;
 
 /// `kind: InstanceGroup`.
@@ -25,4 +25,7 @@ pub struct GroupDoc {
     pub storage: Option<Vec<BindingDoc>>,
     /// Kubernetes overrides (field by field over the app's).
     pub kubernetes: Option<KubernetesDoc>,
+    /// Files of `KEY=VALUE` lines added to the environment (before `env`).
+    #[serde(default, rename = "envFile")]
+    pub env_file: Vec<EnvFileDoc>,
 }

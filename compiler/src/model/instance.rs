@@ -1,6 +1,6 @@
 //! `kind: Instance`: one named instance of an application.
 
-use super::{BindingDoc, Choice, Env, KubernetesDoc, ProbeDoc, RestartDoc, Words};
+use super::{BindingDoc, Choice, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc, Words};
 use serde::Deserialize;
 
 /// `kind: Instance` and `kind: InstanceGroup` (which adds `replicas`).
@@ -25,6 +25,9 @@ pub struct InstanceDoc {
     pub storage: Option<Vec<BindingDoc>>,
     /// Kubernetes overrides (field by field over the app's).
     pub kubernetes: Option<KubernetesDoc>,
+    /// Files of `KEY=VALUE` lines added to the environment (before `env`).
+    #[serde(default, rename = "envFile")]
+    pub env_file: Vec<EnvFileDoc>,
 }
 
 /// Desired state of an Instance.

@@ -13,6 +13,7 @@ use std::fmt;
 mod application;
 mod cluster;
 mod entrance;
+mod env_file;
 mod gateway;
 mod group;
 mod instance;
@@ -27,6 +28,7 @@ pub use application::{
 };
 pub use cluster::{ApiDoc, ClusterDoc};
 pub use entrance::EntranceDoc;
+pub use env_file::EnvFileDoc;
 pub use gateway::{GatewayDoc, GatewayTimeoutsDoc};
 pub use group::GroupDoc;
 pub use instance::{InstanceDoc, StateDoc};

@@ -77,6 +77,8 @@ pub struct Options {
     pub rescan: Duration,
     /// Instances starting at once (0: no bound); see `gate.rs`.
     pub start_parallel: usize,
+    /// How the manifests are read (`lcc up --env-file ...`), at start and at every reload.
+    pub load: lcc_compiler::LoadOptions,
 }
 
 impl Options {
@@ -101,6 +103,7 @@ impl Options {
             proxy_args,
             rescan: Duration::from_secs(2),
             start_parallel: gate::StartGate::default_limit(),
+            load: lcc_compiler::LoadOptions::default(),
         }
     }
 }
@@ -180,7 +183,7 @@ pub fn run(
     // Before the lock: taking it creates `.lcc/daemon.lock`, at the end of the link.
     layout.check_state_dir()?;
     let lock = DaemonLock::acquire(&layout)?;
-    let plan = lcc_compiler::load_cluster(&layout.root)
+    let plan = lcc_compiler::load_cluster_with(&layout.root, &opts.load)
         .map_err(|d| d.to_string())
         .map_err(|diagnostics| DaemonError::Invalid {
             dir: layout.root.display().to_string(),
@@ -838,6 +841,7 @@ mod tests {
             proxy_args: Vec::new(),
             rescan: Duration::from_millis(200),
             start_parallel: 0,
+            load: lcc_compiler::LoadOptions::default(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let daemon = {

@@ -1,0 +1,4 @@
+//! A whole stack from manifests alone: `${VAR}` interpolation from the shell, an
+//! `--env-file` and `.env`; `envFile:` lists; discovery of gateways.
+
+mod interpolate;
