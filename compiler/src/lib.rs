@@ -9,6 +9,7 @@
 mod check;
 mod de;
 mod diag;
+pub mod discovery;
 mod env_files;
 pub mod interpolate;
 mod load;

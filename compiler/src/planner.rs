@@ -2,6 +2,7 @@
 //! application's settings, the defaults, and the Instance's or group's overrides.
 
 use crate::env_files::EnvFiles;
+use crate::interpolate::GatewayAddr;
 use crate::load::{Body, Object, Source};
 use crate::model::StateDoc;
 use crate::model::{
@@ -40,6 +41,8 @@ struct Ctx<'a> {
     cluster: String,
     /// The variables of each object's `envFile:`.
     env_files: &'a EnvFiles,
+    /// Every Gateway's discovery variables, in manifest order.
+    discovery: Vec<EnvVar>,
 }
 
 /// Builds the plan of checked objects.
@@ -62,6 +65,7 @@ pub fn plan(
         storage_dirs,
         cluster: cluster.clone(),
         env_files,
+        discovery: discovery(objects),
     };
     let mut plan = Plan {
         name: cluster,
@@ -328,6 +332,7 @@ fn pod_spec(
         env: env(
             kind,
             manifest_dir,
+            &ctx.discovery,
             [
                 ctx.env_file(app_obj),
                 app.local.as_ref().map_or(&[], |l| l.env.0.as_slice()),
@@ -368,10 +373,16 @@ fn platforms(app: &ApplicationDoc) -> Vec<Platform> {
         .collect()
 }
 
-/// Environment: `LCC_MANIFEST_DIR` for local apps, then the app's `envFile:` and
+/// Environment: `LCC_MANIFEST_DIR` and the gateways' discovery variables for local
+/// apps, then the app's `envFile:` and
 /// `env`, then the Instance's or group's (a key already set keeps its place and takes
 /// the new value).
-fn env(kind: AppKind, manifest_dir: &Path, layers: [&[(String, String)]; 4]) -> Vec<EnvVar> {
+fn env(
+    kind: AppKind,
+    manifest_dir: &Path,
+    discovery: &[EnvVar],
+    layers: [&[(String, String)]; 4],
+) -> Vec<EnvVar> {
     let mut vars: Vec<EnvVar> = Vec::new();
     if kind == AppKind::Local {
         let value = manifest_dir.to_string_lossy().into_owned();
@@ -379,6 +390,7 @@ fn env(kind: AppKind, manifest_dir: &Path, layers: [&[(String, String)]; 4]) -> 
             name: MANIFEST_DIR_VAR.to_string(),
             value,
         });
+        vars.extend(discovery.iter().cloned());
     }
     for (name, value) in layers.into_iter().flatten() {
         match vars.iter_mut().find(|v| &v.name == name) {
@@ -390,6 +402,22 @@ fn env(kind: AppKind, manifest_dir: &Path, layers: [&[(String, String)]; 4]) -> 
         }
     }
     vars
+}
+
+/// The discovery variables of every Gateway ([`discovery`](crate::discovery)).
+fn discovery(objects: &[Object]) -> Vec<EnvVar> {
+    objects
+        .iter()
+        .filter_map(|obj| match &obj.body {
+            Some(Body::Gateway(g)) => {
+                let port = g.port.map(|p| p.to_string()).unwrap_or_default();
+                let addr = GatewayAddr::new(g.address.as_deref(), &port);
+                Some(crate::discovery::vars(&obj.name, &addr))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// The interfaces.
@@ -567,6 +595,9 @@ mod tests {
             env,
             [
                 ("LCC_MANIFEST_DIR", manifest_dir.as_ref()),
+                ("LCC_GATEWAY_WEB", "127.0.0.1:19000"),
+                ("LCC_GATEWAY_WEB_HOST", "127.0.0.1"),
+                ("LCC_GATEWAY_WEB_PORT", "19000"),
                 ("GREETING", "hello"),
                 ("MODE", "staging"),
                 ("EXTRA", "1")

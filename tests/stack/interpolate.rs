@@ -13,7 +13,7 @@ fn reporter(name: &str, extra: &str) -> String {
 }
 
 /// The lines of a file an instance wrote into its `run/`, once it is there.
-fn written(c: &Cluster, instance: &str, file: &str) -> Vec<String> {
+pub(super) fn written(c: &Cluster, instance: &str, file: &str) -> Vec<String> {
     let path = c.pod(instance).join("run").join(file);
     let done = wait_until(Duration::from_secs(20), || {
         std::fs::read_to_string(&path).is_ok_and(|t| t.ends_with('\n'))

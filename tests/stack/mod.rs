@@ -1,4 +1,5 @@
 //! A whole stack from manifests alone: `${VAR}` interpolation from the shell, an
 //! `--env-file` and `.env`; `envFile:` lists; discovery of gateways.
 
+mod discovery;
 mod interpolate;
