@@ -290,6 +290,19 @@ pub struct LoadArgs {
     /// the cluster directory's `.env`.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Bring up what has this profile too (repeatable; default `$LCC_PROFILES`,
+    /// comma-separated). What has no profile always comes up.
+    #[arg(
+        long = "profile",
+        value_name = "P",
+        env = "LCC_PROFILES",
+        value_delimiter = ','
+    )]
+    pub profiles: Vec<String>,
+    /// Bring up only these Instances or InstanceGroups (after DIR) and what they depend
+    /// on.
+    #[arg(value_name = "NAME", value_parser = object_name)]
+    pub names: Vec<String>,
 }
 
 impl LoadArgs {
@@ -298,6 +311,10 @@ impl LoadArgs {
         let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
         lcc_compiler::LoadOptions {
             env_file: self.env_file.as_ref().map(absolute),
+            select: Some(lcc_compiler::Select {
+                profiles: self.profiles.clone(),
+                names: self.names.clone(),
+            }),
         }
     }
 
@@ -309,6 +326,11 @@ impl LoadArgs {
             args.push("--env-file".into());
             args.push(file.into_os_string());
         }
+        for profile in &self.profiles {
+            args.push("--profile".into());
+            args.push(profile.into());
+        }
+        args.extend(self.names.iter().map(Into::into));
         args
     }
 }

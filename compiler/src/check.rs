@@ -18,6 +18,20 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
     if !matches!(body, Body::Cluster(_)) {
         s.check("name", rules::name(&obj.name));
     }
+    let profiles = match body {
+        Body::Application(a) => a.profiles.as_slice(),
+        Body::Instance(i) => &i.profiles,
+        Body::Group(g) => &g.profiles,
+        Body::Gateway(g) => &g.profiles,
+        _ => &[],
+    };
+    for (i, profile) in profiles.iter().enumerate() {
+        let at = format!("profiles[{i}]");
+        s.check(
+            &at,
+            rules::name(profile).map_err(|e| format!("profile: {e}")),
+        );
+    }
     match body {
         Body::Cluster(c) => cluster(&mut s, c),
         Body::Application(app) => application(&mut s, app),

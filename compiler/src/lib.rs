@@ -16,6 +16,7 @@ mod load;
 pub mod model;
 mod plan;
 mod planner;
+pub mod profiles;
 pub use lcc_core::podspec;
 mod ports;
 mod refs;
@@ -27,7 +28,8 @@ mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use load::{
-    load_cluster, load_cluster_with, load_files, manifest_files, Counts, LoadOptions, DOTENV,
+    load_cluster, load_cluster_with, load_files, manifest_files, Counts, LoadOptions, Select,
+    DOTENV,
 };
 pub use plan::{
     EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,

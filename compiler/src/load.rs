@@ -8,10 +8,12 @@ use crate::model::{
     ApplicationDoc, ClusterDoc, EntranceDoc, GatewayDoc, GroupDoc, InstanceDoc, StorageDoc,
 };
 use crate::plan::Plan;
+use crate::profiles::{self, Selection};
 use crate::report::Reporter;
 use crate::yaml::{self, Node};
 use crate::{check, env_files, planner, refs, storage};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The kinds of object, as written in `kind:`.
@@ -101,6 +103,17 @@ pub struct LoadOptions {
     /// `lcc up --env-file F`: variables for interpolation, below the shell's
     /// environment and above the cluster directory's `.env`.
     pub env_file: Option<PathBuf>,
+    /// What `lcc up` brings up; `None`: everything (`lcc validate`, `compile`, ...).
+    pub select: Option<Select>,
+}
+
+/// `lcc up --profile P... [NAME...]`: which objects the plan holds ([`crate::profiles`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Select {
+    /// Active profiles.
+    pub profiles: Vec<String>,
+    /// Instances and groups named on the command line (none: all that profiles allow).
+    pub names: Vec<String>,
 }
 
 /// The file of variables read from the cluster directory, if it exists.
@@ -197,15 +210,82 @@ pub fn load_counted(
     if !rep.errors.is_empty() {
         return Err(Diagnostics::new(rep.errors));
     }
+    let selection =
+        match &options.select {
+            Some(select) => Some(selection(&objects, select).map_err(|unknown| {
+                let message =
+                    format!(
+                "nothing to bring up named {}: not an Instance or InstanceGroup of the cluster",
+                unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            );
+                io_error(cluster_dir, message)
+            })?),
+            None => None,
+        };
     let cluster_dir = absolute.map_err(|msg| io_error(cluster_dir, msg))?;
     let counts = Counts {
         objects: objects.len(),
         files: sources.len(),
     };
     Ok((
-        planner::plan(&cluster_dir, &sources, &objects, &env_files),
+        planner::plan(
+            &cluster_dir,
+            &sources,
+            &objects,
+            &env_files,
+            selection.as_ref(),
+        ),
         counts,
     ))
+}
+
+/// What comes up of `objects` ([`profiles::select`]); `Err`: names that are no service.
+fn selection(objects: &[Object], select: &Select) -> Result<Selection, Vec<String>> {
+    let app_profiles: HashMap<&str, &[String]> = objects
+        .iter()
+        .filter_map(|o| match &o.body {
+            Some(Body::Application(a)) => Some((o.name.as_str(), a.profiles.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let own_or_app = |own: &'_ [String], app: &Option<String>| -> Vec<String> {
+        if own.is_empty() {
+            app.as_deref()
+                .and_then(|a| app_profiles.get(a))
+                .map(|p| p.to_vec())
+                .unwrap_or_default()
+        } else {
+            own.to_vec()
+        }
+    };
+    let mut profiles_of = Vec::new();
+    for obj in objects {
+        match &obj.body {
+            Some(Body::Instance(i)) => profiles_of.push((obj, own_or_app(&i.profiles, &i.app))),
+            Some(Body::Group(g)) => profiles_of.push((obj, own_or_app(&g.profiles, &g.app))),
+            _ => {}
+        }
+    }
+    let services: Vec<profiles::Service<'_>> = profiles_of
+        .iter()
+        .map(|(obj, profiles)| profiles::Service {
+            name: &obj.name,
+            profiles,
+            depends_on: Vec::new(),
+        })
+        .collect();
+    let gateways: Vec<profiles::Gateway<'_>> = objects
+        .iter()
+        .filter_map(|o| match &o.body {
+            Some(Body::Gateway(g)) => Some(profiles::Gateway {
+                name: &o.name,
+                profiles: &g.profiles,
+                target: g.target.as_deref().unwrap_or(""),
+            }),
+            _ => None,
+        })
+        .collect();
+    profiles::select(&services, &gateways, &select.profiles, &select.names)
 }
 
 /// The variables for interpolation: the shell's environment (names and values that

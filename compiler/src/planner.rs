@@ -18,6 +18,7 @@ use crate::podspec::{
     Restart, RestartPolicy, Site, Stop, StorageBinding,
 };
 use crate::ports::DEFAULT_HTTP;
+use crate::profiles::Selection;
 use crate::refs::{is_referenced, protocol_of, Index};
 use crate::rules;
 use std::collections::{BTreeMap, HashMap};
@@ -43,6 +44,8 @@ struct Ctx<'a> {
     env_files: &'a EnvFiles,
     /// Every Gateway's discovery variables, in manifest order.
     discovery: Vec<EnvVar>,
+    /// What comes up (`lcc up --profile`, names); `None`: everything.
+    selection: Option<&'a Selection>,
 }
 
 /// Builds the plan of checked objects.
@@ -51,6 +54,7 @@ pub fn plan(
     sources: &[Source],
     objects: &[Object],
     env_files: &EnvFiles,
+    selection: Option<&Selection>,
 ) -> Plan {
     let storages = storages(cluster_dir, objects);
     let storage_dirs = storages
@@ -66,6 +70,7 @@ pub fn plan(
         cluster: cluster.clone(),
         env_files,
         discovery: discovery(objects),
+        selection,
     };
     let mut plan = Plan {
         name: cluster,
@@ -106,6 +111,9 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
             plan.unreferenced_apps
                 .push(pod_spec(ctx, obj, app, &obj.name, None, &ov));
         }
+        Some(Body::Instance(_) | Body::Group(_)) if !ctx.service_up(&obj.name) => {}
+        Some(Body::Gateway(_)) if !ctx.gateway_up(&obj.name) => {}
+        Some(Body::Entrance(e)) if !ctx.gateway_up(e.gateway.as_deref().unwrap_or("")) => {}
         Some(Body::Instance(i)) => {
             let ov = Overrides {
                 env_file: ctx.env_file(obj),
@@ -285,6 +293,16 @@ fn kube_spec(
 }
 
 impl Ctx<'_> {
+    /// Whether an Instance or group comes up.
+    fn service_up(&self, name: &str) -> bool {
+        self.selection.is_none_or(|s| s.services.contains(name))
+    }
+
+    /// Whether a Gateway comes up.
+    fn gateway_up(&self, name: &str) -> bool {
+        self.selection.is_none_or(|s| s.gateways.contains(name))
+    }
+
     /// The variables of an object's `envFile:`.
     fn env_file(&self, obj: &Object) -> &[(String, String)] {
         obj.label()

@@ -3,3 +3,4 @@
 
 mod discovery;
 mod interpolate;
+mod profiles;

@@ -28,4 +28,7 @@ pub struct GroupDoc {
     /// Files of `KEY=VALUE` lines added to the environment (before `env`).
     #[serde(default, rename = "envFile")]
     pub env_file: Vec<EnvFileDoc>,
+    /// Profiles that bring it up (`lcc up --profile P`); none: always.
+    #[serde(default)]
+    pub profiles: Vec<String>,
 }
