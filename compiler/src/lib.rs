@@ -8,6 +8,7 @@
 
 mod check;
 mod de;
+mod depends;
 mod diag;
 pub mod discovery;
 mod env_files;
@@ -32,8 +33,8 @@ pub use load::{
     DOTENV,
 };
 pub use plan::{
-    EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
-    StorageSpec,
+    Condition, Dependency, EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec,
+    Plan, ServiceType, StorageSpec,
 };
 pub use planner::{DEFAULT_HOST_PORTS, MANIFEST_DIR_VAR};
 pub use podspec::PodSpec;

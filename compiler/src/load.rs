@@ -266,12 +266,15 @@ fn selection(objects: &[Object], select: &Select) -> Result<Selection, Vec<Strin
             _ => {}
         }
     }
+    let index = crate::refs::Index::for_plan(objects);
     let services: Vec<profiles::Service<'_>> = profiles_of
         .iter()
         .map(|(obj, profiles)| profiles::Service {
             name: &obj.name,
             profiles,
-            depends_on: Vec::new(),
+            depends_on: crate::depends::effective(&index, obj)
+                .map(|(_, list)| list.iter().filter_map(|d| d.target.as_deref()).collect())
+                .unwrap_or_default(),
         })
         .collect();
     let gateways: Vec<profiles::Gateway<'_>> = objects

@@ -126,6 +126,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 let spec = pod_spec(ctx, app_obj, app, &obj.name, None, &ov);
                 plan.instances.push(InstancePlan {
                     running: chosen(&i.state) != Some(StateDoc::Stopped),
+                    depends_on: depends_on(ctx, obj),
                     spec,
                     kubernetes: kube_spec(ctx, app_obj, app, obj, i.kubernetes.as_ref()),
                 });
@@ -143,6 +144,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 let template = pod_spec(ctx, app_obj, app, &obj.name, Some(&obj.name), &ov);
                 let replicas = u32::try_from(g.replicas.unwrap_or(1)).unwrap_or(0);
                 plan.groups.push(GroupSpec {
+                    depends_on: depends_on(ctx, obj),
                     name: obj.name.clone(),
                     replicas,
                     template,
@@ -420,6 +422,13 @@ fn env(
         }
     }
     vars
+}
+
+/// The `dependsOn` of an Instance or group: its own, else its app's.
+fn depends_on(ctx: &Ctx<'_>, obj: &Object) -> Vec<crate::plan::Dependency> {
+    crate::depends::effective(&ctx.index, obj)
+        .map(|(_, list)| crate::depends::planned(list))
+        .unwrap_or_default()
 }
 
 /// The discovery variables of every Gateway ([`discovery`](crate::discovery)).

@@ -31,15 +31,19 @@ pub enum Reason {
     ApiListening,
     /// A run ended; the next start waits for the backoff delay.
     BackOff,
+    /// A run ended with exit code 0 and is not restarted (a job done).
+    Completed,
     /// A pod was rendered for a new instance.
     Created,
     /// The daemon started.
     DaemonStarted,
     /// The daemon stopped.
     DaemonStopped,
+    /// A dependency with `restart: true` went down: the dependant is restarted after it.
+    DependencyRestarted,
     /// `pod.state` changed.
     DesiredState,
-    /// A run ended and is not restarted (policy).
+    /// A run ended with another code and is not restarted (policy never).
     Exited,
     /// maxRetries failures in a row: the instance gave up.
     Failed,
@@ -107,6 +111,8 @@ pub enum Reason {
     Unhealthy,
     /// An entry of `.lcc/pods/` is not a pod lcc made: left alone.
     UnknownEntry,
+    /// A start waits for the instance's dependencies (`dependsOn`).
+    Waiting,
     /// The file-system watch failed; polling takes over.
     WatchFailed,
     /// A reason this version does not know (written by another version).
@@ -136,7 +142,7 @@ impl Reason {
 
     /// Whether it reports progress (shown in green).
     pub fn is_progress(self) -> bool {
-        matches!(self, Reason::Ready | Reason::Started)
+        matches!(self, Reason::Ready | Reason::Started | Reason::Completed)
     }
 }
 

@@ -165,11 +165,7 @@ fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomi
         }
         if !announced && layout.daemon_up().exists() {
             let sts = status::read_all(layout);
-            if !sts.is_empty()
-                && sts
-                    .iter()
-                    .all(|s| s.ready || s.desired != PodState::Running)
-            {
+            if !sts.is_empty() && sts.iter().all(InstanceStatus::settled) {
                 announced = true;
                 print_urls(plan);
             }
@@ -260,10 +256,7 @@ fn up_detached(
     let deadline = Instant::now() + env_secs("LCC_WAIT_TIMEOUT", 120);
     loop {
         let sts = status::read_all(layout);
-        let pending: Vec<&InstanceStatus> = sts
-            .iter()
-            .filter(|s| s.desired == PodState::Running && !s.ready)
-            .collect();
+        let pending: Vec<&InstanceStatus> = sts.iter().filter(|s| !s.settled()).collect();
         // Ready also means reachable: the gateways must serve the ready instances, so
         // the proxy must have applied the proxy.conf written for them (the daemon writes
         // it before the statuses that made them ready).
@@ -346,6 +339,16 @@ fn colour_on() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The STATE column: the phase, and what a Waiting instance waits on
+/// (`Waiting (on db: ready)`).
+fn state_text(s: &InstanceStatus) -> String {
+    if s.phase == Phase::Waiting && !s.waiting_on.is_empty() {
+        format!("Waiting (on {})", s.waiting_on.join(", "))
+    } else {
+        s.phase.as_str().to_string()
+    }
+}
+
 fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
     let sts = status::read_all(&layout);
@@ -369,7 +372,7 @@ fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
                 s.instance.clone(),
                 s.app.clone(),
                 s.group.clone().unwrap_or_else(|| "-".into()),
-                s.phase.as_str().to_string(),
+                state_text(s),
                 if s.ready { "yes".into() } else { "no".into() },
                 s.restarts.to_string(),
                 if ports.is_empty() {
@@ -423,7 +426,9 @@ fn paint_phase(phase: Phase, padded: &str) -> String {
     let code = match phase {
         Phase::Running => "32",
         Phase::Failed => "31",
-        Phase::BackOff | Phase::Starting | Phase::Stopping | Phase::Pending => "33",
+        Phase::BackOff | Phase::Starting | Phase::Stopping | Phase::Pending | Phase::Waiting => {
+            "33"
+        }
         _ => return padded.to_string(),
     };
     format!("\x1b[{code}m{padded}\x1b[0m")

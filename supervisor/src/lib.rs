@@ -4,6 +4,7 @@
 pub mod api;
 pub mod control;
 pub mod daemon;
+pub(crate) mod dependencies;
 pub(crate) mod groups;
 pub(crate) mod httpprobe;
 pub(crate) mod instance;

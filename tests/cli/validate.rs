@@ -1073,3 +1073,33 @@ found 5 errors
 "#,
     );
 }
+
+#[test]
+fn dependency_targets_conditions_and_cycles() {
+    assert_invalid(
+        "depends.yaml",
+        r#"error: no InstanceGroup or Instance named `dbb`; did you mean `db`?
+  --> tests/fixtures/invalid/depends.yaml:12:14
+   |
+12 |   - {target: dbb, condition: healthy}
+   |              ^
+   = in Instance/web, field dependsOn[1].target
+
+error: unknown condition `healthy`, expected one of: started, ready, completed
+  --> tests/fixtures/invalid/depends.yaml:12:30
+   |
+12 |   - {target: dbb, condition: healthy}
+   |                              ^
+   = in Instance/web, field dependsOn[1].condition
+
+error: dependency cycle: api -> worker -> web -> api
+  --> tests/fixtures/invalid/depends.yaml:17:22
+   |
+17 | dependsOn: [{target: worker}]
+   |                      ^
+   = in InstanceGroup/api, field dependsOn[0].target
+
+found 3 errors
+"#,
+    );
+}

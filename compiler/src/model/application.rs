@@ -1,7 +1,8 @@
 //! `kind: Application`: what runs (a local command, a static site, a remote endpoint), its interfaces and how it is stopped.
 
 use super::{
-    BindingDoc, Choice, Env, EnvFileDoc, KubernetesDoc, OneOrMany, ProbeDoc, RestartDoc, Words,
+    BindingDoc, Choice, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, OneOrMany, ProbeDoc,
+    RestartDoc, Words,
 };
 use serde::Deserialize;
 
@@ -43,6 +44,10 @@ pub struct ApplicationDoc {
     /// Profiles that bring it up (`lcc up --profile P`); none: always.
     #[serde(default)]
     pub profiles: Vec<String>,
+    /// What must hold before it starts (an Instance's or group's own list replaces its
+    /// app's).
+    #[serde(rename = "dependsOn")]
+    pub depends_on: Option<Vec<DependencyDoc>>,
 }
 
 /// Application types.

@@ -1,6 +1,6 @@
 //! `kind: InstanceGroup`: replicas of an application.
 
-use super::{BindingDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc};
+use super::{BindingDoc, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc};
 use serde::Deserialize;
 
 /// `kind: InstanceGroup`.
@@ -31,4 +31,8 @@ pub struct GroupDoc {
     /// Profiles that bring it up (`lcc up --profile P`); none: always.
     #[serde(default)]
     pub profiles: Vec<String>,
+    /// What must hold before it starts (an Instance's or group's own list replaces its
+    /// app's).
+    #[serde(rename = "dependsOn")]
+    pub depends_on: Option<Vec<DependencyDoc>>,
 }

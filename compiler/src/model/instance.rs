@@ -1,6 +1,8 @@
 //! `kind: Instance`: one named instance of an application.
 
-use super::{BindingDoc, Choice, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc, Words};
+use super::{
+    BindingDoc, Choice, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc, Words,
+};
 use serde::Deserialize;
 
 /// `kind: Instance` and `kind: InstanceGroup` (which adds `replicas`).
@@ -31,6 +33,10 @@ pub struct InstanceDoc {
     /// Profiles that bring it up (`lcc up --profile P`); none: always.
     #[serde(default)]
     pub profiles: Vec<String>,
+    /// What must hold before it starts (an Instance's or group's own list replaces its
+    /// app's).
+    #[serde(rename = "dependsOn")]
+    pub depends_on: Option<Vec<DependencyDoc>>,
 }
 
 /// Desired state of an Instance.

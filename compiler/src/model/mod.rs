@@ -12,6 +12,7 @@ use std::fmt;
 
 mod application;
 mod cluster;
+mod depends_on;
 mod entrance;
 mod env_file;
 mod gateway;
@@ -27,6 +28,7 @@ pub use application::{
     StaticDoc, StopDoc,
 };
 pub use cluster::{ApiDoc, ClusterDoc};
+pub use depends_on::{ConditionDoc, DependencyDoc};
 pub use entrance::EntranceDoc;
 pub use env_file::EnvFileDoc;
 pub use gateway::{GatewayDoc, GatewayTimeoutsDoc};

@@ -275,6 +275,7 @@ pub(super) fn new_status(spec: &PodSpec, desired: PodState) -> InstanceStatus {
         created: lcc_core::events::now_secs(),
         storages: spec.storage.iter().map(|b| b.storage.clone()).collect(),
         stop_timeout_ms: spec.stop.timeout_ms,
+        waiting_on: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 use super::probes::readiness;
 use super::process::pod_command;
 use super::{Daemon, Msg};
+use crate::dependencies;
 use crate::instance::Op;
 use crate::podfs::{self, PodState};
 use crate::reaper::RunError;
@@ -37,6 +38,9 @@ impl Daemon {
         let Some(inst) = self.insts.get(name) else {
             return;
         };
+        let deps = self.dependencies_of(inst);
+        let unmet = dependencies::unmet(deps, |t| self.target(t));
+        let down = inst.up() && dependencies::went_down(deps, |t| self.target(t)).is_some();
         let seen = Observed {
             desired: inst.desired,
             up: inst.up(),
@@ -48,8 +52,16 @@ impl Daemon {
             failures: inst.st.failures,
             forgive_after: crate::restart::reset_after(inst.spec.restart.backoff_max_ms),
             epoch: self.epoch,
+            waiting: !unmet.is_empty(),
+            dependency_down: down,
         };
         let (actions, requeue) = reconcile(&inst.state, &seen, now);
+        if let Some(inst) = self.insts.get_mut(name) {
+            // What it waits on may change while it waits (one of two dependencies holds).
+            if inst.state == State::Waiting && !unmet.is_empty() {
+                inst.st.waiting_on = unmet.clone();
+            }
+        }
         self.due.instance(name, requeue);
         for action in actions {
             self.act(name, action, now);
@@ -69,7 +81,12 @@ impl Daemon {
                 inst.set_state(State::Stopped);
                 self.mark_unready(name, "Stopped");
             }
+            Action::Wait => self.wait(name),
+            Action::StopForDependency => self.stop_for_dependency(name),
             Action::Start { restart } => {
+                if let Some(inst) = self.insts.get_mut(name) {
+                    inst.st.waiting_on.clear();
+                }
                 if !self.take_slot(name, now) {
                     self.waiting.insert(name.to_string());
                     return;
@@ -106,7 +123,13 @@ impl Daemon {
         inst.set_state(outcome.state(Instant::now()));
         let obj = inst.object();
         match outcome {
-            Ended::Stopped | Ended::Completed => {}
+            Ended::Stopped => {}
+            Ended::Completed => {
+                self.events
+                    .emit(&obj, Reason::Completed, "exited with code 0: completed");
+            }
+            // Its `Exited` event (with the code) is already written.
+            Ended::Exited => {}
             Ended::Failed { failures } => {
                 inst.st.failures = failures;
                 inst.st

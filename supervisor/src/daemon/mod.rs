@@ -5,6 +5,7 @@
 mod adopt;
 mod alarm;
 mod apply;
+mod depends;
 mod due;
 mod gate;
 mod lifecycle;
