@@ -55,6 +55,9 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
 /// Checks an Instance.
 fn instance(s: &mut Scope<'_, '_>, i: &InstanceDoc) {
     s.require("app", &i.app);
+    if let Some(schedule) = &i.schedule {
+        s.check("schedule", rules::schedule(schedule));
+    }
     s.choice("state", &i.state);
     let storage = i.storage.as_deref();
     overrides(

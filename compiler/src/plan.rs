@@ -47,6 +47,9 @@ pub struct InstancePlan {
     /// What must hold before it starts (kept out of the spec: no restart when it changes).
     #[serde(default)]
     pub depends_on: Vec<Dependency>,
+    /// A cron schedule: the instance runs at each time it names, never twice at once.
+    #[serde(default)]
+    pub schedule: Option<String>,
 }
 
 /// One `dependsOn` item: what must hold of `target` before the instance starts.

@@ -123,10 +123,16 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 storage: i.storage.as_deref(),
             };
             if let Some((app_obj, app)) = app_of(ctx, i.app.as_deref()) {
-                let spec = pod_spec(ctx, app_obj, app, &obj.name, None, &ov);
+                let mut spec = pod_spec(ctx, app_obj, app, &obj.name, None, &ov);
+                // A job runs once per time of its schedule: unless told otherwise, a run
+                // that ends is not restarted.
+                if i.schedule.is_some() && i.restart.is_none() && app.restart.is_none() {
+                    spec.restart.policy = RestartPolicy::Never;
+                }
                 plan.instances.push(InstancePlan {
                     running: chosen(&i.state) != Some(StateDoc::Stopped),
                     depends_on: depends_on(ctx, obj),
+                    schedule: i.schedule.clone(),
                     spec,
                     kubernetes: kube_spec(ctx, app_obj, app, obj, i.kubernetes.as_ref()),
                 });

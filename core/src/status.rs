@@ -114,13 +114,21 @@ pub struct InstanceStatus {
     /// While Waiting: the dependencies that do not hold yet, as `TARGET: CONDITION`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiting_on: Vec<String>,
+    /// A scheduled instance: Unix seconds of its next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<f64>,
 }
 
 impl InstanceStatus {
     /// Whether `lcc up --wait` has nothing more to wait for: it is Ready, a job that
-    /// Completed, or not wanted running.
+    /// Completed, a scheduled job between runs, or not wanted running.
     pub fn settled(&self) -> bool {
-        self.ready || self.phase == Phase::Completed || self.desired != PodState::Running
+        let job_between_runs = self.next_run.is_some()
+            && matches!(self.phase, Phase::Pending | Phase::Exited | Phase::Failed);
+        self.ready
+            || self.phase == Phase::Completed
+            || job_between_runs
+            || self.desired != PodState::Running
     }
 
     /// The condition of that type, if set.

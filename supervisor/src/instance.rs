@@ -86,6 +86,8 @@ pub struct Inst {
     pub files_seen: Option<[Option<crate::podfs::FileKey>; 2]>,
     /// The status file as last written: another writer's change is undone.
     pub status_key: Option<crate::podfs::FileKey>,
+    /// Its `schedule:`, with the next time a run is due (explicit Instances only).
+    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 impl Inst {

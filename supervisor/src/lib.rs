@@ -17,5 +17,6 @@ pub mod proxyconf;
 pub(crate) mod reaper;
 pub(crate) mod reconcile;
 pub(crate) mod restart;
+pub(crate) mod schedule;
 pub mod storage;
 pub(crate) mod watch;

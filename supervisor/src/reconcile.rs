@@ -156,6 +156,10 @@ pub struct Observed {
     pub waiting: bool,
     /// A `restart: true` dependency went down: a running instance restarts after it.
     pub dependency_down: bool,
+    /// It runs on a schedule: it starts only when a time of it comes.
+    pub scheduled: bool,
+    /// A time of its schedule has come (and no run is under way).
+    pub fire: bool,
 }
 
 /// What to do about an instance now.
@@ -216,8 +220,15 @@ pub fn reconcile(state: &State, seen: &Observed, now: Instant) -> (Vec<Action>, 
             State::BackOff { until } if *until > now => (Vec::new(), Some(*until)),
             State::BackOff { .. } => one(Action::Start { restart: true }),
             State::Waiting if seen.waiting => (Vec::new(), None),
+            State::Waiting => one(Action::Start { restart: false }),
+            State::Pending | State::Stopped if seen.scheduled && !seen.fire => (Vec::new(), None),
             State::Pending | State::Stopped if seen.waiting => one(Action::Wait),
-            State::Pending | State::Stopped | State::Waiting => {
+            State::Pending | State::Stopped => one(Action::Start { restart: false }),
+            // A job's next time: ended runs start again.
+            State::Completed | State::Exited | State::Failed if seen.fire && seen.waiting => {
+                one(Action::Wait)
+            }
+            State::Completed | State::Exited | State::Failed if seen.fire => {
                 one(Action::Start { restart: false })
             }
             _ => (Vec::new(), None),
@@ -376,6 +387,8 @@ mod tests {
             epoch: Instant::now(),
             waiting: false,
             dependency_down: false,
+            scheduled: false,
+            fire: false,
         }
     }
 
@@ -402,6 +415,11 @@ mod tests {
             waiting: true,
             ..seen(Running, up)
         };
+        let job = |fire| Observed {
+            scheduled: true,
+            fire,
+            ..seen(Running, false)
+        };
         let dependency_down = |up| Observed {
             dependency_down: true,
             ..seen(Running, up)
@@ -427,6 +445,14 @@ mod tests {
                 None,
             ),
             (State::Pending, dependency_down(false), vec![start], None),
+            // A scheduled job starts at its times only, ended runs included.
+            (State::Pending, job(false), vec![], None),
+            (State::Pending, job(true), vec![start], None),
+            (State::Completed, job(false), vec![], None),
+            (State::Completed, job(true), vec![start], None),
+            (State::Exited, job(true), vec![start], None),
+            (State::Failed, job(true), vec![start], None),
+            (run, job(true), vec![], None),
             (run, busy, vec![], None),
             (run, seen(Removed, true), vec![Action::Stop(Op::Stop)], None),
             (

@@ -1103,3 +1103,19 @@ found 3 errors
 "#,
     );
 }
+
+#[test]
+fn a_schedule_must_be_cron() {
+    assert_invalid(
+        "schedule.yaml",
+        r#"error: invalid schedule `every night` (Invalid pattern: Pattern must have between 5 and 7 fields): expected cron fields, e.g. `*/5 * * * *`
+  --> tests/fixtures/invalid/schedule.yaml:10:11
+   |
+10 | schedule: "every night"
+   |           ^
+   = in Instance/nightly, field schedule
+
+found 1 error
+"#,
+    );
+}

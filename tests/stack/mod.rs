@@ -4,4 +4,5 @@
 mod depends;
 mod discovery;
 mod interpolate;
+mod jobs;
 mod profiles;

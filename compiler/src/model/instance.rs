@@ -37,6 +37,8 @@ pub struct InstanceDoc {
     /// app's).
     #[serde(rename = "dependsOn")]
     pub depends_on: Option<Vec<DependencyDoc>>,
+    /// Cron schedule: the instance is a job run at each time it names.
+    pub schedule: Option<String>,
 }
 
 /// Desired state of an Instance.

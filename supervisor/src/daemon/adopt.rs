@@ -276,6 +276,7 @@ pub(super) fn new_status(spec: &PodSpec, desired: PodState) -> InstanceStatus {
         storages: spec.storage.iter().map(|b| b.storage.clone()).collect(),
         stop_timeout_ms: spec.stop.timeout_ms,
         waiting_on: Vec::new(),
+        next_run: None,
     }
 }
 
@@ -308,6 +309,7 @@ pub(super) fn new_inst(
         child: false,
         files_seen: None,
         status_key: None,
+        schedule: None,
     }
 }
 

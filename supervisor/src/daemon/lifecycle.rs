@@ -35,6 +35,7 @@ impl Daemon {
     pub(super) fn step(&mut self, name: &str) {
         let now = Instant::now();
         self.waiting.remove(name);
+        let job = self.tick_schedule(name);
         let Some(inst) = self.insts.get(name) else {
             return;
         };
@@ -54,8 +55,14 @@ impl Daemon {
             epoch: self.epoch,
             waiting: !unmet.is_empty(),
             dependency_down: down,
+            scheduled: job.scheduled,
+            fire: job.fire,
         };
         let (actions, requeue) = reconcile(&inst.state, &seen, now);
+        let requeue = match (requeue, job.next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(inst) = self.insts.get_mut(name) {
             // What it waits on may change while it waits (one of two dependencies holds).
             if inst.state == State::Waiting && !unmet.is_empty() {
@@ -97,6 +104,7 @@ impl Daemon {
                 if restart {
                     inst.st.restarts += 1;
                 }
+                self.run_started(name);
                 self.start(name);
             }
             Action::TrackRun => inst.set_state(State::Running(Run::new(now))),

@@ -8,6 +8,7 @@ mod apply;
 mod depends;
 mod due;
 mod gate;
+mod jobs;
 mod lifecycle;
 mod observe;
 mod probes;
