@@ -283,7 +283,7 @@ pub struct UpArgs {
     pub load: LoadArgs,
 }
 
-/// How `lcc up` (and the daemon it starts) reads the manifests.
+/// How `lcc up` (and the daemon it starts) reads the manifests and what it brings up.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct LoadArgs {
     /// Variables for `${VAR}` in the manifests, below the shell's environment and above
@@ -303,6 +303,10 @@ pub struct LoadArgs {
     /// on.
     #[arg(value_name = "NAME", value_parser = object_name)]
     pub names: Vec<String>,
+    /// Restart instances when the paths of their `watch:` change (debounced 300 ms; a
+    /// group one replica at a time).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 impl LoadArgs {
@@ -329,6 +333,9 @@ impl LoadArgs {
         for profile in &self.profiles {
             args.push("--profile".into());
             args.push(profile.into());
+        }
+        if self.watch {
+            args.push("--watch".into());
         }
         args.extend(self.names.iter().map(Into::into));
         args

@@ -25,6 +25,27 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
         Body::Gateway(g) => &g.profiles,
         _ => &[],
     };
+    let watch = match body {
+        Body::Application(a) => a.watch.as_deref(),
+        Body::Instance(i) => i.watch.as_deref(),
+        Body::Group(g) => g.watch.as_deref(),
+        _ => None,
+    };
+    for (i, w) in watch.unwrap_or(&[]).iter().enumerate() {
+        let at = format!("watch[{i}]");
+        if let Some(path) = s.require(&format!("{at}.path"), &w.path) {
+            if path.is_empty() {
+                s.err(&format!("{at}.path"), "path must not be empty");
+            }
+        }
+        for (j, glob) in w.ignore.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(glob) {
+                let message = format!("invalid glob `{glob}`: {}", e.kind());
+                s.err(&format!("{at}.ignore[{j}]"), message);
+            }
+        }
+        s.choice(&format!("{at}.action"), &w.action);
+    }
     for (i, profile) in profiles.iter().enumerate() {
         let at = format!("profiles[{i}]");
         s.check(

@@ -34,7 +34,7 @@ pub use load::{
 };
 pub use plan::{
     Condition, Dependency, EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec,
-    Plan, ServiceType, StorageSpec,
+    Plan, ServiceType, StorageSpec, WatchSpec,
 };
 pub use planner::{DEFAULT_HOST_PORTS, MANIFEST_DIR_VAR};
 pub use podspec::PodSpec;

@@ -50,6 +50,19 @@ pub struct InstancePlan {
     /// A cron schedule: the instance runs at each time it names, never twice at once.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// Paths whose changes restart it under `lcc up --watch`.
+    #[serde(default)]
+    pub watch: Vec<WatchSpec>,
+}
+
+/// One `watch:` item: a change under `path` not matching `ignore` restarts the
+/// instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchSpec {
+    /// Absolute file or directory.
+    pub path: String,
+    /// Globs, matched against the path of a change relative to `path`.
+    pub ignore: Vec<String>,
 }
 
 /// One `dependsOn` item: what must hold of `target` before the instance starts.
@@ -101,6 +114,9 @@ pub struct GroupSpec {
     /// What must hold before a replica starts.
     #[serde(default)]
     pub depends_on: Vec<Dependency>,
+    /// Paths whose changes restart its replicas (one at a time) under `lcc up --watch`.
+    #[serde(default)]
+    pub watch: Vec<WatchSpec>,
 }
 
 /// A Gateway: a fixed port in front of a group's or instance's interface.

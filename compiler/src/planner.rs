@@ -8,7 +8,7 @@ use crate::model::StateDoc;
 use crate::model::{
     chosen, AppType, ApplicationDoc, BindingDoc, Env, PolicyDoc, ProbeDoc, ProtocolDoc, RestartDoc,
 };
-use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc};
+use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc, WatchDoc};
 use crate::plan::{
     EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
     StorageSpec, DEFAULT_CLAIM_SIZE,
@@ -133,6 +133,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                     running: chosen(&i.state) != Some(StateDoc::Stopped),
                     depends_on: depends_on(ctx, obj),
                     schedule: i.schedule.clone(),
+                    watch: watch(ctx, obj, i.watch.as_deref(), i.app.as_deref()),
                     spec,
                     kubernetes: kube_spec(ctx, app_obj, app, obj, i.kubernetes.as_ref()),
                 });
@@ -151,6 +152,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 let replicas = u32::try_from(g.replicas.unwrap_or(1)).unwrap_or(0);
                 plan.groups.push(GroupSpec {
                     depends_on: depends_on(ctx, obj),
+                    watch: watch(ctx, obj, g.watch.as_deref(), g.app.as_deref()),
                     name: obj.name.clone(),
                     replicas,
                     template,
@@ -435,6 +437,36 @@ fn depends_on(ctx: &Ctx<'_>, obj: &Object) -> Vec<crate::plan::Dependency> {
     crate::depends::effective(&ctx.index, obj)
         .map(|(_, list)| crate::depends::planned(list))
         .unwrap_or_default()
+}
+
+/// The `watch` of an Instance or group: its own, else its app's; paths made absolute
+/// from the manifest that lists them.
+fn watch(
+    ctx: &Ctx<'_>,
+    obj: &Object,
+    own: Option<&[WatchDoc]>,
+    app: Option<&str>,
+) -> Vec<crate::plan::WatchSpec> {
+    let (at, list) = match own {
+        Some(list) => (obj, list),
+        None => match app_of(ctx, app) {
+            Some((app_obj, app)) => match app.watch.as_deref() {
+                Some(list) => (app_obj, list),
+                None => return Vec::new(),
+            },
+            None => return Vec::new(),
+        },
+    };
+    let dir = &ctx.sources[at.file].dir;
+    list.iter()
+        .filter_map(|w| {
+            let path = rules::lexical_join(dir, w.path.as_deref()?);
+            Some(crate::plan::WatchSpec {
+                path: path.to_string_lossy().into_owned(),
+                ignore: w.ignore.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The discovery variables of every Gateway ([`discovery`](crate::discovery)).

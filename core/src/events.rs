@@ -93,6 +93,8 @@ pub enum Reason {
     Scheduled,
     /// The daemon is stopping every pod.
     ShuttingDown,
+    /// A watched source changed (`lcc up --watch`): the instance is restarted.
+    SourceChanged,
     /// The instance's spec changed.
     SpecChanged,
     /// `pod run` failed.

@@ -144,6 +144,7 @@ fn up_foreground(
     };
     let options = daemon::Options {
         load: load.options(),
+        watch: load.watch,
         ..daemon::Options::from_env()
     };
     let result = daemon::run(layout, options, daemon::termination());
@@ -311,6 +312,7 @@ fn run_daemon(dir: &Path, load: &LoadArgs) -> anyhow::Result<ExitCode> {
     daemon::new_session();
     let options = daemon::Options {
         load: load.options(),
+        watch: load.watch,
         ..daemon::Options::from_env()
     };
     daemon::run(&Layout::new(dir), options, daemon::termination())?;

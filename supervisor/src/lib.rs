@@ -18,5 +18,6 @@ pub(crate) mod reaper;
 pub(crate) mod reconcile;
 pub(crate) mod restart;
 pub(crate) mod schedule;
+pub(crate) mod source_watch;
 pub mod storage;
 pub(crate) mod watch;

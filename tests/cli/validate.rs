@@ -1119,3 +1119,33 @@ found 1 error
 "#,
     );
 }
+
+#[test]
+fn watch_paths_globs_and_actions() {
+    assert_invalid(
+        "watch.yaml",
+        r#"error: invalid glob `[*.pyc`: unclosed character class; missing ']'
+ --> tests/fixtures/invalid/watch.yaml:7:26
+  |
+7 |   - {path: src, ignore: ["[*.pyc"], action: sync}
+  |                          ^
+  = in Application/s, field watch[0].ignore[0]
+
+error: unknown watch action `sync`, expected one of: restart
+ --> tests/fixtures/invalid/watch.yaml:7:45
+  |
+7 |   - {path: src, ignore: ["[*.pyc"], action: sync}
+  |                                             ^
+  = in Application/s, field watch[0].action
+
+error: missing field `path`
+ --> tests/fixtures/invalid/watch.yaml:8:5
+  |
+8 |   - {ignore: []}
+  |     ^
+  = in Application/s, field watch[1].path
+
+found 3 errors
+"#,
+    );
+}

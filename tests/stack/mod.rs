@@ -6,3 +6,4 @@ mod discovery;
 mod interpolate;
 mod jobs;
 mod profiles;
+mod watch;

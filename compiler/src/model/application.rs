@@ -2,7 +2,7 @@
 
 use super::{
     BindingDoc, Choice, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, OneOrMany, ProbeDoc,
-    RestartDoc, Words,
+    RestartDoc, WatchDoc, Words,
 };
 use serde::Deserialize;
 
@@ -48,6 +48,9 @@ pub struct ApplicationDoc {
     /// app's).
     #[serde(rename = "dependsOn")]
     pub depends_on: Option<Vec<DependencyDoc>>,
+    /// Paths whose changes restart its instances under `lcc up --watch` (an Instance's
+    /// or group's own list replaces its app's).
+    pub watch: Option<Vec<WatchDoc>>,
 }
 
 /// Application types.

@@ -1,6 +1,8 @@
 //! `kind: InstanceGroup`: replicas of an application.
 
-use super::{BindingDoc, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc};
+use super::{
+    BindingDoc, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc, WatchDoc,
+};
 use serde::Deserialize;
 
 /// `kind: InstanceGroup`.
@@ -35,4 +37,7 @@ pub struct GroupDoc {
     /// app's).
     #[serde(rename = "dependsOn")]
     pub depends_on: Option<Vec<DependencyDoc>>,
+    /// Paths whose changes restart its instances under `lcc up --watch` (replaces its
+    /// app's list).
+    pub watch: Option<Vec<WatchDoc>>,
 }

@@ -1,7 +1,8 @@
 //! `kind: Instance`: one named instance of an application.
 
 use super::{
-    BindingDoc, Choice, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc, Words,
+    BindingDoc, Choice, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc,
+    WatchDoc, Words,
 };
 use serde::Deserialize;
 
@@ -39,6 +40,9 @@ pub struct InstanceDoc {
     pub depends_on: Option<Vec<DependencyDoc>>,
     /// Cron schedule: the instance is a job run at each time it names.
     pub schedule: Option<String>,
+    /// Paths whose changes restart its instances under `lcc up --watch` (replaces its
+    /// app's list).
+    pub watch: Option<Vec<WatchDoc>>,
 }
 
 /// Desired state of an Instance.

@@ -22,6 +22,7 @@ mod kubernetes;
 mod probe;
 mod restart;
 mod storage;
+mod watch;
 
 pub use application::{
     AppType, ApplicationDoc, InterfaceDoc, LocalDoc, PlatformDoc, ProtocolDoc, RemoteDoc,
@@ -38,6 +39,7 @@ pub use kubernetes::{KubernetesDoc, QuantitiesDoc, ResourcesDoc, ServiceTypeDoc}
 pub use probe::{HttpProbeDoc, ProbeDoc, TcpProbeDoc};
 pub use restart::{BackoffDoc, PolicyDoc, RestartDoc};
 pub use storage::{BindingDoc, StorageDoc};
+pub use watch::{WatchActionDoc, WatchDoc};
 
 /// An environment mapping, kept in the order written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -310,6 +310,8 @@ pub(super) fn new_inst(
         files_seen: None,
         status_key: None,
         schedule: None,
+        change: Default::default(),
+        changed: None,
     }
 }
 

@@ -29,6 +29,7 @@ impl Daemon {
                         api.set_plan(plan.clone());
                     }
                     self.plan = plan;
+                    self.watch_sources();
                     self.emit(
                         &format!("cluster/{}", self.plan.name),
                         Reason::ManifestsApplied,

@@ -35,6 +35,10 @@ impl Daemon {
     pub(super) fn step(&mut self, name: &str) {
         let now = Instant::now();
         self.waiting.remove(name);
+        let (stopped, change_at) = self.change_step(name, now);
+        if stopped {
+            return;
+        }
         let job = self.tick_schedule(name);
         let Some(inst) = self.insts.get(name) else {
             return;
@@ -59,10 +63,7 @@ impl Daemon {
             fire: job.fire,
         };
         let (actions, requeue) = reconcile(&inst.state, &seen, now);
-        let requeue = match (requeue, job.next) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let requeue = [requeue, job.next, change_at].into_iter().flatten().min();
         if let Some(inst) = self.insts.get_mut(name) {
             // What it waits on may change while it waits (one of two dependencies holds).
             if inst.state == State::Waiting && !unmet.is_empty() {

@@ -15,6 +15,7 @@ mod probes;
 mod process;
 mod proxy;
 mod shutdown;
+mod watching;
 
 pub use process::{kill_recorded, run_pod_blocking};
 
@@ -81,6 +82,8 @@ pub struct Options {
     pub start_parallel: usize,
     /// How the manifests are read (`lcc up --env-file ...`), at start and at every reload.
     pub load: lcc_compiler::LoadOptions,
+    /// `lcc up --watch`: restart instances when their `watch:` sources change.
+    pub watch: bool,
 }
 
 impl Options {
@@ -106,6 +109,7 @@ impl Options {
             rescan: Duration::from_secs(2),
             start_parallel: gate::StartGate::default_limit(),
             load: lcc_compiler::LoadOptions::default(),
+            watch: false,
         }
     }
 }
@@ -348,6 +352,8 @@ struct Daemon {
     blocked: BTreeSet<String>,
     /// The HTTP API, told of every new plan.
     api: Option<Arc<crate::api::Api>>,
+    /// The `watch:` items of the plan (with `lcc up --watch`).
+    watch_rules: Vec<crate::source_watch::Rule>,
 }
 
 impl Daemon {
@@ -393,6 +399,7 @@ impl Daemon {
             gate_shut: false,
             blocked: BTreeSet::new(),
             api: None,
+            watch_rules: Vec::new(),
         }
     }
 
@@ -427,6 +434,7 @@ impl Daemon {
             _ = std::future::ready(()) => {}
         }
         self.start_watch();
+        self.watch_sources();
         self.adopt_all();
         self.read_scale();
         self.reconcile_plan();
@@ -648,6 +656,7 @@ impl Daemon {
                 self.want_full = true;
             }
             Msg::Fs(Change::State) => self.want_full = true,
+            Msg::Fs(Change::Source(path)) => self.source_changed(&path),
             Msg::Fs(Change::Status(name)) => {
                 if self.status_overwritten(&name) {
                     self.touched.insert(name);
@@ -844,6 +853,7 @@ mod tests {
             rescan: Duration::from_millis(200),
             start_parallel: 0,
             load: lcc_compiler::LoadOptions::default(),
+            watch: false,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let daemon = {
