@@ -249,9 +249,17 @@ pub(crate) fn document(root: &mut Node, ctx: &Context) -> Vec<Failure> {
 /// [`document`] below `path`.
 fn walk(node: &mut Node, ctx: &Context, path: String, failures: &mut Vec<Failure>) {
     match &mut node.value {
-        Value::Scalar { text, .. } => match interpolate(text, ctx) {
+        Value::Scalar { text, plain } => match interpolate(text, ctx) {
             Ok(Cow::Borrowed(_)) => {}
-            Ok(Cow::Owned(new)) => *text = new,
+            Ok(Cow::Owned(new)) => {
+                // `port: "${DB_PORT}"`: a value that is one reference, quoted so that
+                // YAML reads it, takes the type of what it becomes (a number here).
+                let whole = text.starts_with("${") && text.find('}') == Some(text.len() - 1);
+                if whole && !new.contains("${") {
+                    *plain = true;
+                }
+                *text = new;
+            }
             Err(error) => failures.push(Failure {
                 pos: node.pos,
                 field: path,

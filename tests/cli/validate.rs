@@ -54,7 +54,7 @@ fn valid_clusters_pass_with_a_summary() {
         ("tests/fixtures/valid/local", "ok: 10 objects in 2 files\n"),
         ("tests/fixtures/valid/static", "ok: 5 objects in 1 file\n"),
         ("tests/fixtures/valid/remote", "ok: 4 objects in 1 file\n"),
-        ("examples/demo", "ok: 17 objects in 5 files\n"),
+        ("examples/demo", "ok: 19 objects in 5 files\n"),
     ];
     for (dir, summary) in expected {
         let out = lcc(&["validate", dir]);
