@@ -156,7 +156,11 @@ fn demo_serves_every_entrance_and_balances_over_three_replicas() {
     assert_eq!(phase, "Completed", "{}", cluster.dump());
     let done = &cluster.events_of("instance/notes-prepare", "Completed")[0];
     let started = &cluster.events_of("instance/notes-1", "Started")[0];
-    assert!(started["time"].as_f64() >= done["time"].as_f64(), "{}", cluster.dump());
+    assert!(
+        started["time"].as_f64() >= done["time"].as_f64(),
+        "{}",
+        cluster.dump()
+    );
 }
 
 #[test]
