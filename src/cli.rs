@@ -172,6 +172,9 @@ pub enum Command {
     Daemon {
         /// Cluster directory.
         dir: PathBuf,
+        /// How the manifests are read, as given to `lcc up`.
+        #[command(flatten)]
+        load: LoadArgs,
     },
 }
 
@@ -305,6 +308,67 @@ pub struct UpArgs {
     /// proxy serves the rest and takes that address once it is free.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// How `lcc up` (and the daemon it starts) reads the manifests and what it brings up.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LoadArgs {
+    /// Variables for `${VAR}` in the manifests, below the shell's environment and above
+    /// the cluster directory's `.env`.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Bring up what has this profile too (repeatable; default `$LCC_PROFILES`,
+    /// comma-separated). What has no profile always comes up.
+    #[arg(
+        long = "profile",
+        value_name = "P",
+        env = "LCC_PROFILES",
+        value_delimiter = ','
+    )]
+    pub profiles: Vec<String>,
+    /// Bring up only these Instances or InstanceGroups (after DIR) and what they depend
+    /// on.
+    #[arg(value_name = "NAME", value_parser = object_name)]
+    pub names: Vec<String>,
+    /// Restart instances when the paths of their `watch:` change (debounced 300 ms; a
+    /// group one replica at a time).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+impl LoadArgs {
+    /// The compiler's options, paths made absolute (the daemon may run elsewhere).
+    pub fn options(&self) -> lcc_compiler::LoadOptions {
+        let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        lcc_compiler::LoadOptions {
+            env_file: self.env_file.as_ref().map(absolute),
+            select: Some(lcc_compiler::Select {
+                profiles: self.profiles.clone(),
+                names: self.names.clone(),
+            }),
+        }
+    }
+
+    /// The same options as arguments of `lcc daemon`.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let options = self.options();
+        let mut args = Vec::new();
+        if let Some(file) = options.env_file {
+            args.push("--env-file".into());
+            args.push(file.into_os_string());
+        }
+        for profile in &self.profiles {
+            args.push("--profile".into());
+            args.push(profile.into());
+        }
+        if self.watch {
+            args.push("--watch".into());
+        }
+        args.extend(self.names.iter().map(Into::into));
+        args
+    }
 }
 
 /// `lcc storage` subcommands.

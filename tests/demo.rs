@@ -105,6 +105,17 @@ fn demo_serves_every_entrance_and_balances_over_three_replicas() {
 
     let remote = get(upstream_gw, "/via-remote").expect("remote gateway answers");
     assert!(remote.body.contains("hello from hello-"), "{remote:?}");
+
+    // The notes group waited for the job preparing its storage to complete.
+    let phase = cluster.status("notes-prepare").expect("job status")["phase"].clone();
+    assert_eq!(phase, "Completed", "{}", cluster.dump());
+    let done = &cluster.events_of("instance/notes-prepare", "Completed")[0];
+    let started = &cluster.events_of("instance/notes-1", "Started")[0];
+    assert!(
+        started["time"].as_f64() >= done["time"].as_f64(),
+        "{}",
+        cluster.dump()
+    );
 }
 
 #[test]

@@ -20,3 +20,4 @@ mod export;
 mod faults;
 mod pod;
 mod site;
+mod stack;

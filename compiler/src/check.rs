@@ -18,6 +18,41 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
     if !matches!(body, Body::Cluster(_)) {
         s.check("name", rules::name(&obj.name));
     }
+    let profiles = match body {
+        Body::Application(a) => a.profiles.as_slice(),
+        Body::Instance(i) => &i.profiles,
+        Body::Group(g) => &g.profiles,
+        Body::Gateway(g) => &g.profiles,
+        _ => &[],
+    };
+    let watch = match body {
+        Body::Application(a) => a.watch.as_deref(),
+        Body::Instance(i) => i.watch.as_deref(),
+        Body::Group(g) => g.watch.as_deref(),
+        _ => None,
+    };
+    for (i, w) in watch.unwrap_or(&[]).iter().enumerate() {
+        let at = format!("watch[{i}]");
+        if let Some(path) = s.require(&format!("{at}.path"), &w.path) {
+            if path.is_empty() {
+                s.err(&format!("{at}.path"), "path must not be empty");
+            }
+        }
+        for (j, glob) in w.ignore.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(glob) {
+                let message = format!("invalid glob `{glob}`: {}", e.kind());
+                s.err(&format!("{at}.ignore[{j}]"), message);
+            }
+        }
+        s.choice(&format!("{at}.action"), &w.action);
+    }
+    for (i, profile) in profiles.iter().enumerate() {
+        let at = format!("profiles[{i}]");
+        s.check(
+            &at,
+            rules::name(profile).map_err(|e| format!("profile: {e}")),
+        );
+    }
     match body {
         Body::Cluster(c) => cluster(&mut s, c),
         Body::Application(app) => application(&mut s, app),
@@ -41,6 +76,9 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
 /// Checks an Instance.
 fn instance(s: &mut Scope<'_, '_>, i: &InstanceDoc) {
     s.require("app", &i.app);
+    if let Some(schedule) = &i.schedule {
+        s.check("schedule", rules::schedule(schedule));
+    }
     s.choice("state", &i.state);
     let storage = i.storage.as_deref();
     overrides(

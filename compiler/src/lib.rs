@@ -8,12 +8,17 @@
 
 mod check;
 mod de;
+mod depends;
 mod diag;
+pub mod discovery;
+mod env_files;
+pub mod interpolate;
 mod listeners;
 mod load;
 pub mod model;
 mod plan;
 mod planner;
+pub mod profiles;
 pub use lcc_core::podspec;
 mod ports;
 mod refs;
@@ -25,10 +30,13 @@ mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use listeners::{fixed_listeners, Listener};
-pub use load::{load_cluster, load_files, manifest_files, Counts};
+pub use load::{
+    load_cluster, load_cluster_with, load_files, manifest_files, Counts, LoadOptions, Select,
+    DOTENV,
+};
 pub use plan::{
-    EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
-    StorageSpec,
+    Condition, Dependency, EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec,
+    Plan, ServiceType, StorageSpec, WatchSpec,
 };
 pub use planner::{DEFAULT_HOST_PORTS, MANIFEST_DIR_VAR};
 pub use podspec::PodSpec;

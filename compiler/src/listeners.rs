@@ -4,9 +4,10 @@
 //! taken one as a [`Diagnostic`] at that place, like a manifest error.
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::load::{self, Body};
+use crate::load::{self, Body, LoadOptions};
 use crate::ports::DEFAULT_HTTP;
 use crate::report::Reporter;
+use crate::Plan;
 use std::path::Path;
 
 /// A listen address and where the manifests set it.
@@ -19,13 +20,20 @@ pub struct Listener {
     pub place: Diagnostic,
 }
 
-/// Every fixed listen address of the cluster in `dir`, in manifest order. Meant for
-/// manifests that load (a broken document just contributes nothing).
-pub fn fixed_listeners(dir: &Path) -> Result<Vec<Listener>, Diagnostics> {
+/// Every fixed listen address of the cluster in `dir` that `plan` (loaded from it with
+/// `options`) brings up, in manifest order: values interpolated as the load did, and
+/// a Gateway of a profile not chosen left out. Meant for manifests that load (a broken
+/// document just contributes nothing).
+pub fn fixed_listeners(
+    dir: &Path,
+    options: &LoadOptions,
+    plan: &Plan,
+) -> Result<Vec<Listener>, Diagnostics> {
     let files = load::manifest_files(dir).map_err(|message| load::io_error(dir, message))?;
     let (sources, _) = load::read_sources(&files);
     let mut rep = Reporter::new(&sources);
-    let (objects, _) = load::parse_objects(&sources, &mut rep);
+    let vars = load::variables(dir, options.env_file.as_deref()).unwrap_or_default();
+    let (objects, _) = load::parse_objects(&sources, &vars, &mut rep);
     rep.errors.clear();
     let mut out = Vec::new();
     let mut placed = |rep: &mut Reporter<'_>, obj, field: &str, listen: String| {
@@ -34,9 +42,7 @@ pub fn fixed_listeners(dir: &Path) -> Result<Vec<Listener>, Diagnostics> {
             out.push(Listener { listen, place });
         }
     };
-    let entrances = objects
-        .iter()
-        .any(|o| matches!(o.body, Some(Body::Entrance(_))));
+    let entrances = !plan.entrances.is_empty();
     let mut http_set = false;
     for obj in &objects {
         match &obj.body {
@@ -49,7 +55,7 @@ pub fn fixed_listeners(dir: &Path) -> Result<Vec<Listener>, Diagnostics> {
                     placed(&mut rep, obj, "api.listen", api);
                 }
             }
-            Some(Body::Gateway(g)) => {
+            Some(Body::Gateway(g)) if plan.gateways.iter().any(|p| p.name == obj.name) => {
                 if let Some(port) = g.port {
                     let address = g.address.as_deref().unwrap_or("127.0.0.1");
                     placed(&mut rep, obj, "port", format!("{address}:{port}"));
@@ -96,7 +102,9 @@ mod tests {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
         let prefix = format!("{}/", dir.path().display());
-        fixed_listeners(dir.path())
+        let options = LoadOptions::default();
+        let plan = crate::load_cluster_with(dir.path(), &options).unwrap();
+        fixed_listeners(dir.path(), &options, &plan)
             .unwrap()
             .into_iter()
             .map(|l| {

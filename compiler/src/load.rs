@@ -3,14 +3,17 @@
 
 use crate::de::from_node;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::interpolate::{self, Vars};
 use crate::model::{
     ApplicationDoc, ClusterDoc, EntranceDoc, GatewayDoc, GroupDoc, InstanceDoc, StorageDoc,
 };
 use crate::plan::Plan;
+use crate::profiles::{self, Selection};
 use crate::report::Reporter;
 use crate::yaml::{self, Node};
-use crate::{check, planner, refs, storage};
+use crate::{check, env_files, planner, refs, storage};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The kinds of object, as written in `kind:`.
@@ -94,11 +97,38 @@ pub enum Body {
     Storage(StorageDoc),
 }
 
+/// What a load takes besides the manifest files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `lcc up --env-file F`: variables for interpolation, below the shell's
+    /// environment and above the cluster directory's `.env`.
+    pub env_file: Option<PathBuf>,
+    /// What `lcc up` brings up; `None`: everything (`lcc validate`, `compile`, ...).
+    pub select: Option<Select>,
+}
+
+/// `lcc up --profile P... [NAME...]`: which objects the plan holds ([`crate::profiles`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Select {
+    /// Active profiles.
+    pub profiles: Vec<String>,
+    /// Instances and groups named on the command line (none: all that profiles allow).
+    pub names: Vec<String>,
+}
+
+/// The file of variables read from the cluster directory, if it exists.
+pub const DOTENV: &str = ".env";
+
 /// Loads the cluster in `dir`: every `*.yaml` and `*.yml` file in it (sorted, not
 /// recursive, hidden files skipped).
 pub fn load_cluster(dir: &Path) -> Result<Plan, Diagnostics> {
+    load_cluster_with(dir, &LoadOptions::default())
+}
+
+/// [`load_cluster`] with options.
+pub fn load_cluster_with(dir: &Path, options: &LoadOptions) -> Result<Plan, Diagnostics> {
     let files = manifest_files(dir).map_err(|msg| io_error(dir, msg))?;
-    load(dir, &files)
+    load_counted(dir, &files, options).map(|(plan, _)| plan)
 }
 
 /// Loads manifest files and/or cluster directories as one cluster. The cluster
@@ -127,7 +157,7 @@ pub fn load_files_counted(paths: &[PathBuf]) -> Result<(Plan, Counts), Diagnosti
                 .unwrap_or(Path::new(".")),
         ),
     };
-    load_counted(&cluster_dir, &files)
+    load_counted(&cluster_dir, &files, &LoadOptions::default())
 }
 
 /// The manifests of a cluster directory.
@@ -155,11 +185,16 @@ pub struct Counts {
 }
 
 /// Loads files into a plan, also counting what was read.
-pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Counts), Diagnostics> {
+pub fn load_counted(
+    cluster_dir: &Path,
+    files: &[PathBuf],
+    options: &LoadOptions,
+) -> Result<(Plan, Counts), Diagnostics> {
+    let vars = variables(cluster_dir, options.env_file.as_deref()).map_err(Diagnostics::new)?;
     let (sources, read_errors) = read_sources(files);
     let mut rep = Reporter::new(&sources);
     rep.errors.extend(read_errors);
-    let (objects, clean) = parse_objects(&sources, &mut rep);
+    let (objects, clean) = parse_objects(&sources, &vars, &mut rep);
     for obj in &objects {
         check::object(&mut rep, obj);
     }
@@ -171,20 +206,151 @@ pub fn load_counted(cluster_dir: &Path, files: &[PathBuf]) -> Result<(Plan, Coun
         let manifests: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
         storage::check(&mut rep, &objects, dir, &manifests);
     }
+    let env_files = env_files::read(&mut rep, &sources, &objects);
     if !rep.errors.is_empty() {
         return Err(Diagnostics::new(rep.errors));
     }
+    let selection =
+        match &options.select {
+            Some(select) => Some(selection(&objects, select).map_err(|unknown| {
+                let message =
+                    format!(
+                "nothing to bring up named {}: not an Instance or InstanceGroup of the cluster",
+                unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            );
+                io_error(cluster_dir, message)
+            })?),
+            None => None,
+        };
     let cluster_dir = absolute.map_err(|msg| io_error(cluster_dir, msg))?;
     let counts = Counts {
         objects: objects.len(),
         files: sources.len(),
     };
-    Ok((planner::plan(&cluster_dir, &sources, &objects), counts))
+    Ok((
+        planner::plan(
+            &cluster_dir,
+            &sources,
+            &objects,
+            &env_files,
+            selection.as_ref(),
+        ),
+        counts,
+    ))
 }
 
-/// Loads files into a plan.
-fn load(cluster_dir: &Path, files: &[PathBuf]) -> Result<Plan, Diagnostics> {
-    load_counted(cluster_dir, files).map(|(plan, _)| plan)
+/// What comes up of `objects` ([`profiles::select`]); `Err`: names that are no service.
+fn selection(objects: &[Object], select: &Select) -> Result<Selection, Vec<String>> {
+    let app_profiles: HashMap<&str, &[String]> = objects
+        .iter()
+        .filter_map(|o| match &o.body {
+            Some(Body::Application(a)) => Some((o.name.as_str(), a.profiles.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let own_or_app = |own: &'_ [String], app: &Option<String>| -> Vec<String> {
+        if own.is_empty() {
+            app.as_deref()
+                .and_then(|a| app_profiles.get(a))
+                .map(|p| p.to_vec())
+                .unwrap_or_default()
+        } else {
+            own.to_vec()
+        }
+    };
+    let mut profiles_of = Vec::new();
+    for obj in objects {
+        match &obj.body {
+            Some(Body::Instance(i)) => profiles_of.push((obj, own_or_app(&i.profiles, &i.app))),
+            Some(Body::Group(g)) => profiles_of.push((obj, own_or_app(&g.profiles, &g.app))),
+            _ => {}
+        }
+    }
+    let index = crate::refs::Index::for_plan(objects);
+    let services: Vec<profiles::Service<'_>> = profiles_of
+        .iter()
+        .map(|(obj, profiles)| profiles::Service {
+            name: &obj.name,
+            profiles,
+            depends_on: crate::depends::effective(&index, obj)
+                .map(|(_, list)| list.iter().filter_map(|d| d.target.as_deref()).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let gateways: Vec<profiles::Gateway<'_>> = objects
+        .iter()
+        .filter_map(|o| match &o.body {
+            Some(Body::Gateway(g)) => Some(profiles::Gateway {
+                name: &o.name,
+                profiles: &g.profiles,
+                target: g.target.as_deref().unwrap_or(""),
+            }),
+            _ => None,
+        })
+        .collect();
+    profiles::select(&services, &gateways, &select.profiles, &select.names)
+}
+
+/// The variables for interpolation: the shell's environment (names and values that
+/// are UTF-8), then `env_file`, then the cluster directory's `.env` if there is one.
+pub(crate) fn variables(
+    cluster_dir: &Path,
+    env_file: Option<&Path>,
+) -> Result<Vars, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut read = |path: &Path| match read_env_file(path) {
+        Ok(vars) => vars,
+        Err(message) => {
+            errors.push(*file_error(path, message));
+            Vec::new()
+        }
+    };
+    let from_file = env_file.map(&mut read).unwrap_or_default();
+    let dotenv_path = cluster_dir.join(DOTENV);
+    let dotenv = if dotenv_path.exists() {
+        read(&dotenv_path)
+    } else {
+        Vec::new()
+    };
+    let shell = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let vars = Vars::layered(shell, &from_file, &dotenv);
+    if errors.is_empty() {
+        Ok(vars)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The `KEY=VALUE` lines of an env file (dotenv syntax: comments, quotes, `export`).
+pub(crate) fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let describe = |e: dotenvy::Error| match e {
+        dotenvy::Error::Io(e) => format!("cannot read env file: {e}"),
+        dotenvy::Error::LineParse(line, at) => {
+            format!(
+                "invalid env file: cannot parse `{line}` at character {}",
+                at + 1
+            )
+        }
+        other => format!("invalid env file: {other}"),
+    };
+    dotenvy::from_path_iter(path)
+        .map_err(describe)?
+        .map(|item| item.map_err(describe))
+        .collect()
+}
+
+/// A problem with a whole file.
+fn file_error(path: &Path, message: String) -> Box<Diagnostic> {
+    Box::new(Diagnostic {
+        file: path.to_path_buf(),
+        line: None,
+        col: None,
+        object: None,
+        field: None,
+        message,
+        source_line: None,
+    })
 }
 
 /// The absolute, canonical form of a directory.
@@ -280,8 +446,12 @@ fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Box<Diagnostic> {
 /// Parses every document of every source into objects. The flag is false when a
 /// syntax or structure error means some objects may be missing, so that checks
 /// across objects would only add noise.
-pub(crate) fn parse_objects(sources: &[Source], rep: &mut Reporter<'_>) -> (Vec<Object>, bool) {
-    let mut objects = Vec::new();
+pub(crate) fn parse_objects(
+    sources: &[Source],
+    vars: &Vars,
+    rep: &mut Reporter<'_>,
+) -> (Vec<Object>, bool) {
+    let mut roots = Vec::new();
     let mut clean = true;
     for (file, source) in sources.iter().enumerate() {
         let parsed = yaml::parse(&source.text);
@@ -295,11 +465,42 @@ pub(crate) fn parse_objects(sources: &[Source], rep: &mut Reporter<'_>) -> (Vec<
             );
             clean = false;
         }
-        for root in parsed.documents.into_iter().flatten() {
-            match read_object(file, root, rep) {
-                Some(obj) => objects.push(obj),
-                None => clean = false,
-            }
+        roots.extend(
+            parsed
+                .documents
+                .into_iter()
+                .flatten()
+                .map(|root| (file, root)),
+        );
+    }
+    let ctx = interpolate::Context {
+        vars: vars.clone(),
+        gateways: interpolate::gateways(roots.iter().map(|(_, root)| root), vars),
+    };
+    let mut objects = Vec::new();
+    for (file, mut root) in roots {
+        let label = match (
+            root.get("kind").and_then(Node::as_str),
+            root.get("name").and_then(Node::as_str),
+        ) {
+            (Some(kind), Some(name)) => Some(format!("{kind}/{name}")),
+            (Some(kind), None) => Some(kind.to_string()),
+            _ => None,
+        };
+        for failure in interpolate::document(&mut root, &ctx) {
+            let field = (!failure.field.is_empty()).then_some(failure.field);
+            rep.at(
+                file,
+                Some(failure.pos),
+                label.clone(),
+                field,
+                failure.error.to_string(),
+            );
+            clean = false;
+        }
+        match read_object(file, root, rep) {
+            Some(obj) => objects.push(obj),
+            None => clean = false,
         }
     }
     (objects, clean)

@@ -44,6 +44,59 @@ pub struct InstancePlan {
     /// Settings for the Kubernetes export.
     #[serde(default)]
     pub kubernetes: KubeSpec,
+    /// What must hold before it starts (kept out of the spec: no restart when it changes).
+    #[serde(default)]
+    pub depends_on: Vec<Dependency>,
+    /// A cron schedule: the instance runs at each time it names, never twice at once.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Paths whose changes restart it under `lcc up --watch`.
+    #[serde(default)]
+    pub watch: Vec<WatchSpec>,
+}
+
+/// One `watch:` item: a change under `path` not matching `ignore` restarts the
+/// instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchSpec {
+    /// Absolute file or directory.
+    pub path: String,
+    /// Globs, matched against the path of a change relative to `path`.
+    pub ignore: Vec<String>,
+}
+
+/// One `dependsOn` item: what must hold of `target` before the instance starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// An Instance or InstanceGroup.
+    pub target: String,
+    /// What must hold.
+    pub condition: Condition,
+    /// Restart the dependant after the target restarts.
+    pub restart: bool,
+}
+
+/// When a dependency holds (for a group: of every replica).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    /// The target runs.
+    Started,
+    /// The target is Ready.
+    Ready,
+    /// The target ended with exit code 0 and is not restarted (a job).
+    Completed,
+}
+
+impl Condition {
+    /// The word of the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Started => "started",
+            Condition::Ready => "ready",
+            Condition::Completed => "completed",
+        }
+    }
 }
 
 /// An InstanceGroup.
@@ -58,6 +111,12 @@ pub struct GroupSpec {
     /// Settings for the Kubernetes export.
     #[serde(default)]
     pub kubernetes: KubeSpec,
+    /// What must hold before a replica starts.
+    #[serde(default)]
+    pub depends_on: Vec<Dependency>,
+    /// Paths whose changes restart its replicas (one at a time) under `lcc up --watch`.
+    #[serde(default)]
+    pub watch: Vec<WatchSpec>,
 }
 
 /// A Gateway: a fixed port in front of a group's or instance's interface.

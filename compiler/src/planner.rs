@@ -1,12 +1,14 @@
 //! Planning: turns checked objects into a [`Plan`], building each [`PodSpec`] from its
 //! application's settings, the defaults, and the Instance's or group's overrides.
 
+use crate::env_files::EnvFiles;
+use crate::interpolate::GatewayAddr;
 use crate::load::{Body, Object, Source};
 use crate::model::StateDoc;
 use crate::model::{
     chosen, AppType, ApplicationDoc, BindingDoc, Env, PolicyDoc, ProbeDoc, ProtocolDoc, RestartDoc,
 };
-use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc};
+use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc, WatchDoc};
 use crate::plan::{
     EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
     StorageSpec, DEFAULT_CLAIM_SIZE,
@@ -16,6 +18,7 @@ use crate::podspec::{
     Restart, RestartPolicy, Site, Stop, StorageBinding,
 };
 use crate::ports::DEFAULT_HTTP;
+use crate::profiles::Selection;
 use crate::refs::{is_referenced, protocol_of, Index};
 use crate::rules;
 use std::collections::{BTreeMap, HashMap};
@@ -37,10 +40,22 @@ struct Ctx<'a> {
     storage_dirs: HashMap<String, String>,
     /// The cluster's name.
     cluster: String,
+    /// The variables of each object's `envFile:`.
+    env_files: &'a EnvFiles,
+    /// Every Gateway's discovery variables, in manifest order.
+    discovery: Vec<EnvVar>,
+    /// What comes up (`lcc up --profile`, names); `None`: everything.
+    selection: Option<&'a Selection>,
 }
 
 /// Builds the plan of checked objects.
-pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan {
+pub fn plan(
+    cluster_dir: &Path,
+    sources: &[Source],
+    objects: &[Object],
+    env_files: &EnvFiles,
+    selection: Option<&Selection>,
+) -> Plan {
     let storages = storages(cluster_dir, objects);
     let storage_dirs = storages
         .iter()
@@ -53,6 +68,9 @@ pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan 
         index,
         storage_dirs,
         cluster: cluster.clone(),
+        env_files,
+        discovery: discovery(objects),
+        selection,
     };
     let mut plan = Plan {
         name: cluster,
@@ -93,17 +111,29 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
             plan.unreferenced_apps
                 .push(pod_spec(ctx, obj, app, &obj.name, None, &ov));
         }
+        Some(Body::Instance(_) | Body::Group(_)) if !ctx.service_up(&obj.name) => {}
+        Some(Body::Gateway(_)) if !ctx.gateway_up(&obj.name) => {}
+        Some(Body::Entrance(e)) if !ctx.gateway_up(e.gateway.as_deref().unwrap_or("")) => {}
         Some(Body::Instance(i)) => {
             let ov = Overrides {
+                env_file: ctx.env_file(obj),
                 env: i.env.as_ref(),
                 probe: i.probe.as_ref(),
                 restart: i.restart.as_ref(),
                 storage: i.storage.as_deref(),
             };
             if let Some((app_obj, app)) = app_of(ctx, i.app.as_deref()) {
-                let spec = pod_spec(ctx, app_obj, app, &obj.name, None, &ov);
+                let mut spec = pod_spec(ctx, app_obj, app, &obj.name, None, &ov);
+                // A job runs once per time of its schedule: unless told otherwise, a run
+                // that ends is not restarted.
+                if i.schedule.is_some() && i.restart.is_none() && app.restart.is_none() {
+                    spec.restart.policy = RestartPolicy::Never;
+                }
                 plan.instances.push(InstancePlan {
                     running: chosen(&i.state) != Some(StateDoc::Stopped),
+                    depends_on: depends_on(ctx, obj),
+                    schedule: i.schedule.clone(),
+                    watch: watch(ctx, obj, i.watch.as_deref(), i.app.as_deref()),
                     spec,
                     kubernetes: kube_spec(ctx, app_obj, app, obj, i.kubernetes.as_ref()),
                 });
@@ -111,6 +141,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
         }
         Some(Body::Group(g)) => {
             let ov = Overrides {
+                env_file: ctx.env_file(obj),
                 env: g.env.as_ref(),
                 probe: g.probe.as_ref(),
                 restart: g.restart.as_ref(),
@@ -120,6 +151,8 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 let template = pod_spec(ctx, app_obj, app, &obj.name, Some(&obj.name), &ov);
                 let replicas = u32::try_from(g.replicas.unwrap_or(1)).unwrap_or(0);
                 plan.groups.push(GroupSpec {
+                    depends_on: depends_on(ctx, obj),
+                    watch: watch(ctx, obj, g.watch.as_deref(), g.app.as_deref()),
                     name: obj.name.clone(),
                     replicas,
                     template,
@@ -266,9 +299,30 @@ fn either<D: Copy, T>(over: Option<D>, base: Option<D>, get: impl Fn(D) -> Optio
     over.and_then(&get).or_else(|| base.and_then(&get))
 }
 
+impl Ctx<'_> {
+    /// Whether an Instance or group comes up.
+    fn service_up(&self, name: &str) -> bool {
+        self.selection.is_none_or(|s| s.services.contains(name))
+    }
+
+    /// Whether a Gateway comes up.
+    fn gateway_up(&self, name: &str) -> bool {
+        self.selection.is_none_or(|s| s.gateways.contains(name))
+    }
+
+    /// The variables of an object's `envFile:`.
+    fn env_file(&self, obj: &Object) -> &[(String, String)] {
+        obj.label()
+            .and_then(|label| self.env_files.get(&label))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 /// What an Instance or group overrides of its application.
 #[derive(Debug, Default)]
 struct Overrides<'a> {
+    /// Its `envFile:` variables, merged by key over the app's env.
+    env_file: &'a [(String, String)],
     /// Merged by key over the app's env.
     env: Option<&'a Env>,
     /// Replaces the app's probe.
@@ -300,7 +354,17 @@ fn pod_spec(
         group: group.map(str::to_string),
         kind,
         platforms: platforms(app),
-        env: env(app, kind, manifest_dir, ov.env),
+        env: env(
+            kind,
+            manifest_dir,
+            &ctx.discovery,
+            [
+                ctx.env_file(app_obj),
+                app.local.as_ref().map_or(&[], |l| l.env.0.as_slice()),
+                ov.env_file,
+                ov.env.map_or(&[], |e| e.0.as_slice()),
+            ],
+        ),
         interfaces: interfaces(app),
         probe: ov.probe.or(app.probe.as_ref()).map(probe),
         restart: restart(ov.restart.or(app.restart.as_ref())),
@@ -334,13 +398,15 @@ fn platforms(app: &ApplicationDoc) -> Vec<Platform> {
         .collect()
 }
 
-/// Environment: `LCC_MANIFEST_DIR` for local apps, then the app's, then the
-/// overrides (a key already set keeps its place and takes the new value).
+/// Environment: `LCC_MANIFEST_DIR` and the gateways' discovery variables for local
+/// apps, then the app's `envFile:` and
+/// `env`, then the Instance's or group's (a key already set keeps its place and takes
+/// the new value).
 fn env(
-    app: &ApplicationDoc,
     kind: AppKind,
     manifest_dir: &Path,
-    over: Option<&Env>,
+    discovery: &[EnvVar],
+    layers: [&[(String, String)]; 4],
 ) -> Vec<EnvVar> {
     let mut vars: Vec<EnvVar> = Vec::new();
     if kind == AppKind::Local {
@@ -349,14 +415,9 @@ fn env(
             name: MANIFEST_DIR_VAR.to_string(),
             value,
         });
+        vars.extend(discovery.iter().cloned());
     }
-    let app_env = app
-        .local
-        .as_ref()
-        .map(|l| l.env.0.as_slice())
-        .unwrap_or(&[]);
-    let over_env = over.map(|e| e.0.as_slice()).unwrap_or(&[]);
-    for (name, value) in app_env.iter().chain(over_env) {
+    for (name, value) in layers.into_iter().flatten() {
         match vars.iter_mut().find(|v| &v.name == name) {
             Some(var) => var.value = value.clone(),
             None => vars.push(EnvVar {
@@ -366,6 +427,59 @@ fn env(
         }
     }
     vars
+}
+
+/// The `dependsOn` of an Instance or group: its own, else its app's.
+fn depends_on(ctx: &Ctx<'_>, obj: &Object) -> Vec<crate::plan::Dependency> {
+    crate::depends::effective(&ctx.index, obj)
+        .map(|(_, list)| crate::depends::planned(list))
+        .unwrap_or_default()
+}
+
+/// The `watch` of an Instance or group: its own, else its app's; paths made absolute
+/// from the manifest that lists them.
+fn watch(
+    ctx: &Ctx<'_>,
+    obj: &Object,
+    own: Option<&[WatchDoc]>,
+    app: Option<&str>,
+) -> Vec<crate::plan::WatchSpec> {
+    let (at, list) = match own {
+        Some(list) => (obj, list),
+        None => match app_of(ctx, app) {
+            Some((app_obj, app)) => match app.watch.as_deref() {
+                Some(list) => (app_obj, list),
+                None => return Vec::new(),
+            },
+            None => return Vec::new(),
+        },
+    };
+    let dir = &ctx.sources[at.file].dir;
+    list.iter()
+        .filter_map(|w| {
+            let path = rules::lexical_join(dir, w.path.as_deref()?);
+            Some(crate::plan::WatchSpec {
+                path: path.to_string_lossy().into_owned(),
+                ignore: w.ignore.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The discovery variables of every Gateway ([`discovery`](crate::discovery)).
+fn discovery(objects: &[Object]) -> Vec<EnvVar> {
+    objects
+        .iter()
+        .filter_map(|obj| match &obj.body {
+            Some(Body::Gateway(g)) => {
+                let port = g.port.map(|p| p.to_string()).unwrap_or_default();
+                let addr = GatewayAddr::new(g.address.as_deref(), &port);
+                Some(crate::discovery::vars(&obj.name, &addr))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// The interfaces.
@@ -543,6 +657,9 @@ mod tests {
             env,
             [
                 ("LCC_MANIFEST_DIR", manifest_dir.as_ref()),
+                ("LCC_GATEWAY_WEB", "127.0.0.1:19000"),
+                ("LCC_GATEWAY_WEB_HOST", "127.0.0.1"),
+                ("LCC_GATEWAY_WEB_PORT", "19000"),
                 ("GREETING", "hello"),
                 ("MODE", "staging"),
                 ("EXTRA", "1")

@@ -153,6 +153,7 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
         }
     }
     unreferenced_pod_names(rep, &index, objects);
+    crate::depends::check(rep, &index, objects);
     crate::ports::check(rep, &index, objects);
 }
 

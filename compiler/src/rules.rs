@@ -205,6 +205,33 @@ pub(crate) fn suggest<'a>(
         .map(|(_, c)| c)
 }
 
+/// `dir` joined with a relative `path`, `.` and `..` resolved in the text (not
+/// through links): `/m` + `../src/` is `/src`.
+pub fn lexical_join(dir: &std::path::Path, path: &str) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in dir.join(path).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A cron schedule (`*/5 * * * *`, or six fields with seconds first), read by croner.
+pub fn schedule(value: &str) -> Result<croner::Cron, String> {
+    use std::str::FromStr as _;
+    croner::Cron::from_str(value).map_err(|e| {
+        let why = e.to_string();
+        let why = why.trim_end_matches('.');
+        format!("invalid schedule `{value}` ({why}): expected cron fields, e.g. `*/5 * * * *`")
+    })
+}
+
 /// `; did you mean `x`?` for a message, or nothing.
 pub(crate) fn did_you_mean<'a>(
     word: &str,

@@ -31,15 +31,19 @@ pub enum Reason {
     ApiListening,
     /// A run ended; the next start waits for the backoff delay.
     BackOff,
+    /// A run ended with exit code 0 and is not restarted (a job done).
+    Completed,
     /// A pod was rendered for a new instance.
     Created,
     /// The daemon started.
     DaemonStarted,
     /// The daemon stopped.
     DaemonStopped,
+    /// A dependency with `restart: true` went down: the dependant is restarted after it.
+    DependencyRestarted,
     /// `pod.state` changed.
     DesiredState,
-    /// A run ended and is not restarted (policy).
+    /// A run ended with another code and is not restarted (policy never).
     Exited,
     /// maxRetries failures in a row: the instance gave up.
     Failed,
@@ -94,6 +98,8 @@ pub enum Reason {
     Scheduled,
     /// The daemon is stopping every pod.
     ShuttingDown,
+    /// A watched source changed (`lcc up --watch`): the instance is restarted.
+    SourceChanged,
     /// The instance's spec changed.
     SpecChanged,
     /// `pod run` failed.
@@ -112,6 +118,8 @@ pub enum Reason {
     Unhealthy,
     /// An entry of `.lcc/pods/` is not a pod lcc made: left alone.
     UnknownEntry,
+    /// A start waits for the instance's dependencies (`dependsOn`).
+    Waiting,
     /// The file-system watch failed; polling takes over.
     WatchFailed,
     /// A reason this version does not know (written by another version).
@@ -144,7 +152,7 @@ impl Reason {
     pub fn is_progress(self) -> bool {
         matches!(
             self,
-            Reason::Ready | Reason::Started | Reason::ListenerBound
+            Reason::Ready | Reason::Started | Reason::Completed | Reason::ListenerBound
         )
     }
 }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 pub enum Phase {
     /// Known, not started yet.
     Pending,
+    /// Not started until its dependencies hold (`dependsOn`).
+    Waiting,
     /// `pod run` in progress.
     Starting,
     /// The process runs.
@@ -20,8 +22,10 @@ pub enum Phase {
     Stopping,
     /// Stopped on request (`pod.state` stopped, or `lcc down`).
     Stopped,
-    /// Ended and not restarted (policy never, or on-failure with exit 0).
+    /// Ended with an exit code other than 0 and not restarted (policy never).
     Exited,
+    /// Ended with exit code 0 and not restarted (policy never or on-failure): a job done.
+    Completed,
     /// Ended; waiting for the backoff delay before a restart.
     BackOff,
     /// Gave up after maxRetries failures in a row.
@@ -35,11 +39,13 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Pending => "Pending",
+            Phase::Waiting => "Waiting",
             Phase::Starting => "Starting",
             Phase::Running => "Running",
             Phase::Stopping => "Stopping",
             Phase::Stopped => "Stopped",
             Phase::Exited => "Exited",
+            Phase::Completed => "Completed",
             Phase::BackOff => "BackOff",
             Phase::Failed => "Failed",
             Phase::Removing => "Removing",
@@ -105,9 +111,26 @@ pub struct InstanceStatus {
     /// Stop timeout in milliseconds, for `lcc down` without a daemon.
     #[serde(default)]
     pub stop_timeout_ms: u64,
+    /// While Waiting: the dependencies that do not hold yet, as `TARGET: CONDITION`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_on: Vec<String>,
+    /// A scheduled instance: Unix seconds of its next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<f64>,
 }
 
 impl InstanceStatus {
+    /// Whether `lcc up --wait` has nothing more to wait for: it is Ready, a job that
+    /// Completed, a scheduled job between runs, or not wanted running.
+    pub fn settled(&self) -> bool {
+        let job_between_runs = self.next_run.is_some()
+            && matches!(self.phase, Phase::Pending | Phase::Exited | Phase::Failed);
+        self.ready
+            || self.phase == Phase::Completed
+            || job_between_runs
+            || self.desired != PodState::Running
+    }
+
     /// The condition of that type, if set.
     pub fn condition(&self, kind: &str) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.kind == kind)

@@ -12,8 +12,9 @@ use crate::error::Error;
 use crate::meta::Ctx;
 use crate::vars::{argv_item, literal, seconds, MANIFEST_MOUNT, WORK_DIR};
 use crate::{files, names, static_site, Builder, Phase};
+use lcc_compiler::interpolate::GatewayAddr;
 use lcc_compiler::podspec::{AppKind, Command, Probe, ProbeAction, RestartPolicy};
-use lcc_compiler::{GroupSpec, InstancePlan, KubeSpec, PodSpec, MANIFEST_DIR_VAR};
+use lcc_compiler::{discovery, GroupSpec, InstancePlan, KubeSpec, PodSpec, MANIFEST_DIR_VAR};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -274,9 +275,25 @@ pub fn known_vars(spec: &PodSpec, ports: &BTreeMap<String, u16>) -> BTreeMap<Str
 /// instance and app from the downward API, the cluster, the ports.
 fn env(ctx: &Ctx<'_>, spec: &PodSpec, ports: &BTreeMap<String, u16>) -> Vec<Value> {
     let mut list = Vec::new();
+    // A gateway is reached at its Service in Kubernetes, named after it.
+    let discovery: BTreeMap<String, String> = ctx
+        .plan
+        .gateways
+        .iter()
+        .flat_map(|g| {
+            let addr = GatewayAddr {
+                host: g.name.clone(),
+                port: g.port.to_string(),
+            };
+            discovery::vars(&g.name, &addr)
+        })
+        .map(|v| (v.name, v.value))
+        .collect();
     for var in &spec.env {
         let value = if var.name == MANIFEST_DIR_VAR {
             MANIFEST_MOUNT.to_string()
+        } else if let Some(service) = discovery.get(&var.name) {
+            service.clone()
         } else {
             literal(&var.value)
         };

@@ -1,7 +1,7 @@
 //! The cluster commands: `up`, `down`, `ps`, `logs`, `start`/`stop`/`restart`,
 //! `scale`, `delete`, `storage`, `events`, `completions`, and the hidden `daemon`.
 
-use crate::cli::{ApiCommand, Command, Format, StorageCommand, UpArgs};
+use crate::cli::{ApiCommand, Command, Format, LoadArgs, StorageCommand, UpArgs};
 use anyhow::{bail, Context};
 use lcc_core::events;
 use lcc_core::layout::Layout;
@@ -20,7 +20,7 @@ pub fn run(dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Up(args) => up(args.dir.as_deref().unwrap_or(dir), &args),
         Command::Down { dir: d } => down(d.as_deref().unwrap_or(dir)),
-        Command::Daemon { dir } => run_daemon(&dir),
+        Command::Daemon { dir, load } => run_daemon(&dir, &load),
         Command::Ps { output } => ps(dir, output),
         Command::Logs { .. }
         | Command::Events { .. }
@@ -143,7 +143,7 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     // First: even the lock check below creates `.lcc/daemon.lock`.
     layout.check_state_dir()?;
-    let plan = match lcc_compiler::load_cluster(&layout.root) {
+    let plan = match lcc_compiler::load_cluster_with(&layout.root, &args.load.options()) {
         Ok(plan) => plan,
         Err(diag) => {
             eprintln!("{diag}");
@@ -158,7 +158,7 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if !args.force {
-        let taken = taken_listeners(&layout)?;
+        let taken = taken_listeners(&layout, &args.load, &plan)?;
         if !taken.is_empty() {
             eprintln!("{}", lcc_compiler::Diagnostics::new(taken.clone()));
             let n = taken.len();
@@ -180,9 +180,9 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
             timeout,
             force: args.force,
         });
-        return up_detached(&layout, &plan, wait);
+        return up_detached(&layout, &plan, wait, &args.load);
     }
-    up_foreground(&layout, &plan)
+    up_foreground(&layout, &plan, &args.load)
 }
 
 /// How `lcc up -d --wait` waits.
@@ -196,9 +196,13 @@ struct Wait {
 
 /// Every fixed listen address of the cluster that another program holds, as a
 /// diagnostic at its place in the manifests.
-fn taken_listeners(layout: &Layout) -> anyhow::Result<Vec<lcc_compiler::Diagnostic>> {
-    let listeners =
-        lcc_compiler::fixed_listeners(&layout.root).map_err(|d| anyhow::anyhow!("{d}"))?;
+fn taken_listeners(
+    layout: &Layout,
+    load: &LoadArgs,
+    plan: &lcc_compiler::Plan,
+) -> anyhow::Result<Vec<lcc_compiler::Diagnostic>> {
+    let listeners = lcc_compiler::fixed_listeners(&layout.root, &load.options(), plan)
+        .map_err(|d| anyhow::anyhow!("{d}"))?;
     let mut out = Vec::new();
     for l in listeners {
         let Some(way) = lcc_supervisor::listen_check::in_the_way(layout, &l.listen) else {
@@ -215,13 +219,22 @@ fn taken_listeners(layout: &Layout) -> anyhow::Result<Vec<lcc_compiler::Diagnost
     Ok(out)
 }
 
-fn up_foreground(layout: &Layout, plan: &lcc_compiler::Plan) -> anyhow::Result<ExitCode> {
+fn up_foreground(
+    layout: &Layout,
+    plan: &lcc_compiler::Plan,
+    load: &LoadArgs,
+) -> anyhow::Result<ExitCode> {
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let printer = {
         let (layout, plan, done) = (layout.clone(), plan.clone(), done.clone());
         std::thread::spawn(move || follow_up(&layout, &plan, &done))
     };
-    let result = daemon::run(layout, daemon::Options::from_env(), daemon::termination());
+    let options = daemon::Options {
+        load: load.options(),
+        watch: load.watch,
+        ..daemon::Options::from_env()
+    };
+    let result = daemon::run(layout, options, daemon::termination());
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = printer.join();
     result?;
@@ -240,11 +253,7 @@ fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomi
         }
         if !announced && layout.daemon_up().exists() {
             let sts = status::read_all(layout);
-            if !sts.is_empty()
-                && sts
-                    .iter()
-                    .all(|s| s.ready || s.desired != PodState::Running)
-            {
+            if !sts.is_empty() && sts.iter().all(InstanceStatus::settled) {
                 announced = true;
                 print_urls(plan);
             }
@@ -279,6 +288,7 @@ fn up_detached(
     layout: &Layout,
     plan: &lcc_compiler::Plan,
     wait: Option<Wait>,
+    load: &LoadArgs,
 ) -> anyhow::Result<ExitCode> {
     lcc_core::layout::make_private_dir(&layout.state)?;
     let _ = std::fs::remove_file(layout.daemon_up());
@@ -292,6 +302,7 @@ fn up_detached(
     let mut child = std::process::Command::new(exe)
         .arg("daemon")
         .arg(&layout.root)
+        .args(load.to_args())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -411,14 +422,15 @@ fn log_tail(layout: &Layout) -> String {
     lines[lines.len().saturating_sub(10)..].join("\n")
 }
 
-fn run_daemon(dir: &Path) -> anyhow::Result<ExitCode> {
+fn run_daemon(dir: &Path, load: &LoadArgs) -> anyhow::Result<ExitCode> {
     // Its own session: the terminal that ran `lcc up -d` can close without killing it.
     daemon::new_session();
-    daemon::run(
-        &Layout::new(dir),
-        daemon::Options::from_env(),
-        daemon::termination(),
-    )?;
+    let options = daemon::Options {
+        load: load.options(),
+        watch: load.watch,
+        ..daemon::Options::from_env()
+    };
+    daemon::run(&Layout::new(dir), options, daemon::termination())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -442,6 +454,16 @@ fn down(dir: &Path) -> anyhow::Result<ExitCode> {
 
 fn colour_on() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The STATE column: the phase, and what a Waiting instance waits on
+/// (`Waiting (on db: ready)`).
+fn state_text(s: &InstanceStatus) -> String {
+    if s.phase == Phase::Waiting && !s.waiting_on.is_empty() {
+        format!("Waiting (on {})", s.waiting_on.join(", "))
+    } else {
+        s.phase.as_str().to_string()
+    }
 }
 
 fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
@@ -470,7 +492,7 @@ fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
                 s.instance.clone(),
                 s.app.clone(),
                 s.group.clone().unwrap_or_else(|| "-".into()),
-                s.phase.as_str().to_string(),
+                state_text(s),
                 if s.ready { "yes".into() } else { "no".into() },
                 s.restarts.to_string(),
                 if ports.is_empty() {
@@ -524,7 +546,9 @@ fn paint_phase(phase: Phase, padded: &str) -> String {
     let code = match phase {
         Phase::Running => "32",
         Phase::Failed => "31",
-        Phase::BackOff | Phase::Starting | Phase::Stopping | Phase::Pending => "33",
+        Phase::BackOff | Phase::Starting | Phase::Stopping | Phase::Pending | Phase::Waiting => {
+            "33"
+        }
         _ => return padded.to_string(),
     };
     format!("\x1b[{code}m{padded}\x1b[0m")

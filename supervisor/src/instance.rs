@@ -86,6 +86,12 @@ pub struct Inst {
     pub files_seen: Option<[Option<crate::podfs::FileKey>; 2]>,
     /// The status file as last written: another writer's change is undone.
     pub status_key: Option<crate::podfs::FileKey>,
+    /// Its `schedule:`, with the next time a run is due (explicit Instances only).
+    pub schedule: Option<crate::schedule::Schedule>,
+    /// A restart for a change of a watched source (`lcc up --watch`).
+    pub change: crate::source_watch::Restart,
+    /// The last such change, for its event.
+    pub changed: Option<PathBuf>,
 }
 
 impl Inst {

@@ -52,6 +52,8 @@ impl Run {
 pub enum State {
     /// Known, not started yet (or to be started again).
     Pending,
+    /// Not started until its dependencies hold.
+    Waiting,
     /// `pod run` in progress.
     Starting,
     /// The app runs.
@@ -67,8 +69,10 @@ pub enum State {
     },
     /// Gave up after maxRetries failures in a row.
     Failed,
-    /// Ended for good under its policy (`never`, or `on-failure` with exit 0).
+    /// Ended with exit code 0, not restarted under its policy (`never`, `on-failure`).
     Completed,
+    /// Ended otherwise, not restarted under its policy (`never`).
+    Exited,
     /// Being stopped and removed.
     Removing,
 }
@@ -78,13 +82,15 @@ impl State {
     pub fn phase(&self) -> Phase {
         match self {
             State::Pending => Phase::Pending,
+            State::Waiting => Phase::Waiting,
             State::Starting => Phase::Starting,
             State::Running(_) => Phase::Running,
             State::Stopping => Phase::Stopping,
             State::Stopped => Phase::Stopped,
             State::BackOff { .. } => Phase::BackOff,
             State::Failed => Phase::Failed,
-            State::Completed => Phase::Exited,
+            State::Completed => Phase::Completed,
+            State::Exited => Phase::Exited,
             State::Removing => Phase::Removing,
         }
     }
@@ -146,6 +152,14 @@ pub struct Observed {
     pub forgive_after: Duration,
     /// The origin of the steady probes' grid (see `probe_grid`).
     pub epoch: Instant,
+    /// Some of its dependencies do not hold: it must not start.
+    pub waiting: bool,
+    /// A `restart: true` dependency went down: a running instance restarts after it.
+    pub dependency_down: bool,
+    /// It runs on a schedule: it starts only when a time of it comes.
+    pub scheduled: bool,
+    /// A time of its schedule has come (and no run is under way).
+    pub fire: bool,
 }
 
 /// What to do about an instance now.
@@ -170,6 +184,10 @@ pub enum Action {
     ForgetFailures,
     /// Mark it ready (no probe to wait for).
     MarkReady,
+    /// Wait for its dependencies before starting (phase Waiting).
+    Wait,
+    /// Stop it because a `restart: true` dependency went down; it waits for it after.
+    StopForDependency,
     /// Send a probe now; the one after is due at `next`.
     Probe {
         /// When the following probe is due.
@@ -193,6 +211,7 @@ pub fn reconcile(state: &State, seen: &Observed, now: Instant) -> (Vec<Action>, 
         PodState::Running if seen.shutting_down => (Vec::new(), None),
         PodState::Running if seen.new_spec && seen.up => one(Action::Stop(Op::Replace)),
         PodState::Running if seen.new_spec => one(Action::Rerender),
+        PodState::Running if seen.up && seen.dependency_down => one(Action::StopForDependency),
         PodState::Running if seen.up => match state.run() {
             Some(run) => tend(run, seen, now, Vec::new()),
             None => tend(&Run::new(now), seen, now, vec![Action::TrackRun]),
@@ -200,7 +219,18 @@ pub fn reconcile(state: &State, seen: &Observed, now: Instant) -> (Vec<Action>, 
         PodState::Running => match state {
             State::BackOff { until } if *until > now => (Vec::new(), Some(*until)),
             State::BackOff { .. } => one(Action::Start { restart: true }),
+            State::Waiting if seen.waiting => (Vec::new(), None),
+            State::Waiting => one(Action::Start { restart: false }),
+            State::Pending | State::Stopped if seen.scheduled && !seen.fire => (Vec::new(), None),
+            State::Pending | State::Stopped if seen.waiting => one(Action::Wait),
             State::Pending | State::Stopped => one(Action::Start { restart: false }),
+            // A job's next time: ended runs start again.
+            State::Completed | State::Exited | State::Failed if seen.fire && seen.waiting => {
+                one(Action::Wait)
+            }
+            State::Completed | State::Exited | State::Failed if seen.fire => {
+                one(Action::Start { restart: false })
+            }
             _ => (Vec::new(), None),
         },
     }
@@ -322,7 +352,8 @@ pub fn adopted(recorded: Phase, running: bool, desired: PodState) -> Adoption {
     if running {
         return Adoption::KeepRunning;
     }
-    if desired == PodState::Running && matches!(recorded, Phase::Failed | Phase::Exited) {
+    let ended = matches!(recorded, Phase::Failed | Phase::Exited | Phase::Completed);
+    if desired == PodState::Running && ended {
         return Adoption::KeepEnded;
     }
     Adoption::Fresh
@@ -332,7 +363,8 @@ pub fn adopted(recorded: Phase, running: bool, desired: PodState) -> Adoption {
 pub fn kept(recorded: Phase) -> State {
     match recorded {
         Phase::Failed => State::Failed,
-        Phase::Exited => State::Completed,
+        Phase::Exited => State::Exited,
+        Phase::Completed => State::Completed,
         _ => State::Pending,
     }
 }
@@ -353,6 +385,10 @@ mod tests {
             failures: 0,
             forgive_after: Duration::from_secs(1),
             epoch: Instant::now(),
+            waiting: false,
+            dependency_down: false,
+            scheduled: false,
+            fire: false,
         }
     }
 
@@ -375,7 +411,48 @@ mod tests {
             ..seen(Running, up)
         };
         let start = Action::Start { restart: false };
+        let held = |up| Observed {
+            waiting: true,
+            ..seen(Running, up)
+        };
+        let job = |fire| Observed {
+            scheduled: true,
+            fire,
+            ..seen(Running, false)
+        };
+        let dependency_down = |up| Observed {
+            dependency_down: true,
+            ..seen(Running, up)
+        };
         let table: Vec<(State, Observed, Vec<Action>, Option<Instant>)> = vec![
+            // Dependencies gate a start, and only a start.
+            (State::Pending, held(false), vec![Action::Wait], None),
+            (State::Stopped, held(false), vec![Action::Wait], None),
+            (State::Waiting, held(false), vec![], None),
+            (State::Waiting, seen(Running, false), vec![start], None),
+            (run, held(true), vec![], None),
+            (
+                State::BackOff { until: now },
+                held(false),
+                vec![Action::Start { restart: true }],
+                None,
+            ),
+            // A `restart: true` dependency went down: stopped, to wait for it.
+            (
+                run,
+                dependency_down(true),
+                vec![Action::StopForDependency],
+                None,
+            ),
+            (State::Pending, dependency_down(false), vec![start], None),
+            // A scheduled job starts at its times only, ended runs included.
+            (State::Pending, job(false), vec![], None),
+            (State::Pending, job(true), vec![start], None),
+            (State::Completed, job(false), vec![], None),
+            (State::Completed, job(true), vec![start], None),
+            (State::Exited, job(true), vec![start], None),
+            (State::Failed, job(true), vec![start], None),
+            (run, job(true), vec![], None),
             (run, busy, vec![], None),
             (run, seen(Removed, true), vec![Action::Stop(Op::Stop)], None),
             (
@@ -419,6 +496,7 @@ mod tests {
             ),
             (State::Failed, seen(Running, false), vec![], None),
             (State::Completed, seen(Running, false), vec![], None),
+            (State::Exited, seen(Running, false), vec![], None),
             (State::Starting, seen(Running, false), vec![], None),
         ];
         for (i, (state, obs, actions, requeue)) in table.into_iter().enumerate() {
@@ -639,6 +717,7 @@ mod tests {
             (Phase::Failed, true, Running, Adoption::KeepRunning),
             (Phase::Failed, false, Running, Adoption::KeepEnded),
             (Phase::Exited, false, Running, Adoption::KeepEnded),
+            (Phase::Completed, false, Running, Adoption::KeepEnded),
             (Phase::Failed, false, Stopped, Adoption::Fresh),
             (Phase::BackOff, false, Running, Adoption::Fresh),
             (Phase::Running, false, Running, Adoption::Fresh),
@@ -652,5 +731,6 @@ mod tests {
         }
         assert_eq!(kept(Phase::Failed), State::Failed);
         assert_eq!(kept(Phase::Exited).phase(), Phase::Exited);
+        assert_eq!(kept(Phase::Completed).phase(), Phase::Completed);
     }
 }

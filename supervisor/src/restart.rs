@@ -32,8 +32,10 @@ pub fn exhausted(failures: u32, max_retries: u32) -> bool {
 pub enum Ended {
     /// It was not wanted running: stopped.
     Stopped,
-    /// Its policy does not restart it.
+    /// It exited 0 and its policy does not restart it: a job done.
     Completed,
+    /// It ended otherwise and its policy (`never`) does not restart it.
+    Exited,
     /// maxRetries failures in a row: given up.
     Failed {
         /// Failures in a row.
@@ -54,6 +56,7 @@ impl Ended {
         match self {
             Ended::Stopped => State::Stopped,
             Ended::Completed => State::Completed,
+            Ended::Exited => State::Exited,
             Ended::Failed { .. } => State::Failed,
             Ended::BackOff { delay, .. } => State::BackOff { until: now + delay },
         }
@@ -66,13 +69,10 @@ pub fn run_ended(restart: &Restart, desired: PodState, failures: u32, exit: Opti
     if desired != PodState::Running {
         return Ended::Stopped;
     }
-    let done = match restart.policy {
-        RestartPolicy::Never => true,
-        RestartPolicy::OnFailure => exit == Some(0),
-        RestartPolicy::Always => false,
-    };
-    if done {
-        return Ended::Completed;
+    match (restart.policy, exit) {
+        (RestartPolicy::Never | RestartPolicy::OnFailure, Some(0)) => return Ended::Completed,
+        (RestartPolicy::Never, _) => return Ended::Exited,
+        _ => {}
     }
     let failures = failures + 1;
     if exhausted(failures, restart.max_retries) {
@@ -151,22 +151,23 @@ mod tests {
 
     #[test]
     fn restart_policies() {
+        let backoff = Ended::BackOff {
+            failures: 1,
+            delay: Duration::from_millis(100),
+        };
         let table = [
-            (RestartPolicy::Always, Some(0), false),
-            (RestartPolicy::Always, Some(1), false),
-            (RestartPolicy::OnFailure, Some(0), true),
-            (RestartPolicy::OnFailure, Some(1), false),
-            (RestartPolicy::OnFailure, None, false),
-            (RestartPolicy::Never, Some(1), true),
-            (RestartPolicy::Never, None, true),
+            (RestartPolicy::Always, Some(0), backoff),
+            (RestartPolicy::Always, Some(1), backoff),
+            (RestartPolicy::OnFailure, Some(0), Ended::Completed),
+            (RestartPolicy::OnFailure, Some(1), backoff),
+            (RestartPolicy::OnFailure, None, backoff),
+            (RestartPolicy::Never, Some(0), Ended::Completed),
+            (RestartPolicy::Never, Some(1), Ended::Exited),
+            (RestartPolicy::Never, None, Ended::Exited),
         ];
-        for (policy, exit, completed) in table {
+        for (policy, exit, want) in table {
             let got = run_ended(&restart(policy, 5), PodState::Running, 0, exit);
-            assert_eq!(
-                got == Ended::Completed,
-                completed,
-                "{policy:?} {exit:?}: {got:?}"
-            );
+            assert_eq!(got, want, "{policy:?} {exit:?}");
         }
         let stopped = run_ended(
             &restart(RestartPolicy::Always, 5),

@@ -4,7 +4,6 @@
 //! the proxy serves the config written for them), not ready (as soon as something
 //! cannot become ready, or at the timeout), or not yet.
 
-use lcc_core::pod_state::PodState;
 use lcc_core::proxy_listeners::Busy;
 use lcc_core::status::{InstanceStatus, Phase};
 use std::collections::{BTreeMap, HashMap};
@@ -74,11 +73,7 @@ impl UpWait {
     pub fn look(&mut self, seen: Seen<'_>, proxy_current: impl Fn() -> bool) -> Outcome {
         self.gave_up.extend(seen.failed);
         let (busy, busy_known) = self.busy(seen.busy, seen.now);
-        let pending: Vec<&InstanceStatus> = seen
-            .statuses
-            .iter()
-            .filter(|s| s.desired == PodState::Running && !s.ready)
-            .collect();
+        let pending: Vec<&InstanceStatus> = seen.statuses.iter().filter(|s| !s.settled()).collect();
         // an instance that gave up during the wait fails it, even if a group's
         // replacement is ready by now
         let ready = pending.is_empty() && self.gave_up.is_empty() && busy.is_empty();

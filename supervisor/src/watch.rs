@@ -16,6 +16,9 @@ pub enum Change {
     Pod(String),
     /// The status file of the instance of this name (only the daemon writes it).
     Status(String),
+    /// Another path outside `.lcc`: a source an Instance or group may watch
+    /// (`watch:` under `lcc up --watch`).
+    Source(PathBuf),
 }
 
 /// Classifies a notify event by its paths; `None` for noise (logs, temp files).
@@ -28,6 +31,8 @@ pub fn classify(root: &Path, ev: &Event) -> Option<Change> {
         return None;
     }
     let mut out = None;
+    let mut source = None;
+    let state = root.join(".lcc");
     for p in &ev.paths {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.starts_with(".tmp-") {
@@ -61,9 +66,11 @@ pub fn classify(root: &Path, ev: &Event) -> Option<Change> {
             if let Some(inst) = name.strip_suffix(".json") {
                 out = out.or(Some(Change::Status(inst.to_string())));
             }
+        } else if !p.starts_with(&state) && source.is_none() {
+            source = Some(Change::Source(p.clone()));
         }
     }
-    out
+    out.or(source)
 }
 
 /// The watcher and the directories it covers.
@@ -104,6 +111,19 @@ impl Watch {
         if self.watcher.watch(dir, RecursiveMode::NonRecursive).is_ok() {
             self.watched.insert(dir.to_path_buf());
         }
+    }
+
+    /// Watches a file or a directory with everything under it, if not yet watched;
+    /// false when it cannot be (missing, or the limit of inotify watches reached).
+    pub fn add_recursive(&mut self, path: &Path) -> bool {
+        if self.watched.contains(path) {
+            return true;
+        }
+        let added = self.watcher.watch(path, RecursiveMode::Recursive).is_ok();
+        if added {
+            self.watched.insert(path.to_path_buf());
+        }
+        added
     }
 
     /// Stops watching `dir`.
@@ -160,6 +180,10 @@ mod tests {
         assert_eq!(
             classify(root, &ev(&["/c/.lcc/status/.tmp-web-1.json"])),
             None
+        );
+        assert_eq!(
+            classify(root, &ev(&["/c/src/app.py"])),
+            Some(Change::Source(PathBuf::from("/c/src/app.py")))
         );
     }
 

@@ -49,7 +49,7 @@ error: no InstanceGroup or Instance named `nothing`
   |         ^
   = in Gateway/hello, field target
 
-error: unknown field `colour`, expected one of: kind, name, port, address, target, interface, timeouts, trustedProxies
+error: unknown field `colour`, expected one of: kind, name, port, address, target, interface, timeouts, trustedProxies, profiles
  --> tests/fixtures/invalid/many/b.yaml:6:1
   |
 6 | colour: blue

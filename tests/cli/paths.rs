@@ -26,7 +26,7 @@ fn validate_takes_paths_relative_to_dash_c() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "ok: 17 objects in 5 files\n"
+        "ok: 19 objects in 5 files\n"
     );
 }
 

@@ -54,7 +54,7 @@ fn valid_clusters_pass_with_a_summary() {
         ("tests/fixtures/valid/local", "ok: 10 objects in 2 files\n"),
         ("tests/fixtures/valid/static", "ok: 5 objects in 1 file\n"),
         ("tests/fixtures/valid/remote", "ok: 4 objects in 1 file\n"),
-        ("examples/demo", "ok: 17 objects in 5 files\n"),
+        ("examples/demo", "ok: 19 objects in 5 files\n"),
     ];
     for (dir, summary) in expected {
         let out = lcc(&["validate", dir]);
@@ -714,7 +714,7 @@ error: no InstanceGroup or Instance named `nothing`
   |         ^
   = in Gateway/hello, field target
 
-error: unknown field `colour`, expected one of: kind, name, port, address, target, interface, timeouts, trustedProxies
+error: unknown field `colour`, expected one of: kind, name, port, address, target, interface, timeouts, trustedProxies, profiles
  --> tests/fixtures/invalid/many/b.yaml:6:1
   |
 6 | colour: blue
@@ -1026,6 +1026,126 @@ error: a tcp gateway has no responses to time: use `idle`
    = in Gateway/db, field timeouts.response
 
 found 6 errors
+"#,
+    );
+}
+
+#[test]
+fn interpolation_errors_name_the_variable_gateway_or_env_file() {
+    assert_invalid(
+        "interpolation.yaml",
+        r#"error: env file `absent.env` does not exist (`required: false` allows that)
+ --> tests/fixtures/invalid/interpolation.yaml:4:11
+  |
+4 | envFile: [absent.env]
+  |           ^
+  = in Application/web, field envFile[0]
+
+error: `${gateway:dv}`: no Gateway `dv`; did you mean `db`?
+ --> tests/fixtures/invalid/interpolation.yaml:9:24
+  |
+9 |       command: [./web, "--db=${gateway:dv}", "${gateway:db.addr}"]
+  |                        ^
+  = in Application/web, field local.platforms[0].command[1]
+
+error: `${gateway:db.addr}`: expected `${gateway:db}`, `${gateway:db.host}` or `${gateway:db.port}`
+ --> tests/fixtures/invalid/interpolation.yaml:9:46
+  |
+9 |       command: [./web, "--db=${gateway:dv}", "${gateway:db.addr}"]
+  |                                              ^
+  = in Application/web, field local.platforms[0].command[2]
+
+error: required variable `FIXTURE_UNSET_PASSWORD` is not set: set it in .env
+  --> tests/fixtures/invalid/interpolation.yaml:11:15
+   |
+11 |     PASSWORD: "${FIXTURE_UNSET_PASSWORD:?set it in .env}"
+   |               ^
+   = in Application/web, field local.env.PASSWORD
+
+error: path must not be empty
+  --> tests/fixtures/invalid/interpolation.yaml:19:12
+   |
+19 |   - {path: ""}
+   |            ^
+   = in Instance/web, field envFile[1].path
+
+found 5 errors
+"#,
+    );
+}
+
+#[test]
+fn dependency_targets_conditions_and_cycles() {
+    assert_invalid(
+        "depends.yaml",
+        r#"error: no InstanceGroup or Instance named `dbb`; did you mean `db`?
+  --> tests/fixtures/invalid/depends.yaml:12:14
+   |
+12 |   - {target: dbb, condition: healthy}
+   |              ^
+   = in Instance/web, field dependsOn[1].target
+
+error: unknown condition `healthy`, expected one of: started, ready, completed
+  --> tests/fixtures/invalid/depends.yaml:12:30
+   |
+12 |   - {target: dbb, condition: healthy}
+   |                              ^
+   = in Instance/web, field dependsOn[1].condition
+
+error: dependency cycle: api -> worker -> web -> api
+  --> tests/fixtures/invalid/depends.yaml:17:22
+   |
+17 | dependsOn: [{target: worker}]
+   |                      ^
+   = in InstanceGroup/api, field dependsOn[0].target
+
+found 3 errors
+"#,
+    );
+}
+
+#[test]
+fn a_schedule_must_be_cron() {
+    assert_invalid(
+        "schedule.yaml",
+        r#"error: invalid schedule `every night` (Invalid pattern: Pattern must have between 5 and 7 fields): expected cron fields, e.g. `*/5 * * * *`
+  --> tests/fixtures/invalid/schedule.yaml:10:11
+   |
+10 | schedule: "every night"
+   |           ^
+   = in Instance/nightly, field schedule
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
+fn watch_paths_globs_and_actions() {
+    assert_invalid(
+        "watch.yaml",
+        r#"error: invalid glob `[*.pyc`: unclosed character class; missing ']'
+ --> tests/fixtures/invalid/watch.yaml:7:26
+  |
+7 |   - {path: src, ignore: ["[*.pyc"], action: sync}
+  |                          ^
+  = in Application/s, field watch[0].ignore[0]
+
+error: unknown watch action `sync`, expected one of: restart
+ --> tests/fixtures/invalid/watch.yaml:7:45
+  |
+7 |   - {path: src, ignore: ["[*.pyc"], action: sync}
+  |                                             ^
+  = in Application/s, field watch[0].action
+
+error: missing field `path`
+ --> tests/fixtures/invalid/watch.yaml:8:5
+  |
+8 |   - {ignore: []}
+  |     ^
+  = in Application/s, field watch[1].path
+
+found 3 errors
 "#,
     );
 }

@@ -66,7 +66,7 @@ fn an_instance_is_one_replica_recreated_and_zero_when_stopped() {
 
 #[test]
 fn interfaces_become_named_ports_and_port_variables_the_port() {
-    let app = "kind: Application\nname: web\ntype: local\nlocal:\n  platforms:\n    - os: darwin\n      command: [nope]\n    - os: linux\n      command: [./serve, \"--http=${LCC_PORT_HTTP}\", \"${LCC_PORT_ADMIN}\", \"${LCC_PORT_EXTRA}\", \"${HOME}\", \"$(id)\"]\n  env: {TEXT: \"a $(b) ${LCC_PORT_HTTP} $$\"}\ninterfaces:\n  - {name: http, protocol: http}\n  - {name: admin, protocol: tcp, port: 8080}\n  - {name: extra, protocol: tcp}\nkubernetes: {image: example.com/web:1}\n---\nkind: Instance\nname: web\napp: web\n";
+    let app = "kind: Application\nname: web\ntype: local\nlocal:\n  platforms:\n    - os: darwin\n      command: [nope]\n    - os: linux\n      command: [./serve, \"--http=${LCC_PORT_HTTP}\", \"${LCC_PORT_ADMIN}\", \"${LCC_PORT_EXTRA}\", \"$${HOME}\", \"$(id)\"]\n  env: {TEXT: \"a $(b) ${LCC_PORT_HTTP} $$$$\"}\ninterfaces:\n  - {name: http, protocol: http}\n  - {name: admin, protocol: tcp, port: 8080}\n  - {name: extra, protocol: tcp}\nkubernetes: {image: example.com/web:1}\n---\nkind: Instance\nname: web\napp: web\n";
     let cluster_yaml = (
         "cluster.yaml",
         "kind: Cluster\nname: c\nhttp: 127.0.0.1:18080\n",

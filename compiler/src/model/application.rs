@@ -1,6 +1,9 @@
 //! `kind: Application`: what runs (a local command, a static site, a remote endpoint), its interfaces and how it is stopped.
 
-use super::{BindingDoc, Choice, Env, KubernetesDoc, OneOrMany, ProbeDoc, RestartDoc, Words};
+use super::{
+    BindingDoc, Choice, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, OneOrMany, ProbeDoc,
+    RestartDoc, WatchDoc, Words,
+};
 use serde::Deserialize;
 
 /// `kind: Application`.
@@ -35,6 +38,19 @@ pub struct ApplicationDoc {
     pub storage: Vec<BindingDoc>,
     /// Settings for `lcc export kubernetes` only.
     pub kubernetes: Option<KubernetesDoc>,
+    /// Files of `KEY=VALUE` lines added to the environment (before `env`).
+    #[serde(default, rename = "envFile")]
+    pub env_file: Vec<EnvFileDoc>,
+    /// Profiles that bring it up (`lcc up --profile P`); none: always.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// What must hold before it starts (an Instance's or group's own list replaces its
+    /// app's).
+    #[serde(rename = "dependsOn")]
+    pub depends_on: Option<Vec<DependencyDoc>>,
+    /// Paths whose changes restart its instances under `lcc up --watch` (an Instance's
+    /// or group's own list replaces its app's).
+    pub watch: Option<Vec<WatchDoc>>,
 }
 
 /// Application types.

@@ -23,6 +23,9 @@ pub struct GatewayDoc {
     /// Upstream proxies (CIDRs) whose forwarding headers the gateway keeps.
     #[serde(rename = "trustedProxies")]
     pub trusted_proxies: Option<Vec<String>>,
+    /// Profiles that bring it up (`lcc up --profile P`); none: always.
+    #[serde(default)]
+    pub profiles: Vec<String>,
 }
 
 /// `timeouts:` of a Gateway, durations (docs/proxy.md has the defaults).

@@ -1,6 +1,9 @@
 //! `kind: Instance`: one named instance of an application.
 
-use super::{BindingDoc, Choice, Env, KubernetesDoc, ProbeDoc, RestartDoc, Words};
+use super::{
+    BindingDoc, Choice, DependencyDoc, Env, EnvFileDoc, KubernetesDoc, ProbeDoc, RestartDoc,
+    WatchDoc, Words,
+};
 use serde::Deserialize;
 
 /// `kind: Instance` and `kind: InstanceGroup` (which adds `replicas`).
@@ -25,6 +28,21 @@ pub struct InstanceDoc {
     pub storage: Option<Vec<BindingDoc>>,
     /// Kubernetes overrides (field by field over the app's).
     pub kubernetes: Option<KubernetesDoc>,
+    /// Files of `KEY=VALUE` lines added to the environment (before `env`).
+    #[serde(default, rename = "envFile")]
+    pub env_file: Vec<EnvFileDoc>,
+    /// Profiles that bring it up (`lcc up --profile P`); none: always.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// What must hold before it starts (an Instance's or group's own list replaces its
+    /// app's).
+    #[serde(rename = "dependsOn")]
+    pub depends_on: Option<Vec<DependencyDoc>>,
+    /// Cron schedule: the instance is a job run at each time it names.
+    pub schedule: Option<String>,
+    /// Paths whose changes restart its instances under `lcc up --watch` (replaces its
+    /// app's list).
+    pub watch: Option<Vec<WatchDoc>>,
 }
 
 /// Desired state of an Instance.

@@ -12,7 +12,9 @@ use std::fmt;
 
 mod application;
 mod cluster;
+mod depends_on;
 mod entrance;
+mod env_file;
 mod gateway;
 mod group;
 mod instance;
@@ -20,13 +22,16 @@ mod kubernetes;
 mod probe;
 mod restart;
 mod storage;
+mod watch;
 
 pub use application::{
     AppType, ApplicationDoc, InterfaceDoc, LocalDoc, PlatformDoc, ProtocolDoc, RemoteDoc,
     StaticDoc, StopDoc,
 };
 pub use cluster::{ApiDoc, ClusterDoc};
+pub use depends_on::{ConditionDoc, DependencyDoc};
 pub use entrance::EntranceDoc;
+pub use env_file::EnvFileDoc;
 pub use gateway::{GatewayDoc, GatewayTimeoutsDoc};
 pub use group::GroupDoc;
 pub use instance::{InstanceDoc, StateDoc};
@@ -34,6 +39,7 @@ pub use kubernetes::{KubernetesDoc, QuantitiesDoc, ResourcesDoc, ServiceTypeDoc}
 pub use probe::{HttpProbeDoc, ProbeDoc, TcpProbeDoc};
 pub use restart::{BackoffDoc, PolicyDoc, RestartDoc};
 pub use storage::{BindingDoc, StorageDoc};
+pub use watch::{WatchActionDoc, WatchDoc};
 
 /// An environment mapping, kept in the order written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

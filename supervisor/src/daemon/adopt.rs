@@ -275,6 +275,8 @@ pub(super) fn new_status(spec: &PodSpec, desired: PodState) -> InstanceStatus {
         created: lcc_core::events::now_secs(),
         storages: spec.storage.iter().map(|b| b.storage.clone()).collect(),
         stop_timeout_ms: spec.stop.timeout_ms,
+        waiting_on: Vec::new(),
+        next_run: None,
     }
 }
 
@@ -307,6 +309,9 @@ pub(super) fn new_inst(
         child: false,
         files_seen: None,
         status_key: None,
+        schedule: None,
+        change: Default::default(),
+        changed: None,
     }
 }
 

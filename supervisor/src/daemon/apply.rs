@@ -18,7 +18,9 @@ impl Daemon {
         if sig == self.manifest_sig || Some(&sig) == self.bad_sig.as_ref() {
             return;
         }
-        match lcc_compiler::load_cluster(&self.layout.root).map_err(|d| d.to_string()) {
+        match lcc_compiler::load_cluster_with(&self.layout.root, &self.opts.load)
+            .map_err(|d| d.to_string())
+        {
             Ok(plan) => {
                 self.manifest_sig = sig;
                 self.bad_sig = None;
@@ -27,6 +29,7 @@ impl Daemon {
                         api.set_plan(plan.clone());
                     }
                     self.plan = plan;
+                    self.watch_sources();
                     self.emit(
                         &format!("cluster/{}", self.plan.name),
                         Reason::ManifestsApplied,
@@ -257,7 +260,9 @@ pub(super) fn manifest_signature(root: &Path) -> String {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            // `.env` feeds the manifests' `${VAR}`: an edit of it is an edit of them.
+            let manifest = name.ends_with(".yaml") || name.ends_with(".yml");
+            if !(manifest || name == lcc_compiler::DOTENV) {
                 return None;
             }
             let m = e.metadata().ok()?;

@@ -4,6 +4,7 @@
 use super::probes::readiness;
 use super::process::pod_command;
 use super::{Daemon, Msg};
+use crate::dependencies;
 use crate::instance::Op;
 use crate::podfs::{self, PodState};
 use crate::reaper::RunError;
@@ -34,9 +35,17 @@ impl Daemon {
     pub(super) fn step(&mut self, name: &str) {
         let now = Instant::now();
         self.waiting.remove(name);
+        let (stopped, change_at) = self.change_step(name, now);
+        if stopped {
+            return;
+        }
+        let job = self.tick_schedule(name);
         let Some(inst) = self.insts.get(name) else {
             return;
         };
+        let deps = self.dependencies_of(inst);
+        let unmet = dependencies::unmet(deps, |t| self.target(t));
+        let down = inst.up() && dependencies::went_down(deps, |t| self.target(t)).is_some();
         let seen = Observed {
             desired: inst.desired,
             up: inst.up(),
@@ -48,8 +57,19 @@ impl Daemon {
             failures: inst.st.failures,
             forgive_after: crate::restart::reset_after(inst.spec.restart.backoff_max_ms),
             epoch: self.epoch,
+            waiting: !unmet.is_empty(),
+            dependency_down: down,
+            scheduled: job.scheduled,
+            fire: job.fire,
         };
         let (actions, requeue) = reconcile(&inst.state, &seen, now);
+        let requeue = [requeue, job.next, change_at].into_iter().flatten().min();
+        if let Some(inst) = self.insts.get_mut(name) {
+            // What it waits on may change while it waits (one of two dependencies holds).
+            if inst.state == State::Waiting && !unmet.is_empty() {
+                inst.st.waiting_on = unmet.clone();
+            }
+        }
         self.due.instance(name, requeue);
         for action in actions {
             self.act(name, action, now);
@@ -69,7 +89,12 @@ impl Daemon {
                 inst.set_state(State::Stopped);
                 self.mark_unready(name, "Stopped");
             }
+            Action::Wait => self.wait(name),
+            Action::StopForDependency => self.stop_for_dependency(name),
             Action::Start { restart } => {
+                if let Some(inst) = self.insts.get_mut(name) {
+                    inst.st.waiting_on.clear();
+                }
                 if !self.take_slot(name, now) {
                     self.waiting.insert(name.to_string());
                     return;
@@ -80,6 +105,7 @@ impl Daemon {
                 if restart {
                     inst.st.restarts += 1;
                 }
+                self.run_started(name);
                 self.start(name);
             }
             Action::TrackRun => inst.set_state(State::Running(Run::new(now))),
@@ -106,7 +132,13 @@ impl Daemon {
         inst.set_state(outcome.state(Instant::now()));
         let obj = inst.object();
         match outcome {
-            Ended::Stopped | Ended::Completed => {}
+            Ended::Stopped => {}
+            Ended::Completed => {
+                self.events
+                    .emit(&obj, Reason::Completed, "exited with code 0: completed");
+            }
+            // Its `Exited` event (with the code) is already written.
+            Ended::Exited => {}
             Ended::Failed { failures } => {
                 inst.st.failures = failures;
                 inst.st

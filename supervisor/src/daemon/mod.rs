@@ -5,14 +5,17 @@
 mod adopt;
 mod alarm;
 mod apply;
+mod depends;
 mod due;
 mod gate;
+mod jobs;
 mod lifecycle;
 mod observe;
 mod probes;
 mod process;
 mod proxy;
 mod shutdown;
+mod watching;
 
 pub use process::{kill_recorded, run_pod_blocking};
 
@@ -77,6 +80,10 @@ pub struct Options {
     pub rescan: Duration,
     /// Instances starting at once (0: no bound); see `gate.rs`.
     pub start_parallel: usize,
+    /// How the manifests are read (`lcc up --env-file ...`), at start and at every reload.
+    pub load: lcc_compiler::LoadOptions,
+    /// `lcc up --watch`: restart instances when their `watch:` sources change.
+    pub watch: bool,
 }
 
 impl Options {
@@ -101,6 +108,8 @@ impl Options {
             proxy_args,
             rescan: Duration::from_secs(2),
             start_parallel: gate::StartGate::default_limit(),
+            load: lcc_compiler::LoadOptions::default(),
+            watch: false,
         }
     }
 }
@@ -180,7 +189,7 @@ pub fn run(
     // Before the lock: taking it creates `.lcc/daemon.lock`, at the end of the link.
     layout.check_state_dir()?;
     let lock = DaemonLock::acquire(&layout)?;
-    let plan = lcc_compiler::load_cluster(&layout.root)
+    let plan = lcc_compiler::load_cluster_with(&layout.root, &opts.load)
         .map_err(|d| d.to_string())
         .map_err(|diagnostics| DaemonError::Invalid {
             dir: layout.root.display().to_string(),
@@ -353,6 +362,8 @@ struct Daemon {
     blocked: BTreeSet<String>,
     /// The HTTP API, told of every new plan.
     api: Option<Arc<crate::api::Api>>,
+    /// The `watch:` items of the plan (with `lcc up --watch`).
+    watch_rules: Vec<crate::source_watch::Rule>,
 }
 
 impl Daemon {
@@ -398,6 +409,7 @@ impl Daemon {
             gate_shut: false,
             blocked: BTreeSet::new(),
             api: None,
+            watch_rules: Vec::new(),
         }
     }
 
@@ -432,6 +444,7 @@ impl Daemon {
             _ = std::future::ready(()) => {}
         }
         self.start_watch();
+        self.watch_sources();
         self.adopt_all();
         self.read_scale();
         self.reconcile_plan();
@@ -653,6 +666,7 @@ impl Daemon {
                 self.want_full = true;
             }
             Msg::Fs(Change::State) => self.want_full = true,
+            Msg::Fs(Change::Source(path)) => self.source_changed(&path),
             Msg::Fs(Change::Status(name)) => {
                 if self.status_overwritten(&name) {
                     self.touched.insert(name);
@@ -837,6 +851,8 @@ mod tests {
             proxy_args: Vec::new(),
             rescan: Duration::from_millis(200),
             start_parallel: 0,
+            load: lcc_compiler::LoadOptions::default(),
+            watch: false,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let daemon = {

@@ -178,7 +178,7 @@ impl Daemon {
                     if s == PodState::Running
                         && matches!(
                             inst.st.phase,
-                            Phase::Failed | Phase::Exited | Phase::Stopped
+                            Phase::Failed | Phase::Exited | Phase::Completed | Phase::Stopped
                         )
                     {
                         inst.fresh_start("Restarted");

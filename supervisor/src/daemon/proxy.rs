@@ -28,6 +28,8 @@ impl Daemon {
                 .insts
                 .values()
                 .filter(|i| i.st.ready && i.desired == PodState::Running)
+                // Draining before a restart for a change: no new requests.
+                .filter(|i| !matches!(i.change, crate::source_watch::Restart::Draining(_)))
             {
                 let owned = i.spec.instance == g.target
                     || (i.spec.group.as_deref() == Some(&g.target)

@@ -27,8 +27,16 @@ impl Daemon {
             .max()
             .unwrap_or(0);
         let deadline = Instant::now() + Duration::from_millis(longest) + Duration::from_secs(10);
+        // Dependants stop before what they depend on: a round starts once every
+        // instance of the rounds before it is down (without dependencies, one round).
+        let rounds = self.stop_rounds();
         loop {
-            let names: Vec<String> = self.insts.keys().cloned().collect();
+            let busy = |i: &crate::instance::Inst| i.op.is_some() || i.up();
+            let names: Vec<String> = rounds
+                .iter()
+                .find(|round| round.iter().any(|n| self.insts.get(n).is_some_and(busy)))
+                .cloned()
+                .unwrap_or_default();
             for name in &names {
                 let Some(inst) = self.insts.get(name) else {
                     continue;
