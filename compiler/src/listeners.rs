@@ -195,8 +195,12 @@ mod tests {
                 ],
             ),
         ];
+        // What the gateways reach: no listener of their own.
+        let apps = "kind: Application\nname: a\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      command: [a]\ninterfaces:\n  - {name: http, protocol: http}\n  - {name: tcp, protocol: tcp}\n---\nkind: Instance\nname: web\napp: a\n---\nkind: Instance\nname: db\napp: a\n";
         for (files, want) in cases {
-            let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+            let mut files: Vec<(&str, &str)> =
+                files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+            files.push(("apps.yaml", apps));
             assert_eq!(found(&files), want, "{files:?}");
         }
     }

@@ -62,4 +62,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A schedule Kubernetes' CronJob cannot take.
+    #[error("schedule `{schedule}` of Instance/{instance} cannot be a CronJob's: Kubernetes takes five cron fields (minute hour day month weekday), not seconds")]
+    Schedule {
+        /// The instance.
+        instance: String,
+        /// Its schedule.
+        schedule: String,
+    },
 }

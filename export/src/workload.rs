@@ -1,12 +1,17 @@
-//! Instances and groups -> Deployments: the pod template (one container with named
-//! ports, env, probes, resources, mounts) and the rollout.
+//! Instances and groups -> Deployments, Jobs and CronJobs: the pod template (one
+//! container with named ports, env, probes, resources, mounts) and the rollout.
 //!
 //! - a group: `replicas`, rolling update with maxUnavailable 0 and maxSurge 1, as the
 //!   daemon rolls a group (one new replica Ready before an old one goes);
 //! - an Instance: 1 replica (0 when `state: stopped`), `Recreate`, since the daemon
 //!   never runs two copies of one Instance;
 //! - storage bindings stay one directory shared by every replica (a claim per Storage,
-//!   see `storage`), so a bound group stays a Deployment, not a StatefulSet.
+//!   see `storage`), so a bound group stays a Deployment, not a StatefulSet;
+//! - an Instance that is not restarted after every exit (`restart: never` or
+//!   `on-failure`) is a job: a `Job` with that `restartPolicy` (`backoffLimit` 0 for
+//!   never, maxRetries for on-failure), and with a `schedule` a `CronJob`
+//!   (`concurrencyPolicy: Forbid`: never two runs at once, as the daemon runs it).
+//!   `state: stopped` suspends it.
 
 use crate::error::Error;
 use crate::meta::Ctx;
@@ -35,6 +40,21 @@ pub struct Workload<'a> {
     pub replicas: u32,
     /// A group (rolling update) or an Instance (recreate).
     pub group: bool,
+    /// An Instance's cron schedule.
+    pub schedule: Option<&'a str>,
+    /// What it waits for under lcc.
+    pub depends_on: &'a [lcc_compiler::Dependency],
+}
+
+/// The Kubernetes object a workload becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Kept running: restarted after every exit, rolled on change.
+    Deployment,
+    /// Run to completion, restarted per its policy.
+    Job,
+    /// A Job at each time of a schedule.
+    CronJob,
 }
 
 impl<'a> Workload<'a> {
@@ -46,6 +66,8 @@ impl<'a> Workload<'a> {
             kube: &g.kubernetes,
             replicas: g.replicas,
             group: true,
+            schedule: None,
+            depends_on: &g.depends_on,
         }
     }
 
@@ -57,6 +79,21 @@ impl<'a> Workload<'a> {
             kube: &i.kubernetes,
             replicas: u32::from(i.running),
             group: false,
+            schedule: i.schedule.as_deref(),
+            depends_on: &i.depends_on,
+        }
+    }
+
+    /// What it becomes: a group is always a Deployment (its replicas are kept up).
+    pub fn kind(&self) -> Kind {
+        if self.group {
+            Kind::Deployment
+        } else if self.schedule.is_some() {
+            Kind::CronJob
+        } else if self.spec.restart.policy == RestartPolicy::Always {
+            Kind::Deployment
+        } else {
+            Kind::Job
         }
     }
 
@@ -154,27 +191,86 @@ pub fn add(ctx: &Ctx<'_>, w: &Workload<'_>, out: &mut Builder) -> Result<(), Err
     if !pod.volumes.is_empty() {
         pod_spec.insert("volumes".into(), Value::Array(pod.volumes));
     }
+    let template = json!({
+        "metadata": {"labels": ctx.labels(&spec.app, w.name)},
+        "spec": Value::Object(pod_spec),
+    });
+    let (kind, object) = match w.kind() {
+        Kind::Deployment => ("Deployment", deployment(ctx, w, template)),
+        Kind::Job => ("Job", job(ctx, w, template)),
+        Kind::CronJob => ("CronJob", cron_job(ctx, w, template)?),
+    };
+    out.push(Phase::Workload, kind, w.name, object);
+    Ok(())
+}
+
+fn deployment(ctx: &Ctx<'_>, w: &Workload<'_>, template: Value) -> Value {
     let strategy = if w.group {
         json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
     } else {
         json!({"type": "Recreate"})
     };
-    let deployment = json!({
+    json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": ctx.metadata(w.name, &spec.app, w.name),
+        "metadata": ctx.metadata(w.name, &w.spec.app, w.name),
         "spec": {
             "replicas": w.replicas,
             "selector": {"matchLabels": ctx.selector(w.name)},
             "strategy": strategy,
-            "template": {
-                "metadata": {"labels": ctx.labels(&spec.app, w.name)},
-                "spec": Value::Object(pod_spec),
-            },
+            "template": template,
         },
+    })
+}
+
+/// A Job's spec: the pod restarted per the Instance's policy, `backoffLimit` its
+/// retries (none for never).
+fn job_spec(w: &Workload<'_>, mut template: Value) -> Value {
+    let restart = &w.spec.restart;
+    let (policy, retries) = match restart.policy {
+        // maxRetries counts every failed run; backoffLimit, the runs after the first.
+        RestartPolicy::OnFailure => ("OnFailure", restart.max_retries.max(1) - 1),
+        _ => ("Never", 0),
+    };
+    template["spec"]["restartPolicy"] = json!(policy);
+    json!({"backoffLimit": retries, "template": template})
+}
+
+fn job(ctx: &Ctx<'_>, w: &Workload<'_>, template: Value) -> Value {
+    let mut spec = job_spec(w, template);
+    if w.replicas == 0 {
+        spec["suspend"] = json!(true);
+    }
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": ctx.metadata(w.name, &w.spec.app, w.name),
+        "spec": spec,
+    })
+}
+
+fn cron_job(ctx: &Ctx<'_>, w: &Workload<'_>, template: Value) -> Result<Value, Error> {
+    let schedule = w.schedule.unwrap_or_default();
+    if schedule.split_whitespace().count() != 5 {
+        return Err(Error::Schedule {
+            instance: w.name.to_string(),
+            schedule: schedule.to_string(),
+        });
+    }
+    let mut spec = json!({
+        "schedule": schedule,
+        "concurrencyPolicy": "Forbid",
+        "jobTemplate": {"spec": job_spec(w, template)},
     });
-    out.push(Phase::Workload, "Deployment", w.name, deployment);
-    Ok(())
+    if w.replicas == 0 {
+        spec["suspend"] = json!(true);
+    }
+    Ok(json!({
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": ctx.metadata(w.name, &w.spec.app, w.name),
+        "spec": spec,
+    }))
 }
 
 /// What the pod template gathers besides the main container.
@@ -376,7 +472,8 @@ fn resources(kube: &KubeSpec) -> Option<Value> {
     (!map.is_empty()).then_some(Value::Object(map))
 }
 
-/// What a Deployment cannot say about restarts and stopping.
+/// What a Deployment cannot say about restarts (a job's policy carries over), and what
+/// Kubernetes cannot say about stopping.
 fn warnings(w: &Workload<'_>, out: &mut Builder) {
     let spec = w.spec;
     let policy = match spec.restart.policy {
@@ -384,10 +481,18 @@ fn warnings(w: &Workload<'_>, out: &mut Builder) {
         RestartPolicy::OnFailure => Some("on-failure"),
         RestartPolicy::Never => Some("never"),
     };
-    if let Some(policy) = policy {
+    if let Some(policy) = policy.filter(|_| w.kind() == Kind::Deployment) {
         out.warn(format!(
             "{}: restart policy `{policy}` cannot carry over: a Deployment restarts its container after every exit",
             w.owner()
+        ));
+    }
+    if !w.depends_on.is_empty() {
+        let on: Vec<&str> = w.depends_on.iter().map(|d| d.target.as_str()).collect();
+        out.warn(format!(
+            "{}: dependsOn ({}) cannot carry over: Kubernetes starts pods in any order",
+            w.owner(),
+            on.join(", ")
         ));
     }
     if spec.stop.signal != "TERM" {

@@ -178,3 +178,16 @@ fn kubernetes_fields_are_checked_with_file_line_and_column() {
     ];
     assert_eq!(firsts, expected, "{err}");
 }
+
+#[test]
+fn a_schedule_with_seconds_is_refused_naming_the_five_fields() {
+    let app = web_app(
+        "web",
+        "---\nkind: Instance\nname: tick\napp: web\nschedule: \"*/10 * * * * *\"\n",
+    );
+    let dir = cluster(&[CLUSTER, ("web.yaml", &app)]);
+    assert_eq!(
+        refused(dir.path(), &[]),
+        "lcc: schedule `*/10 * * * * *` of Instance/tick cannot be a CronJob's: Kubernetes takes five cron fields (minute hour day month weekday), not seconds; nothing written\n"
+    );
+}

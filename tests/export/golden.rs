@@ -26,7 +26,7 @@ fn the_demo_export_matches_its_golden_file() {
     assert_eq!(
         warnings,
         "warning: InstanceGroup/notes: restart policy `on-failure` cannot carry over: a Deployment restarts its container after every exit\n\
-         warning: Instance/notes-prepare: restart policy `never` cannot carry over: a Deployment restarts its container after every exit\n\
+         warning: InstanceGroup/notes: dependsOn (notes-prepare) cannot carry over: Kubernetes starts pods in any order\n\
          warning: Gateway/upstream: the remote address 127.0.0.1 of Application/upstream is this machine's loopback, which a Kubernetes cluster cannot reach: Service upstream gets no endpoints; point the application at an address the cluster reaches\n"
     );
 }

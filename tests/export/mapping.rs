@@ -151,15 +151,51 @@ fn probes_become_readiness_and_liveness_probes() {
 
 #[test]
 fn stop_and_restart_map_or_warn() {
-    let extra = "stop: {signal: INT, timeout: 2500ms}\nrestart: {policy: never}\n---\nkind: Instance\nname: web\napp: web\n";
+    let extra = "stop: {signal: INT, timeout: 2500ms}\nrestart: {policy: never}\n---\nkind: InstanceGroup\nname: web\napp: web\nreplicas: 1\n";
     let (docs, warnings) = run(&[CLUSTER, ("web.yaml", &web_app("web", extra))], &[]);
     let pod = &object(&docs, "Deployment", "web")["spec"]["template"]["spec"];
     assert_eq!(pod["terminationGracePeriodSeconds"], 3);
     assert_eq!(
         warnings,
-        "warning: Instance/web: restart policy `never` cannot carry over: a Deployment restarts its container after every exit\n\
-         warning: Instance/web: stop signal INT cannot carry over: Kubernetes stops a container with TERM, then KILL after terminationGracePeriodSeconds\n"
+        "warning: InstanceGroup/web: restart policy `never` cannot carry over: a Deployment restarts its container after every exit\n\
+         warning: InstanceGroup/web: stop signal INT cannot carry over: Kubernetes stops a container with TERM, then KILL after terminationGracePeriodSeconds\n"
     );
+}
+
+#[test]
+fn jobs_become_jobs_and_schedules_cron_jobs() {
+    let extra = "---\nkind: Instance\nname: migrate\napp: web\nrestart: {policy: never}\n\
+        ---\nkind: Instance\nname: retry\napp: web\nrestart: {policy: on-failure, maxRetries: 3}\n\
+        ---\nkind: Instance\nname: tick\napp: web\nschedule: \"*/5 * * * *\"\n\
+        ---\nkind: Instance\nname: off\napp: web\nstate: stopped\nschedule: \"0 3 * * *\"\n";
+    let (docs, warnings) = run(&[CLUSTER, ("web.yaml", &web_app("web", extra))], &[]);
+    assert_eq!(warnings, "");
+    let migrate = object(&docs, "Job", "migrate");
+    assert_eq!(migrate["apiVersion"], "batch/v1");
+    assert_eq!(migrate["spec"]["backoffLimit"], 0);
+    assert_eq!(
+        migrate["spec"]["template"]["spec"]["restartPolicy"],
+        "Never"
+    );
+    assert_eq!(migrate["metadata"]["labels"], labels("web", "migrate"));
+    let retry = object(&docs, "Job", "retry");
+    assert_eq!(retry["spec"]["backoffLimit"], 2);
+    assert_eq!(
+        retry["spec"]["template"]["spec"]["restartPolicy"],
+        "OnFailure"
+    );
+    let tick = object(&docs, "CronJob", "tick");
+    assert_eq!(tick["spec"]["schedule"], "*/5 * * * *");
+    assert_eq!(tick["spec"]["concurrencyPolicy"], "Forbid");
+    let job = &tick["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["template"]["spec"]["restartPolicy"], "Never");
+    assert_eq!(
+        job["template"]["spec"]["containers"][0]["image"],
+        "example.com/web:1"
+    );
+    assert!(tick["spec"].get("suspend").is_none());
+    assert_eq!(object(&docs, "CronJob", "off")["spec"]["suspend"], true);
+    assert!(names_of(&docs, "Deployment").is_empty(), "no Deployment");
 }
 
 #[test]

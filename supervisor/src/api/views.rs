@@ -46,6 +46,8 @@ pub(crate) fn instance(st: &InstanceStatus) -> Value {
         "pid": st.pid,
         "started": st.started.map(rfc3339),
         "lastExitCode": st.exit_code,
+        "waitingOn": st.waiting_on,
+        "nextRun": st.next_run.map(rfc3339),
     })
 }
 

@@ -270,8 +270,12 @@ function clusterView(id) {
       const enc = encodeURIComponent(i.name);
       return h("tr", { "data-instance": i.name, "data-state": i.state, "data-ready": String(i.ready) },
         h("td", {}, i.name),
-        h("td", {}, badge(i.state)),
-        h("td", {}, h("span.badge." + (i.ready ? "ok" : "warn"), {}, i.ready ? "ready" : "not ready")),
+        h("td", {}, badge(i.state), i.waitingOn && i.waitingOn.length
+          ? h("span.muted", {}, " on " + i.waitingOn.join(", ")) : null,
+          i.nextRun ? h("span.muted", {}, " next " + i.nextRun.slice(11, 19)) : null),
+        h("td", {}, i.state === "Completed"
+          ? h("span.badge.s-Completed", {}, "done")
+          : h("span.badge." + (i.ready ? "ok" : "warn"), {}, i.ready ? "ready" : "not ready")),
         h("td", { "data-label": "restarts" }, String(i.restarts)),
         h("td", { "data-label": "ports" }, h("span.chips", {}, ports.length ? ports : "-")),
         h("td", { "data-label": "age" }, age(i.started)),
