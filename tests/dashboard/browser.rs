@@ -6,7 +6,7 @@
 use super::Dashboard;
 use crate::support::browser::{Browser, LOOK};
 use crate::support::{demo, Cluster};
-use fantoccini::key::Key;
+use fantoccini::{key::Key, Locator};
 use std::time::Duration;
 
 #[test]
@@ -70,17 +70,36 @@ fn the_dashboard_shows_scales_logs_and_streams_events_of_the_demo_in_chromium() 
         // A restart from the CLI shows as a live event.
         let stops = r#"#events li[data-object="instance/hello-1"][data-reason="Stopped"]"#;
         let before = b.count(stops).await;
+        let hello1 = r#"#instances tr[data-instance="hello-1"]"#;
+        let started_before = b
+            .client
+            .find(Locator::Css(hello1))
+            .await
+            .expect("hello-1's row")
+            .attr("data-started")
+            .await
+            .expect("data-started");
         let out = cluster.lcc(&["restart", "hello-1"]);
         assert_eq!(out.code, Some(0), "lcc restart: {}", out.err());
         b.until("the restart of hello-1 in the events pane", LOOK, || async {
             (b.count(stops).await > before).then_some(())
         })
         .await;
-        b.until("hello-1 ready again", LOOK, || async {
-            (b.count(r#"#instances tr[data-instance="hello-1"][data-ready="true"]"#)
+        // Settled again: hello-1 started anew and every row ready (or a job done).
+        b.until("hello-1 started again and every instance settled", LOOK, || async {
+            let settled = b
+                .client
+                .execute(
+                    "const rows = [...document.querySelectorAll('#instances tbody tr')]; \
+                     return rows.length > 0 && rows.every(r => r.dataset.ready === 'true' \
+                       || r.dataset.state === 'Completed');",
+                    vec![],
+                )
                 .await
-                == 1)
-                .then_some(())
+                .ok()?;
+            let row = b.client.find(Locator::Css(hello1)).await.ok()?;
+            let started = row.attr("data-started").await.ok()?;
+            (started != started_before && settled == serde_json::json!(true)).then_some(())
         })
         .await;
         // The README's picture: the top of the page.

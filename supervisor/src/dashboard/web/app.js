@@ -243,6 +243,9 @@ function clusterView(id) {
 
   function drawAll() {
     const c = state.cluster;
+    // A job that completed is done, not missing.
+    const done = state.instances.filter((i) => i.state === "Completed").length;
+    const settled = c.instances.ready + done;
     // bench/dashboard.sh reads when the instances first showed.
     if (!performance.getEntriesByName("lcc-instances").length) {
       queueMicrotask(() => requestAnimationFrame(() => performance.mark("lcc-instances")));
@@ -253,8 +256,8 @@ function clusterView(id) {
       h("h1", { id: "cluster-name" }, c.name),
       h("p.muted", {}, c.dir),
       h("p", {},
-        h("span.badge." + (c.instances.ready === c.instances.total ? "ok" : "warn"), { id: "ready-count" },
-          c.instances.ready + "/" + c.instances.total + " ready"),
+        h("span.badge." + (settled === c.instances.total ? "ok" : "warn"), { id: "ready-count" },
+          c.instances.ready + "/" + c.instances.total + " ready" + (done ? ", " + done + " done" : "")),
         " · ", c.instances.restarts + " restarts · daemon pid " + c.daemonPid +
         " · up " + age(new Date(Date.now() - c.uptimeSeconds * 1000).toISOString())));
     drawInstances();
@@ -268,7 +271,8 @@ function clusterView(id) {
       const ports = Object.entries(i.ports || {}).map(([name, port]) =>
         h("a", { href: "http://127.0.0.1:" + port + "/", target: "_blank", rel: "noopener" }, name + ":" + port));
       const enc = encodeURIComponent(i.name);
-      return h("tr", { "data-instance": i.name, "data-state": i.state, "data-ready": String(i.ready) },
+      return h("tr", { "data-instance": i.name, "data-state": i.state, "data-ready": String(i.ready),
+        "data-started": i.started || "" },
         h("td", {}, i.name),
         h("td", {}, badge(i.state), i.waitingOn && i.waitingOn.length
           ? h("span.muted", {}, " on " + i.waitingOn.join(", ")) : null,
