@@ -128,6 +128,15 @@ fn colon(message: &str) -> String {
 
 /// Interpolates one manifest value.
 pub fn interpolate<'t>(text: &'t str, ctx: &Context) -> Result<Cow<'t, str>, InterpolateError> {
+    interpolate_at(text, ctx).map_err(|(_, e)| e)
+}
+
+/// [`interpolate`], an error also giving the reference as written (`${DB:?set it}`), so
+/// that a diagnostic can point at it.
+fn interpolate_at<'t>(
+    text: &'t str,
+    ctx: &Context,
+) -> Result<Cow<'t, str>, (String, InterpolateError)> {
     if !text.contains('$') {
         return Ok(Cow::Borrowed(text));
     }
@@ -146,7 +155,7 @@ pub fn interpolate<'t>(text: &'t str, ctx: &Context) -> Result<Cow<'t, str>, Int
             .and_then(|b| b.find('}').map(|end| (&b[..end], &b[end + 1..])));
         match braced {
             Some((body, tail)) => {
-                match reference(body, ctx)? {
+                match reference(body, ctx).map_err(|e| (format!("${{{body}}}"), e))? {
                     Some(value) => out.push_str(&value),
                     None => {
                         out.push_str("${");
@@ -234,6 +243,8 @@ pub(crate) struct Failure {
     pub pos: Pos,
     /// Its field path from the document root (`local.env.DB`, `command[1]`).
     pub field: String,
+    /// The reference that failed, as written (`${DB:?set it}`).
+    pub reference: String,
     /// Why.
     pub error: InterpolateError,
 }
@@ -249,7 +260,7 @@ pub(crate) fn document(root: &mut Node, ctx: &Context) -> Vec<Failure> {
 /// [`document`] below `path`.
 fn walk(node: &mut Node, ctx: &Context, path: String, failures: &mut Vec<Failure>) {
     match &mut node.value {
-        Value::Scalar { text, plain } => match interpolate(text, ctx) {
+        Value::Scalar { text, plain } => match interpolate_at(text, ctx) {
             Ok(Cow::Borrowed(_)) => {}
             Ok(Cow::Owned(new)) => {
                 // `port: "${DB_PORT}"`: a value that is one reference, quoted so that
@@ -260,9 +271,10 @@ fn walk(node: &mut Node, ctx: &Context, path: String, failures: &mut Vec<Failure
                 }
                 *text = new;
             }
-            Err(error) => failures.push(Failure {
+            Err((reference, error)) => failures.push(Failure {
                 pos: node.pos,
                 field: path,
+                reference,
                 error,
             }),
         },

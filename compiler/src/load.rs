@@ -10,7 +10,7 @@ use crate::model::{
 use crate::plan::Plan;
 use crate::profiles::{self, Selection};
 use crate::report::Reporter;
-use crate::yaml::{self, Node};
+use crate::yaml::{self, Node, Pos};
 use crate::{check, env_files, planner, refs, storage};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -366,6 +366,26 @@ fn parent_dir(file: &Path) -> PathBuf {
     }
 }
 
+/// Where `reference` stands on the line of a value that starts at `value`, so that the
+/// caret points at it; the value's start when it is not there as written (a block
+/// scalar, an escape in a quoted one).
+fn reference_pos(text: &str, value: Pos, reference: &str) -> Pos {
+    let Some(line) = text.lines().nth(value.line.saturating_sub(1)) else {
+        return value;
+    };
+    let from = line
+        .char_indices()
+        .nth(value.col.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    match line[from..].find(reference) {
+        Some(at) => Pos {
+            line: value.line,
+            col: line[..from + at].chars().count() + 1,
+        },
+        None => value,
+    }
+}
+
 /// A problem with a path as a whole.
 pub(crate) fn io_error(path: &Path, message: String) -> Diagnostics {
     Diagnostics::new(vec![crate::diag::Diagnostic {
@@ -489,9 +509,10 @@ pub(crate) fn parse_objects(
         };
         for failure in interpolate::document(&mut root, &ctx) {
             let field = (!failure.field.is_empty()).then_some(failure.field);
+            let pos = reference_pos(&sources[file].text, failure.pos, &failure.reference);
             rep.at(
                 file,
-                Some(failure.pos),
+                Some(pos),
                 label.clone(),
                 field,
                 failure.error.to_string(),
@@ -585,6 +606,24 @@ fn typed<T: DeserializeOwned>(obj: &Object, rep: &mut Reporter<'_>) -> Option<T>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_reference_is_pointed_at_where_it_stands() {
+        let pos = |line, col| Pos { line, col };
+        let text = "a: x ${A}\nb: \"q ${B:?no}\"\nc: |\n  ${C}\nd: é ${D}\n";
+        let cases = [
+            (pos(1, 4), "${A}", pos(1, 6)),
+            (pos(2, 4), "${B:?no}", pos(2, 7)),
+            // a block scalar starts on the line of `|`: its value's start it is
+            (pos(3, 4), "${C}", pos(3, 4)),
+            // columns count characters, not bytes
+            (pos(5, 4), "${D}", pos(5, 6)),
+            (pos(9, 1), "${E}", pos(9, 1)),
+        ];
+        for (value, reference, want) in cases {
+            assert_eq!(reference_pos(text, value, reference), want, "{reference}");
+        }
+    }
     use proptest::prelude::*;
 
     /// Loads one manifest text as a cluster of one file.

@@ -1042,24 +1042,24 @@ fn interpolation_errors_name_the_variable_gateway_or_env_file() {
   = in Application/web, field envFile[0]
 
 error: `${gateway:dv}`: no Gateway `dv`; did you mean `db`?
- --> tests/fixtures/invalid/interpolation.yaml:9:24
+ --> tests/fixtures/invalid/interpolation.yaml:9:30
   |
 9 |       command: [./web, "--db=${gateway:dv}", "${gateway:db.addr}"]
-  |                        ^
+  |                              ^
   = in Application/web, field local.platforms[0].command[1]
 
 error: `${gateway:db.addr}`: expected `${gateway:db}`, `${gateway:db.host}` or `${gateway:db.port}`
- --> tests/fixtures/invalid/interpolation.yaml:9:46
+ --> tests/fixtures/invalid/interpolation.yaml:9:47
   |
 9 |       command: [./web, "--db=${gateway:dv}", "${gateway:db.addr}"]
-  |                                              ^
+  |                                               ^
   = in Application/web, field local.platforms[0].command[2]
 
 error: required variable `FIXTURE_UNSET_PASSWORD` is not set: set it in .env
-  --> tests/fixtures/invalid/interpolation.yaml:11:15
+  --> tests/fixtures/invalid/interpolation.yaml:11:16
    |
 11 |     PASSWORD: "${FIXTURE_UNSET_PASSWORD:?set it in .env}"
-   |               ^
+   |                ^
    = in Application/web, field local.env.PASSWORD
 
 error: path must not be empty

@@ -72,7 +72,7 @@ fn a_missing_required_variable_stops_up_naming_it_and_the_field() {
     let out = c.lcc(&["up", "-d"]);
     let file = c.path().join("app.yaml");
     let want = format!(
-        "error: required variable `DB_T_PASSWORD` is not set: put it in .env\n --> {}:9:15\n  |\n9 |     PASSWORD: \"${{DB_T_PASSWORD:?put it in .env}}\"\n  |               ^\n  = in Application/db, field local.env.PASSWORD\n",
+        "error: required variable `DB_T_PASSWORD` is not set: put it in .env\n --> {}:9:16\n  |\n9 |     PASSWORD: \"${{DB_T_PASSWORD:?put it in .env}}\"\n  |                ^\n  = in Application/db, field local.env.PASSWORD\n",
         file.display()
     );
     assert_eq!(out.err(), want);
