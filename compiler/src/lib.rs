@@ -26,6 +26,7 @@ pub mod render;
 mod report;
 pub mod rules;
 mod storage;
+mod watch;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics};

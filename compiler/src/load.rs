@@ -11,7 +11,7 @@ use crate::plan::Plan;
 use crate::profiles::{self, Selection};
 use crate::report::Reporter;
 use crate::yaml::{self, Node, Pos};
-use crate::{check, env_files, planner, refs, storage};
+use crate::{check, env_files, planner, refs, storage, watch};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -205,6 +205,7 @@ pub fn load_counted(
     if let (true, Ok(dir)) = (clean, &absolute) {
         let manifests: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
         storage::check(&mut rep, &objects, dir, &manifests);
+        watch::check(&mut rep, &objects, &sources, dir);
     }
     let env_files = env_files::read(&mut rep, &sources, &objects);
     if !rep.errors.is_empty() {

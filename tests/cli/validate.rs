@@ -1145,7 +1145,21 @@ error: missing field `path`
   |     ^
   = in Application/s, field watch[1].path
 
-found 3 errors
+error: watch path `.` holds the cluster's state directory .lcc/, which the daemon writes on every change: watch the source folders instead
+ --> tests/fixtures/invalid/watch.yaml:9:12
+  |
+9 |   - {path: .}
+  |            ^
+  = in Application/s, field watch[2].path
+
+error: watch path `./.lcc/pods` is inside the cluster's state directory .lcc/, which the daemon writes on every change: watch the source folders instead
+  --> tests/fixtures/invalid/watch.yaml:10:12
+   |
+10 |   - {path: ./.lcc/pods}
+   |            ^
+   = in Application/s, field watch[3].path
+
+found 5 errors
 "#,
     );
 }
