@@ -26,6 +26,9 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
         Body::Gateway(g) => gateway(&mut s, g),
         Body::Entrance(e) => {
             s.require("gateway", &e.gateway);
+            if let Some(host) = &e.host {
+                s.check("host", lcc_core::host::check(host));
+            }
         }
         Body::Storage(st) => {
             if st.path.as_deref() == Some("") {

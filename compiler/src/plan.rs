@@ -90,6 +90,23 @@ pub struct EntranceSpec {
     pub name: String,
     /// The gateway it forwards to.
     pub gateway: String,
+    /// The host name routed to the gateway from `/`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+impl EntranceSpec {
+    /// The URL to open it at on the http listener `http` (`IP:PORT`): its host's
+    /// when it has an exact one, else its path's.
+    pub fn url(&self, http: &str) -> String {
+        match &self.host {
+            Some(host) if !host.starts_with("*.") => {
+                let port = http.rsplit_once(':').map_or("80", |(_, p)| p);
+                format!("http://{host}:{port}/")
+            }
+            _ => format!("http://{http}/entrances/{}/", self.name),
+        }
+    }
 }
 
 /// A Storage: a directory that outlives instances.
@@ -163,5 +180,29 @@ impl ServiceType {
             ServiceType::NodePort => "NodePort",
             ServiceType::LoadBalancer => "LoadBalancer",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EntranceSpec;
+
+    #[test]
+    fn an_entrance_url_is_its_exact_hosts_else_its_paths() {
+        let e = |host: Option<&str>| EntranceSpec {
+            name: "docs".into(),
+            gateway: "web".into(),
+            host: host.map(str::to_string),
+        };
+        let http = "127.0.0.1:8080";
+        assert_eq!(e(None).url(http), "http://127.0.0.1:8080/entrances/docs/");
+        assert_eq!(
+            e(Some("docs.localhost")).url(http),
+            "http://docs.localhost:8080/"
+        );
+        assert_eq!(
+            e(Some("*.localhost")).url(http),
+            "http://127.0.0.1:8080/entrances/docs/"
+        );
     }
 }

@@ -146,6 +146,7 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
         Some(Body::Entrance(e)) => plan.entrances.push(EntranceSpec {
             name: obj.name.clone(),
             gateway: e.gateway.clone().unwrap_or_default(),
+            host: e.host.clone(),
         }),
         _ => {}
     }

@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod events;
 pub mod holder;
+pub mod host;
 pub mod layout;
 pub mod log;
 pub mod ownership;

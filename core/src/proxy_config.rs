@@ -54,6 +54,10 @@ pub struct Entrance {
     pub name: String,
     /// Name of an http gateway.
     pub gateway: String,
+    /// The host name (`docs.localhost`, or `*.localhost` for any one label) whose
+    /// requests go to the gateway whole, from `/`; also served under its prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A gateway: a listener that spreads requests (http) or connections (tcp) over backends.
@@ -318,9 +322,19 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
         validate_gateway(i, gw, &mut names, &mut listens)?;
     }
     let mut entrances = HashSet::new();
+    let mut hosts = HashMap::new();
     for (i, ent) in config.entrances.iter().enumerate() {
         let field = format!("entrances[{i}]");
         check_name(&ent.name).map_err(|r| FieldError::new(format!("{field}.name"), r))?;
+        if let Some(host) = &ent.host {
+            crate::host::check(host).map_err(|r| FieldError::new(format!("{field}.host"), r))?;
+            if let Some(other) = hosts.insert(host.as_str(), ent.name.as_str()) {
+                return Err(FieldError::new(
+                    format!("{field}.host"),
+                    format!("host {host:?} is already entrance {other:?}'s"),
+                ));
+            }
+        }
         if !entrances.insert(ent.name.as_str()) {
             return Err(FieldError::new(
                 format!("{field}.name"),
@@ -463,10 +477,18 @@ mod tests {
             http: Some(HttpListener {
                 listen: "127.0.0.1:8080".into(),
             }),
-            entrances: vec![Entrance {
-                name: "hello".into(),
-                gateway: "hello".into(),
-            }],
+            entrances: vec![
+                Entrance {
+                    name: "hello".into(),
+                    gateway: "hello".into(),
+                    host: None,
+                },
+                Entrance {
+                    name: "docs".into(),
+                    gateway: "hello".into(),
+                    host: Some("docs.localhost".into()),
+                },
+            ],
             gateways: vec![
                 Gateway {
                     name: "hello".into(),
@@ -491,6 +513,7 @@ mod tests {
         assert_eq!(
             text,
             "version: 1\nhttp:\n  listen: 127.0.0.1:8080\nentrances:\n- name: hello\n  gateway: hello\n\
+             - name: docs\n  gateway: hello\n  host: docs.localhost\n\
              gateways:\n- name: hello\n  listen: 127.0.0.1:9000\n  protocol: http\n  backends:\n  \
              - 127.0.0.1:30001\n  - db.local:5432\n- name: db\n  listen: 127.0.0.1:9001\n  \
              protocol: tcp\n  backends: []\n"
@@ -513,6 +536,19 @@ mod tests {
             field_of("version: 1\nentrances: [{name: x, gateway: missing}]\n"),
             "entrances[0].gateway"
         );
+        let ents = |a: &str, b: &str| {
+            format!("version: 1\ngateways: [{{name: g, listen: \"127.0.0.1:1\", protocol: http}}]\n\
+                     entrances: [{{name: a, gateway: g, host: \"{a}\"}}, {{name: b, gateway: g, host: \"{b}\"}}]\n")
+        };
+        assert_eq!(
+            field_of(&ents("a.localhost", "B.localhost")),
+            "entrances[1].host"
+        );
+        assert_eq!(
+            field_of(&ents("*.localhost", "*.localhost")),
+            "entrances[1].host"
+        );
+        assert!(parse(&ents("*.localhost", "b.localhost"), Path::new("p")).is_ok());
         assert_eq!(
             field_of("version: 1\ntimeouts: {header_read_ms: 0}\n"),
             "timeouts.header_read_ms"

@@ -26,8 +26,18 @@ pub(crate) struct EntranceRt {
 pub(crate) struct Table {
     /// Entrances by name.
     pub(crate) entrances: HashMap<String, Arc<EntranceRt>>,
-    /// `(entrance, gateway)` in config order, for the `/` listing.
-    pub(crate) listing: Vec<(String, String)>,
+    /// `(host rule, entrance)` of the entrances with a host, in config order.
+    pub(crate) hosts: Vec<(String, Arc<EntranceRt>)>,
+    /// `(entrance, gateway, host)` in config order, for the `/` listing.
+    pub(crate) listing: Vec<(String, String, Option<String>)>,
+}
+
+impl Table {
+    /// The entrance whose host rule serves `host` (see [`lcc_core::host::select`]).
+    pub(crate) fn by_host(&self, host: &str) -> Option<&Arc<EntranceRt>> {
+        let rules = self.hosts.iter().map(|(rule, _)| rule.as_str());
+        lcc_core::host::select(rules, host).map(|i| &self.hosts[i].1)
+    }
 }
 
 /// What one listen address serves.
@@ -111,8 +121,14 @@ fn entrances(
             prefix,
             counters: metrics.counters(Kind::Entrance, &ent.name),
         };
-        table.entrances.insert(ent.name.clone(), Arc::new(rt));
-        table.listing.push((ent.name.clone(), ent.gateway.clone()));
+        let rt = Arc::new(rt);
+        if let Some(host) = &ent.host {
+            table.hosts.push((host.clone(), rt.clone()));
+        }
+        table.entrances.insert(ent.name.clone(), rt);
+        table
+            .listing
+            .push((ent.name.clone(), ent.gateway.clone(), ent.host.clone()));
     }
     Ok(table)
 }

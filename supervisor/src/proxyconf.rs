@@ -31,6 +31,7 @@ pub fn build(plan: &Plan, backends: &Backends) -> Config {
         .map(|e| Entrance {
             name: e.name.clone(),
             gateway: e.gateway.clone(),
+            host: e.host.clone(),
         })
         .collect();
     let http = (!entrances.is_empty()).then(|| HttpListener {

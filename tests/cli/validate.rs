@@ -521,6 +521,43 @@ found 3 errors
 }
 
 #[test]
+fn entrance_hosts_are_names_once_each() {
+    assert_invalid(
+        "entrance-hosts.yaml",
+        r#"error: duplicate host `docs.localhost`; the first is Entrance/docs at tests/fixtures/invalid/entrance-hosts.yaml:21:7
+  --> tests/fixtures/invalid/entrance-hosts.yaml:26:7
+   |
+26 | host: docs.localhost
+   |       ^
+   = in Entrance/again, field host
+
+error: invalid host `Docs.Localhost`: use lower case
+  --> tests/fixtures/invalid/entrance-hosts.yaml:31:7
+   |
+31 | host: Docs.Localhost
+   |       ^
+   = in Entrance/upper, field host
+
+error: invalid host `docs.*.localhost`: `*` is only allowed as the whole first label, as in `*.localhost`
+  --> tests/fixtures/invalid/entrance-hosts.yaml:36:7
+   |
+36 | host: "docs.*.localhost"
+   |       ^
+   = in Entrance/star, field host
+
+error: invalid host `docs.localhost:8080`: a host rule has no port: it matches on every port
+  --> tests/fixtures/invalid/entrance-hosts.yaml:41:7
+   |
+41 | host: "docs.localhost:8080"
+   |       ^
+   = in Entrance/port, field host
+
+found 4 errors
+"#,
+    );
+}
+
+#[test]
 fn gateway_entrance_and_probe_references() {
     assert_invalid(
         "references.yaml",

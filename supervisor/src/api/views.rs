@@ -173,7 +173,8 @@ pub(crate) fn entrances(api: &Api) -> Value {
                 "name": e.name,
                 "gateway": e.gateway,
                 "path": format!("/entrances/{}/", e.name),
-                "url": format!("http://{}/entrances/{}/", plan.http, e.name),
+                "host": e.host,
+                "url": e.url(&plan.http),
             })
         })
         .collect();
