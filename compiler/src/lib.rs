@@ -27,8 +27,8 @@ pub use diag::{Diagnostic, Diagnostics};
 pub use listeners::{fixed_listeners, Listener};
 pub use load::{load_cluster, load_files, manifest_files, Counts};
 pub use plan::{
-    EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
-    StorageSpec,
+    EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan, KubeFile, KubeSpec, Plan,
+    ServiceType, StorageSpec, DEFAULT_HTTPS,
 };
 pub use planner::{DEFAULT_HOST_PORTS, MANIFEST_DIR_VAR};
 pub use podspec::PodSpec;

@@ -5,6 +5,7 @@
 //! directory says that lcc made it ([`ownership`]).
 
 pub mod atomic;
+pub mod ca;
 pub mod events;
 pub mod holder;
 pub mod host;

@@ -19,6 +19,9 @@ pub struct Config {
     /// The entrance listener; no entrances are served without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpListener>,
+    /// The TLS entrance listener: the same entrances over HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<HttpsListener>,
     /// `/entrances/NAME/` -> gateway.
     #[serde(default)]
     pub entrances: Vec<Entrance>,
@@ -46,6 +49,33 @@ pub struct HttpListener {
     pub listen: String,
 }
 
+/// The TLS entrance listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsListener {
+    /// `IP:PORT` to listen on.
+    pub listen: String,
+    /// Answer requests on the http listener with 308 to the same URL on this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redirect: bool,
+    /// The local CA that issues a certificate for a name no file certificate covers:
+    /// `localhost`, `*.localhost`, an entrance's host, and for clients that send no
+    /// name, `localhost` with `127.0.0.1` and `::1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CertFiles>,
+}
+
+/// A certificate (PEM, leaf first, then its chain) and its private key (PEM), by
+/// absolute path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertFiles {
+    /// The certificate chain file.
+    pub cert: PathBuf,
+    /// The private key file.
+    pub key: PathBuf,
+}
+
 /// An entrance: a path prefix on the http listener routed to a gateway's backends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +88,9 @@ pub struct Entrance {
     /// requests go to the gateway whole, from `/`; also served under its prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The certificate served on the https listener for `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<CertFiles>,
 }
 
 /// A gateway: a listener that spreads requests (http) or connections (tcp) over backends.
@@ -317,6 +350,18 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
         let addr = parse_listen(&http.listen).map_err(|r| FieldError::new("http.listen", r))?;
         listens.insert(addr, "http.listen".to_string());
     }
+    if let Some(https) = &config.https {
+        let addr = parse_listen(&https.listen).map_err(|r| FieldError::new("https.listen", r))?;
+        if let Some(other) = listens.insert(addr, "https.listen".to_string()) {
+            return Err(FieldError::new(
+                "https.listen",
+                format!("{addr} is already used by {other}"),
+            ));
+        }
+        if let Some(ca) = &https.ca {
+            check_files("https.ca", ca)?;
+        }
+    }
     let mut names = HashMap::new();
     for (i, gw) in config.gateways.iter().enumerate() {
         validate_gateway(i, gw, &mut names, &mut listens)?;
@@ -332,6 +377,15 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
                 return Err(FieldError::new(
                     format!("{field}.host"),
                     format!("host {host:?} is already entrance {other:?}'s"),
+                ));
+            }
+        }
+        if let Some(tls) = &ent.tls {
+            check_files(&format!("{field}.tls"), tls)?;
+            if ent.host.is_none() {
+                return Err(FieldError::new(
+                    format!("{field}.tls"),
+                    "a certificate needs the entrance's host",
                 ));
             }
         }
@@ -408,6 +462,19 @@ fn validate_gateway<'a>(
     Ok(())
 }
 
+/// Certificate and key paths must be absolute (the daemon resolves them).
+fn check_files(field: &str, files: &CertFiles) -> Result<(), FieldError> {
+    for (name, path) in [("cert", &files.cert), ("key", &files.key)] {
+        if !path.is_absolute() {
+            return Err(FieldError::new(
+                format!("{field}.{name}"),
+                format!("{} is not an absolute path", path.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A timeout must be 1 ms to a week.
 fn check_ms(field: &str, value: Option<u64>) -> Result<(), FieldError> {
     match value {
@@ -477,16 +544,19 @@ mod tests {
             http: Some(HttpListener {
                 listen: "127.0.0.1:8080".into(),
             }),
+            https: None,
             entrances: vec![
                 Entrance {
                     name: "hello".into(),
                     gateway: "hello".into(),
                     host: None,
+                    tls: None,
                 },
                 Entrance {
                     name: "docs".into(),
                     gateway: "hello".into(),
                     host: Some("docs.localhost".into()),
+                    tls: None,
                 },
             ],
             gateways: vec![

@@ -25,6 +25,11 @@ pub(crate) async fn handle(
         Ok(path) => path,
         Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    if let Some(port) = table.redirect {
+        if let Some(resp) = to_https(&req, &path, port) {
+            return resp;
+        }
+    }
     if let Some(entrance) = host_of(&req).and_then(|h| table.by_host(&h)) {
         // the host is the application's whole: nothing is stripped, no prefix is sent
         let path = match req.uri().query() {
@@ -80,6 +85,33 @@ pub(crate) async fn handle(
         path: Some(path),
     };
     forward(req, target, ctx).await
+}
+
+/// With `https.redirect`: 308 to the same URL on the https listener's `port`, for every
+/// request but the proxy's own `/_lcc/` ones (the daemon's health checks) and one with
+/// no host to send it to.
+fn to_https(req: &Request<Incoming>, path: &str, port: u16) -> Option<Response<DownBody>> {
+    if path.starts_with("/_lcc/") {
+        return None;
+    }
+    let authority = match req.uri().authority() {
+        Some(a) => a.as_str(),
+        None => req.headers().get(header::HOST)?.to_str().ok()?,
+    };
+    // the host without its port, brackets of an IPv6 literal kept
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() => h,
+        _ => authority,
+    };
+    let mut location = match port {
+        443 => format!("https://{host}{path}"),
+        _ => format!("https://{host}:{port}{path}"),
+    };
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    Some(respond::redirect(&location))
 }
 
 /// The host a request is for: its URI's authority (HTTP/2, absolute form), else its

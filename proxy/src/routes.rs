@@ -21,9 +21,11 @@ pub(crate) struct EntranceRt {
     pub(crate) counters: Arc<Counters>,
 }
 
-/// The entrances of the http listener.
-#[derive(Debug, Default)]
+/// The entrances of the http (and https) listener.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Table {
+    /// On the http listener with `https.redirect`: the https port to send requests to.
+    pub(crate) redirect: Option<u16>,
     /// Entrances by name.
     pub(crate) entrances: HashMap<String, Arc<EntranceRt>>,
     /// `(host rule, entrance)` of the entrances with a host, in config order.
@@ -45,6 +47,8 @@ impl Table {
 pub(crate) enum Role {
     /// The http listener: entrances, `/`, `/_lcc/*`.
     Entrance(Arc<Table>),
+    /// The https listener: the same entrances over TLS.
+    Tls(Arc<Table>, Arc<rustls::ServerConfig>),
     /// An HTTP gateway: round robin per request.
     Http(Arc<GatewayRt>),
     /// A TCP gateway: round robin per connection.
@@ -66,6 +70,7 @@ pub(crate) fn build(
     old: &HashMap<String, Arc<Backend>>,
     metrics: &Metrics,
     workers: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Plan, FieldError> {
     let mut backends = HashMap::new();
     let mut gateways = HashMap::new();
@@ -80,8 +85,18 @@ pub(crate) fn build(
         listeners.push((addr, Arc::new(role)));
         gateways.insert(gw.name.as_str(), rt);
     }
+    let table = entrances(config, &gateways, metrics)?;
+    if let (Some(https), Some(tls)) = (&config.https, tls) {
+        let addr = listen(&https.listen, "https.listen")?;
+        let role = Role::Tls(Arc::new(table.clone()), tls);
+        listeners.push((addr, Arc::new(role)));
+    }
     if let Some(http) = &config.http {
-        let table = entrances(config, &gateways, metrics)?;
+        let mut table = table;
+        table.redirect = match &config.https {
+            Some(https) if https.redirect => Some(listen(&https.listen, "https.listen")?.port()),
+            _ => None,
+        };
         let addr = listen(&http.listen, "http.listen")?;
         listeners.push((addr, Arc::new(Role::Entrance(Arc::new(table)))));
     }

@@ -259,7 +259,11 @@ fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomi
 fn print_urls(plan: &lcc_compiler::Plan) {
     println!("all instances ready");
     for e in &plan.entrances {
-        println!("entrance {}: {}", e.name, e.url(&plan.http));
+        println!(
+            "entrance {}: {}",
+            e.name,
+            e.url(&plan.http, plan.https.as_ref())
+        );
     }
     for g in &plan.gateways {
         let scheme = if g.protocol == lcc_compiler::podspec::Protocol::Http {

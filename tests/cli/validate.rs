@@ -521,7 +521,7 @@ found 3 errors
 }
 
 #[test]
-fn entrance_hosts_are_names_once_each() {
+fn entrance_hosts_tls_and_the_https_listener() {
     assert_invalid(
         "entrance-hosts.yaml",
         r#"error: duplicate host `docs.localhost`; the first is Entrance/docs at tests/fixtures/invalid/entrance-hosts.yaml:21:7
@@ -552,7 +552,35 @@ error: invalid host `docs.localhost:8080`: a host rule has no port: it matches o
    |       ^
    = in Entrance/port, field host
 
-found 4 errors
+error: a certificate is served for the entrance's `host`: set one
+  --> tests/fixtures/invalid/entrance-hosts.yaml:46:6
+   |
+46 | tls: {cert: certs/a.pem, key: certs/a.key}
+   |      ^
+   = in Entrance/nohost, field tls
+
+error: missing field `key`
+  --> tests/fixtures/invalid/entrance-hosts.yaml:52:6
+   |
+52 | tls: {cert: ../outside.pem}
+   |      ^
+   = in Entrance/climb, field tls.key
+
+error: `../outside.pem` must not contain `..`
+  --> tests/fixtures/invalid/entrance-hosts.yaml:52:13
+   |
+52 | tls: {cert: ../outside.pem}
+   |             ^
+   = in Entrance/climb, field tls.cert
+
+error: invalid listen address `localhost`: write HOST:PORT, e.g. 127.0.0.1:8080
+  --> tests/fixtures/invalid/entrance-hosts.yaml:55:17
+   |
+55 | https: {listen: "localhost", redirect: true}
+   |                 ^
+   = in Cluster, field https.listen
+
+found 8 errors
 "#,
     );
 }

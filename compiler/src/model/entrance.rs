@@ -15,4 +15,16 @@ pub struct EntranceDoc {
     pub gateway: Option<String>,
     /// The host name routed to the gateway from `/` (`docs.localhost`, `*.localhost`).
     pub host: Option<String>,
+    /// The certificate served for `host` on the https listener.
+    pub tls: Option<EntranceTlsDoc>,
+}
+
+/// `Entrance.tls`: PEM files, relative to the cluster directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntranceTlsDoc {
+    /// The certificate chain (leaf first).
+    pub cert: Option<String>,
+    /// Its private key.
+    pub key: Option<String>,
 }

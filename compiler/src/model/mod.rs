@@ -25,8 +25,8 @@ pub use application::{
     AppType, ApplicationDoc, InterfaceDoc, LocalDoc, PlatformDoc, ProtocolDoc, RemoteDoc,
     StaticDoc, StopDoc,
 };
-pub use cluster::{ApiDoc, ClusterDoc};
-pub use entrance::EntranceDoc;
+pub use cluster::{ApiDoc, ClusterDoc, HttpsDoc};
+pub use entrance::{EntranceDoc, EntranceTlsDoc};
 pub use gateway::{GatewayDoc, GatewayTimeoutsDoc};
 pub use group::GroupDoc;
 pub use instance::{InstanceDoc, StateDoc};

@@ -174,7 +174,7 @@ pub(crate) fn entrances(api: &Api) -> Value {
                 "gateway": e.gateway,
                 "path": format!("/entrances/{}/", e.name),
                 "host": e.host,
-                "url": e.url(&plan.http),
+                "url": e.url(&plan.http, plan.https.as_ref()),
             })
         })
         .collect();
