@@ -8,6 +8,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
+use sha2::Digest;
 use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -97,7 +98,13 @@ pub fn ensure(dir: &Path) -> Result<(CertFiles, bool), CaError> {
     let key = KeyPair::generate().map_err(cert_err(&files.cert))?;
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, "lcc local CA");
+    // a name of its own: two CAs of one name (two users, or a CA made again) would
+    // have clients check one's certificates with the other's key
+    let id = sha2::Sha256::digest(key.public_key_raw());
+    name.push(
+        DnType::CommonName,
+        format!("lcc local CA {}", hex::encode(&id[..4])),
+    );
     name.push(DnType::OrganizationName, "Local Cluster");
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
