@@ -80,6 +80,9 @@ pub(crate) fn cluster(api: &Api) -> Value {
     }
     if !plan.entrances.is_empty() {
         listeners.push(json!({"name": "entrances", "listen": plan.http}));
+        if let Some(https) = &plan.https {
+            listeners.push(json!({"name": "entrances-https", "listen": https.listen}));
+        }
     }
     for g in &plan.gateways {
         listeners.push(json!({
