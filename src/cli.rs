@@ -35,6 +35,9 @@ pub enum Command {
     /// Export the cluster for another platform.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Certificates for the https listener.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// Probe an endpoint once: exit 0 if it answers.
     Probe {
         /// `http://HOST:PORT/PATH` or `tcp://HOST:PORT`.
@@ -176,6 +179,14 @@ pub enum Command {
         #[command(flatten)]
         load: LoadArgs,
     },
+}
+
+/// `lcc cert` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Create the local CA under the user's data dir unless it exists; print the path of
+    /// its certificate (first line) and how to trust it.
+    Ca,
 }
 
 /// `lcc export` targets.

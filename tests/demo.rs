@@ -99,6 +99,32 @@ fn demo_serves_every_entrance_and_balances_over_three_replicas() {
         );
     }
 
+    // the same entrances over https (HTTP/2), with the local CA the daemon made
+    let https = format!("https://127.0.0.1:{}", ports[5]);
+    for (path, needle) in [
+        ("/entrances/hello/", "hello from hello-"),
+        ("/entrances/docs/", "Local Cluster demo"),
+    ] {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "5",
+                "-w",
+                "\n%{http_version}",
+                "--cacert",
+            ])
+            .arg(cluster.local_ca())
+            .arg(format!("{https}{path}"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(needle) && text.ends_with("\n2"),
+            "{path}: {out:?}"
+        );
+    }
+
     let seen = replicas_seen(hello_gw, 12);
     let want: BTreeSet<String> = ["hello-1", "hello-2", "hello-3"].map(String::from).into();
     assert_eq!(seen, want, "the gateway reaches every replica");
@@ -187,12 +213,13 @@ fn demo_in_the_foreground_prints_urls_and_stops_on_ctrl_c() {
         .args(["up"])
         .arg(cluster.path())
         .env("NO_COLOR", "1")
+        .env("XDG_DATA_HOME", cluster.data_home())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_file).expect("out file"))
         .stderr(Stdio::inherit())
         .spawn()
         .expect("lcc up");
-    let url = format!("http://127.0.0.1:{}/entrances/hello/", ports[0]);
+    let url = format!("https://127.0.0.1:{}/entrances/hello/", ports[5]);
     let printed = wait_until(Duration::from_secs(60), || {
         std::fs::read_to_string(&out_file).is_ok_and(|o| o.contains(&url))
     });

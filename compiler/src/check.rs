@@ -61,6 +61,22 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
         Body::Gateway(g) => gateway(&mut s, g),
         Body::Entrance(e) => {
             s.require("gateway", &e.gateway);
+            if let Some(host) = &e.host {
+                s.check("host", lcc_core::host::check(host));
+            }
+            if let Some(tls) = &e.tls {
+                if e.host.is_none() {
+                    s.err(
+                        "tls",
+                        "a certificate is served for the entrance's `host`: set one",
+                    );
+                }
+                for (field, value) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
+                    if let Some(path) = s.require(field, value) {
+                        s.check(field, rules::inside_path(path));
+                    }
+                }
+            }
         }
         Body::Storage(st) => {
             if st.path.as_deref() == Some("") {
@@ -164,6 +180,9 @@ fn cluster(s: &mut Scope<'_, '_>, c: &ClusterDoc) {
     }
     if let Some(range) = &c.host_ports {
         s.check("hostPorts", rules::port_range(range));
+    }
+    if let Some(listen) = c.https.as_ref().and_then(|h| h.listen.as_ref()) {
+        s.check("https.listen", rules::listen_addr(listen));
     }
     if let Some(listen) = c.api.as_ref().and_then(|a| a.listen.as_ref()) {
         s.check("api.listen", rules::listen_addr(listen));

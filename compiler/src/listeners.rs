@@ -51,6 +51,10 @@ pub fn fixed_listeners(
                     http_set = true;
                     placed(&mut rep, obj, "http", http);
                 }
+                let https = c.https.as_ref().and_then(|h| h.listen.clone());
+                if let Some(https) = https.filter(|_| entrances) {
+                    placed(&mut rep, obj, "https.listen", https);
+                }
                 if let Some(api) = c.api.as_ref().and_then(|a| a.listen.clone()) {
                     placed(&mut rep, obj, "api.listen", api);
                 }

@@ -17,6 +17,9 @@ pub struct Plan {
     pub http: String,
     /// Inclusive range for interface ports allocated at run time.
     pub host_ports: (u16, u16),
+    /// The TLS entrance listener, when the Cluster asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<HttpsSpec>,
     /// The API's TCP listener, when the Cluster asks for one.
     pub api_listen: Option<String>,
     /// Explicit Instances.
@@ -149,6 +152,43 @@ pub struct EntranceSpec {
     pub name: String,
     /// The gateway it forwards to.
     pub gateway: String,
+    /// The host name routed to the gateway from `/`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The certificate files served for `host` (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<lcc_core::proxy_config::CertFiles>,
+}
+
+/// `Cluster.https`: the entrances over TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpsSpec {
+    /// `IP:PORT`.
+    pub listen: String,
+    /// Plain-HTTP requests are answered 308 to https.
+    pub redirect: bool,
+}
+
+/// The https listener's default address.
+pub const DEFAULT_HTTPS: &str = "127.0.0.1:8443";
+
+impl EntranceSpec {
+    /// The URL to open it at: on the https listener when there is one, else on the
+    /// http listener `http` (`IP:PORT`); its host's when it has an exact one, else its
+    /// path's.
+    pub fn url(&self, http: &str, https: Option<&HttpsSpec>) -> String {
+        let (scheme, listen) = match https {
+            Some(h) => ("https", h.listen.as_str()),
+            None => ("http", http),
+        };
+        match &self.host {
+            Some(host) if !host.starts_with("*.") => {
+                let port = listen.rsplit_once(':').map_or("", |(_, p)| p);
+                format!("{scheme}://{host}:{port}/")
+            }
+            _ => format!("{scheme}://{listen}/entrances/{}/", self.name),
+        }
+    }
 }
 
 /// A Storage: a directory that outlives instances.
@@ -222,5 +262,45 @@ impl ServiceType {
             ServiceType::NodePort => "NodePort",
             ServiceType::LoadBalancer => "LoadBalancer",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EntranceSpec, HttpsSpec};
+
+    #[test]
+    fn an_entrance_url_is_its_exact_hosts_else_its_paths() {
+        let e = |host: Option<&str>| EntranceSpec {
+            name: "docs".into(),
+            gateway: "web".into(),
+            host: host.map(str::to_string),
+            tls: None,
+        };
+        let http = "127.0.0.1:8080";
+        assert_eq!(
+            e(None).url(http, None),
+            "http://127.0.0.1:8080/entrances/docs/"
+        );
+        assert_eq!(
+            e(Some("docs.localhost")).url(http, None),
+            "http://docs.localhost:8080/"
+        );
+        assert_eq!(
+            e(Some("*.localhost")).url(http, None),
+            "http://127.0.0.1:8080/entrances/docs/"
+        );
+        let https = HttpsSpec {
+            listen: "127.0.0.1:8443".into(),
+            redirect: true,
+        };
+        assert_eq!(
+            e(Some("docs.localhost")).url(http, Some(&https)),
+            "https://docs.localhost:8443/"
+        );
+        assert_eq!(
+            e(None).url(http, Some(&https)),
+            "https://127.0.0.1:8443/entrances/docs/"
+        );
     }
 }

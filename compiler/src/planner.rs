@@ -10,8 +10,8 @@ use crate::model::{
 };
 use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc, WatchDoc};
 use crate::plan::{
-    EntranceSpec, GatewaySpec, GroupSpec, InstancePlan, KubeFile, KubeSpec, Plan, ServiceType,
-    StorageSpec, DEFAULT_CLAIM_SIZE,
+    EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan, KubeFile, KubeSpec, Plan,
+    ServiceType, StorageSpec, DEFAULT_CLAIM_SIZE, DEFAULT_HTTPS,
 };
 use crate::podspec::{
     AppKind, Command, EnvVar, Interface, Platform, PodSpec, Probe, ProbeAction, Protocol, Remote,
@@ -46,6 +46,8 @@ struct Ctx<'a> {
     discovery: Vec<EnvVar>,
     /// What comes up (`lcc up --profile`, names); `None`: everything.
     selection: Option<&'a Selection>,
+    /// The cluster directory.
+    cluster_dir: &'a Path,
 }
 
 /// Builds the plan of checked objects.
@@ -71,12 +73,14 @@ pub fn plan(
         env_files,
         discovery: discovery(objects),
         selection,
+        cluster_dir,
     };
     let mut plan = Plan {
         name: cluster,
         http: DEFAULT_HTTP.to_string(),
         host_ports: DEFAULT_HOST_PORTS,
         api_listen: None,
+        https: None,
         instances: Vec::new(),
         groups: Vec::new(),
         unreferenced_apps: Vec::new(),
@@ -98,6 +102,13 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 plan.http = http.clone();
             }
             plan.api_listen = c.api.as_ref().and_then(|a| a.listen.clone());
+            plan.https = c.https.as_ref().map(|h| HttpsSpec {
+                listen: h
+                    .listen
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_HTTPS.to_string()),
+                redirect: h.redirect.unwrap_or(false),
+            });
             if let Some(range) = c
                 .host_ports
                 .as_deref()
@@ -179,9 +190,20 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
         Some(Body::Entrance(e)) => plan.entrances.push(EntranceSpec {
             name: obj.name.clone(),
             gateway: e.gateway.clone().unwrap_or_default(),
+            host: e.host.clone(),
+            tls: e.tls.as_ref().map(|t| lcc_core::proxy_config::CertFiles {
+                cert: absolute(ctx.cluster_dir, t.cert.as_deref().unwrap_or_default()),
+                key: absolute(ctx.cluster_dir, t.key.as_deref().unwrap_or_default()),
+            }),
         }),
         _ => {}
     }
+}
+
+/// `path` (relative to the cluster directory, or absolute) made absolute.
+fn absolute(cluster_dir: &Path, path: &str) -> std::path::PathBuf {
+    let joined = cluster_dir.join(path);
+    std::path::absolute(&joined).unwrap_or(joined)
 }
 
 /// A Gateway's `timeouts:` in milliseconds (checked already: a value that does not

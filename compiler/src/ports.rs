@@ -23,6 +23,7 @@ struct Claim<'a> {
 /// Reports every port used twice.
 pub fn check(rep: &mut Reporter<'_>, index: &Index<'_>, objects: &[Object]) {
     let mut claims = vec![http_claim(objects)];
+    claims.extend(https_claim(objects));
     for obj in objects {
         claims.extend(fixed_port_claims(rep, index, obj));
     }
@@ -78,6 +79,22 @@ fn http_claim(objects: &[Object]) -> Claim<'_> {
         who,
         at: None,
     }
+}
+
+/// The cluster's https listener, when it has one with a written address.
+fn https_claim(objects: &[Object]) -> Option<Claim<'_>> {
+    objects.iter().find_map(|obj| match &obj.body {
+        Some(Body::Cluster(c)) => {
+            let listen = c.https.as_ref()?.listen.as_ref()?;
+            let port = rules::listen_addr(listen).ok()?.1;
+            Some(Claim {
+                port,
+                who: "the cluster's https listener".to_string(),
+                at: Some((obj, "https.listen".to_string())),
+            })
+        }
+        _ => None,
+    })
 }
 
 /// The fixed ports an Instance or group binds; a group of several replicas cannot

@@ -154,7 +154,34 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
     }
     unreferenced_pod_names(rep, &index, objects);
     crate::depends::check(rep, &index, objects);
+    entrance_hosts(rep, objects);
     crate::ports::check(rep, &index, objects);
+}
+
+/// Two entrances may not claim the same host rule: the second is reported.
+fn entrance_hosts(rep: &mut Reporter<'_>, objects: &[Object]) {
+    let mut seen: HashMap<&str, &Object> = HashMap::new();
+    for obj in objects {
+        let Some(Body::Entrance(e)) = &obj.body else {
+            continue;
+        };
+        let Some(host) = e.host.as_deref() else {
+            continue;
+        };
+        match seen.get(host) {
+            Some(first) => {
+                let msg = format!(
+                    "duplicate host `{host}`; the first is Entrance/{} at {}",
+                    first.name,
+                    rep.place(first, "host")
+                );
+                rep.field(obj, "host", msg);
+            }
+            None => {
+                seen.insert(host, obj);
+            }
+        }
+    }
 }
 
 /// Checks the references of an Instance or InstanceGroup.

@@ -166,6 +166,21 @@ pub(crate) fn quantity(value: &str) -> Result<(), String> {
     }
 }
 
+/// A file path relative to the cluster directory (or absolute) that does not climb out
+/// with `..`.
+pub fn inside_path(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("path must not be empty".into());
+    }
+    if std::path::Path::new(value)
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(format!("`{value}` must not contain `..`"));
+    }
+    Ok(())
+}
+
 /// Checks a container image reference: not empty, no whitespace or control characters,
 /// not a URL (a registry host has no scheme).
 pub fn image(value: &str) -> Result<(), String> {

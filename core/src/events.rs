@@ -31,6 +31,11 @@ pub enum Reason {
     ApiListening,
     /// A run ended; the next start waits for the backoff delay.
     BackOff,
+    /// A certificate of the https listener is served past its end of validity.
+    CertExpired,
+    /// A certificate of the https listener (or the local CA) is refused: unreadable, or
+    /// the key is not the certificate's; the last good one keeps serving.
+    CertRefused,
     /// A run ended with exit code 0 and is not restarted (a job done).
     Completed,
     /// A pod was rendered for a new instance.
@@ -145,6 +150,8 @@ impl Reason {
                 | Reason::ProxyFailed
                 | Reason::PodDirOccupied
                 | Reason::ListenerBusy
+                | Reason::CertRefused
+                | Reason::CertExpired
         )
     }
 

@@ -6,8 +6,10 @@
 
 pub mod archive_source;
 pub mod atomic;
+pub mod ca;
 pub mod events;
 pub mod holder;
+pub mod host;
 pub mod layout;
 pub mod log;
 pub mod ownership;

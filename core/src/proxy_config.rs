@@ -19,6 +19,9 @@ pub struct Config {
     /// The entrance listener; no entrances are served without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpListener>,
+    /// The TLS entrance listener: the same entrances over HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<HttpsListener>,
     /// `/entrances/NAME/` -> gateway.
     #[serde(default)]
     pub entrances: Vec<Entrance>,
@@ -46,6 +49,33 @@ pub struct HttpListener {
     pub listen: String,
 }
 
+/// The TLS entrance listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsListener {
+    /// `IP:PORT` to listen on.
+    pub listen: String,
+    /// Answer requests on the http listener with 308 to the same URL on this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redirect: bool,
+    /// The local CA that issues a certificate for a name no file certificate covers:
+    /// `localhost`, `*.localhost`, an entrance's host, and for clients that send no
+    /// name, `localhost` with `127.0.0.1` and `::1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CertFiles>,
+}
+
+/// A certificate (PEM, leaf first, then its chain) and its private key (PEM), by
+/// absolute path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertFiles {
+    /// The certificate chain file.
+    pub cert: PathBuf,
+    /// The private key file.
+    pub key: PathBuf,
+}
+
 /// An entrance: a path prefix on the http listener routed to a gateway's backends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +84,13 @@ pub struct Entrance {
     pub name: String,
     /// Name of an http gateway.
     pub gateway: String,
+    /// The host name (`docs.localhost`, or `*.localhost` for any one label) whose
+    /// requests go to the gateway whole, from `/`; also served under its prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The certificate served on the https listener for `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<CertFiles>,
 }
 
 /// A gateway: a listener that spreads requests (http) or connections (tcp) over backends.
@@ -313,14 +350,45 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
         let addr = parse_listen(&http.listen).map_err(|r| FieldError::new("http.listen", r))?;
         listens.insert(addr, "http.listen".to_string());
     }
+    if let Some(https) = &config.https {
+        let addr = parse_listen(&https.listen).map_err(|r| FieldError::new("https.listen", r))?;
+        if let Some(other) = listens.insert(addr, "https.listen".to_string()) {
+            return Err(FieldError::new(
+                "https.listen",
+                format!("{addr} is already used by {other}"),
+            ));
+        }
+        if let Some(ca) = &https.ca {
+            check_files("https.ca", ca)?;
+        }
+    }
     let mut names = HashMap::new();
     for (i, gw) in config.gateways.iter().enumerate() {
         validate_gateway(i, gw, &mut names, &mut listens)?;
     }
     let mut entrances = HashSet::new();
+    let mut hosts = HashMap::new();
     for (i, ent) in config.entrances.iter().enumerate() {
         let field = format!("entrances[{i}]");
         check_name(&ent.name).map_err(|r| FieldError::new(format!("{field}.name"), r))?;
+        if let Some(host) = &ent.host {
+            crate::host::check(host).map_err(|r| FieldError::new(format!("{field}.host"), r))?;
+            if let Some(other) = hosts.insert(host.as_str(), ent.name.as_str()) {
+                return Err(FieldError::new(
+                    format!("{field}.host"),
+                    format!("host {host:?} is already entrance {other:?}'s"),
+                ));
+            }
+        }
+        if let Some(tls) = &ent.tls {
+            check_files(&format!("{field}.tls"), tls)?;
+            if ent.host.is_none() {
+                return Err(FieldError::new(
+                    format!("{field}.tls"),
+                    "a certificate needs the entrance's host",
+                ));
+            }
+        }
         if !entrances.insert(ent.name.as_str()) {
             return Err(FieldError::new(
                 format!("{field}.name"),
@@ -394,6 +462,19 @@ fn validate_gateway<'a>(
     Ok(())
 }
 
+/// Certificate and key paths must be absolute (the daemon resolves them).
+fn check_files(field: &str, files: &CertFiles) -> Result<(), FieldError> {
+    for (name, path) in [("cert", &files.cert), ("key", &files.key)] {
+        if !path.is_absolute() {
+            return Err(FieldError::new(
+                format!("{field}.{name}"),
+                format!("{} is not an absolute path", path.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A timeout must be 1 ms to a week.
 fn check_ms(field: &str, value: Option<u64>) -> Result<(), FieldError> {
     match value {
@@ -463,10 +544,21 @@ mod tests {
             http: Some(HttpListener {
                 listen: "127.0.0.1:8080".into(),
             }),
-            entrances: vec![Entrance {
-                name: "hello".into(),
-                gateway: "hello".into(),
-            }],
+            https: None,
+            entrances: vec![
+                Entrance {
+                    name: "hello".into(),
+                    gateway: "hello".into(),
+                    host: None,
+                    tls: None,
+                },
+                Entrance {
+                    name: "docs".into(),
+                    gateway: "hello".into(),
+                    host: Some("docs.localhost".into()),
+                    tls: None,
+                },
+            ],
             gateways: vec![
                 Gateway {
                     name: "hello".into(),
@@ -491,6 +583,7 @@ mod tests {
         assert_eq!(
             text,
             "version: 1\nhttp:\n  listen: 127.0.0.1:8080\nentrances:\n- name: hello\n  gateway: hello\n\
+             - name: docs\n  gateway: hello\n  host: docs.localhost\n\
              gateways:\n- name: hello\n  listen: 127.0.0.1:9000\n  protocol: http\n  backends:\n  \
              - 127.0.0.1:30001\n  - db.local:5432\n- name: db\n  listen: 127.0.0.1:9001\n  \
              protocol: tcp\n  backends: []\n"
@@ -513,6 +606,19 @@ mod tests {
             field_of("version: 1\nentrances: [{name: x, gateway: missing}]\n"),
             "entrances[0].gateway"
         );
+        let ents = |a: &str, b: &str| {
+            format!("version: 1\ngateways: [{{name: g, listen: \"127.0.0.1:1\", protocol: http}}]\n\
+                     entrances: [{{name: a, gateway: g, host: \"{a}\"}}, {{name: b, gateway: g, host: \"{b}\"}}]\n")
+        };
+        assert_eq!(
+            field_of(&ents("a.localhost", "B.localhost")),
+            "entrances[1].host"
+        );
+        assert_eq!(
+            field_of(&ents("*.localhost", "*.localhost")),
+            "entrances[1].host"
+        );
+        assert!(parse(&ents("*.localhost", "b.localhost"), Path::new("p")).is_ok());
         assert_eq!(
             field_of("version: 1\ntimeouts: {header_read_ms: 0}\n"),
             "timeouts.header_read_ms"

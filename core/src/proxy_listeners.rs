@@ -2,7 +2,8 @@
 //! which it cannot bind yet (with who holds them), written atomically by the proxy at
 //! start and whenever that changes (`lcc-proxy --listeners FILE`). The daemon turns its
 //! changes into the events `ListenerBusy` and `ListenerBound`; `lcc up --wait` reads it
-//! to name a listener that is in the way.
+//! to name a listener that is in the way. It also lists the certificates refused or
+//! expired, which the daemon reports as `CertRefused` and `CertExpired`.
 
 use crate::holder::Holder;
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,20 @@ pub struct Listeners {
     pub listening: Vec<String>,
     /// Addresses that cannot be bound yet (retried), sorted by address.
     pub busy: Vec<Busy>,
+    /// Certificates of the https listener refused or expired, by entrance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certs: Vec<CertNote>,
+}
+
+/// A certificate the proxy refuses or serves expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertNote {
+    /// The entrance whose `tls` it is, or `ca` for the local CA.
+    pub name: String,
+    /// Why it is refused (the last good one, if any, keeps serving), or when it expired.
+    pub problem: String,
+    /// True for an expired certificate (still served), false for a refused one.
+    pub expired: bool,
 }
 
 /// An address the proxy cannot bind.
@@ -71,6 +86,11 @@ mod tests {
                     pid: 12,
                     command: "nc -l 9080".into(),
                 }),
+            }],
+            certs: vec![CertNote {
+                name: "docs".into(),
+                problem: "/c/k.pem is not the key of /c/c.pem".into(),
+                expired: false,
             }],
         };
         l.write(&path).unwrap();

@@ -1,5 +1,7 @@
-//! One client connection: served as HTTP/1 (with upgrades) or handed to the TCP gateway,
-//! depending on what its listener serves.
+//! One client connection: served as HTTP/1 (with upgrades) on a gateway's listener, as
+//! HTTP/1 or HTTP/2 (h2c with prior knowledge) on the http listener and after a TLS
+//! handshake on the https one, or handed to the TCP gateway, depending on what its
+//! listener serves.
 
 use crate::body::DownBody;
 use crate::deadline::Deadline;
@@ -18,7 +20,8 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -75,19 +78,94 @@ pub(crate) async fn serve(
         let limits = limits.for_gateway(&gateway.timeouts);
         return tcp::serve(stream, gateway, &limits).await;
     }
+    let (tls, both) = match &*current {
+        Role::Tls(_, config) => (Some(config.clone()), true),
+        Role::Entrance(_) => (None, true),
+        _ => (None, false),
+    };
     drop(current);
     let ctx = Arc::new(ConnCtx {
         role,
-        peer: Peer::new(peer.ip()),
+        peer: Peer::new(peer.ip(), tls.is_some()),
         limits,
         shared,
         stop: stop.clone(),
         deadline: Deadline::default(),
     });
-    serve_http(stream, ctx, stop).await;
+    let Some(config) = tls else {
+        return serve_http(stream, ctx, stop, both).await;
+    };
+    // the handshake is part of the request head's time: a silent or slow client is cut
+    let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    match tokio::time::timeout(ctx.limits.header_read_timeout, accept).await {
+        Ok(Ok(stream)) => serve_http(stream, ctx, stop, true).await,
+        // garbage, a plain HTTP request or a truncated hello: rustls has sent its alert
+        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+    }
 }
 
-async fn serve_http(stream: TcpStream, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>) {
+/// Serves HTTP on `stream`: HTTP/1 only, or with `both` HTTP/1 and HTTP/2 (told apart
+/// by the HTTP/2 preface, which is what ALPN `h2` leads to on TLS).
+async fn serve_http<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>, both: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if both {
+        serve_auto(stream, ctx, stop).await
+    } else {
+        serve_h1(stream, ctx, stop).await
+    }
+}
+
+/// HTTP/1 and HTTP/2 on one connection (hyper-util's auto builder).
+async fn serve_auto<S>(stream: S, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = ctx.limits.clone();
+    let idle = Idle::new();
+    let service = {
+        let idle = idle.clone();
+        service_fn(move |req| {
+            let ctx = ctx.clone();
+            let busy = idle.begin();
+            async move {
+                let resp = handle(req, &ctx).await;
+                Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, busy)))
+            }
+        })
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .header_read_timeout(None)
+        .max_buf_size(limits.max_head_bytes.max(8192));
+    builder
+        .http2()
+        .max_concurrent_streams(256)
+        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX));
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let expired = idle.expired(limits.header_read_timeout);
+    tokio::pin!(expired);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = expired.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = expired => {}
+            }
+        }
+    }
+}
+
+async fn serve_h1<S>(stream: S, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let limits = ctx.limits.clone();
     let idle = Idle::new();
     let service = {
@@ -134,7 +212,7 @@ async fn handle(req: Request<Incoming>, ctx: &ConnCtx) -> Response<DownBody> {
     }
     let role = ctx.role.load_full();
     match &*role {
-        Role::Entrance(table) => entrance::handle(req, table, ctx).await,
+        Role::Entrance(table) | Role::Tls(table, _) => entrance::handle(req, table, ctx).await,
         Role::Http(gateway) => {
             let path = match path::normalise(req.uri().path()) {
                 Ok(Cow::Borrowed(_)) => None,

@@ -1,4 +1,5 @@
-//! The http listener: `/entrances/NAME/...` routed to gateways, the `/` listing and the
+//! The http listener: a request for an entrance's host routed whole to its gateway;
+//! any other, `/entrances/NAME/...` routed to gateways, the `/` listing and the
 //! `/_lcc/health` and `/_lcc/metrics` endpoints.
 
 use crate::body::DownBody;
@@ -24,6 +25,29 @@ pub(crate) async fn handle(
         Ok(path) => path,
         Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    if let Some(port) = table.redirect {
+        if let Some(resp) = to_https(&req, &path, port) {
+            return resp;
+        }
+    }
+    if let Some(entrance) = host_of(&req).and_then(|h| table.by_host(&h)) {
+        // the host is the application's whole: nothing is stripped, no prefix is sent
+        let path = match req.uri().query() {
+            Some(q) => PathAndQuery::try_from(format!("{path}?{q}")),
+            None => PathAndQuery::try_from(&*path),
+        };
+        let Ok(path) = path else {
+            return respond::text(StatusCode::BAD_REQUEST, "bad path");
+        };
+        let target = Target {
+            gateway: &entrance.gateway,
+            counters: &entrance.counters,
+            prefix: None,
+            trusted: None,
+            path: Some(path),
+        };
+        return forward(req, target, ctx).await;
+    }
     let Some(rest) = path.strip_prefix("/entrances/") else {
         return local(&req, &path, table, ctx);
     };
@@ -63,6 +87,43 @@ pub(crate) async fn handle(
     forward(req, target, ctx).await
 }
 
+/// With `https.redirect`: 308 to the same URL on the https listener's `port`, for every
+/// request but the proxy's own `/_lcc/` ones (the daemon's health checks) and one with
+/// no host to send it to.
+fn to_https(req: &Request<Incoming>, path: &str, port: u16) -> Option<Response<DownBody>> {
+    if path.starts_with("/_lcc/") {
+        return None;
+    }
+    let authority = match req.uri().authority() {
+        Some(a) => a.as_str(),
+        None => req.headers().get(header::HOST)?.to_str().ok()?,
+    };
+    // the host without its port, brackets of an IPv6 literal kept
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() => h,
+        _ => authority,
+    };
+    let mut location = match port {
+        443 => format!("https://{host}{path}"),
+        _ => format!("https://{host}:{port}{path}"),
+    };
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    Some(respond::redirect(&location))
+}
+
+/// The host a request is for: its URI's authority (HTTP/2, absolute form), else its
+/// `Host` header.
+fn host_of(req: &Request<Incoming>) -> Option<String> {
+    let authority = match req.uri().authority() {
+        Some(a) => a.as_str(),
+        None => req.headers().get(header::HOST)?.to_str().ok()?,
+    };
+    lcc_core::host::of_authority(authority)
+}
+
 fn local(req: &Request<Incoming>, path: &str, table: &Table, ctx: &ConnCtx) -> Response<DownBody> {
     match path {
         "/" => listing(req, table),
@@ -79,6 +140,23 @@ fn local(req: &Request<Incoming>, path: &str, table: &Table, ctx: &ConnCtx) -> R
     }
 }
 
+/// `:PORT` of the address the request came to (from its `Host`), for links to
+/// entrance hosts on the same listener; empty when it has none.
+fn local_port(req: &Request<Incoming>) -> String {
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(header::HOST)?.to_str().ok())
+        .unwrap_or("");
+    match authority.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            format!(":{port}")
+        }
+        _ => String::new(),
+    }
+}
+
 fn wants_json(req: &Request<Incoming>) -> bool {
     req.headers()
         .get(header::ACCEPT)
@@ -92,8 +170,8 @@ fn listing(req: &Request<Incoming>, table: &Table) -> Response<DownBody> {
         let list: Vec<_> = table
             .listing
             .iter()
-            .map(|(name, gateway)| {
-                serde_json::json!({"name": name, "gateway": gateway, "path": format!("/entrances/{name}/")})
+            .map(|(name, gateway, host)| {
+                serde_json::json!({"name": name, "gateway": gateway, "host": host, "path": format!("/entrances/{name}/")})
             })
             .collect();
         let body = serde_json::json!({ "entrances": list }).to_string();
@@ -102,11 +180,23 @@ fn listing(req: &Request<Incoming>, table: &Table) -> Response<DownBody> {
     let mut html = String::from(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lcc entrances</title></head>\n<body><h1>Entrances</h1>\n<ul>\n",
     );
-    for (name, gateway) in &table.listing {
-        let _ = writeln!(
+    let port = local_port(req);
+    for (name, gateway, host) in &table.listing {
+        let _ = write!(
             html,
-            "<li><a href=\"/entrances/{name}/\">{name}</a> (gateway {gateway})</li>"
+            "<li><a href=\"/entrances/{name}/\">{name}</a> (gateway {gateway})"
         );
+        // host names are validated: no escaping needed either
+        match host {
+            Some(host) if !host.starts_with("*.") => {
+                let _ = write!(html, ", <a href=\"//{host}{port}/\">{host}</a>");
+            }
+            Some(host) => {
+                let _ = write!(html, ", {host}");
+            }
+            None => {}
+        }
+        html.push_str("</li>\n");
     }
     html.push_str("</ul>\n</body></html>\n");
     let mut resp = respond::with_type(StatusCode::OK, "text/html; charset=utf-8", html);

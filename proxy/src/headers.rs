@@ -33,6 +33,8 @@ const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 pub(crate) struct Peer {
     /// The address the connection came from.
     pub(crate) ip: IpAddr,
+    /// `http` or `https`, as `X-Forwarded-Proto` carries it.
+    proto: HeaderValue,
     /// The address as `X-Forwarded-For` and `X-Real-IP` carry it.
     value: HeaderValue,
     /// The `Forwarded` element for it (RFC 7239): `for=IP;proto=http`, an IPv6 address
@@ -41,17 +43,19 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    /// The peer at `ip`.
-    pub(crate) fn new(ip: IpAddr) -> Self {
+    /// The peer at `ip`, over TLS when `tls`.
+    pub(crate) fn new(ip: IpAddr, tls: bool) -> Self {
         // an IPv4-mapped IPv6 peer (a dual-stack listener) is the IPv4 client it maps
         let ip = ip.to_canonical();
+        let proto = if tls { "https" } else { "http" };
         let forwarded = match ip {
-            IpAddr::V4(v4) => format!("for={v4};proto=http"),
-            IpAddr::V6(v6) => format!("for=\"[{v6}]\";proto=http"),
+            IpAddr::V4(v4) => format!("for={v4};proto={proto}"),
+            IpAddr::V6(v6) => format!("for=\"[{v6}]\";proto={proto}"),
         };
         let text = ip.to_string();
         Self {
             ip,
+            proto: HeaderValue::from_static(proto),
             value: HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("unknown")),
             forwarded: HeaderValue::from_str(&forwarded)
                 .unwrap_or(HeaderValue::from_static("for=unknown")),
@@ -176,7 +180,7 @@ pub(crate) fn set_forwarded(
     headers.insert(XFF, peer.value.clone());
     headers.insert(X_REAL_IP, peer.value.clone());
     headers.insert(header::FORWARDED, peer.forwarded.clone());
-    headers.insert(XF_PROTO, HeaderValue::from_static("http"));
+    headers.insert(XF_PROTO, peer.proto.clone());
     match headers.get(header::HOST).cloned() {
         Some(host) => headers.insert(XF_HOST, host),
         None => headers.remove(XF_HOST),
@@ -201,7 +205,7 @@ fn extend_forwarded(
     let forwarded = appended(headers, &header::FORWARDED, &peer.forwarded);
     headers.insert(header::FORWARDED, forwarded);
     if !headers.contains_key(&XF_PROTO) {
-        headers.insert(XF_PROTO, HeaderValue::from_static("http"));
+        headers.insert(XF_PROTO, peer.proto.clone());
     }
     if !headers.contains_key(&XF_HOST) {
         if let Some(host) = headers.get(header::HOST).cloned() {
@@ -254,11 +258,12 @@ pub(crate) enum BadHost {
 }
 
 /// Checks the request's `Host`: one field, `uri-host [ ":" port ]` (RFC 3986 3.2.2);
-/// only an HTTP/1.0 request may lack it.
+/// only an HTTP/1.0 or HTTP/2 request may lack it.
 pub(crate) fn check_host(version: Version, headers: &HeaderMap) -> Result<(), BadHost> {
     let mut hosts = headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
-        (None, _) if version == Version::HTTP_10 => Ok(()),
+        // HTTP/2 names the host in `:authority` (the request's URI) instead
+        (None, _) if version == Version::HTTP_10 || version == Version::HTTP_2 => Ok(()),
         (None, _) => Err(BadHost::Missing),
         (Some(_), Some(_)) => Err(BadHost::Repeated),
         (Some(host), None) if valid_host(host.as_bytes()) => Ok(()),
@@ -363,7 +368,7 @@ mod tests {
     }
 
     fn peer(ip: &str) -> Peer {
-        Peer::new(ip.parse().unwrap())
+        Peer::new(ip.parse().unwrap(), false)
     }
 
     fn trusted(list: &[&str]) -> Trusted {

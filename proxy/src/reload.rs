@@ -65,6 +65,12 @@ pub(crate) struct Reloader {
     shared: Arc<Shared>,
     /// Where the digest of each applied config goes, if anywhere.
     marker: Option<PathBuf>,
+    /// The https listener's certificates, kept across reloads.
+    certs: crate::tls::Certs,
+    /// What is wrong with them, as of the last config applied.
+    cert_notes: Vec<lcc_core::proxy_listeners::CertNote>,
+    /// The config applied last.
+    current: Option<config::Config>,
 }
 
 impl Reloader {
@@ -94,6 +100,9 @@ impl Reloader {
             backends: HashMap::new(),
             shared,
             marker,
+            certs: Default::default(),
+            cert_notes: Vec::new(),
+            current: None,
         };
         let parsed = config::parse(&String::from_utf8_lossy(&text), path)?;
         reloader.last_seen = Some(text);
@@ -127,10 +136,12 @@ impl Reloader {
         };
         self.last_read_error = None;
         let retry = self.retry.due(Instant::now());
-        if !force && !retry && self.last_seen.as_deref() == Some(text.as_slice()) {
+        // a certificate file replaced is a change too (the config's text is the same)
+        let certs = self.current.as_ref().is_some_and(|c| self.certs.changed(c));
+        if !force && !retry && !certs && self.last_seen.as_deref() == Some(text.as_slice()) {
             return;
         }
-        let changed = force || self.last_seen.as_deref() != Some(text.as_slice());
+        let changed = force || certs || self.last_seen.as_deref() != Some(text.as_slice());
         let parsed = config::parse(&String::from_utf8_lossy(&text), &self.path);
         self.last_seen = Some(text);
         match parsed.and_then(|c| self.apply(&c)) {
@@ -203,6 +214,7 @@ impl Reloader {
         let now = Listeners {
             listening: listening.iter().map(ToString::to_string).collect(),
             busy: self.busy.values().cloned().collect(),
+            certs: self.cert_notes.clone(),
         };
         if self.last_listeners.as_ref() == Some(&now) {
             return;
@@ -232,13 +244,24 @@ impl Reloader {
     }
 
     fn apply(&mut self, config: &config::Config) -> Result<(String, Vec<BindError>), ConfigError> {
+        // validated already: the https listener's address is good
+        let (tls, notes) = match &config.https {
+            Some(_) => {
+                let (tls, notes) = self.certs.build(config);
+                (Some(tls), notes)
+            }
+            None => (None, Vec::new()),
+        };
         let plan = routes::build(
             config,
             &self.backends,
             &self.shared.metrics,
             self.shared.workers,
+            tls,
         )
         .map_err(|e| e.in_file(&self.path))?;
+        self.cert_notes = notes;
+        self.current = Some(config.clone());
         // before the listeners: a connection accepted from now on has the new timeouts
         let limits = self.shared.defaults.with_timeouts(config.timeouts.as_ref());
         self.shared.limits.store(Arc::new(limits));

@@ -21,13 +21,25 @@ pub(crate) struct EntranceRt {
     pub(crate) counters: Arc<Counters>,
 }
 
-/// The entrances of the http listener.
-#[derive(Debug, Default)]
+/// The entrances of the http (and https) listener.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Table {
+    /// On the http listener with `https.redirect`: the https port to send requests to.
+    pub(crate) redirect: Option<u16>,
     /// Entrances by name.
     pub(crate) entrances: HashMap<String, Arc<EntranceRt>>,
-    /// `(entrance, gateway)` in config order, for the `/` listing.
-    pub(crate) listing: Vec<(String, String)>,
+    /// `(host rule, entrance)` of the entrances with a host, in config order.
+    pub(crate) hosts: Vec<(String, Arc<EntranceRt>)>,
+    /// `(entrance, gateway, host)` in config order, for the `/` listing.
+    pub(crate) listing: Vec<(String, String, Option<String>)>,
+}
+
+impl Table {
+    /// The entrance whose host rule serves `host` (see [`lcc_core::host::select`]).
+    pub(crate) fn by_host(&self, host: &str) -> Option<&Arc<EntranceRt>> {
+        let rules = self.hosts.iter().map(|(rule, _)| rule.as_str());
+        lcc_core::host::select(rules, host).map(|i| &self.hosts[i].1)
+    }
 }
 
 /// What one listen address serves.
@@ -35,6 +47,8 @@ pub(crate) struct Table {
 pub(crate) enum Role {
     /// The http listener: entrances, `/`, `/_lcc/*`.
     Entrance(Arc<Table>),
+    /// The https listener: the same entrances over TLS.
+    Tls(Arc<Table>, Arc<rustls::ServerConfig>),
     /// An HTTP gateway: round robin per request.
     Http(Arc<GatewayRt>),
     /// A TCP gateway: round robin per connection.
@@ -56,6 +70,7 @@ pub(crate) fn build(
     old: &HashMap<String, Arc<Backend>>,
     metrics: &Metrics,
     workers: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Plan, FieldError> {
     let mut backends = HashMap::new();
     let mut gateways = HashMap::new();
@@ -70,8 +85,18 @@ pub(crate) fn build(
         listeners.push((addr, Arc::new(role)));
         gateways.insert(gw.name.as_str(), rt);
     }
+    let table = entrances(config, &gateways, metrics)?;
+    if let (Some(https), Some(tls)) = (&config.https, tls) {
+        let addr = listen(&https.listen, "https.listen")?;
+        let role = Role::Tls(Arc::new(table.clone()), tls);
+        listeners.push((addr, Arc::new(role)));
+    }
     if let Some(http) = &config.http {
-        let table = entrances(config, &gateways, metrics)?;
+        let mut table = table;
+        table.redirect = match &config.https {
+            Some(https) if https.redirect => Some(listen(&https.listen, "https.listen")?.port()),
+            _ => None,
+        };
         let addr = listen(&http.listen, "http.listen")?;
         listeners.push((addr, Arc::new(Role::Entrance(Arc::new(table)))));
     }
@@ -111,8 +136,14 @@ fn entrances(
             prefix,
             counters: metrics.counters(Kind::Entrance, &ent.name),
         };
-        table.entrances.insert(ent.name.clone(), Arc::new(rt));
-        table.listing.push((ent.name.clone(), ent.gateway.clone()));
+        let rt = Arc::new(rt);
+        if let Some(host) = &ent.host {
+            table.hosts.push((host.clone(), rt.clone()));
+        }
+        table.entrances.insert(ent.name.clone(), rt);
+        table
+            .listing
+            .push((ent.name.clone(), ent.gateway.clone(), ent.host.clone()));
     }
     Ok(table)
 }

@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -272,5 +273,92 @@ async fn the_configs_timeouts_replace_the_defaults_for_new_connections() {
     assert!(
         read.is_err(),
         "closed before the default header timeout: {read:?}"
+    );
+}
+
+/// `GET path` on `addr` with `Host: host`.
+async fn get_host(
+    client: &Client<HttpConnector, TestBody>,
+    addr: std::net::SocketAddr,
+    host: &str,
+    path: &str,
+) -> Answer {
+    let req = http::Request::get(format!("http://{addr}{path}"))
+        .header("host", host)
+        .body(full(""))
+        .expect("request");
+    send(client, req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_entrance_gets_its_hosts_whole_and_others_keep_the_paths() {
+    let (a, b) = (http_backend("a").await, http_backend("b").await);
+    let (proxy, _) = Proxy::start(2, |http, g| {
+        format!(
+            "version: 1\nhttp: {{listen: \"{http}\"}}\n\
+             entrances: [{{name: docs, gateway: a, host: docs.localhost}}, {{name: any, gateway: b, host: \"*.localhost\"}}, {{name: web, gateway: a}}]\n\
+             gateways:\n  - {{name: a, listen: \"{}\", protocol: http, backends: [\"{}\"]}}\n  - {{name: b, listen: \"{}\", protocol: http, backends: [\"{}\"]}}\n",
+            g[0], a.addr, g[1], b.addr
+        )
+    })
+    .await;
+    let client = client();
+    let http = proxy.http;
+    wait_until(Duration::from_secs(5), "entrance up", || async {
+        !who(&client, http, "/entrances/web/").await.is_empty()
+    })
+    .await;
+    // (host, path, backend, path it sees, prefix header)
+    let cases = [
+        ("docs.localhost:1234", "/x/../y?q=1", "a", "/y?q=1", ""),
+        (
+            "DOCS.localhost.",
+            "/entrances/web/",
+            "a",
+            "/entrances/web/",
+            "",
+        ),
+        ("api.localhost", "/_lcc/health", "b", "/_lcc/health", ""),
+        (
+            "a.b.localhost",
+            "/entrances/any/z",
+            "b",
+            "/z",
+            "/entrances/any",
+        ),
+        (
+            "127.0.0.1",
+            "/entrances/docs/d",
+            "a",
+            "/d",
+            "/entrances/docs",
+        ),
+    ];
+    for (host, path, backend, seen, prefix) in cases {
+        let r = get_host(&client, http, host, path).await;
+        assert_eq!(r.status, 200, "{host}{path}");
+        assert_eq!(r.header("x-backend"), backend, "{host}{path}");
+        assert_eq!(r.header("x-path"), seen, "{host}{path}");
+        assert_eq!(
+            r.header("x-seen-x-forwarded-prefix"),
+            prefix,
+            "{host}{path}"
+        );
+    }
+    // an unknown host gets the listener's own pages
+    assert_eq!(
+        get_host(&client, http, "other.test", "/nope").await.status,
+        404
+    );
+    let r = get_host(&client, http, "localhost:8080", "/").await;
+    assert!(
+        r.body.contains("<a href=\"/entrances/docs/\">docs</a> (gateway a), <a href=\"//docs.localhost:8080/\">docs.localhost</a></li>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("(gateway b), *.localhost</li>"),
+        "{}",
+        r.body
     );
 }

@@ -269,8 +269,9 @@ fn print_urls(plan: &lcc_compiler::Plan) {
     println!("all instances ready");
     for e in &plan.entrances {
         println!(
-            "entrance {}: http://{}/entrances/{}/",
-            e.name, plan.http, e.name
+            "entrance {}: {}",
+            e.name,
+            e.url(&plan.http, plan.https.as_ref())
         );
     }
     for g in &plan.gateways {

@@ -1,5 +1,6 @@
 //! Dispatch of each subcommand to the module that runs it.
 
+mod cert;
 mod cluster;
 mod dashboard;
 mod export;
@@ -7,7 +8,7 @@ mod manifest;
 mod net;
 mod site;
 
-use crate::cli::{Cli, Command, ExportCommand};
+use crate::cli::{CertCommand, Cli, Command, ExportCommand};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ServeStatic(args) => site::serve(&args),
         Command::Completions { shell } => cluster::completions(shell),
         Command::Ls { output } => cluster::ls(output),
+        Command::Cert(CertCommand::Ca) => cert::ca(),
         Command::Dashboard {
             listen,
             open,

@@ -2,14 +2,17 @@
 
 use lcc_compiler::podspec::Protocol;
 use lcc_compiler::Plan;
-use lcc_core::proxy_config::{Config, Entrance, Gateway, GatewayProtocol, HttpListener};
+use lcc_core::proxy_config::{
+    CertFiles, Config, Entrance, Gateway, GatewayProtocol, HttpListener, HttpsListener,
+};
 use std::collections::BTreeMap;
 
 /// Ready backends (`HOST:PORT`) per gateway name.
 pub type Backends = BTreeMap<String, Vec<String>>;
 
-/// The proxy configuration for `plan` with these ready backends.
-pub fn build(plan: &Plan, backends: &Backends) -> Config {
+/// The proxy configuration for `plan` with these ready backends; `ca` is the local CA
+/// that issues the https listener's certificates, when it could be made.
+pub fn build(plan: &Plan, backends: &Backends, ca: Option<&CertFiles>) -> Config {
     let gateways = plan
         .gateways
         .iter()
@@ -31,14 +34,26 @@ pub fn build(plan: &Plan, backends: &Backends) -> Config {
         .map(|e| Entrance {
             name: e.name.clone(),
             gateway: e.gateway.clone(),
+            host: e.host.clone(),
+            tls: e.tls.clone(),
         })
         .collect();
-    let http = (!entrances.is_empty()).then(|| HttpListener {
+    let has_entrances = !entrances.is_empty();
+    let http = has_entrances.then(|| HttpListener {
         listen: plan.http.clone(),
     });
     Config {
         version: 1,
         http,
+        https: plan
+            .https
+            .as_ref()
+            .filter(|_| has_entrances)
+            .map(|h| HttpsListener {
+                listen: h.listen.clone(),
+                redirect: h.redirect,
+                ca: ca.cloned(),
+            }),
         entrances,
         gateways,
         // the proxy's defaults (docs/proxy.md)

@@ -521,6 +521,71 @@ found 3 errors
 }
 
 #[test]
+fn entrance_hosts_tls_and_the_https_listener() {
+    assert_invalid(
+        "entrance-hosts.yaml",
+        r#"error: duplicate host `docs.localhost`; the first is Entrance/docs at tests/fixtures/invalid/entrance-hosts.yaml:21:7
+  --> tests/fixtures/invalid/entrance-hosts.yaml:26:7
+   |
+26 | host: docs.localhost
+   |       ^
+   = in Entrance/again, field host
+
+error: invalid host `Docs.Localhost`: use lower case
+  --> tests/fixtures/invalid/entrance-hosts.yaml:31:7
+   |
+31 | host: Docs.Localhost
+   |       ^
+   = in Entrance/upper, field host
+
+error: invalid host `docs.*.localhost`: `*` is only allowed as the whole first label, as in `*.localhost`
+  --> tests/fixtures/invalid/entrance-hosts.yaml:36:7
+   |
+36 | host: "docs.*.localhost"
+   |       ^
+   = in Entrance/star, field host
+
+error: invalid host `docs.localhost:8080`: a host rule has no port: it matches on every port
+  --> tests/fixtures/invalid/entrance-hosts.yaml:41:7
+   |
+41 | host: "docs.localhost:8080"
+   |       ^
+   = in Entrance/port, field host
+
+error: a certificate is served for the entrance's `host`: set one
+  --> tests/fixtures/invalid/entrance-hosts.yaml:46:6
+   |
+46 | tls: {cert: certs/a.pem, key: certs/a.key}
+   |      ^
+   = in Entrance/nohost, field tls
+
+error: missing field `key`
+  --> tests/fixtures/invalid/entrance-hosts.yaml:52:6
+   |
+52 | tls: {cert: ../outside.pem}
+   |      ^
+   = in Entrance/climb, field tls.key
+
+error: `../outside.pem` must not contain `..`
+  --> tests/fixtures/invalid/entrance-hosts.yaml:52:13
+   |
+52 | tls: {cert: ../outside.pem}
+   |             ^
+   = in Entrance/climb, field tls.cert
+
+error: invalid listen address `localhost`: write HOST:PORT, e.g. 127.0.0.1:8080
+  --> tests/fixtures/invalid/entrance-hosts.yaml:55:17
+   |
+55 | https: {listen: "localhost", redirect: true}
+   |                 ^
+   = in Cluster, field https.listen
+
+found 8 errors
+"#,
+    );
+}
+
+#[test]
 fn gateway_entrance_and_probe_references() {
     assert_invalid(
         "references.yaml",

@@ -5,6 +5,7 @@
 mod adopt;
 mod down;
 mod group;
+mod https;
 mod probe;
 mod proxy;
 mod recover;

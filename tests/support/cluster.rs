@@ -129,6 +129,17 @@ impl Cluster {
         self.lcc_with(args, &[])
     }
 
+    /// Its `XDG_DATA_HOME`, where its daemon makes the local CA for https, apart from
+    /// the user's.
+    pub fn data_home(&self) -> PathBuf {
+        self.runtime.join("data")
+    }
+
+    /// The certificate of the local CA its daemon makes for https (`lcc cert ca`).
+    pub fn local_ca(&self) -> PathBuf {
+        self.data_home().join("lcc/ca/ca.pem")
+    }
+
     /// [`Cluster::lcc`] with more environment variables (a daemon started by it
     /// inherits them, e.g. `LCC_PROXY_BIN`).
     pub fn lcc_with(&self, args: &[&str], env: &[(&str, &str)]) -> Bounded {
@@ -148,6 +159,8 @@ impl Cluster {
             .args(args)
             .env("NO_COLOR", "1")
             .env("XDG_RUNTIME_DIR", &self.runtime)
+            // the local CA of a cluster with https, apart from the user's
+            .env("XDG_DATA_HOME", self.data_home())
             .env("LCC_UP_TIMEOUT", "60")
             .env("LCC_WAIT_TIMEOUT", "60")
             .env("LCC_DOWN_TIMEOUT", "30");

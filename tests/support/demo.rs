@@ -5,12 +5,12 @@ use super::Cluster;
 use std::net::TcpListener;
 use std::path::Path;
 
-/// Ports the demo fixes: the entrance listener, then the four gateways.
-pub const DEMO_PORTS: [u16; 5] = [8080, 9080, 9081, 9082, 9083];
+/// Ports the demo fixes: the entrance listener, the four gateways, the https listener.
+pub const DEMO_PORTS: [u16; 6] = [8080, 9080, 9081, 9082, 9083, 8443];
 
-/// Five ports free right now on 127.0.0.1.
+/// Six ports free right now on 127.0.0.1.
 pub fn free_ports() -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..5)
+    let held: Vec<TcpListener> = (0..6)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
         .collect();
     held.iter()

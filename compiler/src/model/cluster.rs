@@ -14,8 +14,20 @@ pub struct ClusterDoc {
     pub http: Option<String>,
     /// `LO-HI` range for run-time ports.
     pub host_ports: Option<String>,
+    /// The TLS entrance listener.
+    pub https: Option<HttpsDoc>,
     /// The HTTP API's TCP listener (it is always on `.lcc/api.sock`).
     pub api: Option<ApiDoc>,
+}
+
+/// `Cluster.https`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpsDoc {
+    /// `HOST:PORT` (default `127.0.0.1:8443`).
+    pub listen: Option<String>,
+    /// Answer the http listener's requests with 308 to https.
+    pub redirect: Option<bool>,
 }
 
 /// `Cluster.api`.

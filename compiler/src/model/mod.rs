@@ -28,9 +28,9 @@ pub use application::{
     AppType, ApplicationDoc, InterfaceDoc, LocalDoc, PlatformDoc, ProtocolDoc, RemoteDoc,
     StaticDoc, StopDoc,
 };
-pub use cluster::{ApiDoc, ClusterDoc};
+pub use cluster::{ApiDoc, ClusterDoc, HttpsDoc};
 pub use depends_on::{ConditionDoc, DependencyDoc};
-pub use entrance::EntranceDoc;
+pub use entrance::{EntranceDoc, EntranceTlsDoc};
 pub use env_file::EnvFileDoc;
 pub use gateway::{GatewayDoc, GatewayTimeoutsDoc};
 pub use group::GroupDoc;

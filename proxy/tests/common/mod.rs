@@ -265,6 +265,8 @@ pub struct Proxy {
     pub http: SocketAddr,
     /// Listeners bound for later use by the config.
     pub prebound: Prebound,
+    /// The proxy's listeners file (what it serves, and its certificate problems).
+    pub listeners: PathBuf,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<Result<(), lcc_proxy::ProxyError>>,
@@ -337,6 +339,8 @@ impl Proxy {
         options.sighup = false;
         options.workers = workers;
         options.accept = accept;
+        let listeners = dir.path().join("proxy.listeners");
+        options.listeners = Some(listeners.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(lcc_proxy::run(options, async move {
             let _ = stopped.await;
@@ -345,6 +349,7 @@ impl Proxy {
             config: path,
             http,
             prebound,
+            listeners,
             _dir: dir,
             stop: Some(stop),
             task,

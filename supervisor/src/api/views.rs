@@ -82,6 +82,9 @@ pub(crate) fn cluster(api: &Api) -> Value {
     }
     if !plan.entrances.is_empty() {
         listeners.push(json!({"name": "entrances", "listen": plan.http}));
+        if let Some(https) = &plan.https {
+            listeners.push(json!({"name": "entrances-https", "listen": https.listen}));
+        }
     }
     for g in &plan.gateways {
         listeners.push(json!({
@@ -175,7 +178,8 @@ pub(crate) fn entrances(api: &Api) -> Value {
                 "name": e.name,
                 "gateway": e.gateway,
                 "path": format!("/entrances/{}/", e.name),
-                "url": format!("http://{}/entrances/{}/", plan.http, e.name),
+                "host": e.host,
+                "url": e.url(&plan.http, plan.https.as_ref()),
             })
         })
         .collect();

@@ -294,6 +294,8 @@ struct ProxySup {
     log_from: u64,
     /// Listen addresses reported busy (`ListenerBusy`) and not bound since.
     busy: BTreeSet<String>,
+    /// Certificate problems reported (`CertRefused`, `CertExpired`) and not gone since.
+    certs: BTreeSet<(String, String)>,
     /// `proxy.listeners` as last read.
     listeners_key: Option<podfs::FileKey>,
 }

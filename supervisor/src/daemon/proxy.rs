@@ -11,6 +11,7 @@ use crate::proxyconf;
 use lcc_core::events::Reason;
 use lcc_core::proxy_listeners::Listeners;
 use lcc_core::status;
+use std::collections::BTreeSet;
 use std::io::{Read, Seek};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -77,7 +78,14 @@ impl Daemon {
     }
 
     pub(super) fn write_proxy_conf(&mut self) {
-        let conf = proxyconf::build(&self.plan, &self.backends());
+        // the local CA is made the first time a cluster asks for https
+        let ca = self.plan.https.as_ref().and_then(|_| {
+            let made = lcc_core::ca::default_dir().and_then(|dir| lcc_core::ca::ensure(&dir));
+            made.map_err(|e| tracing::warn!("no local CA: {e}"))
+                .ok()
+                .map(|(files, _)| files)
+        });
+        let conf = proxyconf::build(&self.plan, &self.backends(), ca.as_ref());
         let text = conf.to_yaml();
         if self.last_conf.as_deref() == Some(text.as_str()) {
             return;
@@ -252,6 +260,30 @@ impl Daemon {
                 );
             }
         }
+        // a certificate problem is reported once, until it is gone
+        let notes: BTreeSet<(String, String)> = now
+            .certs
+            .iter()
+            .map(|c| (c.name.clone(), c.problem.clone()))
+            .collect();
+        for c in &now.certs {
+            if !self
+                .proxy
+                .certs
+                .contains(&(c.name.clone(), c.problem.clone()))
+            {
+                let reason = match c.expired {
+                    true => Reason::CertExpired,
+                    false => Reason::CertRefused,
+                };
+                let whose = match c.name.as_str() {
+                    "ca" => "the local CA".to_string(),
+                    name => format!("entrance {name}"),
+                };
+                self.emit("proxy", reason, &format!("{whose}: {}", c.problem));
+            }
+        }
+        self.proxy.certs = notes;
         // an address no longer in the config is forgotten without an event
         self.proxy
             .busy
