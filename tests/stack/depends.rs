@@ -104,10 +104,8 @@ fn restart_true_restarts_the_dependant_after_its_dependency() {
     first(&c, "instance/api", "Started");
     first(&c, "instance/plain", "Started");
     // The Started event comes before the status file that records the pid.
-    assert!(wait_until(Duration::from_secs(5), || c
-        .pid("api")
-        .is_some()
-        && c.pid("plain").is_some()));
+    let have_pids = || ["db", "api", "plain"].iter().all(|i| c.pid(i).is_some());
+    assert!(wait_until(Duration::from_secs(5), have_pids));
     let api_pid = c.pid("api");
     let plain_pid = c.pid("plain");
     // db's process dies: it restarts; api stops and starts again after it, plain stays.
