@@ -27,6 +27,7 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
         Body::Entrance(e) => {
             s.require("gateway", &e.gateway);
         }
+        Body::Host(h) => crate::hosts::check(&mut s, h),
         Body::Storage(st) => {
             if st.path.as_deref() == Some("") {
                 s.err("path", "path must not be empty");

@@ -9,6 +9,7 @@
 mod check;
 mod de;
 mod diag;
+pub mod hosts;
 mod listeners;
 mod load;
 pub mod model;

@@ -22,6 +22,7 @@ pub const KINDS: &[&str] = &[
     "Gateway",
     "Entrance",
     "Storage",
+    "Host",
 ];
 
 /// One manifest file.
@@ -92,6 +93,8 @@ pub enum Body {
     Entrance(EntranceDoc),
     /// `kind: Storage`.
     Storage(StorageDoc),
+    /// `kind: Host`.
+    Host(crate::model::HostDoc),
 }
 
 /// Loads the cluster in `dir`: every `*.yaml` and `*.yml` file in it (sorted, not
@@ -367,6 +370,7 @@ fn read_body(obj: &Object, rep: &mut Reporter<'_>) -> Option<Body> {
         "InstanceGroup" => Body::Group(Box::new(typed(obj, rep)?)),
         "Gateway" => Body::Gateway(typed(obj, rep)?),
         "Entrance" => Body::Entrance(typed(obj, rep)?),
+        "Host" => Body::Host(typed(obj, rep)?),
         _ => Body::Storage(typed(obj, rep)?),
     })
 }

@@ -32,6 +32,9 @@ pub struct Plan {
     pub entrances: Vec<EntranceSpec>,
     /// Storages.
     pub storages: Vec<StorageSpec>,
+    /// Hosts (none: the single-machine cluster).
+    #[serde(default)]
+    pub hosts: Vec<crate::hosts::HostSpec>,
 }
 
 /// An explicit Instance.

@@ -65,6 +65,7 @@ pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan 
         gateways: Vec::new(),
         entrances: Vec::new(),
         storages,
+        hosts: crate::hosts::specs(cluster_dir, objects),
     };
     for obj in objects {
         add(&ctx, &mut plan, objects, obj);

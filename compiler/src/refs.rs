@@ -152,6 +152,7 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
             _ => {}
         }
     }
+    crate::hosts::check_all(rep, objects);
     unreferenced_pod_names(rep, &index, objects);
     crate::ports::check(rep, &index, objects);
 }
