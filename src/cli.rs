@@ -32,6 +32,11 @@ pub enum Command {
         #[arg(short, long, default_value = "pods")]
         output: PathBuf,
     },
+    /// Print which host runs each instance (docs/hosts.md).
+    Plan {
+        /// Cluster directory (default: `-C` or the current directory).
+        dir: Option<PathBuf>,
+    },
     /// Export the cluster for another platform.
     #[command(subcommand)]
     Export(ExportCommand),

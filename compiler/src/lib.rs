@@ -13,6 +13,7 @@ pub mod hosts;
 mod listeners;
 mod load;
 pub mod model;
+pub mod placement;
 mod plan;
 mod planner;
 pub use lcc_core::podspec;

@@ -35,6 +35,9 @@ pub struct Plan {
     /// Hosts (none: the single-machine cluster).
     #[serde(default)]
     pub hosts: Vec<crate::hosts::HostSpec>,
+    /// Where each Instance and InstanceGroup runs (empty without hosts).
+    #[serde(default)]
+    pub placements: Vec<crate::placement::Placed>,
 }
 
 /// An explicit Instance.

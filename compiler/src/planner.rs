@@ -66,7 +66,9 @@ pub fn plan(cluster_dir: &Path, sources: &[Source], objects: &[Object]) -> Plan 
         entrances: Vec::new(),
         storages,
         hosts: crate::hosts::specs(cluster_dir, objects),
+        placements: Vec::new(),
     };
+    plan.placements = crate::placement::placements(&plan.hosts, objects);
     for obj in objects {
         add(&ctx, &mut plan, objects, obj);
     }

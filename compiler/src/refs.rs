@@ -153,6 +153,7 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
         }
     }
     crate::hosts::check_all(rep, objects);
+    crate::placement::check(rep, objects);
     unreferenced_pod_names(rep, &index, objects);
     crate::ports::check(rep, &index, objects);
 }

@@ -3,6 +3,7 @@
 mod cluster;
 mod dashboard;
 mod export;
+mod hosts;
 mod manifest;
 mod net;
 mod site;
@@ -23,6 +24,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { paths } => manifest::validate(&cluster_dir, &paths),
         Command::Compile { files, output } => manifest::compile(&files, &output),
+        Command::Plan { dir } => hosts::plan(dir.as_deref().unwrap_or(&cluster_dir)),
         Command::Export(ExportCommand::Kubernetes(args)) => export::kubernetes(&cluster_dir, args),
         Command::Probe {
             url,

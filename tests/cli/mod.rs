@@ -5,5 +5,6 @@ mod cluster;
 mod compile;
 mod ls;
 mod paths;
+mod plan;
 mod up;
 mod validate;

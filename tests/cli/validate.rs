@@ -55,6 +55,7 @@ fn valid_clusters_pass_with_a_summary() {
         ("tests/fixtures/valid/static", "ok: 5 objects in 1 file\n"),
         ("tests/fixtures/valid/remote", "ok: 4 objects in 1 file\n"),
         ("examples/demo", "ok: 17 objects in 5 files\n"),
+        ("examples/hosts", "ok: 9 objects in 2 files\n"),
     ];
     for (dir, summary) in expected {
         let out = lcc(&["validate", dir]);
@@ -1119,6 +1120,59 @@ error: only one Host may be `local`; the first is at tests/fixtures/invalid/host
    = in Host/desk, field address
 
 found 12 errors
+"#,
+    );
+}
+
+#[test]
+fn no_eligible_host_names_the_constraint() {
+    assert_invalid(
+        "placement.yaml",
+        r#"error: no active Host matches the placement (region `eu`, labels gpu=yes); the hosts are: eu-1 (region eu, disk=ssd); us-1 (region us, inactive)
+  --> tests/fixtures/invalid/placement.yaml:25:3
+   |
+25 |   region: eu
+   |   ^
+   = in Instance/gpu, field placement
+
+error: no active Host matches the placement (region `us`); the hosts are: eu-1 (region eu, disk=ssd); us-1 (region us, inactive)
+  --> tests/fixtures/invalid/placement.yaml:31:12
+   |
+31 | placement: {region: us}
+   |            ^
+   = in InstanceGroup/west, field placement
+
+error: no Host `eu-l`; did you mean `eu-1`?
+  --> tests/fixtures/invalid/placement.yaml:36:21
+   |
+36 | placement: {hosts: [eu-l], region: EU}
+   |                     ^
+   = in Instance/typo, field placement.hosts[0]
+
+error: region: invalid name `EU`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`
+  --> tests/fixtures/invalid/placement.yaml:36:36
+   |
+36 | placement: {hosts: [eu-l], region: EU}
+   |                                    ^
+   = in Instance/typo, field placement.region
+
+found 4 errors
+"#,
+    );
+}
+
+#[test]
+fn placement_needs_hosts() {
+    assert_invalid(
+        "placement-without-hosts.yaml",
+        r#"error: `placement` needs Host documents: without them everything runs on this machine
+  --> tests/fixtures/invalid/placement-without-hosts.yaml:10:1
+   |
+10 | placement: {region: eu}
+   | ^
+   = in Instance/a, field placement
+
+found 1 error
 "#,
     );
 }

@@ -25,4 +25,6 @@ pub struct GroupDoc {
     pub storage: Option<Vec<BindingDoc>>,
     /// Kubernetes overrides (field by field over the app's).
     pub kubernetes: Option<KubernetesDoc>,
+    /// Which Hosts may run it (docs/hosts.md).
+    pub placement: Option<super::PlacementDoc>,
 }

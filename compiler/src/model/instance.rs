@@ -25,6 +25,8 @@ pub struct InstanceDoc {
     pub storage: Option<Vec<BindingDoc>>,
     /// Kubernetes overrides (field by field over the app's).
     pub kubernetes: Option<KubernetesDoc>,
+    /// Which Hosts may run it (docs/hosts.md).
+    pub placement: Option<super::PlacementDoc>,
 }
 
 /// Desired state of an Instance.
