@@ -153,6 +153,18 @@ pub enum Command {
     /// The cluster's HTTP API (docs/api.md).
     #[command(subcommand)]
     Api(ApiCommand),
+    /// The host's side of `lcc sync`: read a tar stream of cluster files on stdin
+    /// and move them into DIR, under the host's sync lock, then record COMMIT.
+    Receive {
+        /// Cluster directory on this host (default: `-C` or the current directory).
+        dir: Option<PathBuf>,
+        /// The commit being synced (hex), recorded once every file is in place.
+        #[arg(long)]
+        commit: String,
+        /// A lock older than this many seconds is stale (its sync was killed).
+        #[arg(long, default_value_t = 120)]
+        lock_stale_s: u64,
+    },
     /// Print shell completions.
     Completions {
         /// Shell.

@@ -31,8 +31,8 @@ pub enum ReceiveError {
     },
 }
 
-/// The path an entry may be extracted to, relative: only plain names (`a/b.yaml`);
-/// `.` parts are dropped.
+/// The path an entry may be extracted to, relative: only plain names (`a/b.yaml`),
+/// not under `.lcc/`; `.` parts are dropped.
 pub fn safe_path(raw: &Path) -> Result<PathBuf, &'static str> {
     let mut out = PathBuf::new();
     for part in raw.components() {
@@ -47,6 +47,10 @@ pub fn safe_path(raw: &Path) -> Result<PathBuf, &'static str> {
     }
     if out.as_os_str().is_empty() {
         return Err("an empty path is not allowed");
+    }
+    if out.starts_with(".lcc") {
+        // the host's own state (the daemon's, the recorded commit, the lock)
+        return Err("the host's `.lcc/` is not synced");
     }
     Ok(out)
 }
@@ -154,6 +158,9 @@ mod tests {
             ("dir/../../a", Err("`..` is not allowed")),
             ("/etc/passwd", Err("an absolute path is not allowed")),
             (".", Err("an empty path is not allowed")),
+            (".lcc/sync/commit", Err("the host's `.lcc/` is not synced")),
+            ("./.lcc", Err("the host's `.lcc/` is not synced")),
+            (".lccx/a", Ok(".lccx/a")),
         ];
         for (raw, expected) in table {
             let got = safe_path(Path::new(raw));

@@ -6,5 +6,6 @@ mod compile;
 mod ls;
 mod paths;
 mod plan;
+mod receive;
 mod up;
 mod validate;
