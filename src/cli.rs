@@ -32,6 +32,11 @@ pub enum Command {
         #[arg(short, long, default_value = "pods")]
         output: PathBuf,
     },
+    /// Print which host runs each instance (docs/hosts.md).
+    Plan {
+        /// Cluster directory (default: `-C` or the current directory).
+        dir: Option<PathBuf>,
+    },
     /// Export the cluster for another platform.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -151,6 +156,18 @@ pub enum Command {
     /// The cluster's HTTP API (docs/api.md).
     #[command(subcommand)]
     Api(ApiCommand),
+    /// The host's side of `lcc sync`: read a tar stream of cluster files on stdin
+    /// and move them into DIR, under the host's sync lock, then record COMMIT.
+    Receive {
+        /// Cluster directory on this host (default: `-C` or the current directory).
+        dir: Option<PathBuf>,
+        /// The commit being synced (hex), recorded once every file is in place.
+        #[arg(long)]
+        commit: String,
+        /// A lock older than this many seconds is stale (its sync was killed).
+        #[arg(long, default_value_t = 120)]
+        lock_stale_s: u64,
+    },
     /// Print shell completions.
     Completions {
         /// Shell.

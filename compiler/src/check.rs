@@ -78,6 +78,7 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
                 }
             }
         }
+        Body::Host(h) => crate::hosts::check(&mut s, h),
         Body::Storage(st) => {
             if st.path.as_deref() == Some("") {
                 s.err("path", "path must not be empty");

@@ -25,6 +25,7 @@ pub const KINDS: &[&str] = &[
     "Gateway",
     "Entrance",
     "Storage",
+    "Host",
 ];
 
 /// One manifest file.
@@ -95,6 +96,8 @@ pub enum Body {
     Entrance(EntranceDoc),
     /// `kind: Storage`.
     Storage(StorageDoc),
+    /// `kind: Host`.
+    Host(crate::model::HostDoc),
 }
 
 /// What a load takes besides the manifest files.
@@ -590,6 +593,7 @@ fn read_body(obj: &Object, rep: &mut Reporter<'_>) -> Option<Body> {
         "InstanceGroup" => Body::Group(Box::new(typed(obj, rep)?)),
         "Gateway" => Body::Gateway(typed(obj, rep)?),
         "Entrance" => Body::Entrance(typed(obj, rep)?),
+        "Host" => Body::Host(typed(obj, rep)?),
         _ => Body::Storage(typed(obj, rep)?),
     })
 }

@@ -35,6 +35,12 @@ pub struct Plan {
     pub entrances: Vec<EntranceSpec>,
     /// Storages.
     pub storages: Vec<StorageSpec>,
+    /// Hosts (none: the single-machine cluster).
+    #[serde(default)]
+    pub hosts: Vec<crate::hosts::HostSpec>,
+    /// Where each Instance and InstanceGroup runs (empty without hosts).
+    #[serde(default)]
+    pub placements: Vec<crate::placement::Placed>,
 }
 
 /// An explicit Instance.

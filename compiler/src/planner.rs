@@ -87,7 +87,10 @@ pub fn plan(
         gateways: Vec::new(),
         entrances: Vec::new(),
         storages,
+        hosts: crate::hosts::specs(cluster_dir, objects),
+        placements: Vec::new(),
     };
+    plan.placements = crate::placement::placements(&plan.hosts, objects);
     for obj in objects {
         add(&ctx, &mut plan, objects, obj);
     }

@@ -152,6 +152,8 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
             _ => {}
         }
     }
+    crate::hosts::check_all(rep, objects);
+    crate::placement::check(rep, objects);
     unreferenced_pod_names(rep, &index, objects);
     crate::depends::check(rep, &index, objects);
     entrance_hosts(rep, objects);

@@ -4,9 +4,11 @@ mod cert;
 mod cluster;
 mod dashboard;
 mod export;
+mod hosts;
 mod manifest;
 mod net;
 mod site;
+mod sync;
 
 use crate::cli::{CertCommand, Cli, Command, ExportCommand};
 use anyhow::Context;
@@ -24,6 +26,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { paths } => manifest::validate(&cluster_dir, &paths),
         Command::Compile { files, output } => manifest::compile(&files, &output),
+        Command::Receive {
+            dir,
+            commit,
+            lock_stale_s,
+        } => sync::receive(
+            dir.as_deref().unwrap_or(&cluster_dir),
+            &commit,
+            lock_stale_s,
+        ),
+        Command::Plan { dir } => hosts::plan(dir.as_deref().unwrap_or(&cluster_dir)),
         Command::Export(ExportCommand::Kubernetes(args)) => export::kubernetes(&cluster_dir, args),
         Command::Probe {
             url,

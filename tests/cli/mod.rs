@@ -6,5 +6,7 @@ mod cluster;
 mod compile;
 mod ls;
 mod paths;
+mod plan;
+mod receive;
 mod up;
 mod validate;

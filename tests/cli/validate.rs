@@ -55,6 +55,7 @@ fn valid_clusters_pass_with_a_summary() {
         ("tests/fixtures/valid/static", "ok: 5 objects in 1 file\n"),
         ("tests/fixtures/valid/remote", "ok: 4 objects in 1 file\n"),
         ("examples/demo", "ok: 19 objects in 5 files\n"),
+        ("examples/hosts", "ok: 9 objects in 2 files\n"),
     ];
     for (dir, summary) in expected {
         let out = lcc(&["validate", dir]);
@@ -233,7 +234,7 @@ found 1 error
 fn unknown_kind() {
     assert_invalid(
         "unknown-kind.yaml",
-        r#"error: unknown kind `Deployment`, expected one of: Cluster, Application, Instance, InstanceGroup, Gateway, Entrance, Storage
+        r#"error: unknown kind `Deployment`, expected one of: Cluster, Application, Instance, InstanceGroup, Gateway, Entrance, Storage, Host
  --> tests/fixtures/invalid/unknown-kind.yaml:1:7
   |
 1 | kind: Deployment
@@ -691,7 +692,7 @@ error: missing field `type`, expected one of: local, static, remote
   | ^
   = in Application/hello, field type
 
-error: missing field `kind`, expected one of: Cluster, Application, Instance, InstanceGroup, Gateway, Entrance, Storage
+error: missing field `kind`, expected one of: Cluster, Application, Instance, InstanceGroup, Gateway, Entrance, Storage, Host
  --> tests/fixtures/invalid/missing-fields.yaml:7:1
   |
 7 | name: orphan
@@ -1225,6 +1226,152 @@ error: watch path `./.lcc/pods` is inside the cluster's state directory .lcc/, w
    = in Application/s, field watch[3].path
 
 found 5 errors
+"#,
+    );
+}
+
+#[test]
+fn hosts_are_checked_field_by_field() {
+    assert_invalid(
+        "hosts.yaml",
+        r#"error: a `local` host is this machine, not reached over SSH: remove `ssh`
+ --> tests/fixtures/invalid/hosts.yaml:4:1
+  |
+4 | ssh:
+  | ^
+  = in Host/laptop, field ssh
+
+error: missing field `dir`: a host reached over SSH needs the cluster's directory on it
+ --> tests/fixtures/invalid/hosts.yaml:7:1
+  |
+7 | kind: Host
+  | ^
+  = in Host/eu-1, field dir
+
+error: invalid address `-oProxyCommand=sh`: spaces, `@` and a leading `-` are not allowed
+ --> tests/fixtures/invalid/hosts.yaml:9:10
+  |
+9 | address: -oProxyCommand=sh
+  |          ^
+  = in Host/eu-1, field address
+
+error: invalid user `root@x`: spaces, `@` and a leading `-` are not allowed
+  --> tests/fixtures/invalid/hosts.yaml:11:9
+   |
+11 |   user: root@x
+   |         ^
+   = in Host/eu-1, field ssh.user
+
+error: port 70000 is out of range 1-65535
+  --> tests/fixtures/invalid/hosts.yaml:12:9
+   |
+12 |   port: 70000
+   |         ^
+   = in Host/eu-1, field ssh.port
+
+error: invalid ssh option `ConnectTimeout`: expected `Key=value`, e.g. `ConnectTimeout=5`
+  --> tests/fixtures/invalid/hosts.yaml:13:13
+   |
+13 |   options: [ConnectTimeout]
+   |             ^
+   = in Host/eu-1, field ssh.options[0]
+
+error: region: invalid name `EU`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`
+  --> tests/fixtures/invalid/hosts.yaml:14:9
+   |
+14 | region: EU
+   |         ^
+   = in Host/eu-1, field region
+
+error: invalid value `s s` of label `disk`: use at most 63 letters, digits, `.`, `_`, `-` and `/`
+  --> tests/fixtures/invalid/hosts.yaml:16:9
+   |
+16 |   disk: s s
+   |         ^
+   = in Host/eu-1, field labels.disk
+
+error: unknown host state `gone`, expected one of: active, inactive
+  --> tests/fixtures/invalid/hosts.yaml:17:8
+   |
+17 | state: gone
+   |        ^
+   = in Host/eu-1, field state
+
+error: invalid dir `/srv/../etc`: expected a path without `..` (relative to the login's home unless absolute)
+  --> tests/fixtures/invalid/hosts.yaml:22:6
+   |
+22 | dir: /srv/../etc
+   |      ^
+   = in Host/eu-2, field dir
+
+error: missing field `dir`: a host reached over SSH needs the cluster's directory on it
+  --> tests/fixtures/invalid/hosts.yaml:24:1
+   |
+24 | kind: Host
+   | ^
+   = in Host/eu-3, field dir
+
+error: only one Host may be `local`; the first is at tests/fixtures/invalid/hosts.yaml:3:10
+  --> tests/fixtures/invalid/hosts.yaml:30:10
+   |
+30 | address: local
+   |          ^
+   = in Host/desk, field address
+
+found 12 errors
+"#,
+    );
+}
+
+#[test]
+fn no_eligible_host_names_the_constraint() {
+    assert_invalid(
+        "placement.yaml",
+        r#"error: no active Host matches the placement (region `eu`, labels gpu=yes); the hosts are: eu-1 (region eu, disk=ssd); us-1 (region us, inactive)
+  --> tests/fixtures/invalid/placement.yaml:25:3
+   |
+25 |   region: eu
+   |   ^
+   = in Instance/gpu, field placement
+
+error: no active Host matches the placement (region `us`); the hosts are: eu-1 (region eu, disk=ssd); us-1 (region us, inactive)
+  --> tests/fixtures/invalid/placement.yaml:31:12
+   |
+31 | placement: {region: us}
+   |            ^
+   = in InstanceGroup/west, field placement
+
+error: no Host `eu-l`; did you mean `eu-1`?
+  --> tests/fixtures/invalid/placement.yaml:36:21
+   |
+36 | placement: {hosts: [eu-l], region: EU}
+   |                     ^
+   = in Instance/typo, field placement.hosts[0]
+
+error: region: invalid name `EU`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`
+  --> tests/fixtures/invalid/placement.yaml:36:36
+   |
+36 | placement: {hosts: [eu-l], region: EU}
+   |                                    ^
+   = in Instance/typo, field placement.region
+
+found 4 errors
+"#,
+    );
+}
+
+#[test]
+fn placement_needs_hosts() {
+    assert_invalid(
+        "placement-without-hosts.yaml",
+        r#"error: `placement` needs Host documents: without them everything runs on this machine
+  --> tests/fixtures/invalid/placement-without-hosts.yaml:10:1
+   |
+10 | placement: {region: eu}
+   | ^
+   = in Instance/a, field placement
+
+found 1 error
 "#,
     );
 }

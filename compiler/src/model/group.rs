@@ -40,4 +40,6 @@ pub struct GroupDoc {
     /// Paths whose changes restart its instances under `lcc up --watch` (replaces its
     /// app's list).
     pub watch: Option<Vec<WatchDoc>>,
+    /// Which Hosts may run it (docs/hosts.md).
+    pub placement: Option<super::PlacementDoc>,
 }

@@ -43,6 +43,8 @@ pub struct InstanceDoc {
     /// Paths whose changes restart its instances under `lcc up --watch` (replaces its
     /// app's list).
     pub watch: Option<Vec<WatchDoc>>,
+    /// Which Hosts may run it (docs/hosts.md).
+    pub placement: Option<super::PlacementDoc>,
 }
 
 /// Desired state of an Instance.
