@@ -125,17 +125,7 @@ where
 {
     let limits = ctx.limits.clone();
     let idle = Idle::new();
-    let service = {
-        let idle = idle.clone();
-        service_fn(move |req| {
-            let ctx = ctx.clone();
-            let busy = idle.begin();
-            async move {
-                let resp = handle(req, &ctx).await;
-                Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, busy)))
-            }
-        })
-    };
+    let service = service(ctx, &idle);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -168,17 +158,7 @@ where
 {
     let limits = ctx.limits.clone();
     let idle = Idle::new();
-    let service = {
-        let idle = idle.clone();
-        service_fn(move |req| {
-            let ctx = ctx.clone();
-            let busy = idle.begin();
-            async move {
-                let resp = handle(req, &ctx).await;
-                Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, busy)))
-            }
-        })
-    };
+    let service = service(ctx, &idle);
     let mut builder = http1::Builder::new();
     builder
         // no timer per request: the guard below does hyper's header_read_timeout's job
@@ -203,6 +183,30 @@ where
             }
         }
     }
+}
+
+/// One connection's service: each request handled, its response body counted busy for
+/// the idle guard until it is sent.
+fn service(
+    ctx: Arc<ConnCtx>,
+    idle: &Arc<Idle>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<Tracked<DownBody>>,
+    Error = Infallible,
+    Future: Send,
+> + Clone
+       + Send
+       + 'static {
+    let idle = idle.clone();
+    service_fn(move |req| {
+        let ctx = ctx.clone();
+        let busy = idle.begin();
+        async move {
+            let resp = handle(req, &ctx).await;
+            Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, busy)))
+        }
+    })
 }
 
 async fn handle(req: Request<Incoming>, ctx: &ConnCtx) -> Response<DownBody> {

@@ -36,6 +36,20 @@ impl Problem {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
 
+    /// 405 for `method` on `path`, with the methods it allows (`Allow`).
+    pub(crate) fn method_not_allowed(
+        method: &hyper::Method,
+        path: &str,
+        allow: impl Into<String>,
+    ) -> Problem {
+        let allow = allow.into();
+        Problem {
+            detail: format!("{method} is not allowed on {path} (allowed: {allow})"),
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            allow: Some(allow),
+        }
+    }
+
     pub(crate) fn internal(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
     }

@@ -3,7 +3,7 @@
 //! of the document.
 
 use super::problem::Problem;
-use hyper::{Method, StatusCode};
+use hyper::Method;
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,13 +68,7 @@ pub(crate) fn route<'p>(
         return Err(Problem::not_found(format!("no such path: {path}")));
     }
     let allow = allowed.join(", ");
-    Err(Problem {
-        allow: Some(allow.clone()),
-        ..Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{method} is not allowed on {path} (allowed: {allow})"),
-        )
-    })
+    Err(Problem::method_not_allowed(method, path, allow))
 }
 
 /// `Some(bound name)` when `path` fits `template`.

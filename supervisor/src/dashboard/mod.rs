@@ -196,13 +196,7 @@ async fn route(dashboard: &Dashboard, req: Request<Incoming>) -> Result<Reply, P
     }
     if path == "/api/v1/clusters" {
         if !reads {
-            return Err(Problem {
-                allow: Some("GET".into()),
-                ..Problem::new(
-                    hyper::StatusCode::METHOD_NOT_ALLOWED,
-                    format!("{} is not allowed on {path} (allowed: GET)", req.method()),
-                )
-            });
+            return Err(Problem::method_not_allowed(req.method(), &path, "GET"));
         }
         let registry = dashboard.registry.clone();
         let list = blocking(move || clusters::list(&registry)).await?;

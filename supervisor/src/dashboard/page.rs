@@ -5,7 +5,7 @@
 use super::Dashboard;
 use crate::api::problem::Problem;
 use crate::api::Reply;
-use hyper::{header, Method, Response, StatusCode};
+use hyper::{header, Method, Response};
 
 const INDEX: &str = include_str!("web/index.html");
 const SCRIPT: &str = include_str!("web/app.js");
@@ -21,13 +21,7 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 /// The asset at `path`.
 pub(crate) fn asset(dashboard: &Dashboard, method: &Method, path: &str) -> Result<Reply, Problem> {
     if method != Method::GET && method != Method::HEAD {
-        return Err(Problem {
-            allow: Some("GET, HEAD".into()),
-            ..Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not allowed on {path} (allowed: GET, HEAD)"),
-            )
-        });
+        return Err(Problem::method_not_allowed(method, path, "GET, HEAD"));
     }
     let (kind, body) = match path {
         "/" | "/index.html" => {
