@@ -1,23 +1,58 @@
-//! `lcc receive`: the host's side of a sync (docs/hosts.md). The decisions and the
-//! safe extraction are in the lcc-sync crate; this is the I/O around them.
+//! The host's side of `lcc sync` (docs/hosts.md): `lcc sync-state` (what the host has)
+//! and `lcc receive` (take a tar stream of changed files, record the commit, make sure
+//! the daemon runs). The decisions and the safe extraction are in the lcc-sync crate;
+//! this is the I/O around them. The operator's side is [`operator`].
+
+mod git;
+pub mod operator;
+mod remote;
 
 use anyhow::Context;
+use lcc_core::layout::Layout;
 use lcc_sync::lock::Lock;
+use lcc_sync::receive::{synced_files, TOKEN};
+use lcc_sync::state::HostState;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Where a host records the commit it was last synced to, under the cluster dir.
 pub const COMMIT_FILE: &str = ".lcc/sync/commit";
 
+/// Where a host records the Host name it was synced as, under the cluster dir.
+pub const HOST_FILE: &str = ".lcc/sync/host";
+
 /// Where a sync's lock lives, under the cluster dir.
 pub const LOCK_FILE: &str = ".lcc/sync/lock";
 
-/// `lcc receive [DIR] --commit C`: lock, receive stdin, record the commit last (so a
-/// receive cut half way leaves the old commit recorded and the next sync sends again).
-pub fn receive(dir: &Path, commit: &str, lock_stale_s: u64) -> anyhow::Result<ExitCode> {
+/// What `lcc receive` is asked to do besides reading the stream.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiveArgs {
+    /// The commit to record.
+    pub commit: String,
+    /// The Host name to record.
+    pub host: Option<String>,
+    /// The commit the host must still be at (`-`: never synced), checked under the lock.
+    pub if_commit: Option<String>,
+    /// Files a sync put there that are no longer wanted.
+    pub delete: Vec<String>,
+    /// Start the daemon afterwards unless one runs (a running one reloads by itself).
+    pub up: bool,
+    /// A lock older than this is stale.
+    pub lock_stale_s: u64,
+}
+
+/// `lcc receive [DIR] --commit C`: lock, receive stdin, delete, record the host name
+/// and the commit last (so a receive cut half way leaves the old commit recorded and
+/// the next sync sends again), then bring the daemon up with `--up`.
+pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
+    let commit = &args.commit;
     let hex = (4..=64).contains(&commit.len()) && commit.bytes().all(|b| b.is_ascii_hexdigit());
     if !hex {
         anyhow::bail!("invalid commit `{commit}`: expected 4-64 hex digits");
+    }
+    if let Some(host) = &args.host {
+        lcc_compiler::rules::name(host).map_err(|m| anyhow::anyhow!("invalid host `{host}`: {m}"))?;
     }
     let sync_dir = dir.join(".lcc/sync");
     std::fs::create_dir_all(&sync_dir)
@@ -26,11 +61,81 @@ pub fn receive(dir: &Path, commit: &str, lock_stale_s: u64) -> anyhow::Result<Ex
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let holder = format!("lcc receive pid {}", std::process::id());
-    let _lock = Lock::take(&dir.join(LOCK_FILE), &holder, now, lock_stale_s)?;
-    let files = lcc_sync::receive::receive(std::io::stdin().lock(), dir)?;
+    let _lock = Lock::take(&dir.join(LOCK_FILE), &holder, now, args.lock_stale_s)?;
+    if let Some(expected) = &args.if_commit {
+        let recorded = recorded(dir, COMMIT_FILE).unwrap_or_else(|| "-".to_string());
+        if &recorded != expected {
+            anyhow::bail!(
+                "the host changed since this sync read it (now at {recorded}): run lcc sync again"
+            );
+        }
+    }
+    let got = lcc_sync::receive::receive(std::io::stdin().lock(), dir, &args.delete)?;
+    if let Some(host) = &args.host {
+        lcc_core::atomic::write_atomic(&dir.join(HOST_FILE), format!("{host}\n").as_bytes())
+            .context("cannot record the host name")?;
+    }
     lcc_core::atomic::write_atomic(&dir.join(COMMIT_FILE), format!("{commit}\n").as_bytes())
         .context("cannot record the commit")?;
-    let s = if files.len() == 1 { "" } else { "s" };
-    println!("received {} file{s} at {commit}", files.len());
+    let s = if got.files.len() == 1 { "" } else { "s" };
+    println!("received {} file{s} at {commit}", got.files.len());
+    if !got.deleted.is_empty() {
+        println!("removed {}", got.deleted.len());
+    }
+    drop(_lock);
+    if args.up {
+        return up(dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the cluster's daemon (`lcc up -d DIR`) unless one runs: a running daemon
+/// sees the changed manifests by itself and reloads them.
+fn up(dir: &Path) -> anyhow::Result<ExitCode> {
+    if daemon_up(dir) {
+        println!("daemon running: it reloads the manifests");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("cannot find the lcc executable")?;
+    let status = std::process::Command::new(exe)
+        .args(["up", "-d"])
+        .arg(dir)
+        .status()
+        .context("cannot run lcc up -d")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Whether a live daemon runs the cluster in `dir` (nothing is created to find out).
+fn daemon_up(dir: &Path) -> bool {
+    let layout = Layout::new(dir);
+    layout.lock().exists() && lcc_supervisor::lock::held_by_live_daemon(&layout, Duration::from_secs(3))
+}
+
+/// The first line of a file under `dir`, if it has one.
+fn recorded(dir: &Path, rel: &str) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(rel)).ok()?;
+    let line = text.lines().next()?.trim().to_string();
+    (!line.is_empty()).then_some(line)
+}
+
+/// `lcc sync-state [DIR]`: the host's state for a sync ([`lcc_sync::state`]); a
+/// directory that does not exist yet is a host never synced.
+pub fn state(dir: &Path) -> anyhow::Result<ExitCode> {
+    let mut state = HostState {
+        commit: recorded(dir, COMMIT_FILE),
+        host: recorded(dir, HOST_FILE),
+        daemon_up: daemon_up(dir),
+        files: Default::default(),
+    };
+    for rel in synced_files(dir).into_iter().chain([TOKEN.to_string()]) {
+        if let Ok(digest) = lcc_sync::digest::of_file(&dir.join(&rel)) {
+            state.files.insert(rel, digest);
+        }
+    }
+    print!("{}", lcc_sync::state::render(&state));
     Ok(ExitCode::SUCCESS)
 }
