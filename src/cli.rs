@@ -164,6 +164,9 @@ pub enum Command {
         /// The commit being synced (hex), recorded once every file is in place.
         #[arg(long)]
         commit: String,
+        /// The Host this directory is: its daemon runs the instances placed there.
+        #[arg(long)]
+        host: Option<String>,
         /// A lock older than this many seconds is stale (its sync was killed).
         #[arg(long, default_value_t = 120)]
         lock_stale_s: u64,

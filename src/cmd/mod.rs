@@ -29,10 +29,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Receive {
             dir,
             commit,
+            host,
             lock_stale_s,
         } => sync::receive(
             dir.as_deref().unwrap_or(&cluster_dir),
             &commit,
+            host.as_deref(),
             lock_stale_s,
         ),
         Command::Plan { dir } => hosts::plan(dir.as_deref().unwrap_or(&cluster_dir)),

@@ -8,6 +8,7 @@
 //! extracted before anything is moved, so a refused or cut stream changes nothing.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Why a stream was refused or could not be received.
@@ -31,8 +32,15 @@ pub enum ReceiveError {
     },
 }
 
+/// The one entry under `.lcc/` a sync sends: the cluster's peer token, with which the
+/// hosts' daemons authenticate one another. Written 0600.
+pub const TOKEN_ENTRY: &str = ".lcc/sync/token";
+
+/// The longest token accepted, in bytes.
+const TOKEN_MAX: u64 = 256;
+
 /// The path an entry may be extracted to, relative: only plain names (`a/b.yaml`),
-/// not under `.lcc/`; `.` parts are dropped.
+/// not under `.lcc/` (but for [`TOKEN_ENTRY`]); `.` parts are dropped.
 pub fn safe_path(raw: &Path) -> Result<PathBuf, &'static str> {
     let mut out = PathBuf::new();
     for part in raw.components() {
@@ -48,7 +56,7 @@ pub fn safe_path(raw: &Path) -> Result<PathBuf, &'static str> {
     if out.as_os_str().is_empty() {
         return Err("an empty path is not allowed");
     }
-    if out.starts_with(".lcc") {
+    if out.starts_with(".lcc") && out != Path::new(TOKEN_ENTRY) {
         // the host's own state (the daemon's, the recorded commit, the lock)
         return Err("the host's `.lcc/` is not synced");
     }
@@ -85,8 +93,20 @@ pub fn extract(stream: impl Read, staging: &Path) -> Result<Vec<PathBuf>, Receiv
                     std::fs::create_dir_all(parent)
                         .map_err(io(format!("cannot create {shown}")))?;
                 }
-                let mut out =
-                    std::fs::File::create(&target).map_err(io(format!("cannot write {shown}")))?;
+                let token = rel == Path::new(TOKEN_ENTRY);
+                if token && entry.header().size().unwrap_or(u64::MAX) > TOKEN_MAX {
+                    return Err(ReceiveError::Unsafe {
+                        path: shown,
+                        why: "a token is at most 256 bytes",
+                    });
+                }
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(if token { 0o600 } else { 0o644 })
+                    .open(&target)
+                    .map_err(io(format!("cannot write {shown}")))?;
                 std::io::copy(&mut entry, &mut out).map_err(io(format!("cannot write {shown}")))?;
                 files.push(rel);
             }
@@ -161,6 +181,8 @@ mod tests {
             (".lcc/sync/commit", Err("the host's `.lcc/` is not synced")),
             ("./.lcc", Err("the host's `.lcc/` is not synced")),
             (".lccx/a", Ok(".lccx/a")),
+            ("./.lcc/sync/token", Ok(".lcc/sync/token")),
+            (".lcc/sync/token/x", Err("the host's `.lcc/` is not synced")),
         ];
         for (raw, expected) in table {
             let got = safe_path(Path::new(raw));
@@ -198,6 +220,26 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("apps/web.yaml")).expect("read");
         assert_eq!(text, "kind: Storage\n");
         assert!(!dir.path().join(".lcc/sync/incoming").exists());
+    }
+
+    #[test]
+    fn the_token_is_private_and_short() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stream = one_entry(TOKEN_ENTRY, tar::EntryType::Regular, None, b"0123abcd");
+        receive(&stream[..], dir.path()).expect("received");
+        let file = dir.path().join(TOKEN_ENTRY);
+        let mode = std::fs::metadata(&file)
+            .expect("token")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let long = one_entry(TOKEN_ENTRY, tar::EntryType::Regular, None, &[b'a'; 257]);
+        let err = receive(&long[..], dir.path()).expect_err("too long");
+        assert_eq!(
+            err.to_string(),
+            "refused tar entry `.lcc/sync/token`: a token is at most 256 bytes"
+        );
     }
 
     #[test]
