@@ -96,6 +96,7 @@ pub(crate) fn check(rep: &mut Reporter<'_>, index: &Index<'_>, objects: &[Object
         );
         written.insert(&obj.name, (at, list));
     }
+    across_hosts(rep, objects, &graph, &written);
     if let Some(cycle) = find_cycle(&graph) {
         let (at, list) = written[cycle[0].as_str()];
         let i = list
@@ -104,6 +105,53 @@ pub(crate) fn check(rep: &mut Reporter<'_>, index: &Index<'_>, objects: &[Object
             .unwrap_or(0);
         let message = format!("dependency cycle: {}", cycle.join(" -> "));
         rep.field(at, &format!("dependsOn[{i}].target"), message);
+    }
+}
+
+/// On several hosts, a dependency is followed by each host's daemon among its own
+/// instances: every host that runs the dependant must run some of the target.
+fn across_hosts(
+    rep: &mut Reporter<'_>,
+    objects: &[Object],
+    graph: &BTreeMap<&str, Vec<&str>>,
+    written: &BTreeMap<&str, (&Object, &[DependencyDoc])>,
+) {
+    let hosts = crate::hosts::specs(std::path::Path::new(""), objects);
+    if hosts.is_empty() {
+        return;
+    }
+    let placed = crate::placement::placements(&hosts, objects);
+    let running = |name: &str| -> &[String] {
+        let replicas = objects
+            .iter()
+            .find_map(|o| match &o.body {
+                Some(Body::Group(g)) if o.name == name => g.replicas,
+                _ => None,
+            })
+            .unwrap_or(1);
+        placed
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(&[], |p| p.running(u32::try_from(replicas).unwrap_or(0)))
+    };
+    for (&name, targets) in graph {
+        let (at, list) = written[name];
+        for &target in targets {
+            let Some(missing) = running(name).iter().find(|h| !running(target).contains(h)) else {
+                continue;
+            };
+            let i = list
+                .iter()
+                .position(|d| d.target.as_deref() == Some(target))
+                .unwrap_or(0);
+            let there = running(target).join(", ");
+            let message = format!(
+                "`{name}` runs on host {missing}, where nothing of `{target}` runs (it runs on {}): \
+                 a dependency is followed within one host; place them together",
+                if there.is_empty() { "no host" } else { &there }
+            );
+            rep.field(at, &format!("dependsOn[{i}].target"), message);
+        }
     }
 }
 

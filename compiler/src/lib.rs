@@ -12,6 +12,7 @@ mod depends;
 mod diag;
 pub mod discovery;
 mod env_files;
+mod host_files;
 pub mod hosts;
 pub mod interpolate;
 mod listeners;

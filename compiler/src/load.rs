@@ -3,6 +3,7 @@
 
 use crate::de::from_node;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::hosts::HostSpec;
 use crate::interpolate::{self, Vars};
 use crate::model::{
     ApplicationDoc, ClusterDoc, EntranceDoc, GatewayDoc, GroupDoc, InstanceDoc, StorageDoc,
@@ -11,7 +12,7 @@ use crate::plan::Plan;
 use crate::profiles::{self, Selection};
 use crate::report::Reporter;
 use crate::yaml::{self, Node, Pos};
-use crate::{check, env_files, planner, refs, storage, watch};
+use crate::{check, env_files, host_files, planner, refs, storage, watch};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -231,16 +232,41 @@ pub fn load_counted(
         objects: objects.len(),
         files: sources.len(),
     };
-    Ok((
-        planner::plan(
-            &cluster_dir,
-            &sources,
-            &objects,
-            &env_files,
-            selection.as_ref(),
-        ),
-        counts,
-    ))
+    let mut plan = planner::plan(
+        &cluster_dir,
+        &sources,
+        &objects,
+        &env_files,
+        selection.as_ref(),
+    );
+    plan.this_host = this_host(&cluster_dir, &plan.hosts)?;
+    plan.host_files = host_files::host_files(&plan, &objects, &sources, &cluster_dir);
+    Ok((plan, counts))
+}
+
+/// Which of `hosts` this machine is: the name `lcc receive --host` recorded in the
+/// cluster directory, else the `local` Host; `None` when it is none of them.
+fn this_host(cluster_dir: &Path, hosts: &[HostSpec]) -> Result<Option<String>, Diagnostics> {
+    if hosts.is_empty() {
+        return Ok(None);
+    }
+    let file = lcc_core::layout::Layout::new(cluster_dir).sync_host();
+    let recorded = match std::fs::read_to_string(&file) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(hosts.iter().find(|h| h.is_local()).map(|h| h.name.clone()));
+        }
+        Err(e) => return Err(io_error(&file, format!("cannot read: {e}"))),
+    };
+    if hosts.iter().any(|h| h.name == recorded) {
+        return Ok(Some(recorded));
+    }
+    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    let message = format!(
+        "this directory was synced as host `{recorded}`, which is no Host of the cluster (the hosts are: {})",
+        names.join(", ")
+    );
+    Err(io_error(&file, message))
 }
 
 /// What comes up of `objects` ([`profiles::select`]); `Err`: names that are no service.

@@ -40,6 +40,79 @@ impl Placed {
         };
         &self.hosts[i]
     }
+
+    /// The hosts that run it: an Instance's first; a group's first `replicas`.
+    pub fn running(&self, replicas: u32) -> &[String] {
+        let n = if self.group { replicas as usize } else { 1 };
+        &self.hosts[..n.min(self.hosts.len())]
+    }
+
+    /// The replicas of this group that `host` runs out of `replicas` (none for a host
+    /// that is not eligible, or `None`: a machine that is no host of the cluster).
+    pub fn share(&self, host: Option<&str>, replicas: u32) -> Share {
+        let Some(i) = host.and_then(|h| self.hosts.iter().position(|x| x == h)) else {
+            return Share::none();
+        };
+        let (first, stride) = (i as u32 + 1, self.hosts.len() as u32);
+        let count = if replicas >= first {
+            (replicas - first) / stride + 1
+        } else {
+            0
+        };
+        Share {
+            first,
+            stride,
+            count,
+        }
+    }
+}
+
+/// The replicas of a group one host runs: ordinals `first`, `first + stride`, ...;
+/// `count` of them while the group has its manifest's (or `lcc scale`'s) replicas. A
+/// rolling update's extra replicas take further ordinals of the same sequence, so they
+/// never take a name another host may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// The lowest ordinal of the host.
+    pub first: u32,
+    /// The step between its ordinals (the number of eligible hosts).
+    pub stride: u32,
+    /// How many replicas it runs.
+    pub count: u32,
+}
+
+impl Share {
+    /// Every replica (a single-machine cluster).
+    pub fn all(replicas: u32) -> Share {
+        Share {
+            first: 1,
+            stride: 1,
+            count: replicas,
+        }
+    }
+
+    /// No replica.
+    pub fn none() -> Share {
+        Share {
+            first: 1,
+            stride: 1,
+            count: 0,
+        }
+    }
+
+    /// Whether ordinal `n` is one of this host's.
+    pub fn holds(&self, n: u32) -> bool {
+        n >= self.first && (n - self.first) % self.stride.max(1) == 0
+    }
+
+    /// This host's lowest ordinal above `n`.
+    pub fn next_after(&self, n: u32) -> u32 {
+        let stride = self.stride.max(1);
+        if n < self.first {
+            return self.first;
+        }
+        self.first + ((n - self.first) / stride + 1) * stride
+    }
 }
 
 /// The constraints of a `placement:`, as plain values.
@@ -252,6 +325,56 @@ mod tests {
                 .collect(),
             active,
         }
+    }
+
+    #[test]
+    fn a_groups_share_of_each_host() {
+        let placed = Placed {
+            name: "web".into(),
+            group: true,
+            hosts: vec!["b".into(), "a".into(), "c".into()],
+        };
+        /// (host, replicas) -> (first, stride, count)
+        type Row<'a> = (Option<&'a str>, u32, (u32, u32, u32));
+        let table: &[Row<'_>] = &[
+            (Some("b"), 5, (1, 3, 2)), // web-1, web-4
+            (Some("a"), 5, (2, 3, 2)), // web-2, web-5
+            (Some("c"), 5, (3, 3, 1)), // web-3
+            (Some("c"), 2, (3, 3, 0)),
+            (Some("a"), 0, (2, 3, 0)),
+            (Some("x"), 5, (1, 1, 0)), // not eligible
+            (None, 5, (1, 1, 0)),      // not a host of the cluster
+        ];
+        for &(host, replicas, (first, stride, count)) in table {
+            let want = Share {
+                first,
+                stride,
+                count,
+            };
+            assert_eq!(placed.share(host, replicas), want, "{host:?} of {replicas}");
+        }
+        // every replica has exactly one host
+        for n in 1..=9 {
+            let holders: Vec<&str> = ["a", "b", "c"]
+                .into_iter()
+                .filter(|h| placed.share(Some(h), 9).holds(n))
+                .collect();
+            assert_eq!(holders, [placed.replica_host(n)], "replica {n}");
+        }
+    }
+
+    #[test]
+    fn the_next_ordinal_of_a_share() {
+        let share = Share {
+            first: 2,
+            stride: 3,
+            count: 2,
+        };
+        let table = [(0, 2), (1, 2), (2, 5), (3, 5), (4, 5), (5, 8), (7, 8)];
+        for (n, next) in table {
+            assert_eq!(share.next_after(n), next, "after {n}");
+        }
+        assert_eq!(Share::all(3).next_after(3), 4);
     }
 
     fn hosts() -> Vec<HostSpec> {

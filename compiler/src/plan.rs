@@ -41,6 +41,58 @@ pub struct Plan {
     /// Where each Instance and InstanceGroup runs (empty without hosts).
     #[serde(default)]
     pub placements: Vec<crate::placement::Placed>,
+    /// The Host this machine is (docs/hosts.md): the name `lcc receive --host` recorded
+    /// in `.lcc/sync/host`, else the `local` Host; `None` without hosts, or when this
+    /// machine is none of them.
+    #[serde(default)]
+    pub this_host: Option<String>,
+    /// The manifest files `lcc sync` sends each Host, relative to the cluster directory
+    /// (empty without hosts).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub host_files: BTreeMap<String, std::collections::BTreeSet<std::path::PathBuf>>,
+}
+
+impl Plan {
+    /// Whether the cluster spans Hosts (instances are placed, not all run here).
+    pub fn has_hosts(&self) -> bool {
+        !self.hosts.is_empty()
+    }
+
+    /// Whether the Instance `name` runs on this machine.
+    pub fn runs_here(&self, name: &str) -> bool {
+        if !self.has_hosts() {
+            return true;
+        }
+        let here = self.this_host.as_deref();
+        self.placements
+            .iter()
+            .find(|p| p.name == name && !p.group)
+            .is_some_and(|p| Some(p.replica_host(1)) == here)
+    }
+
+    /// The replicas of the group `name` this machine runs when it has `replicas` in all.
+    pub fn share(&self, name: &str, replicas: u32) -> crate::placement::Share {
+        if !self.has_hosts() {
+            return crate::placement::Share::all(replicas);
+        }
+        match self.placements.iter().find(|p| p.name == name && p.group) {
+            Some(placed) => placed.share(self.this_host.as_deref(), replicas),
+            None => crate::placement::Share::none(),
+        }
+    }
+
+    /// What this machine runs of the plan: the Instances placed here (groups stay whole;
+    /// [`Plan::share`] says which of their replicas are here).
+    pub fn this_host_part(mut self) -> Plan {
+        let here: Vec<bool> = self
+            .instances
+            .iter()
+            .map(|i| self.runs_here(&i.spec.instance))
+            .collect();
+        let mut keep = here.into_iter();
+        self.instances.retain(|_| keep.next().unwrap_or(false));
+        self
+    }
 }
 
 /// An explicit Instance.

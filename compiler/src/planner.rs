@@ -89,6 +89,8 @@ pub fn plan(
         storages,
         hosts: crate::hosts::specs(cluster_dir, objects),
         placements: Vec::new(),
+        this_host: None,
+        host_files: BTreeMap::new(),
     };
     plan.placements = crate::placement::placements(&plan.hosts, objects);
     for obj in objects {

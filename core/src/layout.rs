@@ -129,6 +129,26 @@ impl Layout {
     pub fn orphans_dir(&self) -> PathBuf {
         self.state.join("orphans")
     }
+    /// `sync/`: what `lcc sync` keeps on a host (docs/hosts.md).
+    pub fn sync_dir(&self) -> PathBuf {
+        self.state.join("sync")
+    }
+    /// The name of the Host this cluster directory is, written by `lcc receive --host`.
+    pub fn sync_host(&self) -> PathBuf {
+        self.sync_dir().join("host")
+    }
+    /// The cluster's peer token (0600): how the hosts' daemons authenticate one another.
+    pub fn sync_token(&self) -> PathBuf {
+        self.sync_dir().join("token")
+    }
+    /// The commit this host was last synced to.
+    pub fn sync_commit(&self) -> PathBuf {
+        self.sync_dir().join("commit")
+    }
+    /// The lock a sync holds on this host.
+    pub fn sync_lock(&self) -> PathBuf {
+        self.sync_dir().join("lock")
+    }
     /// `storage/`: default home of storages.
     pub fn storage_dir(&self) -> PathBuf {
         self.state.join("storage")

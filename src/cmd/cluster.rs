@@ -150,6 +150,10 @@ fn up(dir: &Path, args: &UpArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    if let Some(why) = lcc_supervisor::daemon::not_a_host(&layout.root, &plan) {
+        eprintln!("lcc: {why}");
+        return Ok(ExitCode::from(1));
+    }
     if lock::held_by_live_daemon(&layout, Duration::from_secs(3)) {
         let pid = lock::holder_pid(&layout).map_or("?".to_string(), |p| p.to_string());
         bail!(

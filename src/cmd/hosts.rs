@@ -68,7 +68,7 @@ fn instance_hosts(plan: &Plan) -> Vec<(String, String)> {
 }
 
 /// Whether some instance of `placed` runs on `host`.
-pub(super) fn runs_on(plan: &Plan, placed: &Placed, host: &str) -> bool {
+fn runs_on(plan: &Plan, placed: &Placed, host: &str) -> bool {
     if !placed.group {
         return placed.replica_host(1) == host;
     }

@@ -10,20 +10,11 @@ mod remote;
 use anyhow::Context;
 use lcc_core::layout::Layout;
 use lcc_sync::lock::Lock;
-use lcc_sync::receive::{synced_files, TOKEN};
+use lcc_sync::receive::{synced_files, TOKEN_ENTRY};
 use lcc_sync::state::HostState;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// Where a host records the commit it was last synced to, under the cluster dir.
-pub const COMMIT_FILE: &str = ".lcc/sync/commit";
-
-/// Where a host records the Host name it was synced as, under the cluster dir.
-pub const HOST_FILE: &str = ".lcc/sync/host";
-
-/// Where a sync's lock lives, under the cluster dir.
-pub const LOCK_FILE: &str = ".lcc/sync/lock";
 
 /// What `lcc receive` is asked to do besides reading the stream.
 #[derive(Debug, Clone, Default)]
@@ -52,18 +43,20 @@ pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("invalid commit `{commit}`: expected 4-64 hex digits");
     }
     if let Some(host) = &args.host {
-        lcc_compiler::rules::name(host).map_err(|m| anyhow::anyhow!("invalid host `{host}`: {m}"))?;
+        lcc_compiler::rules::name(host)
+            .map_err(|m| anyhow::anyhow!("invalid host `{host}`: {m}"))?;
     }
-    let sync_dir = dir.join(".lcc/sync");
+    let layout = Layout::new(dir);
+    let sync_dir = layout.sync_dir();
     std::fs::create_dir_all(&sync_dir)
         .with_context(|| format!("cannot create {}", sync_dir.display()))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let holder = format!("lcc receive pid {}", std::process::id());
-    let _lock = Lock::take(&dir.join(LOCK_FILE), &holder, now, args.lock_stale_s)?;
+    let _lock = Lock::take(&layout.sync_lock(), &holder, now, args.lock_stale_s)?;
     if let Some(expected) = &args.if_commit {
-        let recorded = recorded(dir, COMMIT_FILE).unwrap_or_else(|| "-".to_string());
+        let recorded = recorded(&layout.sync_commit()).unwrap_or_else(|| "-".to_string());
         if &recorded != expected {
             anyhow::bail!(
                 "the host changed since this sync read it (now at {recorded}): run lcc sync again"
@@ -72,10 +65,10 @@ pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
     }
     let got = lcc_sync::receive::receive(std::io::stdin().lock(), dir, &args.delete)?;
     if let Some(host) = &args.host {
-        lcc_core::atomic::write_atomic(&dir.join(HOST_FILE), format!("{host}\n").as_bytes())
+        lcc_core::atomic::write_atomic(&layout.sync_host(), format!("{host}\n").as_bytes())
             .context("cannot record the host name")?;
     }
-    lcc_core::atomic::write_atomic(&dir.join(COMMIT_FILE), format!("{commit}\n").as_bytes())
+    lcc_core::atomic::write_atomic(&layout.sync_commit(), format!("{commit}\n").as_bytes())
         .context("cannot record the commit")?;
     let s = if got.files.len() == 1 { "" } else { "s" };
     println!("received {} file{s} at {commit}", got.files.len());
@@ -112,12 +105,13 @@ fn up(dir: &Path) -> anyhow::Result<ExitCode> {
 /// Whether a live daemon runs the cluster in `dir` (nothing is created to find out).
 fn daemon_up(dir: &Path) -> bool {
     let layout = Layout::new(dir);
-    layout.lock().exists() && lcc_supervisor::lock::held_by_live_daemon(&layout, Duration::from_secs(3))
+    layout.lock().exists()
+        && lcc_supervisor::lock::held_by_live_daemon(&layout, Duration::from_secs(3))
 }
 
-/// The first line of a file under `dir`, if it has one.
-fn recorded(dir: &Path, rel: &str) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(rel)).ok()?;
+/// The first line of a file, if it has one.
+fn recorded(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
     let line = text.lines().next()?.trim().to_string();
     (!line.is_empty()).then_some(line)
 }
@@ -125,13 +119,17 @@ fn recorded(dir: &Path, rel: &str) -> Option<String> {
 /// `lcc sync-state [DIR]`: the host's state for a sync ([`lcc_sync::state`]); a
 /// directory that does not exist yet is a host never synced.
 pub fn state(dir: &Path) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
     let mut state = HostState {
-        commit: recorded(dir, COMMIT_FILE),
-        host: recorded(dir, HOST_FILE),
+        commit: recorded(&layout.sync_commit()),
+        host: recorded(&layout.sync_host()),
         daemon_up: daemon_up(dir),
         files: Default::default(),
     };
-    for rel in synced_files(dir).into_iter().chain([TOKEN.to_string()]) {
+    for rel in synced_files(dir)
+        .into_iter()
+        .chain([TOKEN_ENTRY.to_string()])
+    {
         if let Ok(digest) = lcc_sync::digest::of_file(&dir.join(&rel)) {
             state.files.insert(rel, digest);
         }

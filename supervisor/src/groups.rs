@@ -6,6 +6,7 @@
 //! pod directory does not exist, so a roll of `web-1..3` brings up `web-4..6`, and a
 //! Failed `web-2` is replaced by `web-4` (or `web-2` again once its directory is gone).
 
+use lcc_compiler::placement::Share;
 use std::collections::BTreeSet;
 
 /// One existing member of a group, as the controller sees it.
@@ -41,15 +42,27 @@ pub fn ordinal(group: &str, name: &str) -> Option<u32> {
     n.parse().ok()
 }
 
-/// The steps that move `members` towards `replicas` current, ready members.
-/// `taken` holds every instance name that has a pod directory (of any owner).
+/// The steps that move `members` towards `share.count` current, ready members on the
+/// ordinals of `share` (every ordinal on a single machine; on several hosts, this
+/// host's: docs/hosts.md). A member on an ordinal of another host counts as outdated:
+/// it is replaced here only if this host is short, and goes. `taken` holds every
+/// instance name that has a pod directory (of any owner).
 pub fn reconcile(
     group: &str,
-    replicas: u32,
+    share: Share,
     members: &[Member],
     taken: &BTreeSet<String>,
 ) -> Vec<Action> {
+    let replicas = share.count;
     let mut actions = Vec::new();
+    let held = |m: &Member| ordinal(group, &m.name).is_some_and(|n| share.holds(n));
+    let members: Vec<Member> = members
+        .iter()
+        .map(|m| Member {
+            current: m.current && held(m),
+            ..m.clone()
+        })
+        .collect();
     let live: Vec<&Member> = members.iter().filter(|m| !m.removing).collect();
     for m in live.iter().filter(|m| m.failed) {
         actions.push(Action::Remove(m.name.clone()));
@@ -96,15 +109,18 @@ pub fn reconcile(
     // Scaling up fills the lowest free ordinals; a roll names its new replicas above
     // every name in use, so an old replica removed meanwhile never lends its name (and
     // its logs) to a new one, whatever the timing of the removal.
-    let mut n = if o > 0 {
-        taken
-            .iter()
-            .filter_map(|t| ordinal(group, t))
-            .max()
-            .unwrap_or(0)
-            + 1
+    // (A member on another host's ordinal never lends its name to this host's.)
+    let rolling = outdated.iter().any(|m| held(m));
+    let mut n = if rolling {
+        share.next_after(
+            taken
+                .iter()
+                .filter_map(|t| ordinal(group, t))
+                .max()
+                .unwrap_or(0),
+        )
     } else {
-        1
+        share.first
     };
     while create > 0 {
         let name = format!("{group}-{n}");
@@ -113,7 +129,7 @@ pub fn reconcile(
             actions.push(Action::Create(name));
             create -= 1;
         }
-        n += 1;
+        n = share.next_after(n);
     }
     actions
 }
@@ -138,7 +154,7 @@ mod tests {
     #[test]
     fn creates_missing_replicas_at_lowest_ordinals() {
         let ms = vec![m("web-2", true, true)];
-        let a = reconcile("web", 3, &ms, &taken(&ms));
+        let a = reconcile("web", Share::all(3), &ms, &taken(&ms));
         assert_eq!(
             a,
             vec![
@@ -146,6 +162,58 @@ mod tests {
                 Action::Create("web-3".into())
             ]
         );
+    }
+
+    /// The second of three hosts: ordinals 2, 5, 8, ...
+    fn second_of_three(count: u32) -> Share {
+        Share {
+            first: 2,
+            stride: 3,
+            count,
+        }
+    }
+
+    #[test]
+    fn a_host_creates_only_its_own_ordinals() {
+        let ms = vec![];
+        let a = reconcile("web", second_of_three(2), &ms, &taken(&ms));
+        let want = vec![
+            Action::Create("web-2".into()),
+            Action::Create("web-5".into()),
+        ];
+        assert_eq!(a, want);
+    }
+
+    #[test]
+    fn a_hosts_roll_takes_its_next_ordinal() {
+        let ms = vec![m("web-2", false, true), m("web-5", true, true)];
+        let a = reconcile("web", second_of_three(2), &ms, &taken(&ms));
+        assert_eq!(a, vec![Action::Create("web-8".into())]);
+    }
+
+    #[test]
+    fn a_replica_placed_elsewhere_goes_once_replaced() {
+        // web-3 is the third host's now: web-2 and web-5 come here, then web-3 goes.
+        let ms = vec![m("web-3", true, true)];
+        let a = reconcile("web", second_of_three(2), &ms, &taken(&ms));
+        assert_eq!(
+            a,
+            vec![
+                Action::Create("web-2".into()),
+                Action::Create("web-5".into())
+            ]
+        );
+        let ms = vec![
+            m("web-2", true, true),
+            m("web-3", true, true),
+            m("web-5", true, true),
+        ];
+        let a = reconcile("web", second_of_three(2), &ms, &taken(&ms));
+        assert_eq!(a, vec![Action::Remove("web-3".into())]);
+        // a host that runs nothing of the group removes what it has
+        let ms = vec![m("web-3", true, true)];
+        let a = reconcile("web", second_of_three(0), &ms, &taken(&ms));
+        assert_eq!(a, vec![Action::Remove("web-3".into())]);
     }
 
     #[test]
@@ -156,7 +224,7 @@ mod tests {
             m("web-3", true, true),
         ];
         assert_eq!(
-            reconcile("web", 1, &ms, &taken(&ms)),
+            reconcile("web", Share::all(1), &ms, &taken(&ms)),
             vec![
                 Action::Remove("web-3".into()),
                 Action::Remove("web-2".into())
@@ -168,7 +236,7 @@ mod tests {
     fn rolls_one_at_a_time() {
         let ms = vec![m("web-1", false, true), m("web-2", false, true)];
         assert_eq!(
-            reconcile("web", 2, &ms, &taken(&ms)),
+            reconcile("web", Share::all(2), &ms, &taken(&ms)),
             vec![Action::Create("web-3".into())]
         );
         let ms = vec![
@@ -177,7 +245,7 @@ mod tests {
             m("web-3", true, false),
         ];
         assert_eq!(
-            reconcile("web", 2, &ms, &taken(&ms)),
+            reconcile("web", Share::all(2), &ms, &taken(&ms)),
             vec![],
             "waits for the new one to be ready"
         );
@@ -187,13 +255,13 @@ mod tests {
             m("web-3", true, true),
         ];
         assert_eq!(
-            reconcile("web", 2, &ms, &taken(&ms)),
+            reconcile("web", Share::all(2), &ms, &taken(&ms)),
             vec![Action::Remove("web-2".into())]
         );
         // The removed web-2's name is not reused by the roll.
         let ms = vec![m("web-1", false, true), m("web-3", true, true)];
         assert_eq!(
-            reconcile("web", 2, &ms, &taken(&ms)),
+            reconcile("web", Share::all(2), &ms, &taken(&ms)),
             vec![Action::Create("web-4".into())]
         );
         let ms = vec![
@@ -202,7 +270,7 @@ mod tests {
             m("web-4", true, true),
         ];
         assert_eq!(
-            reconcile("web", 2, &ms, &taken(&ms)),
+            reconcile("web", Share::all(2), &ms, &taken(&ms)),
             vec![Action::Remove("web-1".into())]
         );
     }
@@ -213,7 +281,7 @@ mod tests {
         f.failed = true;
         let ms = vec![f, m("web-2", true, true)];
         assert_eq!(
-            reconcile("web", 2, &ms, &taken(&ms)),
+            reconcile("web", Share::all(2), &ms, &taken(&ms)),
             vec![
                 Action::Remove("web-1".into()),
                 Action::Create("web-3".into())

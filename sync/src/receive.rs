@@ -7,7 +7,7 @@
 //! (symbolic and hard links could point anywhere). The whole stream is checked and
 //! extracted before anything is moved, so a refused or cut stream changes nothing.
 //!
-//! Under `.lcc/` only one entry is accepted: [`TOKEN`], the cluster's peer token
+//! Under `.lcc/` only one entry is accepted: [`TOKEN_ENTRY`], the cluster's peer token
 //! (at most [`TOKEN_MAX`] bytes), written with mode 0600. A file keeps its executable
 //! bit; no other mode bit is taken from the stream.
 //!
@@ -22,7 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The cluster's peer token on a host, under the cluster directory.
-pub const TOKEN: &str = ".lcc/sync/token";
+pub const TOKEN_ENTRY: &str = ".lcc/sync/token";
 
 /// The largest token accepted.
 pub const TOKEN_MAX: u64 = 256;
@@ -91,7 +91,7 @@ pub fn safe_path(raw: &Path) -> Result<PathBuf, &'static str> {
 pub struct Extracted {
     /// Relative paths of the files extracted.
     pub files: Vec<PathBuf>,
-    /// The token's bytes, if the stream carried [`TOKEN`].
+    /// The token's bytes, if the stream carried [`TOKEN_ENTRY`].
     pub token: Option<Vec<u8>>,
 }
 
@@ -160,7 +160,7 @@ fn is_token(raw: &Path) -> bool {
     parts
         .iter()
         .map(|c| c.as_os_str())
-        .eq(Path::new(TOKEN).iter())
+        .eq(Path::new(TOKEN_ENTRY).iter())
 }
 
 /// The token entry's bytes: a plain file of at most [`TOKEN_MAX`] bytes.
@@ -173,7 +173,7 @@ fn read_token(entry: &mut tar::Entry<'_, impl Read>, shown: &str) -> Result<Vec<
         return Err(unsafe_entry("the token must be a plain file"));
     }
     if entry.size() > TOKEN_MAX {
-        return Err(unsafe_entry("the token is longer than 256 bytes"));
+        return Err(unsafe_entry("a token is at most 256 bytes"));
     }
     let mut token = Vec::new();
     entry
@@ -312,9 +312,11 @@ pub fn receive(
 
 /// Writes the token (0600 from its creation: a temp file renamed into place).
 fn write_token(dir: &Path, token: &[u8]) -> Result<(), ReceiveError> {
-    lcc_core::atomic::write_atomic(&dir.join(TOKEN), token).map_err(|source| ReceiveError::Io {
-        what: format!("cannot write {TOKEN}"),
-        source,
+    lcc_core::atomic::write_atomic(&dir.join(TOKEN_ENTRY), token).map_err(|source| {
+        ReceiveError::Io {
+            what: format!("cannot write {TOKEN_ENTRY}"),
+            source,
+        }
     })
 }
 
@@ -452,7 +454,7 @@ mod tests {
         let got = receive(&stream[..], dir.path(), &[]).expect("received");
         assert!(got.token);
         assert_eq!(got.files.len(), 2, "the token is not a cluster file");
-        let token = dir.path().join(TOKEN);
+        let token = dir.path().join(TOKEN_ENTRY);
         assert_eq!(std::fs::read(&token).expect("token"), b"secret");
         assert_eq!(mode(&token), 0o600);
         assert_eq!(mode(&dir.path().join("bin/run.sh")), 0o755);
@@ -461,11 +463,11 @@ mod tests {
         assert_eq!(listed, ["a.yaml", "bin/run.sh"]);
 
         let long = vec![b'x'; 257];
-        let err =
-            receive(&files(&[(TOKEN, 0o600, &long)])[..], dir.path(), &[]).expect_err("too long");
+        let err = receive(&files(&[(TOKEN_ENTRY, 0o600, &long)])[..], dir.path(), &[])
+            .expect_err("too long");
         assert_eq!(
             err.to_string(),
-            "refused tar entry `.lcc/sync/token`: the token is longer than 256 bytes"
+            "refused tar entry `.lcc/sync/token`: a token is at most 256 bytes"
         );
         let err = receive(
             &files(&[(".lcc/sync/commit", 0o600, b"x")])[..],

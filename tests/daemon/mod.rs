@@ -10,3 +10,4 @@ mod probe;
 mod proxy;
 mod recover;
 mod restart;
+mod this_host;

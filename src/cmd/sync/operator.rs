@@ -8,15 +8,14 @@
 use super::git::Checkout;
 use super::remote::{Feed, Remote};
 use crate::cli::SyncArgs;
-use crate::cmd::hosts::{placement_table, runs_on};
+use crate::cmd::hosts::placement_table;
 use crate::cmd::manifest::report;
 use anyhow::{bail, Context};
 use lcc_compiler::hosts::HostSpec;
 use lcc_compiler::Plan;
 use lcc_sync::changes::{changes, Changes, Digests};
 use lcc_sync::history::{decide, relation, Decision};
-use lcc_sync::host_files::{host_files, Manifest};
-use lcc_sync::receive::TOKEN;
+use lcc_sync::receive::TOKEN_ENTRY;
 use lcc_sync::state::HostState;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -90,23 +89,15 @@ pub fn sync(dir: &Path, args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let deadline = Instant::now() + timeout;
     let jobs: Vec<Job<'_>> = hosts
         .iter()
-        .map(|host| {
-            let paths: Vec<String> = tracked.iter().map(|(p, _)| p.clone()).collect();
-            let mut wanted: Digests = host_files(&paths, &manifests, &placed_on(&plan, &host.name))
-                .into_iter()
-                .filter_map(|p| tracked.iter().find(|(t, _)| *t == p).cloned())
-                .collect();
-            wanted.insert(TOKEN.to_string(), token.clone());
-            Job {
-                checkout: &checkout,
-                dir,
-                head: &head,
-                host,
-                wanted,
-                force: args.force,
-                dry_run: args.dry_run,
-                deadline,
-            }
+        .map(|host| Job {
+            checkout: &checkout,
+            dir,
+            head: &head,
+            host,
+            wanted: wanted(&plan, &host.name, &tracked, &manifests, &token),
+            force: args.force,
+            dry_run: args.dry_run,
+            deadline,
         })
         .collect();
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
@@ -139,22 +130,13 @@ fn chosen<'p>(hosts: &'p [HostSpec], names: &[String]) -> anyhow::Result<Vec<&'p
     for name in names {
         if !hosts.iter().any(|h| &h.name == name) {
             let all: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-            bail!("no Host `{name}` in the cluster; the hosts are: {}", all.join(", "));
+            bail!(
+                "no Host `{name}` in the cluster; the hosts are: {}",
+                all.join(", ")
+            );
         }
     }
     Ok(hosts.iter().filter(|h| names.contains(&h.name)).collect())
-}
-
-/// The Instances and groups with something on `host`, as `(kind, name)`.
-fn placed_on(plan: &Plan, host: &str) -> BTreeSet<(String, String)> {
-    plan.placements
-        .iter()
-        .filter(|p| runs_on(plan, p, host))
-        .map(|p| {
-            let kind = if p.group { "InstanceGroup" } else { "Instance" };
-            (kind.to_string(), p.name.clone())
-        })
-        .collect()
 }
 
 /// Every tracked file of the cluster directory with its digest (`.lcc/` aside); a
@@ -166,12 +148,21 @@ fn files(dir: &Path, checkout: &Checkout) -> anyhow::Result<Vec<(String, String)
             continue;
         }
         match t.mode.as_str() {
-            "120000" => bail!("{} is a symbolic link: lcc sync sends plain files only", t.path),
-            "160000" => bail!("{} is a git submodule: lcc sync sends plain files only", t.path),
+            "120000" => bail!(
+                "{} is a symbolic link: lcc sync sends plain files only",
+                t.path
+            ),
+            "160000" => bail!(
+                "{} is a git submodule: lcc sync sends plain files only",
+                t.path
+            ),
             _ => {}
         }
         if t.path.contains('\n') {
-            bail!("{:?}: a file name with a line break cannot be synced", t.path);
+            bail!(
+                "{:?}: a file name with a line break cannot be synced",
+                t.path
+            );
         }
         let digest = lcc_sync::digest::of_file(&dir.join(&t.path))
             .with_context(|| format!("cannot read {}", t.path))?;
@@ -180,34 +171,54 @@ fn files(dir: &Path, checkout: &Checkout) -> anyhow::Result<Vec<(String, String)
     Ok(out)
 }
 
-/// The manifest files and their documents; each must be tracked, or the hosts would
-/// run manifests the operator's commit does not hold.
-fn manifests(dir: &Path, tracked: &[(String, String)]) -> anyhow::Result<Vec<Manifest>> {
-    let docs = lcc_compiler::documents::documents(dir, &Default::default())
-        .map_err(|d| anyhow::anyhow!("{d}"))?;
-    let mut out = Vec::new();
-    for file in docs {
+/// The manifest files of the cluster, relative; each must be tracked, or the hosts
+/// would run manifests the operator's commit does not hold.
+fn manifests(dir: &Path, tracked: &[(String, String)]) -> anyhow::Result<BTreeSet<String>> {
+    let files = lcc_compiler::manifest_files(dir).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let mut out = BTreeSet::new();
+    for file in files {
         let path = file
-            .path
             .strip_prefix(dir)
-            .unwrap_or(&file.path)
+            .unwrap_or(&file)
             .to_string_lossy()
             .into_owned();
         if !tracked.iter().any(|(t, _)| *t == path) {
             bail!("{path} is a manifest git does not track (ignored?): add it, or move it out of the cluster directory");
         }
-        out.push(Manifest {
-            path,
-            documents: file.documents,
-        });
+        out.insert(path);
     }
     Ok(out)
+}
+
+/// What `host` gets: its manifest files ([`Plan::host_files`]) and every tracked file
+/// that is no manifest, with their digests, and the token.
+fn wanted(
+    plan: &Plan,
+    host: &str,
+    tracked: &[(String, String)],
+    manifests: &BTreeSet<String>,
+    token: &str,
+) -> Digests {
+    let own: BTreeSet<String> = plan
+        .host_files
+        .get(host)
+        .into_iter()
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let mut out: Digests = tracked
+        .iter()
+        .filter(|(path, _)| !manifests.contains(path) || own.contains(path))
+        .cloned()
+        .collect();
+    out.insert(TOKEN_ENTRY.to_string(), token.to_string());
+    out
 }
 
 /// The cluster's peer token in the checkout (`.lcc/sync/token`, 0600), made once: 32
 /// random bytes in hex. Its digest.
 fn ensure_token(dir: &Path) -> anyhow::Result<String> {
-    let path = dir.join(TOKEN);
+    let path = dir.join(TOKEN_ENTRY);
     if !path.exists() {
         let token = lcc_supervisor::api::token::generate().context("cannot make a token")?;
         lcc_core::atomic::write_atomic_mode(&path, token.as_bytes(), 0o600)
@@ -229,7 +240,11 @@ fn try_run(job: &Job<'_>) -> Result<Outcome, String> {
     let host_dir = job.host.dir.clone();
     let state = read_state(&remote, &host_dir, job.deadline)?;
     let facts = job.checkout.facts(state.commit.as_deref(), job.head);
-    let decision = decide(relation(facts), job.force, state.commit.as_deref().unwrap_or("-"));
+    let decision = decide(
+        relation(facts),
+        job.force,
+        state.commit.as_deref().unwrap_or("-"),
+    );
     if let Decision::Refuse(reason) = decision {
         return Err(reason);
     }
@@ -268,7 +283,7 @@ fn try_run(job: &Job<'_>) -> Result<Outcome, String> {
         return Err(failure(&remote, &out.stderr, "lcc receive"));
     }
     Ok(Outcome::Synced {
-        sent: todo.send.iter().filter(|p| *p != TOKEN).count(),
+        sent: todo.send.iter().filter(|p| *p != TOKEN_ENTRY).count(),
         removed: todo.remove.len(),
     })
 }
@@ -286,7 +301,12 @@ fn read_state(remote: &Remote, host_dir: &str, deadline: Instant) -> Result<Host
     if out.code != Some(0) {
         return Err(failure(remote, &out.stderr, "lcc sync-state"));
     }
-    let state_text: String = out.stdout.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let state_text: String = out
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
     lcc_sync::state::parse(&state_text)
 }
 
@@ -299,7 +319,10 @@ fn failure(remote: &Remote, stderr: &str, what: &str) -> String {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim();
-    if last.contains("not found") || last.contains("No such file") || last.contains("Permission denied (") {
+    if last.contains("not found")
+        || last.contains("No such file")
+        || last.contains("Permission denied (")
+    {
         if last.contains("Permission denied (") {
             return format!("ssh: {last}");
         }
@@ -356,7 +379,11 @@ fn describe(outcome: &Outcome, timeout: Duration) -> String {
                 line.push_str(&format!(" ({})", c.send.join(", ")));
             }
             if !c.remove.is_empty() {
-                line.push_str(&format!(", remove {} ({})", c.remove.len(), c.remove.join(", ")));
+                line.push_str(&format!(
+                    ", remove {} ({})",
+                    c.remove.len(),
+                    c.remove.join(", ")
+                ));
             }
             if !daemon_up {
                 line.push_str(", start the daemon");

@@ -20,7 +20,10 @@ impl Daemon {
         }
         match lcc_compiler::load_cluster_with(&self.layout.root, &self.opts.load)
             .map_err(|d| d.to_string())
-        {
+            .and_then(|plan| match super::not_a_host(&self.layout.root, &plan) {
+                Some(why) => Err(why),
+                None => Ok(plan.this_host_part()),
+            }) {
             Ok(plan) => {
                 self.manifest_sig = sig;
                 self.bad_sig = None;
@@ -205,7 +208,8 @@ impl Daemon {
             .collect();
         // An occupied pod directory takes its name too: the group uses the next one.
         let taken: BTreeSet<String> = self.insts.keys().chain(&self.blocked).cloned().collect();
-        for action in groups::reconcile(group, replicas, &members, &taken) {
+        let share = self.plan.share(group, replicas);
+        for action in groups::reconcile(group, share, &members, &taken) {
             match action {
                 groups::Action::Create(_) if self.creates_left == 0 => {
                     // The rest in the next full pass, MIN_FULL_GAP from now.

@@ -191,6 +191,10 @@ pub fn run(
     let lock = DaemonLock::acquire(&layout)?;
     let plan = lcc_compiler::load_cluster_with(&layout.root, &opts.load)
         .map_err(|d| d.to_string())
+        .and_then(|plan| match not_a_host(&layout.root, &plan) {
+            Some(why) => Err(why),
+            None => Ok(plan.this_host_part()),
+        })
         .map_err(|diagnostics| DaemonError::Invalid {
             dir: layout.root.display().to_string(),
             diagnostics,
@@ -814,6 +818,18 @@ fn write_due(inst: &Inst, gap: Duration) -> Option<Instant> {
         .filter(|_| passing)
         .map(|t| t + PASSING_PHASE);
     after_gap.max(after_phase)
+}
+
+/// Why a cluster with Hosts cannot run here: this machine is none of them.
+pub fn not_a_host(dir: &std::path::Path, plan: &lcc_compiler::Plan) -> Option<String> {
+    if !plan.has_hosts() || plan.this_host.is_some() {
+        return None;
+    }
+    Some(format!(
+        "{}: this machine is none of the cluster's hosts: no Host has `address: local`, and \
+         `lcc sync` has not put the cluster here; run `lcc sync` to start it on its hosts",
+        dir.display()
+    ))
 }
 
 #[cfg(test)]
