@@ -2,3 +2,4 @@
 //! to real sshds ([`crate::support::hosts`]). Every test here needs root.
 
 mod harness;
+mod sync;

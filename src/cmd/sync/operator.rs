@@ -368,6 +368,11 @@ fn stream(dir: PathBuf, files: Vec<String>) -> Feed {
 fn describe(outcome: &Outcome, timeout: Duration) -> String {
     let files = |n: usize| format!("{n} file{}", if n == 1 { "" } else { "s" });
     match outcome {
+        // only the commit recorded (or the daemon started): no file changed there
+        Outcome::Synced {
+            sent: 0,
+            removed: 0,
+        } => "unchanged".to_string(),
         Outcome::Synced { sent, removed: 0 } => format!("synced ({})", files(*sent)),
         Outcome::Synced { sent, removed } => {
             format!("synced ({}, {removed} removed)", files(*sent))

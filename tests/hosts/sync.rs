@@ -1,0 +1,263 @@
+//! `lcc sync` to three real hosts (network namespaces with sshd, [`Hosts`]): the
+//! operator's checkout is a git repository with one Instance placed on each host.
+
+use crate::support::hosts::{Host, Hosts};
+use crate::support::{instance, lcc_bin, run_with_deadline, shell_app, text, wait_until, Bounded};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// The operator's checkout: `hosts.yaml`, `app.yaml` (app `s`), and `a1.yaml`..
+/// (Instance `aN` placed on host `hN`), committed.
+struct Checkout {
+    dir: tempfile::TempDir,
+}
+
+impl Checkout {
+    /// The cluster over `hosts`; `host_docs` are the `kind: Host` documents.
+    fn new(hosts: &Hosts, host_docs: &str) -> Checkout {
+        let c = Checkout {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        c.git(&["init", "-q", "-b", "main"]);
+        c.write(
+            "hosts.yaml",
+            &format!("kind: Cluster\nname: multi\n---\n{host_docs}"),
+        );
+        c.write("app.yaml", &shell_app("s", "exec sleep 300", 5));
+        for (i, host) in hosts.all().iter().enumerate() {
+            c.write(
+                &format!("a{}.yaml", i + 1),
+                &format!(
+                    "{}placement: {{hosts: [{}]}}\n",
+                    instance(&format!("a{}", i + 1), "s"),
+                    host.name
+                ),
+            );
+        }
+        c.write("bin/tool.sh", "#!/bin/sh\necho tool\n");
+        set_mode(&c.path().join("bin/tool.sh"), 0o755);
+        c.commit("first");
+        c
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, rel: &str, body: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, body).expect("write");
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// `git add -A` and commit; the new HEAD.
+    fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.head()
+    }
+
+    fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// `lcc sync DIR ARGS` from the operator's namespace.
+    fn sync(&self, hosts: &Hosts, args: &[&str]) -> Bounded {
+        self.sync_with(hosts, args, &[])
+    }
+
+    fn sync_with(&self, hosts: &Hosts, args: &[&str], env: &[(&str, String)]) -> Bounded {
+        let mut cmd = hosts.operator(lcc_bin());
+        cmd.arg("sync")
+            .arg(self.path())
+            .args(args)
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_with_deadline(cmd, Duration::from_secs(90))
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// The report's line of each host: `h1` -> `synced (5 files)`.
+fn report(out: &Bounded) -> BTreeMap<String, String> {
+    out.out()
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(h, r)| (h.to_string(), r.to_string()))
+        .collect()
+}
+
+fn expect(out: &Bounded, code: i32, lines: &[(&str, &str)]) {
+    let want: BTreeMap<String, String> = lines
+        .iter()
+        .map(|(h, r)| (h.to_string(), r.to_string()))
+        .collect();
+    assert_eq!(
+        report(out),
+        want,
+        "stdout:\n{}stderr:\n{}",
+        out.out(),
+        out.err()
+    );
+    assert_eq!(out.code, Some(code), "{}{}", out.out(), out.err());
+}
+
+/// The files of a host's cluster directory, `.lcc/` aside.
+fn files_of(host: &Host) -> Vec<String> {
+    let mut out: Vec<String> = crate::support::listing(&host.dir)
+        .into_iter()
+        .filter(|p| !p.starts_with(".lcc") && host.dir.join(p).is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The pid of `instance`'s run on `host`, once its status has one.
+fn pid_on(host: &Host, instance: &str) -> Option<i32> {
+    let text = host.read(&format!(".lcc/status/{instance}.json"))?;
+    let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+    status["pid"].as_i64().map(|p| p as i32)
+}
+
+/// Whether `pid` runs in `host`'s network namespace (it was started there).
+fn in_namespace(host: &Host, pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata(format!("/run/netns/{}", host.ns)).map(|m| m.ino());
+    let of = std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino());
+    matches!((ns, of), (Ok(a), Ok(b)) if a == b)
+}
+
+#[test]
+fn sync_sends_each_host_its_part_then_nothing_then_one_edit() {
+    let hosts = Hosts::new(3);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    let head = co.head();
+    let out = co.sync(&hosts, &[]);
+    // each host: hosts.yaml, app.yaml, bin/tool.sh and its own aN.yaml
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "synced (4 files)"),
+            ("h2", "synced (4 files)"),
+            ("h3", "synced (4 files)"),
+        ],
+    );
+    for (i, host) in hosts.all().iter().enumerate() {
+        let own = format!("a{}.yaml", i + 1);
+        let mut want = vec!["app.yaml", "bin/tool.sh", "hosts.yaml", own.as_str()];
+        want.sort_unstable();
+        assert_eq!(files_of(host), want);
+        assert_eq!(
+            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+            Some(head.clone())
+        );
+        assert_eq!(
+            host.read(".lcc/sync/host").as_deref().map(str::trim),
+            Some(host.name.as_str())
+        );
+        let token = std::fs::metadata(host.dir.join(".lcc/sync/token")).expect("token");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&token.permissions()) & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read(host.dir.join(".lcc/sync/token")).ok(),
+            std::fs::read(co.path().join(".lcc/sync/token")).ok()
+        );
+        let mode = std::fs::metadata(host.dir.join("bin/tool.sh")).expect("tool");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o755
+        );
+        // its daemon runs its instance, in its namespace, and no other
+        let name = format!("a{}", i + 1);
+        assert!(
+            wait_until(Duration::from_secs(20), || pid_on(host, &name)
+                .is_some_and(|p| in_namespace(host, p))),
+            "{name} runs on {}: {:?}",
+            host.name,
+            host.read(".lcc/events.jsonl")
+        );
+        let ps = host.lcc(&["-C", &host.dir.display().to_string(), "ps"]);
+        let listed: Vec<&str> = ps
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter_map(|l| std::str::from_utf8(l).ok())
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.starts_with('a'))
+            .collect();
+        assert_eq!(listed, [name.as_str()], "{}", ps.out());
+    }
+
+    let again = co.sync(&hosts, &[]);
+    expect(
+        &again,
+        0,
+        &[
+            ("h1", "unchanged"),
+            ("h2", "unchanged"),
+            ("h3", "unchanged"),
+        ],
+    );
+
+    // an edit of a2 goes to h2 alone; a3 removed goes from h3
+    co.write(
+        "a2.yaml",
+        &format!(
+            "{}placement: {{hosts: [h2]}}\nenv: {{V: \"2\"}}\n",
+            instance("a2", "s")
+        ),
+    );
+    std::fs::remove_file(co.path().join("a3.yaml")).expect("rm");
+    let second = co.commit("edit a2, drop a3");
+    let a2_before = pid_on(hosts.host(1), "a2");
+    let out = co.sync(&hosts, &[]);
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "unchanged"),
+            ("h2", "synced (1 file)"),
+            ("h3", "synced (0 files, 1 removed)"),
+        ],
+    );
+    assert!(!hosts.host(2).dir.join("a3.yaml").exists());
+    for host in hosts.all() {
+        assert_eq!(
+            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+            Some(second.clone()),
+            "{}",
+            host.name
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || pid_on(hosts.host(1), "a2")
+            .is_some_and(|p| Some(p) != a2_before)),
+        "the running daemon of h2 reloaded and restarted a2"
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || pid_on(hosts.host(2), "a3")
+            .is_none()),
+        "a3 is gone from h3"
+    );
+}
