@@ -261,3 +261,216 @@ fn sync_sends_each_host_its_part_then_nothing_then_one_edit() {
         "a3 is gone from h3"
     );
 }
+
+#[test]
+fn a_dirty_tree_and_a_rollback_are_refused_until_forced() {
+    let hosts = Hosts::new(3);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    let first = co.head();
+
+    // dirty: a tracked change and an untracked file; nothing reaches a host
+    co.write("app.yaml", &shell_app("s", "exec sleep 301", 5));
+    co.write("notes.txt", "draft\n");
+    let out = co.sync(&hosts, &[]);
+    assert_eq!(out.code, Some(1), "{}{}", out.out(), out.err());
+    assert!(
+        out.err().contains("has uncommitted changes (")
+            && out.err().contains("M app.yaml")
+            && out.err().contains("?? notes.txt")
+            && out.err().contains("commit or stash them"),
+        "{}",
+        out.err()
+    );
+    for host in hosts.all() {
+        assert!(files_of(host).is_empty(), "{} got files", host.name);
+    }
+    co.git(&["checkout", "-q", "--", "app.yaml"]);
+    std::fs::remove_file(co.path().join("notes.txt")).expect("rm");
+
+    co.write("later.txt", "later\n");
+    let second = co.commit("second");
+    let all = |r: &str| {
+        [
+            ("h1", r.to_string()),
+            ("h2", r.to_string()),
+            ("h3", r.to_string()),
+        ]
+    };
+    let out = co.sync(&hosts, &[]);
+    assert_eq!(out.code, Some(0), "{}{}", out.out(), out.err());
+
+    // back at the first commit: the hosts are ahead
+    co.git(&["checkout", "-q", &first]);
+    let out = co.sync(&hosts, &[]);
+    let ahead = format!(
+        "failed: host is ahead (at {second}, a descendant of this commit): syncing would roll it back; use --force"
+    );
+    let lines = all(&ahead);
+    expect(&out, 1, &lines.each_ref().map(|(h, r)| (*h, r.as_str())));
+    assert!(
+        hosts.host(0).dir.join("later.txt").exists(),
+        "nothing rolled back"
+    );
+
+    // --force rolls back, for one host only when asked
+    let out = co.sync(&hosts, &["--force", "--host", "h2"]);
+    expect(&out, 0, &[("h2", "synced (0 files, 1 removed)")]);
+    assert!(!hosts.host(1).dir.join("later.txt").exists());
+    assert!(hosts.host(0).dir.join("later.txt").exists());
+
+    // another history: an orphan branch
+    co.git(&["checkout", "-q", "--orphan", "other"]);
+    let other = co.commit("unrelated");
+    let out = co.sync(&hosts, &["--host", "h1"]);
+    expect(
+        &out,
+        1,
+        &[(
+            "h1",
+            &*format!(
+                "failed: host is on another history (at {second}): use --force to replace it"
+            ),
+        )],
+    );
+    let out = co.sync(&hosts, &["--host", "h1", "--force"]);
+    expect(&out, 0, &[("h1", "synced (0 files, 1 removed)")]);
+    assert_eq!(
+        hosts
+            .host(0)
+            .read(".lcc/sync/commit")
+            .map(|c| c.trim().to_string()),
+        Some(other)
+    );
+    let out = co.sync(&hosts, &["--host", "nope"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.err()
+            .contains("no Host `nope` in the cluster; the hosts are: h1, h2, h3"),
+        "{}",
+        out.err()
+    );
+}
+
+#[test]
+fn an_interrupted_sync_converges_when_run_again() {
+    let hosts = Hosts::new(3);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    // h2 cut off: the others are synced, h2 fails within the timeout
+    hosts.cut(1);
+    let out = co.sync(&hosts, &["--timeout", "4"]);
+    let h2 = report(&out).remove("h2").unwrap_or_default();
+    assert!(h2.starts_with("failed: "), "{}{}", out.out(), out.err());
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.took < Duration::from_secs(15),
+        "bounded by --timeout: {:?}",
+        out.took
+    );
+    assert!(files_of(hosts.host(1)).is_empty());
+    hosts.restore(1);
+    let out = co.sync(&hosts, &[]);
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "unchanged"),
+            ("h2", "synced (4 files)"),
+            ("h3", "unchanged"),
+        ],
+    );
+
+    // a stream cut half way (ssh dies mid-transfer): nothing half-applied, then done
+    let blob: String = (0..20_000).map(|i| format!("{i}\n")).collect();
+    co.write("data/blob.txt", &blob);
+    let head = co.commit("blob");
+    let wrappers = tempfile::tempdir().expect("tempdir");
+    let ssh = wrappers.path().join("ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nhead -c 3000 | /usr/bin/ssh \"$@\"\n").expect("wrapper");
+    set_mode(&ssh, 0o755);
+    let path = format!(
+        "{}:{}",
+        wrappers.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = co.sync_with(&hosts, &[], &[("PATH", path)]);
+    assert_eq!(out.code, Some(1), "{}{}", out.out(), out.err());
+    for (host, line) in report(&out) {
+        assert!(line.starts_with("failed: lcc receive: "), "{host}: {line}");
+    }
+    for host in hosts.all() {
+        assert!(
+            !host.dir.join("data/blob.txt").exists(),
+            "{}: nothing moved in",
+            host.name
+        );
+        assert_ne!(
+            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+            Some(head.clone())
+        );
+        assert!(
+            !host.dir.join(".lcc/sync/lock").exists(),
+            "{}: lock released",
+            host.name
+        );
+    }
+    let out = co.sync(&hosts, &[]);
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "synced (1 file)"),
+            ("h2", "synced (1 file)"),
+            ("h3", "synced (1 file)"),
+        ],
+    );
+    for host in hosts.all() {
+        assert_eq!(host.read("data/blob.txt").as_deref(), Some(blob.as_str()));
+    }
+}
+
+#[test]
+fn a_missing_or_older_remote_lcc_is_named() {
+    let hosts = Hosts::new(3);
+    let old = tempfile::tempdir().expect("tempdir");
+    let old_lcc = old.path().join("lcc");
+    std::fs::write(&old_lcc, "#!/bin/sh\necho 'lcc 0.0.1'\n[ \"$1\" = --version ] || { echo \"error: unrecognized subcommand '$1'\" >&2; exit 2; }\n").expect("old lcc");
+    set_mode(&old_lcc, 0o755);
+    let docs = [
+        hosts
+            .host(0)
+            .document_with_lcc(&hosts, "", "/nonexistent/lcc"),
+        hosts
+            .host(1)
+            .document_with_lcc(&hosts, "", &old_lcc.display().to_string()),
+        hosts.host(2).document(&hosts, ""),
+    ]
+    .join("---\n");
+    let co = Checkout::new(&hosts, &docs);
+    let out = co.sync(&hosts, &["--dry-run"]);
+    let lines = report(&out);
+    assert!(
+        lines["h1"].starts_with("failed: no lcc on the host at `/nonexistent/lcc` (ssh.lcc; `lcc` means the login's PATH)"),
+        "{}",
+        lines["h1"]
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        lines["h2"],
+        format!("failed: the host's lcc is 0.0.1, older than this lcc {version}: install lcc {version} or newer there")
+    );
+    assert!(
+        lines["h3"].starts_with("would send 4 files (a3.yaml, app.yaml, bin/tool.sh, hosts.yaml)"),
+        "{}",
+        lines["h3"]
+    );
+    assert!(
+        out.out().starts_with("INSTANCE  HOST"),
+        "the placement first: {}",
+        out.out()
+    );
+    assert_eq!(out.code, Some(1));
+    assert!(
+        files_of(hosts.host(2)).is_empty(),
+        "a dry run sends nothing"
+    );
+}

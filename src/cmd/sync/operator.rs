@@ -379,16 +379,22 @@ fn describe(outcome: &Outcome, timeout: Duration) -> String {
         }
         Outcome::Unchanged => "unchanged".to_string(),
         Outcome::Would(c, daemon_up) => {
-            let mut line = format!("would send {}", files(c.send.len()));
-            if !c.send.is_empty() {
-                line.push_str(&format!(" ({})", c.send.join(", ")));
+            let send: Vec<&str> = c
+                .send
+                .iter()
+                .map(String::as_str)
+                .filter(|p| *p != TOKEN_ENTRY)
+                .collect();
+            let mut line = format!("would send {}", files(send.len()));
+            if !send.is_empty() {
+                line.push_str(&format!(" ({})", send.join(", ")));
+            }
+            if send.len() < c.send.len() {
+                line.push_str(", the cluster token");
             }
             if !c.remove.is_empty() {
-                line.push_str(&format!(
-                    ", remove {} ({})",
-                    c.remove.len(),
-                    c.remove.join(", ")
-                ));
+                let removed = c.remove.join(", ");
+                line.push_str(&format!(", remove {} ({removed})", c.remove.len()));
             }
             if !daemon_up {
                 line.push_str(", start the daemon");
