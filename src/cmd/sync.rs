@@ -14,6 +14,7 @@ use lcc_sync::receive::{synced_files, TOKEN_ENTRY};
 use lcc_sync::state::HostState;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// What `lcc receive` is asked to do besides reading the stream.
@@ -50,11 +51,33 @@ pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
     let sync_dir = layout.sync_dir();
     std::fs::create_dir_all(&sync_dir)
         .with_context(|| format!("cannot create {}", sync_dir.display()))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = unix_now();
     let holder = format!("lcc receive pid {}", std::process::id());
-    let _lock = Lock::take(&layout.sync_lock(), &holder, now, args.lock_stale_s)?;
+    let lock = Lock::take(&layout.sync_lock(), &holder, now, args.lock_stale_s)?;
+    // refreshed every quarter of its staleness bound: a long receive keeps its lock
+    let every = Duration::from_secs((args.lock_stale_s / 4).max(1));
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let lock = &lock;
+        s.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let _ = lock.refresh(unix_now());
+            }
+        });
+        let done = receive_locked(dir, &layout, args);
+        drop(stop);
+        done
+    })?;
+    drop(lock);
+    if args.up {
+        return up(dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `lcc receive` does under the lock.
+fn receive_locked(dir: &Path, layout: &Layout, args: &ReceiveArgs) -> anyhow::Result<()> {
+    let commit = &args.commit;
     if let Some(expected) = &args.if_commit {
         let recorded = recorded(&layout.sync_commit()).unwrap_or_else(|| "-".to_string());
         if &recorded != expected {
@@ -75,11 +98,14 @@ pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
     if !got.deleted.is_empty() {
         println!("removed {}", got.deleted.len());
     }
-    drop(_lock);
-    if args.up {
-        return up(dir);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Seconds since the epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Starts the cluster's daemon (`lcc up -d DIR`) unless one runs: a running daemon

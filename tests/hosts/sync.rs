@@ -474,3 +474,62 @@ fn a_missing_or_older_remote_lcc_is_named() {
         "a dry run sends nothing"
     );
 }
+
+/// Runs `lcc down` in a cluster directory on drop (a daemon a test started there).
+struct DownOnDrop<'a>(&'a Path, &'a Path);
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut cmd = std::process::Command::new(lcc_bin());
+        cmd.arg("-C")
+            .arg(self.0)
+            .arg("down")
+            .env("XDG_RUNTIME_DIR", self.1);
+        let _ = run_with_deadline(cmd, Duration::from_secs(30));
+    }
+}
+
+#[test]
+fn the_local_host_is_synced_in_place_without_ssh() {
+    let hosts = Hosts::new(1);
+    let docs = format!(
+        "kind: Host\nname: here\naddress: local\n---\n{}",
+        hosts.host(0).document(&hosts, "")
+    );
+    let co = Checkout::new(&hosts, &docs);
+    co.write(
+        "here.yaml",
+        &format!("{}placement: {{hosts: [here]}}\n", instance("a0", "s")),
+    );
+    co.commit("an instance here");
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let _down = DownOnDrop(co.path(), runtime.path());
+    let env = [("XDG_RUNTIME_DIR", runtime.path().display().to_string())];
+    let out = co.sync_with(&hosts, &[], &env);
+    // `here` is the checkout itself: its files are there, only its daemon is started
+    expect(
+        &out,
+        0,
+        &[("here", "unchanged"), ("h1", "synced (4 files)")],
+    );
+    let status = |name: &str| co.path().join(format!(".lcc/status/{name}.json"));
+    assert!(
+        wait_until(Duration::from_secs(20), || status("a0").exists()),
+        "a0 runs here: {:?}",
+        std::fs::read_to_string(co.path().join(".lcc/events.jsonl"))
+    );
+    assert!(!status("a1").exists(), "a1 is h1's");
+    assert_eq!(
+        std::fs::read_to_string(co.path().join(".lcc/sync/host"))
+            .ok()
+            .as_deref()
+            .map(str::trim),
+        Some("here")
+    );
+    assert!(
+        !hosts.host(0).dir.join("here.yaml").exists(),
+        "a0's file stays here"
+    );
+    let again = co.sync_with(&hosts, &[], &env);
+    expect(&again, 0, &[("here", "unchanged"), ("h1", "unchanged")]);
+}
