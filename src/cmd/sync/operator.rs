@@ -6,7 +6,7 @@
 //! the daemon unless it runs. One line per host at the end.
 
 use super::git::Checkout;
-use super::remote::{Feed, Remote};
+use super::remote::{Feed, Output, Remote};
 use crate::cli::SyncArgs;
 use crate::cmd::hosts::placement_table;
 use crate::cmd::manifest::report;
@@ -280,7 +280,7 @@ fn try_run(job: &Job<'_>) -> Result<Outcome, String> {
     let feed = stream(job.dir.to_path_buf(), todo.send.clone());
     let out = remote.run(&[args], Some(feed), job.deadline)?;
     if out.code != Some(0) {
-        return Err(failure(&remote, &out.stderr, "lcc receive"));
+        return Err(failure(&remote, &out, "lcc receive"));
     }
     Ok(Outcome::Synced {
         sent: todo.send.iter().filter(|p| *p != TOKEN_ENTRY).count(),
@@ -299,7 +299,7 @@ fn read_state(remote: &Remote, host_dir: &str, deadline: Instant) -> Result<Host
         lcc_sync::version::check(env!("CARGO_PKG_VERSION"), &out.stdout)?;
     }
     if out.code != Some(0) {
-        return Err(failure(remote, &out.stderr, "lcc sync-state"));
+        return Err(failure(remote, &out, "lcc sync-state"));
     }
     let state_text: String = out
         .stdout
@@ -310,35 +310,36 @@ fn read_state(remote: &Remote, host_dir: &str, deadline: Instant) -> Result<Host
     lcc_sync::state::parse(&state_text)
 }
 
-/// Why a run on the host failed, from its stderr: ssh's own error, a missing `lcc`,
-/// or the last line `lcc` printed.
-fn failure(remote: &Remote, stderr: &str, what: &str) -> String {
-    let last = stderr
+/// Why a run on the host failed: ssh's own error (exit 255), a missing `lcc` (the
+/// remote shell's 127, or 126: not executable), or the last line `lcc` printed.
+fn failure(remote: &Remote, out: &Output, what: &str) -> String {
+    let last = out
+        .stderr
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim();
-    if last.contains("not found")
-        || last.contains("No such file")
-        || last.contains("Permission denied (")
-    {
-        if last.contains("Permission denied (") {
-            return format!("ssh: {last}");
-        }
-        return format!(
+    match out.code {
+        Some(127 | 126) => format!(
             "no lcc on the host at `{}` (ssh.lcc; `lcc` means the login's PATH): {last}",
             remote.lcc()
-        );
-    }
-    if last.starts_with("ssh:") || last.contains("Connection") || last.contains("Host key") {
-        return last.to_string();
-    }
-    let last = last.strip_prefix("lcc: ").unwrap_or(last);
-    if last.is_empty() {
-        format!("{what} failed")
-    } else {
-        format!("{what}: {last}")
+        ),
+        Some(255) if matches!(remote, Remote::Ssh { .. }) => {
+            if last.starts_with("ssh:") {
+                last.to_string()
+            } else {
+                format!("ssh: {last}")
+            }
+        }
+        _ => {
+            let last = last.strip_prefix("lcc: ").unwrap_or(last);
+            if last.is_empty() {
+                format!("{what} failed")
+            } else {
+                format!("{what}: {last}")
+            }
+        }
     }
 }
 
