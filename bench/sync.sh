@@ -127,11 +127,11 @@ stage() {
   done
 }
 rsync_all() {
-  local t0; t0=$(now)
+  local t0 pids=(); t0=$(now)
   for i in 1 2 3; do
-    ip netns exec "$OP" rsync -a --delete -e "ssh ${SSH_OPTS[*]} -l root" "$WORK/src-h$i/" "10.77.0.1$i:$WORK/rs-h$i/" &
+    ip netns exec "$OP" rsync -a --delete -e "ssh ${SSH_OPTS[*]} -l root" "$WORK/src-h$i/" "10.77.0.1$i:$WORK/rs-h$i/" & pids+=($!)
   done
-  wait
+  wait "${pids[@]}"  # not the sshds, children of this shell too
   minus "$(now)" "$t0"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
