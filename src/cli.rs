@@ -191,6 +191,9 @@ pub enum Command {
     SyncState {
         /// Cluster directory on this host (default: `-C` or the current directory).
         dir: Option<PathBuf>,
+        /// Then print `end`, read the operator's request on stdin and carry it out.
+        #[arg(long)]
+        session: bool,
     },
     /// Print shell completions.
     Completions {

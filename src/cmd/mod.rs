@@ -45,7 +45,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 lock_stale_s,
             },
         ),
-        Command::SyncState { dir } => sync::state(dir.as_deref().unwrap_or(&cluster_dir)),
+        Command::SyncState { dir, session } => {
+            sync::state(dir.as_deref().unwrap_or(&cluster_dir), session)
+        }
         Command::Sync(args) => {
             sync::operator::sync(args.dir.as_deref().unwrap_or(&cluster_dir), &args)
         }

@@ -12,10 +12,14 @@ use lcc_core::layout::Layout;
 use lcc_sync::lock::Lock;
 use lcc_sync::receive::{synced_files, TOKEN_ENTRY};
 use lcc_sync::state::HostState;
+use std::io::{BufRead, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
+
+/// A lock older than this is stale unless `--lock-stale-s` says otherwise.
+pub const DEFAULT_LOCK_STALE_S: u64 = 120;
 
 /// What `lcc receive` is asked to do besides reading the stream.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +42,11 @@ pub struct ReceiveArgs {
 /// and the commit last (so a receive cut half way leaves the old commit recorded and
 /// the next sync sends again), then bring the daemon up with `--up`.
 pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
+    receive_from(dir, args, std::io::stdin().lock())
+}
+
+/// [`receive`] of the tar stream `stream`.
+fn receive_from(dir: &Path, args: &ReceiveArgs, stream: impl Read) -> anyhow::Result<ExitCode> {
     let commit = &args.commit;
     let hex = (4..=64).contains(&commit.len()) && commit.bytes().all(|b| b.is_ascii_hexdigit());
     if !hex {
@@ -64,7 +73,7 @@ pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
                 let _ = lock.refresh(unix_now());
             }
         });
-        let done = receive_locked(dir, &layout, args);
+        let done = receive_locked(dir, &layout, args, stream);
         drop(stop);
         done
     })?;
@@ -76,7 +85,12 @@ pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What `lcc receive` does under the lock.
-fn receive_locked(dir: &Path, layout: &Layout, args: &ReceiveArgs) -> anyhow::Result<()> {
+fn receive_locked(
+    dir: &Path,
+    layout: &Layout,
+    args: &ReceiveArgs,
+    stream: impl Read,
+) -> anyhow::Result<()> {
     let commit = &args.commit;
     if let Some(expected) = &args.if_commit {
         let recorded = recorded(&layout.sync_commit()).unwrap_or_else(|| "-".to_string());
@@ -86,7 +100,7 @@ fn receive_locked(dir: &Path, layout: &Layout, args: &ReceiveArgs) -> anyhow::Re
             );
         }
     }
-    let got = lcc_sync::receive::receive(std::io::stdin().lock(), dir, &args.delete)?;
+    let got = lcc_sync::receive::receive(stream, dir, &args.delete)?;
     if let Some(host) = &args.host {
         lcc_core::atomic::write_atomic(&layout.sync_host(), format!("{host}\n").as_bytes())
             .context("cannot record the host name")?;
@@ -142,9 +156,11 @@ fn recorded(file: &Path) -> Option<String> {
     (!line.is_empty()).then_some(line)
 }
 
-/// `lcc sync-state [DIR]`: the host's state for a sync ([`lcc_sync::state`]); a
-/// directory that does not exist yet is a host never synced.
-pub fn state(dir: &Path) -> anyhow::Result<ExitCode> {
+/// `lcc sync-state [DIR] [--session]`: the host's state for a sync
+/// ([`lcc_sync::state`]); a directory that does not exist yet is a host never synced.
+/// With `--session`, then `end`, and the operator's request ([`lcc_sync::request`]) is
+/// read from stdin and carried out: one connection for the whole sync of a host.
+pub fn state(dir: &Path, session: bool) -> anyhow::Result<ExitCode> {
     let layout = Layout::new(dir);
     let mut state = HostState {
         commit: recorded(&layout.sync_commit()),
@@ -160,6 +176,40 @@ pub fn state(dir: &Path) -> anyhow::Result<ExitCode> {
             state.files.insert(rel, digest);
         }
     }
-    print!("{}", lcc_sync::state::render(&state));
-    Ok(ExitCode::SUCCESS)
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", lcc_sync::state::render(&state))?;
+    if !session {
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "end")?;
+    out.flush()?;
+    drop(out);
+    let mut input = std::io::BufReader::new(std::io::stdin().lock());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if input.read_line(&mut line)? == 0 {
+            break; // the operator went away: nothing asked
+        }
+        let line = line.trim_end_matches('\n').to_string();
+        let last = line.is_empty() || (lines.is_empty() && line == "done");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    let request = lcc_sync::request::parse(lines.iter().map(String::as_str))
+        .map_err(|m| anyhow::anyhow!("{m}"))?;
+    let Some(r) = request else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let args = ReceiveArgs {
+        commit: r.commit,
+        host: r.host,
+        if_commit: r.if_commit,
+        delete: r.delete,
+        up: r.up,
+        lock_stale_s: DEFAULT_LOCK_STALE_S,
+    };
+    receive_from(dir, &args, input)
 }

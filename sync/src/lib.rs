@@ -5,13 +5,15 @@
 //! changed for a host ([`changes`]), the quoted `ssh` command line ([`ssh`]) and whether a host's `lcc` is recent enough
 //! ([`version`]). [`receive`] is the host's side: a tar stream extracted into a
 //! staging directory (nothing outside it, no links), then moved into the cluster
-//! directory; [`state`] is what a host reports before a sync, files by [`digest`].
+//! directory; [`state`] is what a host reports before a sync, files by [`digest`], and
+//! [`request`] what the operator then asks of it on the same connection.
 
 pub mod changes;
 pub mod digest;
 pub mod history;
 pub mod lock;
 pub mod receive;
+pub mod request;
 pub mod ssh;
 pub mod state;
 pub mod version;

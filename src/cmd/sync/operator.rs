@@ -6,7 +6,7 @@
 //! the daemon unless it runs. One line per host at the end.
 
 use super::git::Checkout;
-use super::remote::{Feed, Output, Remote};
+use super::remote::{Failure, Feed, Output, Remote, Session};
 use crate::cli::SyncArgs;
 use crate::cmd::hosts::placement_table;
 use crate::cmd::manifest::report;
@@ -16,7 +16,7 @@ use lcc_compiler::Plan;
 use lcc_sync::changes::{changes, Changes, Digests};
 use lcc_sync::history::{decide, relation, Decision};
 use lcc_sync::receive::TOKEN_ENTRY;
-use lcc_sync::state::HostState;
+use lcc_sync::request::Request;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -238,14 +238,15 @@ fn run(job: &Job<'_>) -> Outcome {
 fn try_run(job: &Job<'_>) -> Result<Outcome, String> {
     let remote = Remote::of(job.host);
     let host_dir = job.host.dir.clone();
-    let state = read_state(&remote, &host_dir, job.deadline)?;
+    let mut session = remote.session(&host_dir, job.deadline)?;
+    let reported = session.state().map_err(|f| failed(&remote, f))?;
+    if let Some(version) = &reported.version {
+        lcc_sync::version::check(env!("CARGO_PKG_VERSION"), version)?;
+    }
+    let state = lcc_sync::state::parse(&reported.state)?;
     let facts = job.checkout.facts(state.commit.as_deref(), job.head);
-    let decision = decide(
-        relation(facts),
-        job.force,
-        state.commit.as_deref().unwrap_or("-"),
-    );
-    if let Decision::Refuse(reason) = decision {
+    let seen = state.commit.as_deref().unwrap_or("-");
+    if let Decision::Refuse(reason) = decide(relation(facts), job.force, seen) {
         return Err(reason);
     }
     // the `local` host whose dir is the checkout itself: the files are there already
@@ -258,56 +259,57 @@ fn try_run(job: &Job<'_>) -> Result<Outcome, String> {
     let same = state.commit.as_deref() == Some(job.head)
         && state.host.as_deref() == Some(job.host.name.as_str());
     if todo.is_empty() && same && state.daemon_up {
+        finish(session, None, None, &remote)?;
         return Ok(Outcome::Unchanged);
     }
     if job.dry_run {
+        finish(session, None, None, &remote)?;
         return Ok(Outcome::Would(todo, state.daemon_up));
     }
-    let mut args: Vec<String> = vec![
-        "receive".into(),
-        host_dir.clone(),
-        "--commit".into(),
-        job.head.to_string(),
-        "--host".into(),
-        job.host.name.clone(),
-        "--if-commit".into(),
-        state.commit.clone().unwrap_or_else(|| "-".into()),
-        "--up".into(),
-    ];
-    for path in &todo.remove {
-        args.extend(["--delete".to_string(), path.clone()]);
-    }
+    let request = Request {
+        commit: job.head.to_string(),
+        host: Some(job.host.name.clone()),
+        if_commit: Some(seen.to_string()),
+        delete: todo.remove.clone(),
+        up: true,
+    };
     let feed = stream(job.dir.to_path_buf(), todo.send.clone());
-    let out = remote.run(&[args], Some(feed), job.deadline)?;
-    if out.code != Some(0) {
-        return Err(failure(&remote, &out, "lcc receive"));
-    }
+    finish(session, Some(&request), Some(feed), &remote)?;
     Ok(Outcome::Synced {
         sent: todo.send.iter().filter(|p| *p != TOKEN_ENTRY).count(),
         removed: todo.remove.len(),
     })
 }
 
-/// The host's `lcc --version` (checked against ours) and `lcc sync-state`.
-fn read_state(remote: &Remote, host_dir: &str, deadline: Instant) -> Result<HostState, String> {
-    let commands = [
-        vec!["--version".to_string()],
-        vec!["sync-state".to_string(), host_dir.to_string()],
-    ];
-    let out = remote.run(&commands, None, deadline)?;
-    if out.stdout.starts_with("lcc ") {
-        lcc_sync::version::check(env!("CARGO_PKG_VERSION"), &out.stdout)?;
-    }
+/// Sends the request (or `done`) and waits for the host's answer.
+fn finish(
+    session: Session,
+    request: Option<&Request>,
+    feed: Option<Feed>,
+    remote: &Remote,
+) -> Result<(), String> {
+    let text = lcc_sync::request::render(request);
+    let out = session.finish(text, feed).map_err(|f| failed(remote, f))?;
     if out.code != Some(0) {
-        return Err(failure(remote, &out, "lcc sync-state"));
+        return Err(failure(remote, &out, "lcc receive"));
     }
-    let state_text: String = out
-        .stdout
-        .lines()
-        .skip(1)
-        .map(|l| format!("{l}\n"))
-        .collect();
-    lcc_sync::state::parse(&state_text)
+    Ok(())
+}
+
+/// The reason of a failed session.
+fn failed(remote: &Remote, f: Failure) -> String {
+    match f {
+        Failure::TimedOut => "timed out".to_string(),
+        Failure::Other(m) => m,
+        Failure::Ended { version, out } => {
+            if let Some(version) = version {
+                if let Err(m) = lcc_sync::version::check(env!("CARGO_PKG_VERSION"), &version) {
+                    return m;
+                }
+            }
+            failure(remote, &out, "lcc sync-state")
+        }
+    }
 }
 
 /// Why a run on the host failed: ssh's own error (exit 255), a missing `lcc` (the
