@@ -186,7 +186,8 @@ pub enum Command {
         lock_stale_s: u64,
     },
     /// The host's side of `lcc sync`: print what this host has (commit, host, daemon,
-    /// the digests of the files syncs put there).
+    /// the digests of the files syncs put there); with --session, then carry out the
+    /// request read on stdin.
     #[command(hide = true)]
     SyncState {
         /// Cluster directory on this host (default: `-C` or the current directory).
@@ -230,12 +231,11 @@ const SYNC_ABOUT: &str = "\
 Sync the cluster in DIR (a git work tree) to its hosts (kind: Host) over SSH.
 
 The commit synced is HEAD; a tree with uncommitted changes or untracked files is
-refused. For each host, in parallel (at most --timeout seconds each): read what it
-has (`lcc sync-state` over ssh: its commit, its files' digests), refuse a host that
+refused. For each host, in parallel, over one ssh connection (at most --timeout
+seconds each): read what it has (its commit, its files' digests), refuse a host that
 is ahead of HEAD or on another history unless --force, send only the files that
-changed for it (a tar stream to `lcc receive`, under the host's lock), remove the
-files it no longer needs, then start its daemon unless it runs (a running daemon
-reloads). A host gets every manifest file except those holding only Instances and
+changed for it (a tar stream, received under the host's lock), remove the files it
+no longer needs, then start its daemon unless it runs (a running daemon reloads). A host gets every manifest file except those holding only Instances and
 InstanceGroups placed elsewhere, and every other tracked file; never `.lcc/`.
 The host `local` is this machine: no ssh.
 

@@ -1,6 +1,7 @@
-//! The host's side of `lcc sync` (docs/hosts.md): `lcc sync-state` (what the host has)
-//! and `lcc receive` (take a tar stream of changed files, record the commit, make sure
-//! the daemon runs). The decisions and the safe extraction are in the lcc-sync crate;
+//! The host's side of `lcc sync` (docs/hosts.md): `lcc sync-state` (what the host has;
+//! with `--session`, then the operator's request on the same connection) and `lcc
+//! receive` (take a tar stream of changed files, record the commit, make sure the
+//! daemon runs). The decisions and the safe extraction are in the lcc-sync crate;
 //! this is the I/O around them. The operator's side is [`operator`].
 
 mod git;

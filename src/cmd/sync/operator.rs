@@ -1,9 +1,10 @@
 //! `lcc sync`: the operator's side (docs/hosts.md). Checks the checkout (a clean git
 //! work tree; HEAD is what is synced), works out each host's files from the placement,
-//! then, one thread per host with a deadline each: reads what the host has, decides
-//! (lcc-sync's history and changes), sends the changed files as a tar stream to
-//! `lcc receive` on the host, which also removes what is no longer wanted and starts
-//! the daemon unless it runs. One line per host at the end.
+//! then, one thread per host with a deadline each and one connection to it: reads what
+//! the host has, decides (lcc-sync's history and changes), sends its request and the
+//! changed files as a tar stream, which the host receives as `lcc receive` does
+//! (removing what is no longer wanted, starting the daemon unless it runs). One line
+//! per host at the end.
 
 use super::git::Checkout;
 use super::remote::{Failure, Feed, Output, Remote, Session};
