@@ -25,11 +25,12 @@ LCC=${CARGO_TARGET_DIR:-$PWD/target}/release/lcc
 WORK=$(mktemp -d /tmp/lcc-bench-sync.XXXXXX)
 P=lccb-$$
 OP=$P-op
-HOSTS=(h1 h2 h3)
 SSHD=()
 cleanup() {
   for i in 1 2 3; do
-    [ -d "$WORK/h$i" ] && XDG_RUNTIME_DIR=$WORK/run-h$i "$LCC" -C "$WORK/h$i" down >/dev/null 2>&1 || true
+    if [ -d "$WORK/h$i/.lcc" ]; then
+      XDG_RUNTIME_DIR=$WORK/run-h$i "$LCC" -C "$WORK/h$i" down >/dev/null 2>&1 || true
+    fi
   done
   for p in "${SSHD[@]}"; do kill "$p" 2>/dev/null || true; done
   for ns in "$OP" "$P-h1" "$P-h2" "$P-h3"; do
