@@ -159,3 +159,40 @@ fn a_certificate_is_obtained_over_http01_served_and_renewed_under_a_keep_alive_c
     assert_eq!(leaf, first);
     assert!(count.parse::<u32>().expect("count") > 50, "{text}");
 }
+
+#[test]
+fn a_ca_that_cannot_be_reached_is_reported_and_retried_after_a_backoff() {
+    let c = Cluster::new("acme-down");
+    let https = c.gateway_port(1);
+    let nothing = free_port();
+    let cluster = std::fs::read_to_string(c.path().join("cluster.yaml")).expect("read");
+    c.write(
+        "cluster.yaml",
+        &format!("{cluster}https: {{listen: 127.0.0.1:{https}}}\n"),
+    );
+    c.write_web_group(1);
+    c.write(
+        "entrance.yaml",
+        &format!(
+            "kind: Entrance\nname: shop\ngateway: web\nhost: shop.lcc.test\ntls: {{acme: {{directory: \"https://127.0.0.1:{nothing}/dir\"}}}}\n"
+        ),
+    );
+    c.up();
+    let failed = wait_until(Duration::from_secs(10), || {
+        !c.events_of("entrance/shop", "CertFailed").is_empty()
+    });
+    assert!(failed, "no CertFailed:\n{}", c.dump());
+    let events = c.events_of("entrance/shop", "CertFailed");
+    let message = events[0]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("certificate for shop.lcc.test: ")
+            && message.ends_with("; retrying in 10s"),
+        "{message}"
+    );
+    assert!(!c.state().join("certs/shop.lcc.test.pem").exists());
+    // the entrance is still served over http meanwhile
+    let served = wait_until(Duration::from_secs(10), || {
+        http_get(c.http(), "/entrances/shop/").is_some_and(|(s, _)| s == 200)
+    });
+    assert!(served, "{}", c.dump());
+}

@@ -8,7 +8,7 @@
 use super::process::KillOnDrop;
 use super::{free_port, wait_until};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
