@@ -21,3 +21,4 @@ pub mod proxy_config;
 pub mod proxy_listeners;
 pub mod registry;
 pub mod status;
+pub mod trust_store;
