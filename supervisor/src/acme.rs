@@ -15,6 +15,7 @@ use instant_acme::{
 };
 use lcc_compiler::AcmeSpec;
 use sha2::Digest;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,6 +69,46 @@ pub struct Job {
     pub certs: PathBuf,
     /// `.lcc/certs/challenges/`, served by the proxy's http listener.
     pub challenges: PathBuf,
+    /// The proxy's http listener as reached from here, to see an answer served before
+    /// the CA is told to look.
+    pub http: Option<SocketAddr>,
+}
+
+/// The address to reach a listener on `listen` at from this machine: itself, or
+/// loopback for an unspecified address (`0.0.0.0:80`).
+pub fn reach(listen: &str) -> Option<SocketAddr> {
+    let mut addr: SocketAddr = listen.parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Some(addr)
+}
+
+/// How long the proxy has to serve a new answer (it picks up a new config within a
+/// second; at the first order of a cluster it may still be starting).
+const SERVED_WITHIN: Duration = Duration::from_secs(15);
+
+/// Waits until the proxy answers `token` on `http`: telling the CA before would have
+/// it validate against a proxy still starting, and fail the order.
+async fn until_served(http: SocketAddr, host: &str, token: &str) -> Result<(), AcmeError> {
+    let path = format!("{}{token}", lcc_core::acme_challenge::PREFIX);
+    let deadline = tokio::time::Instant::now() + SERVED_WITHIN;
+    loop {
+        let got =
+            crate::httpprobe::get(http, host, &path, Duration::from_secs(2), Duration::ZERO).await;
+        match got {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(AcmeError::Refused(format!(
+                    "the proxy does not serve the challenge at http://{http}{path}: {e}"
+                )))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// What an attempt came to, for the daemon's events.
@@ -239,6 +280,9 @@ pub async fn obtain(job: &Job) -> Result<SystemTime, AcmeError> {
         lcc_core::atomic::write_atomic_mode(&path, answer.as_str().as_bytes(), 0o600)
             .map_err(io(&path))?;
         answers.0.push(path);
+        if let Some(http) = job.http {
+            until_served(http, &job.host, &challenge.token).await?;
+        }
         challenge
             .set_ready()
             .await
@@ -279,6 +323,21 @@ pub async fn obtain(job: &Job) -> Result<SystemTime, AcmeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listener_is_reached_on_itself_or_on_loopback() {
+        let cases = [
+            ("127.0.0.1:8080", Some("127.0.0.1:8080")),
+            ("0.0.0.0:80", Some("127.0.0.1:80")),
+            ("[::]:80", Some("[::1]:80")),
+            ("192.0.2.7:80", Some("192.0.2.7:80")),
+            ("localhost:80", None),
+        ];
+        for (listen, want) in cases {
+            let want = want.map(|w| w.parse::<SocketAddr>().expect("addr"));
+            assert_eq!(reach(listen), want, "{listen}");
+        }
+    }
 
     #[test]
     fn each_directory_has_its_own_account_file() {

@@ -26,6 +26,7 @@ impl Daemon {
                     acme: e.acme.clone()?,
                     certs: self.layout.certs_dir(),
                     challenges: self.layout.acme_challenges(),
+                    http: crate::acme::reach(&self.plan.http),
                 })
             })
             .collect()
