@@ -230,6 +230,12 @@ async fn account(job: &Job) -> Result<Account, AcmeError> {
     Ok(account)
 }
 
+/// True when the CA says the account does not exist (RFC 8555, 7.3.1).
+fn unknown_account(e: &instant_acme::Error) -> bool {
+    matches!(e, instant_acme::Error::Api(p)
+        if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+}
+
 /// The challenge answers written for one order, removed when it ends however it ends.
 struct Answers(Vec<PathBuf>);
 
@@ -247,10 +253,17 @@ pub async fn obtain(job: &Job) -> Result<SystemTime, AcmeError> {
     let account = account(job).await?;
     lcc_core::layout::make_private_dir(&job.challenges).map_err(io(&job.challenges))?;
     let ids = [Identifier::Dns(job.host.clone())];
-    let mut order = account
-        .new_order(&NewOrder::new(&ids))
-        .await
-        .map_err(step("new order"))?;
+    let mut order = match account.new_order(&NewOrder::new(&ids)).await {
+        Ok(order) => order,
+        Err(e) => {
+            // the CA forgot the account (a test CA restarted, an account deactivated):
+            // the next attempt makes a new one
+            if unknown_account(&e) {
+                let _ = std::fs::remove_file(account_file(&job.certs, &job.acme.directory));
+            }
+            return Err(step("new order")(e));
+        }
+    };
     let mut answers = Answers(Vec::new());
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
