@@ -84,8 +84,10 @@ impl Pebble {
             .arg("-config")
             .arg(&config_file)
             .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-            // no sleep before validating, every nonce good and every order validated
-            // again (no reuse of an earlier authorization): a renewal proves HTTP-01 anew
+            // no sleep before validating, and every order validated again (no reuse of
+            // an earlier authorization): a renewal proves HTTP-01 anew. No refused
+            // nonces: instant-acme retries one up to 3 times, and a run of bad luck
+            // would make the test's timing flaky, not test lcc.
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .env("PEBBLE_AUTHZREUSE", "0")
