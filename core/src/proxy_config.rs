@@ -609,6 +609,12 @@ mod tests {
             format!("version: 1\ngateways: [{{name: a, listen: \"{listen}\", protocol: http, backends: [\"{backend}\"]}}]\n")
         };
         assert_eq!(field_of("version: 2\n"), "version");
+        assert_eq!(
+            field_of("version: 1\nhttp: {listen: \"127.0.0.1:1\", acme_challenges: c}\n"),
+            "http.acme_challenges"
+        );
+        let absolute = "version: 1\nhttp: {listen: \"127.0.0.1:1\", acme_challenges: /c}\n";
+        assert!(parse(absolute, Path::new("p")).is_ok());
         assert_eq!(field_of(&gw("x", "h:1")), "gateways[0].listen");
         assert_eq!(
             field_of(&gw("127.0.0.1:1", "h:0")),

@@ -82,6 +82,15 @@ pub enum InstallError {
         /// The CA certificate.
         cert: PathBuf,
     },
+    /// The CA certificate cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The CA certificate.
+        path: PathBuf,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The store's directory cannot be written (it is root's).
     #[error(
         "cannot write {target}: {source}; the system store is root's: run \
@@ -134,7 +143,10 @@ pub fn install(cert: &Path) -> Result<Installed, InstallError> {
         update: update.clone(),
         source,
     };
-    let pem = std::fs::read(cert).map_err(write_err)?;
+    let pem = std::fs::read(cert).map_err(|source| InstallError::Read {
+        path: cert.to_path_buf(),
+        source,
+    })?;
     let changed = std::fs::read(&target).ok().as_deref() != Some(pem.as_slice());
     if changed {
         crate::atomic::write_atomic_mode(&target, &pem, 0o644).map_err(write_err)?;
