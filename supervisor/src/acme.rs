@@ -353,6 +353,26 @@ mod tests {
     }
 
     #[test]
+    fn only_the_cas_account_does_not_exist_problem_forgets_the_account() {
+        let problem = |t: &str| {
+            let json = serde_json::json!({"type": t, "detail": "x", "status": 400});
+            instant_acme::Error::Api(serde_json::from_value(json).expect("problem"))
+        };
+        let cases = [
+            (
+                problem("urn:ietf:params:acme:error:accountDoesNotExist"),
+                true,
+            ),
+            (problem("urn:ietf:params:acme:error:rateLimited"), false),
+            (problem("urn:ietf:params:acme:error:unauthorized"), false),
+            (instant_acme::Error::Str("accountDoesNotExist"), false),
+        ];
+        for (e, want) in cases {
+            assert_eq!(unknown_account(&e), want, "{e}");
+        }
+    }
+
+    #[test]
     fn each_directory_has_its_own_account_file() {
         let dir = Path::new("/c/.lcc/certs");
         let a = account_file(dir, "https://a.example/dir");
