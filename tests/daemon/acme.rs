@@ -8,7 +8,7 @@ use crate::support::pebble::{self, Pebble};
 use crate::support::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// A TLS client: `leaf` makes one request on a new connection and prints its status and
@@ -126,33 +126,36 @@ fn a_certificate_is_obtained_over_http01_served_and_renewed_under_a_keep_alive_c
 
     // one keep-alive connection sends requests across the renewal
     let stop = c.path().join("stop-client");
-    let conn: Child = client(&[
-        "loop",
-        host,
-        &https.to_string(),
-        root.to_str().expect("utf-8"),
-        stop.to_str().expect("utf-8"),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("python3");
+    let args = [
+        "loop".to_string(),
+        host.to_string(),
+        https.to_string(),
+        root.display().to_string(),
+        stop.display().to_string(),
+    ];
+    // bounded: killed at the deadline should the test fail before it says stop
+    let conn = std::thread::spawn(move || {
+        run_with_deadline(
+            client(&args.each_ref().map(String::as_str)),
+            Duration::from_secs(60),
+        )
+    });
     let mut renewed = None;
     let seen = wait_until(Duration::from_secs(25), || {
         renewed = served_leaf(host, https, &root).filter(|l| *l != first);
         renewed.is_some()
     });
     std::fs::write(&stop, "").expect("stop");
-    let out = conn.wait_with_output().expect("client");
+    let out = conn.join().expect("client thread");
     assert!(seen, "not renewed:\n{}\n{}", c.dump(), pebble.logs());
     assert!(!c.events_of("entrance/shop", "CertRenewed").is_empty());
     assert!(c.events_with("CertFailed").is_empty(), "{}", c.dump());
     assert!(c.events_with("CertRefused").is_empty(), "{}", c.dump());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = out.out();
     assert!(
         out.status.success(),
         "the keep-alive connection failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.err()
     );
     // the kept connection was served all along with the certificate it started with
     let (count, leaf) = text.trim().split_once(' ').expect("count and leaf");
