@@ -206,7 +206,12 @@ pub enum Command {
 pub enum CertCommand {
     /// Create the local CA under the user's data dir unless it exists; print the path of
     /// its certificate (first line) and how to trust it.
-    Ca,
+    Ca {
+        /// Also install it into the system's store of trusted authorities (Debian's
+        /// update-ca-certificates, Fedora's update-ca-trust; needs root).
+        #[arg(long)]
+        install: bool,
+    },
 }
 
 /// `lcc export` targets.

@@ -216,6 +216,22 @@ pub struct EntranceSpec {
     /// The certificate files served for `host` (absolute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<lcc_core::proxy_config::CertFiles>,
+    /// The ACME account that obtains the certificate for `host` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeSpec>,
+}
+
+/// `Entrance.tls.acme`: where and as whom the daemon obtains the host's certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AcmeSpec {
+    /// The directory URL.
+    pub directory: String,
+    /// The account's contact address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Roots to trust for the directory's https (absolute), else the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// `Cluster.https`: the entrances over TLS.
@@ -334,6 +350,7 @@ mod tests {
             gateway: "web".into(),
             host: host.map(str::to_string),
             tls: None,
+            acme: None,
         };
         let http = "127.0.0.1:8080";
         assert_eq!(

@@ -10,8 +10,8 @@ use crate::model::{
 };
 use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc, WatchDoc};
 use crate::plan::{
-    EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan, KubeFile, KubeSpec, Plan,
-    ServiceType, StorageSpec, DEFAULT_CLAIM_SIZE, DEFAULT_HTTPS,
+    AcmeSpec, EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan, KubeFile, KubeSpec,
+    Plan, ServiceType, StorageSpec, DEFAULT_CLAIM_SIZE, DEFAULT_HTTPS,
 };
 use crate::podspec::{
     AppKind, Command, EnvVar, Interface, Platform, PodSpec, Probe, ProbeAction, Protocol, Remote,
@@ -196,10 +196,21 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
             name: obj.name.clone(),
             gateway: e.gateway.clone().unwrap_or_default(),
             host: e.host.clone(),
-            tls: e.tls.as_ref().map(|t| lcc_core::proxy_config::CertFiles {
-                cert: absolute(ctx.cluster_dir, t.cert.as_deref().unwrap_or_default()),
-                key: absolute(ctx.cluster_dir, t.key.as_deref().unwrap_or_default()),
+            tls: e.tls.as_ref().filter(|t| t.acme.is_none()).map(|t| {
+                lcc_core::proxy_config::CertFiles {
+                    cert: absolute(ctx.cluster_dir, t.cert.as_deref().unwrap_or_default()),
+                    key: absolute(ctx.cluster_dir, t.key.as_deref().unwrap_or_default()),
+                }
             }),
+            acme: e
+                .tls
+                .as_ref()
+                .and_then(|t| t.acme.as_ref())
+                .map(|a| AcmeSpec {
+                    directory: a.directory.clone().unwrap_or_default(),
+                    email: a.email.clone(),
+                    ca: a.ca.as_deref().map(|c| absolute(ctx.cluster_dir, c)),
+                }),
         }),
         _ => {}
     }

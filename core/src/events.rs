@@ -31,6 +31,12 @@ pub enum Reason {
     ApiListening,
     /// A run ended; the next start waits for the backoff delay.
     BackOff,
+    /// An ACME certificate could not be obtained or renewed; retried after a backoff.
+    CertFailed,
+    /// An ACME certificate was obtained for an entrance's host (the first one).
+    CertObtained,
+    /// An ACME certificate was renewed; the new one serves from the next handshake.
+    CertRenewed,
     /// A certificate of the https listener is served past its end of validity.
     CertExpired,
     /// A certificate of the https listener (or the local CA) is refused: unreadable, or
@@ -152,6 +158,7 @@ impl Reason {
                 | Reason::ListenerBusy
                 | Reason::CertRefused
                 | Reason::CertExpired
+                | Reason::CertFailed
         )
     }
 
@@ -159,7 +166,12 @@ impl Reason {
     pub fn is_progress(self) -> bool {
         matches!(
             self,
-            Reason::Ready | Reason::Started | Reason::Completed | Reason::ListenerBound
+            Reason::Ready
+                | Reason::Started
+                | Reason::Completed
+                | Reason::ListenerBound
+                | Reason::CertObtained
+                | Reason::CertRenewed
         )
     }
 }

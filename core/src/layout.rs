@@ -198,6 +198,14 @@ impl Layout {
     pub fn api_token(&self) -> PathBuf {
         self.state.join("api.token")
     }
+    /// `certs/`: ACME accounts and certificates (0600 in 0700).
+    pub fn certs_dir(&self) -> PathBuf {
+        self.state.join("certs")
+    }
+    /// `certs/challenges/`: the answers to pending ACME HTTP-01 challenges, by token.
+    pub fn acme_challenges(&self) -> PathBuf {
+        self.state.join("certs/challenges")
+    }
     /// `daemon.log`: stdout/stderr of a detached daemon.
     pub fn daemon_log(&self) -> PathBuf {
         self.state.join("daemon.log")

@@ -1,6 +1,7 @@
 //! lcc-supervisor: the Local Cluster daemon and the network helpers pods delegate to
 //! `lcc` (probes, port allocation).
 
+pub(crate) mod acme;
 pub mod api;
 pub mod control;
 pub mod daemon;
@@ -19,6 +20,7 @@ pub(crate) mod proxy_restart;
 pub mod proxyconf;
 pub(crate) mod reaper;
 pub(crate) mod reconcile;
+pub(crate) mod renewal;
 pub(crate) mod restart;
 pub(crate) mod schedule;
 pub(crate) mod source_watch;

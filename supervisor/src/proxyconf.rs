@@ -10,9 +10,24 @@ use std::collections::BTreeMap;
 /// Ready backends (`HOST:PORT`) per gateway name.
 pub type Backends = BTreeMap<String, Vec<String>>;
 
+/// What the proxy serves for ACME: the challenge answers and the certificates obtained.
+#[derive(Debug, Clone, Default)]
+pub struct AcmeServed {
+    /// The directory of challenge answers (absolute).
+    pub challenges: std::path::PathBuf,
+    /// The certificate file of each ACME entrance that has one, by entrance name.
+    pub certs: BTreeMap<String, CertFiles>,
+}
+
 /// The proxy configuration for `plan` with these ready backends; `ca` is the local CA
-/// that issues the https listener's certificates, when it could be made.
-pub fn build(plan: &Plan, backends: &Backends, ca: Option<&CertFiles>) -> Config {
+/// that issues the https listener's certificates, when it could be made; `acme` what
+/// the ACME entrances need, when there are any.
+pub fn build(
+    plan: &Plan,
+    backends: &Backends,
+    ca: Option<&CertFiles>,
+    acme: Option<&AcmeServed>,
+) -> Config {
     let gateways = plan
         .gateways
         .iter()
@@ -35,12 +50,16 @@ pub fn build(plan: &Plan, backends: &Backends, ca: Option<&CertFiles>) -> Config
             name: e.name.clone(),
             gateway: e.gateway.clone(),
             host: e.host.clone(),
-            tls: e.tls.clone(),
+            tls: e
+                .tls
+                .clone()
+                .or_else(|| acme.and_then(|a| a.certs.get(&e.name).cloned())),
         })
         .collect();
     let has_entrances = !entrances.is_empty();
     let http = has_entrances.then(|| HttpListener {
         listen: plan.http.clone(),
+        acme_challenges: acme.map(|a| a.challenges.clone()),
     });
     Config {
         version: 1,

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod demo;
 pub mod http;
 pub mod manifest;
+pub mod pebble;
 pub mod pod;
 pub mod ports;
 pub mod process;

@@ -32,7 +32,7 @@ pub use application::{
 };
 pub use cluster::{ApiDoc, ClusterDoc, HttpsDoc};
 pub use depends_on::{ConditionDoc, DependencyDoc};
-pub use entrance::{EntranceDoc, EntranceTlsDoc};
+pub use entrance::{AcmeDoc, EntranceDoc, EntranceTlsDoc};
 pub use env_file::EnvFileDoc;
 pub use gateway::{GatewayDoc, GatewayTimeoutsDoc};
 pub use group::GroupDoc;

@@ -33,6 +33,7 @@ impl Daemon {
                     }
                     self.plan = plan;
                     self.watch_sources();
+                    self.sync_acme();
                     self.emit(
                         &format!("cluster/{}", self.plan.name),
                         Reason::ManifestsApplied,

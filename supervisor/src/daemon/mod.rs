@@ -2,6 +2,7 @@
 //! `pod.state`, woken by file-system events, child exits, probe results and timers,
 //! with a periodic rescan as a safety net (docs/daemon.md).
 
+mod acme;
 mod adopt;
 mod alarm;
 mod apply;
@@ -153,6 +154,12 @@ enum Msg {
         result: Result<(), String>,
     },
     ProxyExited(i32),
+    /// An ACME task's attempt ended.
+    Acme {
+        entrance: String,
+        host: String,
+        outcome: crate::acme::Outcome,
+    },
 }
 
 /// A signal's handler, installed now.
@@ -370,6 +377,8 @@ struct Daemon {
     api: Option<Arc<crate::api::Api>>,
     /// The `watch:` items of the plan (with `lcc up --watch`).
     watch_rules: Vec<crate::source_watch::Rule>,
+    /// The ACME task of each entrance whose certificate comes from an ACME CA.
+    acme: BTreeMap<String, (crate::acme::Job, tokio::task::JoinHandle<()>)>,
 }
 
 impl Daemon {
@@ -416,6 +425,7 @@ impl Daemon {
             blocked: BTreeSet::new(),
             api: None,
             watch_rules: Vec::new(),
+            acme: BTreeMap::new(),
         }
     }
 
@@ -454,6 +464,7 @@ impl Daemon {
         self.adopt_all();
         self.read_scale();
         self.reconcile_plan();
+        self.sync_acme();
         self.sync();
         self.tick();
         self.flush(None);
@@ -699,6 +710,11 @@ impl Daemon {
                 }
             }
             Msg::ProxyExited(code) => self.proxy_exited(code),
+            Msg::Acme {
+                entrance,
+                host,
+                outcome,
+            } => self.acme_done(&entrance, &host, outcome),
         }
     }
 

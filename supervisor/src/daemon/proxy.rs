@@ -85,7 +85,8 @@ impl Daemon {
                 .ok()
                 .map(|(files, _)| files)
         });
-        let conf = proxyconf::build(&self.plan, &self.backends(), ca.as_ref());
+        let acme = self.acme_served();
+        let conf = proxyconf::build(&self.plan, &self.backends(), ca.as_ref(), acme.as_ref());
         let text = conf.to_yaml();
         if self.last_conf.as_deref() == Some(text.as_str()) {
             return;
