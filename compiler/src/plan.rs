@@ -22,6 +22,10 @@ pub struct Plan {
     pub https: Option<HttpsSpec>,
     /// The API's TCP listener, when the Cluster asks for one.
     pub api_listen: Option<String>,
+    /// The port on which each host's daemon serves the other hosts and the operator
+    /// (`Cluster.peers.port`; docs/hosts.md), on the host's `address`.
+    #[serde(default = "default_peer_port")]
+    pub peer_port: u16,
     /// Explicit Instances.
     pub instances: Vec<InstancePlan>,
     /// InstanceGroups with the template of their replicas.
@@ -52,7 +56,55 @@ pub struct Plan {
     pub host_files: BTreeMap<String, std::collections::BTreeSet<std::path::PathBuf>>,
 }
 
+/// The peers' port when `Cluster.peers.port` gives none.
+pub const DEFAULT_PEER_PORT: u16 = 7480;
+
+fn default_peer_port() -> u16 {
+    DEFAULT_PEER_PORT
+}
+
+/// Where instances are reached on a single machine, and on a `local` host.
+pub const LOOPBACK: &str = "127.0.0.1";
+
 impl Plan {
+    /// The Host named `name`.
+    pub fn host(&self, name: &str) -> Option<&crate::hosts::HostSpec> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The address this machine's instances are reached at, by its probes, its own
+    /// gateways and the other hosts' gateways: this host's `address`, or
+    /// [`LOOPBACK`] on a single machine and on a `local` host.
+    pub fn this_address(&self) -> &str {
+        match self.this_host.as_deref().and_then(|h| self.host(h)) {
+            Some(h) if !h.is_local() => &h.address,
+            _ => LOOPBACK,
+        }
+    }
+
+    /// Where the daemon of host `h` serves its peers: `ADDRESS:PORT` (a `local` host on
+    /// [`LOOPBACK`]).
+    pub fn peer_address(&self, h: &crate::hosts::HostSpec) -> String {
+        let address = if h.is_local() { LOOPBACK } else { &h.address };
+        match address.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => format!("[{address}]:{}", self.peer_port),
+            Err(_) => format!("{address}:{}", self.peer_port),
+        }
+    }
+
+    /// The host that runs instance `name`: an Instance's host, or a group replica's by
+    /// its ordinal (`GROUP-N`); `None` without hosts or for a name the plan does not
+    /// place.
+    pub fn host_of(&self, name: &str) -> Option<&str> {
+        if let Some(p) = self.placements.iter().find(|p| !p.group && p.name == name) {
+            return Some(p.replica_host(1)).filter(|h| !h.is_empty());
+        }
+        let (group, n) = name.rsplit_once('-')?;
+        let n: u32 = n.parse().ok().filter(|n| *n > 0)?;
+        let p = self.placements.iter().find(|p| p.group && p.name == group)?;
+        Some(p.replica_host(n)).filter(|h| !h.is_empty())
+    }
+
     /// Whether the cluster spans Hosts (instances are placed, not all run here).
     pub fn has_hosts(&self) -> bool {
         !self.hosts.is_empty()

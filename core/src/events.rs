@@ -66,6 +66,12 @@ pub enum Reason {
     NotReady,
     /// A pod without a usable spec was moved aside, or one no manifest wants removed.
     Orphaned,
+    /// Another host's daemon answers again: its ready backends are back in every
+    /// gateway of this host.
+    HostBack,
+    /// Another host's daemon stopped answering: its backends left every gateway of this
+    /// host.
+    HostLost,
     /// A listen address the proxy could not bind is served now.
     ListenerBound,
     /// A listen address of the proxy is taken by another program: the proxy serves the
@@ -152,6 +158,7 @@ impl Reason {
                 | Reason::ListenerBusy
                 | Reason::CertRefused
                 | Reason::CertExpired
+                | Reason::HostLost
         )
     }
 
@@ -159,7 +166,11 @@ impl Reason {
     pub fn is_progress(self) -> bool {
         matches!(
             self,
-            Reason::Ready | Reason::Started | Reason::Completed | Reason::ListenerBound
+            Reason::Ready
+                | Reason::Started
+                | Reason::Completed
+                | Reason::ListenerBound
+                | Reason::HostBack
         )
     }
 }

@@ -33,6 +33,7 @@ impl Daemon {
                     }
                     self.plan = plan;
                     self.watch_sources();
+                    self.start_peers();
                     self.emit(
                         &format!("cluster/{}", self.plan.name),
                         Reason::ManifestsApplied,
