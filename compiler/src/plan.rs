@@ -101,7 +101,10 @@ impl Plan {
         }
         let (group, n) = name.rsplit_once('-')?;
         let n: u32 = n.parse().ok().filter(|n| *n > 0)?;
-        let p = self.placements.iter().find(|p| p.group && p.name == group)?;
+        let p = self
+            .placements
+            .iter()
+            .find(|p| p.group && p.name == group)?;
         Some(p.replica_host(n)).filter(|h| !h.is_empty())
     }
 

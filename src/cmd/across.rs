@@ -22,15 +22,12 @@ const EVENTS_BACK: u64 = 1000;
 /// The plan of `dir` when it has Hosts (the one view applies), else `None` (also when
 /// the manifests do not load: the local commands report what they can).
 pub fn plan_with_hosts(dir: &Path) -> Option<Plan> {
-    lcc_compiler::load_cluster(dir)
-        .ok()
-        .filter(Plan::has_hosts)
+    lcc_compiler::load_cluster(dir).ok().filter(Plan::has_hosts)
 }
 
 fn token(dir: &Path) -> anyhow::Result<String> {
-    lcc_supervisor::peer_token::read(&Layout::new(dir)).context(
-        "the hosts are asked with the cluster's peer token, which `lcc sync` writes",
-    )
+    lcc_supervisor::peer_token::read(&Layout::new(dir))
+        .context("the hosts are asked with the cluster's peer token, which `lcc sync` writes")
 }
 
 /// One line per host that did not answer; whether there was any.
@@ -92,7 +89,9 @@ pub fn ps(dir: &Path, plan: &Plan, output: Format) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .and_then(hosts_view::secs)
                 .filter(|_| i.state == "Running")
-                .map_or("-".into(), |t| super::cluster::human(now.saturating_sub(t) as f64));
+                .map_or("-".into(), |t| {
+                    super::cluster::human(now.saturating_sub(t) as f64)
+                });
             let state = if i.state == "Waiting" && !i.waiting_on.is_empty() {
                 format!("Waiting (on {})", i.waiting_on.join(", "))
             } else {

@@ -1,7 +1,7 @@
 //! Dispatch of each subcommand to the module that runs it.
 
-mod cert;
 mod across;
+mod cert;
 mod cluster;
 mod dashboard;
 mod export;

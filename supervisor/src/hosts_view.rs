@@ -59,7 +59,9 @@ pub fn ask<T: serde::de::DeserializeOwned + Send>(
                 h.join().unwrap_or_else(|_| HostAnswer {
                     host: host.clone(),
                     address: address.clone(),
-                    result: Err(PeerError::Unreachable("the request's thread panicked".into())),
+                    result: Err(PeerError::Unreachable(
+                        "the request's thread panicked".into(),
+                    )),
                 })
             })
             .collect()
@@ -153,7 +155,7 @@ pub fn merge_events(per_host: Vec<(String, Vec<EventView>)>) -> Vec<(String, Eve
             })
         })
         .collect();
-    all.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    all.sort_by_key(|a| (a.0, a.1, a.2));
     all.into_iter().map(|(_, _, _, h, e)| (h, e)).collect()
 }
 
@@ -205,11 +207,10 @@ mod tests {
             ev(2, "2026-12-04T10:00:03Z", "instance/y"),
             ev(3, "not a time", "instance/z"),
         ];
-        let got: Vec<(String, String)> =
-            merge_events(vec![("h1".into(), h1), ("h2".into(), h2)])
-                .into_iter()
-                .map(|(h, e)| (h, e.object))
-                .collect();
+        let got: Vec<(String, String)> = merge_events(vec![("h1".into(), h1), ("h2".into(), h2)])
+            .into_iter()
+            .map(|(h, e)| (h, e.object))
+            .collect();
         let want = [
             ("h2", "instance/z"),
             ("h2", "instance/x"),

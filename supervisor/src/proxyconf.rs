@@ -90,7 +90,10 @@ mod tests {
         let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let local = Backends::from([("web".to_string(), list(&["10.0.0.1:30001"]))]);
         let h2 = Backends::from([
-            ("web".to_string(), list(&["10.0.0.2:30001", "10.0.0.2:30002"])),
+            (
+                "web".to_string(),
+                list(&["10.0.0.2:30001", "10.0.0.2:30002"]),
+            ),
             ("db".to_string(), list(&["10.0.0.2:30003"])),
         ]);
         let h3 = Backends::from([("web".to_string(), list(&[]))]);

@@ -303,7 +303,7 @@ impl Hosts {
         let host = &self.hosts[i];
         let config = dir.join(format!("{}.sshd_config", host.name));
         std::fs::write(
-            &dir.join("authorized_keys"),
+            dir.join("authorized_keys"),
             std::fs::read(dir.join("client.pub")).expect("client key"),
         )
         .expect("authorized_keys");

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod hosts;
 pub mod http;
 pub mod manifest;
+pub mod peers;
 pub mod pod;
 pub mod ports;
 pub mod process;

@@ -117,7 +117,10 @@ impl Api {
 
     /// The daemon wrote `proxy.conf` with these backends of its own instances.
     pub fn set_backends(&self, gateways: crate::proxyconf::Backends) {
-        self.backends.lock().unwrap_or_else(|e| e.into_inner()).gateways = gateways;
+        self.backends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .gateways = gateways;
     }
 
     fn plan(&self) -> Arc<Plan> {
