@@ -382,6 +382,67 @@ impl ServiceType {
 mod tests {
     use super::{EntranceSpec, HttpsSpec};
 
+    /// A cluster of three hosts in a temp dir, synced as `as_host` (if any).
+    fn hosts_plan(cluster: &str, as_host: Option<&str>) -> Result<super::Plan, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hosts: String = [("h1", "10.0.0.1"), ("h2", "10.0.0.2"), ("h3", "fd00::3")]
+            .iter()
+            .map(|(n, a)| format!("kind: Host\nname: {n}\naddress: \"{a}\"\ndir: /srv/c\n---\n"))
+            .collect();
+        let app = "kind: Application\nname: s\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      command: [sleep, \"9\"]\n---\nkind: InstanceGroup\nname: web\napp: s\nreplicas: 3\n---\nkind: Instance\nname: solo\napp: s\n";
+        std::fs::write(
+            dir.path().join("c.yaml"),
+            format!("{cluster}---\n{hosts}{app}"),
+        )
+        .expect("manifest");
+        if let Some(h) = as_host {
+            std::fs::create_dir_all(dir.path().join(".lcc/sync")).expect("sync dir");
+            std::fs::write(dir.path().join(".lcc/sync/host"), h).expect("host");
+        }
+        crate::load_cluster(dir.path()).map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn where_a_host_is_reached_and_which_host_runs_a_name() {
+        let plan =
+            hosts_plan("kind: Cluster\nname: c\npeers: {port: 7000}\n", Some("h2")).expect("plan");
+        assert_eq!(plan.peer_port, 7000);
+        assert_eq!(plan.this_address(), "10.0.0.2");
+        let peer = |n: &str| plan.peer_address(plan.host(n).expect("host"));
+        assert_eq!(peer("h1"), "10.0.0.1:7000");
+        assert_eq!(peer("h3"), "[fd00::3]:7000");
+        // replica n on the group's ranking (n - 1) mod 3, the Instance on its first
+        let web = plan
+            .placements
+            .iter()
+            .find(|p| p.name == "web")
+            .expect("web placed");
+        for n in 1..=6u32 {
+            let name = format!("web-{n}");
+            assert_eq!(plan.host_of(&name), Some(web.replica_host(n)), "{name}");
+        }
+        let solo = plan
+            .placements
+            .iter()
+            .find(|p| p.name == "solo")
+            .expect("solo");
+        assert_eq!(plan.host_of("solo"), Some(solo.hosts[0].as_str()));
+        for unplaced in ["web-0", "web-x", "nothing", "web"] {
+            assert_eq!(plan.host_of(unplaced), None, "{unplaced}");
+        }
+        // the operator's checkout is no host: instances would be reached on loopback
+        let checkout = hosts_plan("kind: Cluster\nname: c\n", None).expect("plan");
+        assert_eq!(checkout.peer_port, super::DEFAULT_PEER_PORT);
+        assert_eq!(checkout.this_address(), super::LOOPBACK);
+        let err =
+            hosts_plan("kind: Cluster\nname: c\npeers: {port: 0}\n", None).expect_err("port 0");
+        assert!(
+            err.contains("peers.port") || err.contains("port 0 is out of range"),
+            "{err}"
+        );
+        assert!(err.contains("port 0 is out of range 1-65535"), "{err}");
+    }
+
     #[test]
     fn an_entrance_url_is_its_exact_hosts_else_its_paths() {
         let e = |host: Option<&str>| EntranceSpec {

@@ -1,7 +1,7 @@
-//! `lcc ps`, `lcc events` and `lcc logs` of a cluster with Hosts: every host's daemon
-//! asked through its peers listener (docs/hosts.md, "One view"). A host that does not
-//! answer is one line on stderr with the reason, the others are shown, and the exit
-//! code is 1.
+//! `lcc ps`, `lcc events` and `lcc logs` in the operator's checkout of a cluster with
+//! Hosts: every host's daemon asked through its peers listener (docs/hosts.md, "One
+//! view"). A host that does not answer is one line on stderr with the reason, the
+//! others are shown, and the exit code is 1.
 
 use crate::cli::Format;
 use anyhow::{bail, Context};
@@ -19,10 +19,13 @@ use std::time::Duration;
 /// Events asked of each host at first: its last ones.
 const EVENTS_BACK: u64 = 1000;
 
-/// The plan of `dir` when it has Hosts (the one view applies), else `None` (also when
-/// the manifests do not load: the local commands report what they can).
+/// The plan of `dir` when it is the operator's checkout of a cluster with Hosts (the
+/// one view applies), else `None`: a host's own directory shows that host, from its
+/// files, and so does a directory whose manifests do not load.
 pub fn plan_with_hosts(dir: &Path) -> Option<Plan> {
-    lcc_compiler::load_cluster(dir).ok().filter(Plan::has_hosts)
+    lcc_compiler::load_cluster(dir)
+        .ok()
+        .filter(|p| p.has_hosts() && p.this_host.is_none())
 }
 
 fn token(dir: &Path) -> anyhow::Result<String> {

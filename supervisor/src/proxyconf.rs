@@ -61,6 +61,14 @@ pub fn build(plan: &Plan, backends: &Backends, ca: Option<&CertFiles>) -> Config
     }
 }
 
+/// A backend's `HOST:PORT`, an IPv6 address in brackets.
+pub fn backend(host: &str, port: u16) -> String {
+    match host.parse::<std::net::Ipv6Addr>() {
+        Ok(_) => format!("[{host}]:{port}"),
+        Err(_) => format!("{host}:{port}"),
+    }
+}
+
 /// The backends of every gateway: this host's (`local`) first, then each live peer's
 /// in the order given (by host name), so the list, and the round robin, is the same on
 /// every write while nothing changes.
@@ -109,5 +117,8 @@ mod tests {
             ])
         );
         assert_eq!(merge(local.clone(), []), local);
+        assert_eq!(backend("10.0.0.1", 80), "10.0.0.1:80");
+        assert_eq!(backend("fd00::1", 80), "[fd00::1]:80");
+        assert_eq!(backend("h1.example", 80), "h1.example:80");
     }
 }

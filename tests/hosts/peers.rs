@@ -54,6 +54,19 @@ fn operator(hosts: &Hosts, dir: &std::path::Path, args: &[&str]) -> Bounded {
     run_with_deadline(cmd, Duration::from_secs(20))
 }
 
+/// One raw exchange with `addr`: the whole answer as text.
+fn raw(addr: SocketAddr, request: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    let _ = s.write_all(request.as_bytes());
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}
+
 /// The hosts named by answers to `n` requests to `addr` (new connection each).
 fn answering(hosts: &Hosts, addr: SocketAddr, path: &str, n: usize) -> BTreeSet<String> {
     hosts.in_operator(|| {
@@ -119,6 +132,65 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
         let seen = answering(&hosts, entrance, "/entrances/web/", 6);
         assert_eq!(seen, names, "through {}'s entrance", h.name);
     }
+
+    // the peers listener: the peer token, its own address as Host, reads only
+    let peer = SocketAddr::from((hosts.host(0).address, 7480));
+    let token = peers::TOKEN;
+    let cases = [
+        ("GET", "/api/v1/backends", token, peer.to_string(), 200),
+        ("GET", "/api/v1/instances", "wrong", peer.to_string(), 401),
+        (
+            "GET",
+            "/api/v1/instances",
+            token,
+            "evil.example".into(),
+            421,
+        ),
+        (
+            "POST",
+            "/api/v1/instances/web-1/stop",
+            token,
+            peer.to_string(),
+            403,
+        ),
+        (
+            "DELETE",
+            "/api/v1/instances/web-1",
+            token,
+            peer.to_string(),
+            403,
+        ),
+    ];
+    for (method, path, bearer, host, want) in cases {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let answer = hosts.in_operator(|| raw(peer, &request));
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {want} ")),
+            "{method} {path} as {host}: {answer}"
+        );
+    }
+    let answer = hosts.in_operator(|| {
+        raw(
+            peer,
+            &format!("GET /api/v1/backends HTTP/1.1\r\nHost: {peer}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+        )
+    });
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let doc: serde_json::Value = serde_json::from_str(body).expect("backends JSON");
+    assert_eq!(doc["host"], "h1", "{doc}");
+    let own = doc["gateways"]["web"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(own.len(), 1, "only h1's own replica: {doc}");
+    assert!(
+        own[0]
+            .as_str()
+            .is_some_and(|b| b.starts_with("10.77.0.11:")),
+        "{doc}"
+    );
 
     // one view: every host's instances with their host
     let ps = operator(&hosts, checkout.path(), &["ps"]);

@@ -125,6 +125,7 @@ impl Daemon {
             Ok(hb) => Answer::Failed(format!("it answers as host {:?}", hb.host)),
             Err(why) => Answer::Failed(why),
         };
+        let never_heard = matches!(state, Peer::Unknown { .. });
         let (next, changed, transition) = state.step(answer, Instant::now());
         let address = self
             .pollers
@@ -139,6 +140,13 @@ impl Daemon {
         }
         let object = format!("host/{host}");
         match transition {
+            Some(Transition::Lost(why)) if never_heard => self.emit(
+                &object,
+                Reason::HostLost,
+                &format!(
+                    "{host} has not answered at {address} since this daemon started ({why}); its backends are not used"
+                ),
+            ),
             Some(Transition::Lost(why)) => self.emit(
                 &object,
                 Reason::HostLost,

@@ -54,7 +54,7 @@ impl Daemon {
                     list.push((
                         i.spec.instance.clone(),
                         status::natural_key(&i.spec.instance),
-                        format!("{host}:{p}"),
+                        proxyconf::backend(&host, p),
                     ));
                 }
             }
