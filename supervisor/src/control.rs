@@ -9,6 +9,7 @@ use lcc_core::layout::Layout;
 use lcc_core::status;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -272,29 +273,68 @@ pub fn down(layout: &Layout, wait: Duration) -> Result<bool, ControlError> {
     }
 }
 
-/// `pod stop` on every pod that ever ran, in parallel. Not only those whose leader
-/// lives: an app outlives a killed leader, and `pod stop` finds it by its pod uid.
+/// `pod stop` on every pod that ever ran: dependants before what they depend on (as the
+/// daemon stops them, when the manifests still load), each round in parallel. Not only
+/// the pods whose leader lives: an app outlives a killed leader, and `pod stop` finds
+/// it by its pod uid.
 pub fn stop_pods_directly(layout: &Layout) {
     let Ok(rd) = std::fs::read_dir(layout.pods()) else {
         return;
     };
-    let dirs: Vec<PathBuf> = rd
+    let names: Vec<String> = rd
         .flatten()
-        .map(|e| e.path())
-        .filter(|d| podfs::is_lcc_pod(d) && d.join(".pod/started").exists())
+        .filter(|e| podfs::is_lcc_pod(&e.path()) && e.path().join(".pod/started").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    let handles: Vec<_> = dirs
-        .into_iter()
-        .map(|d| {
-            std::thread::spawn(move || {
-                let _ = crate::daemon::run_pod_blocking(&d, &["stop"]);
-                if let Some(p) = podfs::read_pid(&d).filter(|p| p.alive()) {
-                    let _ = nix::sys::signal::killpg(Pid::from_raw(p.pid), Signal::SIGKILL);
-                }
+    for round in direct_stop_rounds(layout, &names) {
+        let handles: Vec<_> = round
+            .into_iter()
+            .map(|name| {
+                let d = layout.pod(&name);
+                std::thread::spawn(move || {
+                    let _ = crate::daemon::run_pod_blocking(&d, &["stop"]);
+                    if let Some(p) = podfs::read_pid(&d).filter(|p| p.alive()) {
+                        let _ = nix::sys::signal::killpg(Pid::from_raw(p.pid), Signal::SIGKILL);
+                    }
+                })
             })
-        })
-        .collect();
-    for h in handles {
-        let _ = h.join();
+            .collect();
+        for h in handles {
+            let _ = h.join();
+        }
     }
+}
+
+/// The rounds of [`stop_pods_directly`]: by the manifests' `dependsOn` (a group's
+/// target stands for its replicas `<group>-<n>`); one round when they do not load.
+fn direct_stop_rounds(layout: &Layout, names: &[String]) -> Vec<Vec<String>> {
+    let Ok(plan) = lcc_compiler::load_cluster(&layout.root) else {
+        return vec![names.to_vec()];
+    };
+    let groups: Vec<&str> = plan.groups.iter().map(|g| g.name.as_str()).collect();
+    // An Instance's own name, or a group's replicas.
+    let instances_of = |target: &str| -> Vec<String> {
+        let group = groups.contains(&target);
+        names
+            .iter()
+            .filter(|n| match group {
+                true => crate::groups::ordinal(target, n).is_some(),
+                false => *n == target,
+            })
+            .cloned()
+            .collect()
+    };
+    let owners = plan
+        .instances
+        .iter()
+        .map(|i| (i.spec.instance.as_str(), &i.depends_on))
+        .chain(plan.groups.iter().map(|g| (g.name.as_str(), &g.depends_on)));
+    let mut depends: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (owner, deps) in owners {
+        let targets: Vec<String> = deps.iter().flat_map(|d| instances_of(&d.target)).collect();
+        for name in instances_of(owner) {
+            depends.insert(name, targets.clone());
+        }
+    }
+    crate::dependencies::stop_rounds(names, &depends)
 }

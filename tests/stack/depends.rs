@@ -151,3 +151,34 @@ fn restart_true_restarts_the_dependant_after_its_dependency() {
         "without restart: true it keeps running"
     );
 }
+
+/// A shell app that, on TERM, waits `delay` and then appends its name to `order`.
+fn noting(name: &str, order: &str, delay: &str, extra: &str) -> String {
+    let script =
+        format!("trap 'sleep {delay}; echo {name} >> {order}; exit 0' TERM; sleep 300 & wait");
+    format!("kind: Application\nname: {name}\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      shell: {script:?}\nstop: {{signal: TERM, timeout: 5s}}\n---\nkind: Instance\nname: {name}\napp: {name}\n{extra}")
+}
+
+#[test]
+fn down_without_its_daemon_stops_dependants_first() {
+    let c = Cluster::new("depends-down");
+    let order = c.path().join("order");
+    let order = order.to_str().expect("utf-8");
+    // web takes longer to stop: stopped together, db would be noted first
+    let web = noting("web", order, "0.5", "dependsOn: [{target: db}]\n");
+    c.write(
+        "app.yaml",
+        &format!("{}---\n{web}", noting("db", order, "0", "")),
+    );
+    c.up();
+    let daemon = c.daemon_pid().expect("daemon");
+    crate::support::kill9(daemon);
+    assert!(wait_until(
+        Duration::from_secs(10),
+        || crate::support::gone(daemon)
+    ));
+    let out = c.lcc(&["down"]);
+    assert_eq!(out.code, Some(0), "{}", out.err());
+    assert!(out.out().contains("no daemon was running"), "{}", out.out());
+    assert_eq!(std::fs::read_to_string(order).expect("order"), "web\ndb\n");
+}
