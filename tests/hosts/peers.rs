@@ -1,12 +1,13 @@
-//! Cross-host gateways and the one view (docs/hosts.md): three hosts, a group of three
-//! replicas spread one per host, a gateway and an entrance served on every host.
+//! Cross-host gateways and the one view (docs/hosts.md): three hosts synced with `lcc
+//! sync`, a group of three replicas spread one per host, a gateway and an entrance
+//! served on every host.
 //! A request to any host's gateway reaches the replicas of every host (each answers
 //! with its host's name); a host whose link is cut leaves every other host's gateway
 //! within 2 s and comes back when the link does; `lcc ps`, `lcc logs` and `lcc
 //! events` from the operator's checkout show every host, and a cut one as one line.
 
 use crate::support::hosts::Hosts;
-use crate::support::peers::{self, backends, get};
+use crate::support::peers::{self, backends, get, raw};
 use crate::support::{lcc_bin, run_with_deadline, wait_until, Bounded};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -54,19 +55,6 @@ fn operator(hosts: &Hosts, dir: &std::path::Path, args: &[&str]) -> Bounded {
     run_with_deadline(cmd, Duration::from_secs(20))
 }
 
-/// One raw exchange with `addr`: the whole answer as text.
-fn raw(addr: SocketAddr, request: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
-    let _ = s.write_all(request.as_bytes());
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text
-}
-
 /// The hosts named by answers to `n` requests to `addr` (new connection each).
 fn answering(hosts: &Hosts, addr: SocketAddr, path: &str, n: usize) -> BTreeSet<String> {
     hosts.in_operator(|| {
@@ -96,9 +84,7 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
             ),
         ),
     ];
-    let checkout = tempfile::tempdir().expect("operator's checkout");
-    peers::put(checkout.path(), &files, None);
-    peers::start(&hosts, &files);
+    let checkout = peers::synced(&hosts, &files);
     let addresses: Vec<String> = hosts.all().iter().map(|h| h.address.to_string()).collect();
     let on_every_host = |dir: &std::path::Path| {
         let b = backends(dir, "web");
@@ -135,7 +121,8 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
 
     // the peers listener: the peer token, its own address as Host, reads only
     let peer = SocketAddr::from((hosts.host(0).address, 7480));
-    let token = peers::TOKEN;
+    let token = peers::token(checkout.path());
+    let token = token.as_str();
     let cases = [
         ("GET", "/api/v1/backends", token, peer.to_string(), 200),
         ("GET", "/api/v1/instances", "wrong", peer.to_string(), 401),

@@ -1,49 +1,53 @@
-//! Clusters spread over the hosts of [`super::hosts::Hosts`] without `lcc sync` (the
-//! sync has tests of its own): the same manifests copied into every host's directory,
-//! each told which host it is (`.lcc/sync/host`) and given the peer token
-//! (`.lcc/sync/token`, 0600), then `lcc up -d` inside the host's namespace. The
-//! operator's checkout holds the same manifests and the token.
+//! A cluster spread over the hosts of [`super::hosts::Hosts`] the way an operator does
+//! it: the manifests committed in a git checkout, then `lcc sync` from the operator's
+//! namespace (each host gets its part, the peer token and its name, and its daemon is
+//! started). Helpers to read a host's gateways and to speak raw HTTP to a host.
 
 use super::hosts::Hosts;
-use std::os::unix::fs::PermissionsExt;
+use super::lcc_bin;
+use super::process::run_with_deadline;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-/// The peer token the tests' clusters share.
-pub const TOKEN: &str = "0123456789abcdef0123456789abcdef-peers-test";
-
-/// Writes `files` (name, text) and the token into `dir`, and `host` as its identity.
-pub fn put(dir: &Path, files: &[(&str, String)], host: Option<&str>) {
+/// Writes `files` (name, text) into a new git checkout, commits them and syncs every
+/// host; returns the checkout (it holds the peer token `lcc sync` made).
+pub fn synced(hosts: &Hosts, files: &[(&str, String)]) -> tempfile::TempDir {
+    let checkout = tempfile::tempdir().expect("operator's checkout");
     for (name, text) in files {
-        std::fs::write(dir.join(name), text).expect("manifest");
+        std::fs::write(checkout.path().join(name), text).expect("manifest");
     }
-    let sync = dir.join(".lcc/sync");
-    std::fs::create_dir_all(&sync).expect(".lcc/sync");
-    std::fs::set_permissions(dir.join(".lcc"), std::fs::Permissions::from_mode(0o700))
-        .expect("mode");
-    let token = sync.join("token");
-    std::fs::write(&token, format!("{TOKEN}\n")).expect("token");
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("mode");
-    if let Some(h) = host {
-        std::fs::write(sync.join("host"), format!("{h}\n")).expect("host");
-    }
-}
-
-/// Puts the cluster on every host and starts each host's daemon in its namespace.
-pub fn start(hosts: &Hosts, files: &[(&str, String)]) {
-    for h in hosts.all() {
-        put(&h.dir, files, Some(&h.name));
-        let dir = h.dir.display().to_string();
-        let up = h.lcc(&["-C", &dir, "up", "-d"]);
-        assert_eq!(
-            up.code,
-            Some(0),
-            "lcc up on {}: {}{}",
-            h.name,
-            up.out(),
-            up.err()
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "cluster"],
+    ] {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(checkout.path())
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            super::text(&out.stderr)
         );
     }
+    let mut cmd = hosts.operator(lcc_bin());
+    cmd.arg("sync").arg(checkout.path()).env("NO_COLOR", "1");
+    let sync = run_with_deadline(cmd, Duration::from_secs(90));
+    assert_eq!(sync.code, Some(0), "lcc sync: {}{}", sync.out(), sync.err());
+    checkout
+}
+
+/// The cluster's peer token in `checkout`.
+pub fn token(checkout: &Path) -> String {
+    std::fs::read_to_string(checkout.join(".lcc/sync/token"))
+        .expect("the peer token lcc sync made")
+        .trim()
+        .to_string()
 }
 
 /// The backends of `gateway` in the `proxy.conf` of the cluster in `dir` (empty when
@@ -56,18 +60,26 @@ pub fn backends(dir: &Path, gateway: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A raw `GET /` to `addr` (one connection), the body if the answer is a 200.
-pub fn get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+/// One raw exchange with `addr` (its own connection): the whole answer as text, empty
+/// when it cannot connect.
+pub fn raw(addr: SocketAddr, request: &str) -> String {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    let _ = s.write_all(request.as_bytes());
     let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
+    let _ = s.read_to_string(&mut text);
+    text
+}
+
+/// `GET path` to `addr`: the body of a 200, else `None`.
+pub fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let answer = raw(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    let (head, body) = answer.split_once("\r\n\r\n")?;
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
