@@ -228,7 +228,7 @@ fn print_event(
     colour: bool,
 ) -> anyhow::Result<()> {
     let event = Event {
-        time: hosts_view::secs(&ev.time).unwrap_or(0) as f64,
+        time: hosts_view::millis(&ev.time).unwrap_or(0) as f64 / 1000.0,
         object: ev.object,
         reason: ev.reason,
         message: ev.message,

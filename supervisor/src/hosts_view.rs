@@ -150,7 +150,7 @@ pub fn merge_events(per_host: Vec<(String, Vec<EventView>)>) -> Vec<(String, Eve
         .enumerate()
         .flat_map(|(i, (host, events))| {
             events.into_iter().map(move |e| {
-                let t = secs(&e.time).unwrap_or(0);
+                let t = millis(&e.time).unwrap_or(0);
                 (t, i, e.id, host.clone(), e)
             })
         })
@@ -161,10 +161,15 @@ pub fn merge_events(per_host: Vec<(String, Vec<EventView>)>) -> Vec<(String, Eve
 
 /// Unix seconds of an RFC 3339 time.
 pub fn secs(rfc3339: &str) -> Option<u64> {
+    millis(rfc3339).map(|ms| ms / 1000)
+}
+
+/// Unix milliseconds of an RFC 3339 time (its fraction, if any, to the millisecond).
+pub fn millis(rfc3339: &str) -> Option<u64> {
     let t = humantime::parse_rfc3339_weak(rfc3339).ok()?;
     t.duration_since(std::time::UNIX_EPOCH)
         .ok()
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis() as u64)
 }
 
 /// The host to ask for instance `name`'s logs: the one the plan places it on, else
@@ -198,12 +203,12 @@ mod tests {
     #[test]
     fn events_of_every_host_merge_by_time_then_host_then_id() {
         let h1 = vec![
-            ev(1, "2026-12-04T10:00:01Z", "instance/a"),
+            ev(1, "2026-12-04T10:00:01.500Z", "instance/a"),
             ev(2, "2026-12-04T10:00:03Z", "instance/b"),
             ev(3, "2026-12-04T10:00:03Z", "instance/c"),
         ];
         let h2 = vec![
-            ev(1, "2026-12-04T10:00:00Z", "instance/x"),
+            ev(1, "2026-12-04T10:00:01.499Z", "instance/x"),
             ev(2, "2026-12-04T10:00:03Z", "instance/y"),
             ev(3, "not a time", "instance/z"),
         ];
@@ -224,6 +229,7 @@ mod tests {
             .map(|(h, o)| (h.to_string(), o.to_string()))
             .collect();
         assert_eq!(got, want);
-        assert_eq!(secs("1970-01-01T00:01:00Z"), Some(60));
+        assert_eq!(secs("1970-01-01T00:01:00.999Z"), Some(60));
+        assert_eq!(millis("1970-01-01T00:01:00.25Z"), Some(60_250));
     }
 }
