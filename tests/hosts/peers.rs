@@ -270,7 +270,7 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
     let lost = ev
         .out()
         .lines()
-        .find(|l| l.contains("HostLost"))
+        .find(|l| l.contains("HostLost") && l.contains("host/h3"))
         .map(str::to_string)
         .unwrap_or_default();
     assert!(

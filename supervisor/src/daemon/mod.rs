@@ -305,9 +305,18 @@ fn tcp_addr(plan: &Plan) -> Option<std::net::SocketAddr> {
         .next()
 }
 
-/// The peer token of a host of a multi-host cluster (`None` on a single machine).
+/// The peer token of a host of a multi-host cluster that has peers: other hosts may
+/// reach it (it has an address) or it may reach them (`None` on a single machine, and
+/// on a `local` host with no other host to ask).
 fn peer_token(layout: &Layout, plan: &Plan) -> Option<Result<String, String>> {
-    plan.this_host.as_ref()?;
+    let here = plan.host(plan.this_host.as_deref()?)?;
+    let others = plan
+        .hosts
+        .iter()
+        .any(|h| h.active && !h.is_local() && h.name != here.name);
+    if here.is_local() && !others {
+        return None;
+    }
     Some(crate::peer_token::read(layout).map_err(|e| e.to_string()))
 }
 
