@@ -156,6 +156,10 @@ pub enum Command {
     /// The cluster's HTTP API (docs/api.md).
     #[command(subcommand)]
     Api(ApiCommand),
+    /// Sync the cluster in DIR (a git work tree) to its hosts over SSH: each host gets
+    /// only the files it needs, then its daemon runs what is placed on it.
+    #[command(long_about = SYNC_ABOUT)]
+    Sync(SyncArgs),
     /// The host's side of `lcc sync`: read a tar stream of cluster files on stdin
     /// and move them into DIR, under the host's sync lock, then record COMMIT.
     Receive {
@@ -164,12 +168,29 @@ pub enum Command {
         /// The commit being synced (hex), recorded once every file is in place.
         #[arg(long)]
         commit: String,
-        /// The Host this directory is: its daemon runs the instances placed there.
-        #[arg(long)]
+        /// The Host this directory is (recorded with the commit).
+        #[arg(long, value_name = "NAME")]
         host: Option<String>,
+        /// Refuse unless the host is still at this commit (`-`: never synced); checked
+        /// under the lock.
+        #[arg(long, value_name = "COMMIT")]
+        if_commit: Option<String>,
+        /// Remove this file, if a sync put it there (repeatable).
+        #[arg(long, value_name = "PATH")]
+        delete: Vec<String>,
+        /// Then start the daemon unless one runs (a running one reloads by itself).
+        #[arg(long)]
+        up: bool,
         /// A lock older than this many seconds is stale (its sync was killed).
         #[arg(long, default_value_t = 120)]
         lock_stale_s: u64,
+    },
+    /// The host's side of `lcc sync`: print what this host has (commit, host, daemon,
+    /// the digests of the files syncs put there).
+    #[command(hide = true)]
+    SyncState {
+        /// Cluster directory on this host (default: `-C` or the current directory).
+        dir: Option<PathBuf>,
     },
     /// Print shell completions.
     Completions {
@@ -199,6 +220,42 @@ pub enum Command {
         #[command(flatten)]
         load: LoadArgs,
     },
+}
+
+/// The long help of `lcc sync`.
+const SYNC_ABOUT: &str = "\
+Sync the cluster in DIR (a git work tree) to its hosts (kind: Host) over SSH.
+
+The commit synced is HEAD; a tree with uncommitted changes or untracked files is
+refused. For each host, in parallel (at most --timeout seconds each): read what it
+has (`lcc sync-state` over ssh: its commit, its files' digests), refuse a host that
+is ahead of HEAD or on another history unless --force, send only the files that
+changed for it (a tar stream to `lcc receive`, under the host's lock), remove the
+files it no longer needs, then start its daemon unless it runs (a running daemon
+reloads). A host gets every manifest file except those holding only Instances and
+InstanceGroups placed elsewhere, and every other tracked file; never `.lcc/`.
+The host `local` is this machine: no ssh.
+
+One line per host: `synced (N files)`, `unchanged` or `failed: REASON`; exit 1 if
+one failed. Running it again after a failure finishes the job (docs/hosts.md).";
+
+/// Arguments of `lcc sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Cluster directory, a git work tree (default: `-C` or the current directory).
+    pub dir: Option<PathBuf>,
+    /// Sync a host that is ahead of this commit or on another history (a rollback).
+    #[arg(long)]
+    pub force: bool,
+    /// Only this host (repeatable; default: every host).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Print the placement and what each host would get, sending nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Give up on a host after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
 }
 
 /// `lcc cert` subcommands.

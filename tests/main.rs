@@ -18,6 +18,7 @@ mod dashboard;
 mod demo;
 mod export;
 mod faults;
+mod hosts;
 mod pod;
 mod site;
 mod stack;

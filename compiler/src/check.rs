@@ -217,6 +217,9 @@ fn cluster(s: &mut Scope<'_, '_>, c: &ClusterDoc) {
     if let Some(listen) = c.api.as_ref().and_then(|a| a.listen.as_ref()) {
         s.check("api.listen", rules::listen_addr(listen));
     }
+    if let Some(port) = c.peers.as_ref().and_then(|p| p.port) {
+        s.check("peers.port", rules::port(port));
+    }
 }
 
 /// Checks an Application.

@@ -80,6 +80,7 @@ pub fn plan(
         http: DEFAULT_HTTP.to_string(),
         host_ports: DEFAULT_HOST_PORTS,
         api_listen: None,
+        peer_port: crate::plan::DEFAULT_PEER_PORT,
         https: None,
         instances: Vec::new(),
         groups: Vec::new(),
@@ -107,6 +108,9 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 plan.http = http.clone();
             }
             plan.api_listen = c.api.as_ref().and_then(|a| a.listen.clone());
+            if let Some(port) = c.peers.as_ref().and_then(|p| p.port) {
+                plan.peer_port = rules::port(port).unwrap_or(crate::plan::DEFAULT_PEER_PORT);
+            }
             plan.https = c.https.as_ref().map(|h| HttpsSpec {
                 listen: h
                     .listen

@@ -72,6 +72,12 @@ pub enum Reason {
     NotReady,
     /// A pod without a usable spec was moved aside, or one no manifest wants removed.
     Orphaned,
+    /// Another host's daemon answers again: its ready backends are back in every
+    /// gateway of this host.
+    HostBack,
+    /// Another host's daemon stopped answering: its backends left every gateway of this
+    /// host.
+    HostLost,
     /// A listen address the proxy could not bind is served now.
     ListenerBound,
     /// A listen address of the proxy is taken by another program: the proxy serves the
@@ -159,6 +165,7 @@ impl Reason {
                 | Reason::CertRefused
                 | Reason::CertExpired
                 | Reason::CertFailed
+                | Reason::HostLost
         )
     }
 
@@ -172,6 +179,7 @@ impl Reason {
                 | Reason::ListenerBound
                 | Reason::CertObtained
                 | Reason::CertRenewed
+                | Reason::HostBack
         )
     }
 }

@@ -1,5 +1,6 @@
 //! Dispatch of each subcommand to the module that runs it.
 
+mod across;
 mod cert;
 mod cluster;
 mod dashboard;
@@ -30,13 +31,25 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             commit,
             host,
+            if_commit,
+            delete,
+            up,
             lock_stale_s,
         } => sync::receive(
             dir.as_deref().unwrap_or(&cluster_dir),
-            &commit,
-            host.as_deref(),
-            lock_stale_s,
+            &sync::ReceiveArgs {
+                commit,
+                host,
+                if_commit,
+                delete,
+                up,
+                lock_stale_s,
+            },
         ),
+        Command::SyncState { dir } => sync::state(dir.as_deref().unwrap_or(&cluster_dir)),
+        Command::Sync(args) => {
+            sync::operator::sync(args.dir.as_deref().unwrap_or(&cluster_dir), &args)
+        }
         Command::Plan { dir } => hosts::plan(dir.as_deref().unwrap_or(&cluster_dir)),
         Command::Export(ExportCommand::Kubernetes(args)) => export::kubernetes(&cluster_dir, args),
         Command::Probe {

@@ -1,27 +1,49 @@
-//! `lcc receive`: the host's side of a sync (docs/hosts.md). The decisions and the
-//! safe extraction are in the lcc-sync crate; this is the I/O around them.
+//! The host's side of `lcc sync` (docs/hosts.md): `lcc sync-state` (what the host has)
+//! and `lcc receive` (take a tar stream of changed files, record the commit, make sure
+//! the daemon runs). The decisions and the safe extraction are in the lcc-sync crate;
+//! this is the I/O around them. The operator's side is [`operator`].
+
+mod git;
+pub mod operator;
+mod remote;
 
 use anyhow::Context;
-use lcc_core::atomic::write_atomic;
 use lcc_core::layout::Layout;
 use lcc_sync::lock::Lock;
+use lcc_sync::receive::{synced_files, TOKEN_ENTRY};
+use lcc_sync::state::HostState;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
-/// `lcc receive [DIR] --commit C [--host NAME]`: lock, receive stdin, record the host's
-/// name, and the commit last (so a receive cut half way leaves the old commit recorded
-/// and the next sync sends again).
-pub fn receive(
-    dir: &Path,
-    commit: &str,
-    host: Option<&str>,
-    lock_stale_s: u64,
-) -> anyhow::Result<ExitCode> {
+/// What `lcc receive` is asked to do besides reading the stream.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiveArgs {
+    /// The commit to record.
+    pub commit: String,
+    /// The Host name to record.
+    pub host: Option<String>,
+    /// The commit the host must still be at (`-`: never synced), checked under the lock.
+    pub if_commit: Option<String>,
+    /// Files a sync put there that are no longer wanted.
+    pub delete: Vec<String>,
+    /// Start the daemon afterwards unless one runs (a running one reloads by itself).
+    pub up: bool,
+    /// A lock older than this is stale.
+    pub lock_stale_s: u64,
+}
+
+/// `lcc receive [DIR] --commit C`: lock, receive stdin, delete, record the host name
+/// and the commit last (so a receive cut half way leaves the old commit recorded and
+/// the next sync sends again), then bring the daemon up with `--up`.
+pub fn receive(dir: &Path, args: &ReceiveArgs) -> anyhow::Result<ExitCode> {
+    let commit = &args.commit;
     let hex = (4..=64).contains(&commit.len()) && commit.bytes().all(|b| b.is_ascii_hexdigit());
     if !hex {
         anyhow::bail!("invalid commit `{commit}`: expected 4-64 hex digits");
     }
-    if let Some(host) = host {
+    if let Some(host) = &args.host {
         lcc_compiler::rules::name(host)
             .map_err(|m| anyhow::anyhow!("invalid host `{host}`: {m}"))?;
     }
@@ -29,19 +51,115 @@ pub fn receive(
     let sync_dir = layout.sync_dir();
     std::fs::create_dir_all(&sync_dir)
         .with_context(|| format!("cannot create {}", sync_dir.display()))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = unix_now();
     let holder = format!("lcc receive pid {}", std::process::id());
-    let _lock = Lock::take(&layout.sync_lock(), &holder, now, lock_stale_s)?;
-    let files = lcc_sync::receive::receive(std::io::stdin().lock(), dir)?;
-    if let Some(host) = host {
-        write_atomic(&layout.sync_host(), format!("{host}\n").as_bytes())
-            .context("cannot record the host's name")?;
+    let lock = Lock::take(&layout.sync_lock(), &holder, now, args.lock_stale_s)?;
+    // refreshed every quarter of its staleness bound: a long receive keeps its lock
+    let every = Duration::from_secs((args.lock_stale_s / 4).max(1));
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let lock = &lock;
+        s.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let _ = lock.refresh(unix_now());
+            }
+        });
+        let done = receive_locked(dir, &layout, args);
+        drop(stop);
+        done
+    })?;
+    drop(lock);
+    if args.up {
+        return up(dir);
     }
-    write_atomic(&layout.sync_commit(), format!("{commit}\n").as_bytes())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `lcc receive` does under the lock.
+fn receive_locked(dir: &Path, layout: &Layout, args: &ReceiveArgs) -> anyhow::Result<()> {
+    let commit = &args.commit;
+    if let Some(expected) = &args.if_commit {
+        let recorded = recorded(&layout.sync_commit()).unwrap_or_else(|| "-".to_string());
+        if &recorded != expected {
+            anyhow::bail!(
+                "the host changed since this sync read it (now at {recorded}): run lcc sync again"
+            );
+        }
+    }
+    let got = lcc_sync::receive::receive(std::io::stdin().lock(), dir, &args.delete)?;
+    if let Some(host) = &args.host {
+        lcc_core::atomic::write_atomic(&layout.sync_host(), format!("{host}\n").as_bytes())
+            .context("cannot record the host name")?;
+    }
+    lcc_core::atomic::write_atomic(&layout.sync_commit(), format!("{commit}\n").as_bytes())
         .context("cannot record the commit")?;
-    let s = if files.len() == 1 { "" } else { "s" };
-    println!("received {} file{s} at {commit}", files.len());
+    let s = if got.files.len() == 1 { "" } else { "s" };
+    println!("received {} file{s} at {commit}", got.files.len());
+    if !got.deleted.is_empty() {
+        println!("removed {}", got.deleted.len());
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Starts the cluster's daemon (`lcc up -d DIR`) unless one runs: a running daemon
+/// sees the changed manifests by itself and reloads them.
+fn up(dir: &Path) -> anyhow::Result<ExitCode> {
+    if daemon_up(dir) {
+        println!("daemon running: it reloads the manifests");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("cannot find the lcc executable")?;
+    let status = std::process::Command::new(exe)
+        .args(["up", "-d"])
+        .arg(dir)
+        .status()
+        .context("cannot run lcc up -d")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Whether a live daemon runs the cluster in `dir` (nothing is created to find out).
+fn daemon_up(dir: &Path) -> bool {
+    let layout = Layout::new(dir);
+    layout.lock().exists()
+        && lcc_supervisor::lock::held_by_live_daemon(&layout, Duration::from_secs(3))
+}
+
+/// The first line of a file, if it has one.
+fn recorded(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().next()?.trim().to_string();
+    (!line.is_empty()).then_some(line)
+}
+
+/// `lcc sync-state [DIR]`: the host's state for a sync ([`lcc_sync::state`]); a
+/// directory that does not exist yet is a host never synced.
+pub fn state(dir: &Path) -> anyhow::Result<ExitCode> {
+    let layout = Layout::new(dir);
+    let mut state = HostState {
+        commit: recorded(&layout.sync_commit()),
+        host: recorded(&layout.sync_host()),
+        daemon_up: daemon_up(dir),
+        files: Default::default(),
+    };
+    for rel in synced_files(dir)
+        .into_iter()
+        .chain([TOKEN_ENTRY.to_string()])
+    {
+        if let Ok(digest) = lcc_sync::digest::of_file(&dir.join(&rel)) {
+            state.files.insert(rel, digest);
+        }
+    }
+    print!("{}", lcc_sync::state::render(&state));
     Ok(ExitCode::SUCCESS)
 }

@@ -80,7 +80,64 @@ pub fn build(
     }
 }
 
+/// A backend's `HOST:PORT`, an IPv6 address in brackets.
+pub fn backend(host: &str, port: u16) -> String {
+    match host.parse::<std::net::Ipv6Addr>() {
+        Ok(_) => format!("[{host}]:{port}"),
+        Err(_) => format!("{host}:{port}"),
+    }
+}
+
+/// The backends of every gateway: this host's (`local`) first, then each live peer's
+/// in the order given (by host name), so the list, and the round robin, is the same on
+/// every write while nothing changes.
+pub fn merge<'a>(mut local: Backends, peers: impl IntoIterator<Item = &'a Backends>) -> Backends {
+    for peer in peers {
+        for (gateway, list) in peer {
+            local
+                .entry(gateway.clone())
+                .or_default()
+                .extend(list.iter().cloned());
+        }
+    }
+    local
+}
+
 /// Whether the plan needs a proxy at all.
 pub fn needed(plan: &Plan) -> bool {
     !plan.gateways.is_empty() || !plan.entrances.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_backends_follow_this_hosts_own() {
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let local = Backends::from([("web".to_string(), list(&["10.0.0.1:30001"]))]);
+        let h2 = Backends::from([
+            (
+                "web".to_string(),
+                list(&["10.0.0.2:30001", "10.0.0.2:30002"]),
+            ),
+            ("db".to_string(), list(&["10.0.0.2:30003"])),
+        ]);
+        let h3 = Backends::from([("web".to_string(), list(&[]))]);
+        let got = merge(local.clone(), [&h2, &h3]);
+        assert_eq!(
+            got,
+            Backends::from([
+                (
+                    "web".to_string(),
+                    list(&["10.0.0.1:30001", "10.0.0.2:30001", "10.0.0.2:30002"])
+                ),
+                ("db".to_string(), list(&["10.0.0.2:30003"])),
+            ])
+        );
+        assert_eq!(merge(local.clone(), []), local);
+        assert_eq!(backend("10.0.0.1", 80), "10.0.0.1:80");
+        assert_eq!(backend("fd00::1", 80), "[fd00::1]:80");
+        assert_eq!(backend("h1.example", 80), "h1.example:80");
+    }
 }

@@ -42,6 +42,8 @@ pub fn is_stale(now_s: u64, taken_s: u64, stale_after_s: u64) -> bool {
 pub struct Lock {
     /// The lock file.
     path: PathBuf,
+    /// Who holds it (written again by [`Lock::refresh`]).
+    holder: String,
 }
 
 impl Lock {
@@ -68,6 +70,7 @@ impl Lock {
                     writeln!(file, "{now_s} {holder}").map_err(io)?;
                     return Ok(Lock {
                         path: path.to_path_buf(),
+                        holder: holder.to_string(),
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -91,6 +94,18 @@ impl Lock {
             age_s: 0,
             stale_s: stale_after_s,
         })
+    }
+}
+
+impl Lock {
+    /// Writes `now_s` into the held lock (a temp file renamed over it), so that a sync
+    /// that works longer than the staleness bound is not taken over.
+    pub fn refresh(&self, now_s: u64) -> Result<(), LockError> {
+        lcc_core::atomic::write_atomic(&self.path, format!("{now_s} {}\n", self.holder).as_bytes())
+            .map_err(|source| LockError::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 }
 
@@ -128,8 +143,11 @@ mod tests {
             err.to_string(),
             "host is locked by another sync (op@a, 10s ago); it is stale after 60s"
         );
+        first.refresh(1050).expect("refresh");
+        let err = Lock::take(&path, "op@b", 1100, 60).expect_err("refreshed: held");
+        assert!(err.to_string().contains("(op@a, 50s ago)"), "{err}");
         std::mem::forget(first); // a killed sync leaves its lock behind
-        let second = Lock::take(&path, "op@b", 1061, 60).expect("stale lock taken over");
+        let second = Lock::take(&path, "op@b", 1111, 60).expect("stale lock taken over");
         drop(second);
         assert!(!path.exists(), "released on drop");
     }

@@ -39,6 +39,12 @@ pub fn remote_command(argv: &[&str]) -> String {
 /// The arguments of `ssh` (without `ssh` itself) that run `argv` on the target.
 /// `BatchMode=yes`: a sync never stops to ask for a password or a host key.
 pub fn args(target: &Target, connect_timeout_s: u64, argv: &[&str]) -> Vec<String> {
+    args_all(target, connect_timeout_s, &[argv])
+}
+
+/// [`args`] for several commands run one after the other while each succeeds
+/// (joined by `&&` on the far side, each word quoted): one connection for all.
+pub fn args_all(target: &Target, connect_timeout_s: u64, commands: &[&[&str]]) -> Vec<String> {
     let mut out = vec![
         "-o".to_string(),
         "BatchMode=yes".to_string(),
@@ -63,7 +69,11 @@ pub fn args(target: &Target, connect_timeout_s: u64, argv: &[&str]) -> Vec<Strin
     out.extend([
         "--".to_string(),
         target.address.clone(),
-        remote_command(argv),
+        commands
+            .iter()
+            .map(|argv| remote_command(argv))
+            .collect::<Vec<_>>()
+            .join(" && "),
     ]);
     out
 }
@@ -142,5 +152,14 @@ mod tests {
             "lcc receive '/srv/my cluster'",
         ];
         assert_eq!(got, expected);
+        let two = args_all(
+            &Target::default(),
+            5,
+            &[&["lcc", "--version"], &["lcc", "sync-state", "a b"]],
+        );
+        assert_eq!(
+            two.last().map(String::as_str),
+            Some("lcc --version && lcc sync-state 'a b'")
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The harness every integration test shares: the binaries under test, bounded polling,
 //! /proc liveness, one cluster builder ([`Cluster`]) with its manifest builders, port
 //! blocks below the ephemeral range ([`ports`]), bounded command runs and /proc scans
-//! ([`process`]), raw HTTP ([`http`]), and the helpers of the pod and site tests
+//! ([`process`]), raw HTTP ([`http`]), hosts as network namespaces with sshd
+//! ([`hosts`]), and the helpers of the pod and site tests
 //! ([`pod`], [`site`]).
 //!
 //! Every test of the crate runs in one process, in parallel threads: nothing here (nor
@@ -12,9 +13,11 @@ pub mod api;
 pub mod browser;
 pub mod cluster;
 pub mod demo;
+pub mod hosts;
 pub mod http;
 pub mod manifest;
 pub mod pebble;
+pub mod peers;
 pub mod pod;
 pub mod ports;
 pub mod process;

@@ -34,6 +34,7 @@ impl Daemon {
                     self.plan = plan;
                     self.watch_sources();
                     self.sync_acme();
+                    self.start_peers();
                     self.emit(
                         &format!("cluster/{}", self.plan.name),
                         Reason::ManifestsApplied,

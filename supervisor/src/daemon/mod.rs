@@ -12,6 +12,7 @@ mod gate;
 mod jobs;
 mod lifecycle;
 mod observe;
+mod peers;
 mod probes;
 mod process;
 mod proxy;
@@ -160,6 +161,11 @@ enum Msg {
         host: String,
         outcome: crate::acme::Outcome,
     },
+    /// A poller's answer from another host: its backends, or why it did not answer.
+    Peer {
+        host: String,
+        answer: Result<crate::peers::HostBackends, String>,
+    },
 }
 
 /// A signal's handler, installed now.
@@ -237,14 +243,29 @@ pub fn run(
         .map_err(setup(&layout.api_token().display().to_string()))?;
     let socket = layout.api_socket();
     let registry = register(&layout, &plan);
+    let peer_token = peer_token(&layout, &plan);
     rt.block_on(async move {
         let (tx, rx) = unbounded_channel();
         let api = Arc::new(crate::api::Api::new(
             layout.clone(),
             plan.clone(),
             tcp_addr(&plan).map(|a| (a, token)),
+            peer_addr(&plan).zip(peer_token.clone().and_then(Result::ok)),
         ));
         let mut d = Daemon::new(layout, opts, plan, tx);
+        d.peer_token = match peer_token {
+            Some(Ok(t)) => Some(t),
+            Some(Err(why)) => {
+                d.emit(
+                    &format!("cluster/{}", d.plan.name),
+                    Reason::ApiFailed,
+                    &format!("no peer token ({why}): the other hosts are neither served nor asked; `lcc sync` sends it"),
+                );
+                None
+            }
+            None => None,
+        };
+        d.start_peers();
         let streams = Arc::clone(&api);
         d.events.on_append(move || streams.event_appended());
         let api_thread = d.serve_api(&api);
@@ -287,6 +308,29 @@ fn register(layout: &Layout, plan: &Plan) -> Option<(PathBuf, PathBuf)> {
 fn tcp_addr(plan: &Plan) -> Option<std::net::SocketAddr> {
     let listen = plan.api_listen.as_deref()?;
     std::net::ToSocketAddrs::to_socket_addrs(listen)
+        .ok()?
+        .next()
+}
+
+/// The peer token of a host of a multi-host cluster that has peers: other hosts may
+/// reach it (it has an address) or it may reach them (`None` on a single machine, and
+/// on a `local` host with no other host to ask).
+fn peer_token(layout: &Layout, plan: &Plan) -> Option<Result<String, String>> {
+    let here = plan.host(plan.this_host.as_deref()?)?;
+    let others = plan
+        .hosts
+        .iter()
+        .any(|h| h.active && !h.is_local() && h.name != here.name);
+    if here.is_local() && !others {
+        return None;
+    }
+    Some(crate::peer_token::read(layout).map_err(|e| e.to_string()))
+}
+
+/// Where this host serves its peers: its address and `Cluster.peers.port`.
+fn peer_addr(plan: &Plan) -> Option<std::net::SocketAddr> {
+    let host = plan.host(plan.this_host.as_deref()?)?;
+    std::net::ToSocketAddrs::to_socket_addrs(&plan.peer_address(host))
         .ok()?
         .next()
 }
@@ -379,6 +423,12 @@ struct Daemon {
     watch_rules: Vec<crate::source_watch::Rule>,
     /// The ACME task of each entrance whose certificate comes from an ACME CA.
     acme: BTreeMap<String, (crate::acme::Job, tokio::task::JoinHandle<()>)>,
+    /// The cluster's peer token (a host of a multi-host cluster).
+    peer_token: Option<String>,
+    /// The other hosts as last heard from.
+    peers: BTreeMap<String, crate::peers::Peer>,
+    /// Their pollers.
+    pollers: BTreeMap<String, peers::Poller>,
 }
 
 impl Daemon {
@@ -426,6 +476,9 @@ impl Daemon {
             api: None,
             watch_rules: Vec::new(),
             acme: BTreeMap::new(),
+            peer_token: None,
+            peers: BTreeMap::new(),
+            pollers: BTreeMap::new(),
         }
     }
 
@@ -548,6 +601,19 @@ impl Daemon {
                     &cluster,
                     Reason::ApiFailed,
                     &format!("cannot listen on {addr}: {e}"),
+                ),
+            }
+        }
+        if let Some(addr) = peer_addr(&self.plan).filter(|_| self.peer_token.is_some()) {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    listening.push(format!("peers on http://{addr}"));
+                    bound.push(Bound::Peer(l));
+                }
+                Err(e) => self.emit(
+                    &cluster,
+                    Reason::ApiFailed,
+                    &format!("peers: cannot listen on {addr}: {e}"),
                 ),
             }
         }
@@ -715,6 +781,7 @@ impl Daemon {
                 host,
                 outcome,
             } => self.acme_done(&entrance, &host, outcome),
+            Msg::Peer { host, answer } => self.peer_answered(host, answer),
         }
     }
 

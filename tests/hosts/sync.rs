@@ -1,0 +1,535 @@
+//! `lcc sync` to three real hosts (network namespaces with sshd, [`Hosts`]): the
+//! operator's checkout is a git repository with one Instance placed on each host.
+
+use crate::support::hosts::{Host, Hosts};
+use crate::support::{instance, lcc_bin, run_with_deadline, shell_app, text, wait_until, Bounded};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// The operator's checkout: `hosts.yaml`, `app.yaml` (app `s`), and `a1.yaml`..
+/// (Instance `aN` placed on host `hN`), committed.
+struct Checkout {
+    dir: tempfile::TempDir,
+}
+
+impl Checkout {
+    /// The cluster over `hosts`; `host_docs` are the `kind: Host` documents.
+    fn new(hosts: &Hosts, host_docs: &str) -> Checkout {
+        let c = Checkout {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        c.git(&["init", "-q", "-b", "main"]);
+        c.write(
+            "hosts.yaml",
+            &format!("kind: Cluster\nname: multi\n---\n{host_docs}"),
+        );
+        c.write("app.yaml", &shell_app("s", "exec sleep 300", 5));
+        for (i, host) in hosts.all().iter().enumerate() {
+            c.write(
+                &format!("a{}.yaml", i + 1),
+                &format!(
+                    "{}placement: {{hosts: [{}]}}\n",
+                    instance(&format!("a{}", i + 1), "s"),
+                    host.name
+                ),
+            );
+        }
+        c.write("bin/tool.sh", "#!/bin/sh\necho tool\n");
+        set_mode(&c.path().join("bin/tool.sh"), 0o755);
+        c.commit("first");
+        c
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, rel: &str, body: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, body).expect("write");
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// `git add -A` and commit; the new HEAD.
+    fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.head()
+    }
+
+    fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// `lcc sync DIR ARGS` from the operator's namespace.
+    fn sync(&self, hosts: &Hosts, args: &[&str]) -> Bounded {
+        self.sync_with(hosts, args, &[])
+    }
+
+    fn sync_with(&self, hosts: &Hosts, args: &[&str], env: &[(&str, String)]) -> Bounded {
+        let mut cmd = hosts.operator(lcc_bin());
+        cmd.arg("sync")
+            .arg(self.path())
+            .args(args)
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_with_deadline(cmd, Duration::from_secs(90))
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// The report's line of each host: `h1` -> `synced (5 files)`.
+fn report(out: &Bounded) -> BTreeMap<String, String> {
+    out.out()
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(h, r)| (h.to_string(), r.to_string()))
+        .collect()
+}
+
+fn expect(out: &Bounded, code: i32, lines: &[(&str, &str)]) {
+    let want: BTreeMap<String, String> = lines
+        .iter()
+        .map(|(h, r)| (h.to_string(), r.to_string()))
+        .collect();
+    assert_eq!(
+        report(out),
+        want,
+        "stdout:\n{}stderr:\n{}",
+        out.out(),
+        out.err()
+    );
+    assert_eq!(out.code, Some(code), "{}{}", out.out(), out.err());
+}
+
+/// The files of a host's cluster directory, `.lcc/` aside.
+fn files_of(host: &Host) -> Vec<String> {
+    let mut out: Vec<String> = crate::support::listing(&host.dir)
+        .into_iter()
+        .filter(|p| !p.starts_with(".lcc") && host.dir.join(p).is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The pid of `instance`'s run on `host`, once its status has one.
+fn pid_on(host: &Host, instance: &str) -> Option<i32> {
+    let text = host.read(&format!(".lcc/status/{instance}.json"))?;
+    let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+    status["pid"].as_i64().map(|p| p as i32)
+}
+
+/// Whether `pid` runs in `host`'s network namespace (it was started there).
+fn in_namespace(host: &Host, pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata(format!("/run/netns/{}", host.ns)).map(|m| m.ino());
+    let of = std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino());
+    matches!((ns, of), (Ok(a), Ok(b)) if a == b)
+}
+
+#[test]
+fn sync_sends_each_host_its_part_then_nothing_then_one_edit() {
+    let hosts = Hosts::new(3);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    let head = co.head();
+    let out = co.sync(&hosts, &[]);
+    // each host: hosts.yaml, app.yaml, bin/tool.sh and its own aN.yaml
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "synced (4 files)"),
+            ("h2", "synced (4 files)"),
+            ("h3", "synced (4 files)"),
+        ],
+    );
+    for (i, host) in hosts.all().iter().enumerate() {
+        let own = format!("a{}.yaml", i + 1);
+        let mut want = vec!["app.yaml", "bin/tool.sh", "hosts.yaml", own.as_str()];
+        want.sort_unstable();
+        assert_eq!(files_of(host), want);
+        assert_eq!(
+            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+            Some(head.clone())
+        );
+        assert_eq!(
+            host.read(".lcc/sync/host").as_deref().map(str::trim),
+            Some(host.name.as_str())
+        );
+        let token = std::fs::metadata(host.dir.join(".lcc/sync/token")).expect("token");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&token.permissions()) & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read(host.dir.join(".lcc/sync/token")).ok(),
+            std::fs::read(co.path().join(".lcc/sync/token")).ok()
+        );
+        let mode = std::fs::metadata(host.dir.join("bin/tool.sh")).expect("tool");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o755
+        );
+        // its daemon runs its instance, in its namespace, and no other
+        let name = format!("a{}", i + 1);
+        assert!(
+            wait_until(Duration::from_secs(20), || pid_on(host, &name)
+                .is_some_and(|p| in_namespace(host, p))),
+            "{name} runs on {}: {:?}",
+            host.name,
+            host.read(".lcc/events.jsonl")
+        );
+        let ps = host.lcc(&["-C", &host.dir.display().to_string(), "ps"]);
+        let listed: Vec<&str> = ps
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter_map(|l| std::str::from_utf8(l).ok())
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.starts_with('a'))
+            .collect();
+        assert_eq!(listed, [name.as_str()], "{}", ps.out());
+    }
+
+    let again = co.sync(&hosts, &[]);
+    expect(
+        &again,
+        0,
+        &[
+            ("h1", "unchanged"),
+            ("h2", "unchanged"),
+            ("h3", "unchanged"),
+        ],
+    );
+
+    // an edit of a2 goes to h2 alone; a3 removed goes from h3
+    co.write(
+        "a2.yaml",
+        &format!(
+            "{}placement: {{hosts: [h2]}}\nenv: {{V: \"2\"}}\n",
+            instance("a2", "s")
+        ),
+    );
+    std::fs::remove_file(co.path().join("a3.yaml")).expect("rm");
+    let second = co.commit("edit a2, drop a3");
+    let a2_before = pid_on(hosts.host(1), "a2");
+    let out = co.sync(&hosts, &[]);
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "unchanged"),
+            ("h2", "synced (1 file)"),
+            ("h3", "synced (0 files, 1 removed)"),
+        ],
+    );
+    assert!(!hosts.host(2).dir.join("a3.yaml").exists());
+    for host in hosts.all() {
+        assert_eq!(
+            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+            Some(second.clone()),
+            "{}",
+            host.name
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || pid_on(hosts.host(1), "a2")
+            .is_some_and(|p| Some(p) != a2_before)),
+        "the running daemon of h2 reloaded and restarted a2"
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || pid_on(hosts.host(2), "a3")
+            .is_none()),
+        "a3 is gone from h3"
+    );
+}
+
+#[test]
+fn a_dirty_tree_and_a_rollback_are_refused_until_forced() {
+    let hosts = Hosts::new(3);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    let first = co.head();
+
+    // dirty: a tracked change and an untracked file; nothing reaches a host
+    co.write("app.yaml", &shell_app("s", "exec sleep 301", 5));
+    co.write("notes.txt", "draft\n");
+    let out = co.sync(&hosts, &[]);
+    assert_eq!(out.code, Some(1), "{}{}", out.out(), out.err());
+    assert!(
+        out.err().contains("has uncommitted changes (")
+            && out.err().contains("M app.yaml")
+            && out.err().contains("?? notes.txt")
+            && out.err().contains("commit or stash them"),
+        "{}",
+        out.err()
+    );
+    for host in hosts.all() {
+        assert!(files_of(host).is_empty(), "{} got files", host.name);
+    }
+    co.git(&["checkout", "-q", "--", "app.yaml"]);
+    std::fs::remove_file(co.path().join("notes.txt")).expect("rm");
+
+    co.write("later.txt", "later\n");
+    let second = co.commit("second");
+    let all = |r: &str| {
+        [
+            ("h1", r.to_string()),
+            ("h2", r.to_string()),
+            ("h3", r.to_string()),
+        ]
+    };
+    let out = co.sync(&hosts, &[]);
+    assert_eq!(out.code, Some(0), "{}{}", out.out(), out.err());
+
+    // back at the first commit: the hosts are ahead
+    co.git(&["checkout", "-q", &first]);
+    let out = co.sync(&hosts, &[]);
+    let ahead = format!(
+        "failed: host is ahead (at {second}, a descendant of this commit): syncing would roll it back; use --force"
+    );
+    let lines = all(&ahead);
+    expect(&out, 1, &lines.each_ref().map(|(h, r)| (*h, r.as_str())));
+    assert!(
+        hosts.host(0).dir.join("later.txt").exists(),
+        "nothing rolled back"
+    );
+
+    // --force rolls back, for one host only when asked
+    let out = co.sync(&hosts, &["--force", "--host", "h2"]);
+    expect(&out, 0, &[("h2", "synced (0 files, 1 removed)")]);
+    assert!(!hosts.host(1).dir.join("later.txt").exists());
+    assert!(hosts.host(0).dir.join("later.txt").exists());
+
+    // another history: an orphan branch
+    co.git(&["checkout", "-q", "--orphan", "other"]);
+    let other = co.commit("unrelated");
+    let out = co.sync(&hosts, &["--host", "h1"]);
+    expect(
+        &out,
+        1,
+        &[(
+            "h1",
+            &*format!(
+                "failed: host is on another history (at {second}): use --force to replace it"
+            ),
+        )],
+    );
+    let out = co.sync(&hosts, &["--host", "h1", "--force"]);
+    expect(&out, 0, &[("h1", "synced (0 files, 1 removed)")]);
+    assert_eq!(
+        hosts
+            .host(0)
+            .read(".lcc/sync/commit")
+            .map(|c| c.trim().to_string()),
+        Some(other)
+    );
+    let out = co.sync(&hosts, &["--host", "nope"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.err()
+            .contains("no Host `nope` in the cluster; the hosts are: h1, h2, h3"),
+        "{}",
+        out.err()
+    );
+}
+
+#[test]
+fn an_interrupted_sync_converges_when_run_again() {
+    let hosts = Hosts::new(3);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    // h2 cut off: the others are synced, h2 fails within the timeout
+    hosts.cut(1);
+    let out = co.sync(&hosts, &["--timeout", "4"]);
+    let h2 = report(&out).remove("h2").unwrap_or_default();
+    assert!(h2.starts_with("failed: "), "{}{}", out.out(), out.err());
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.took < Duration::from_secs(15),
+        "bounded by --timeout: {:?}",
+        out.took
+    );
+    assert!(files_of(hosts.host(1)).is_empty());
+    hosts.restore(1);
+    let out = co.sync(&hosts, &[]);
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "unchanged"),
+            ("h2", "synced (4 files)"),
+            ("h3", "unchanged"),
+        ],
+    );
+
+    // a stream cut half way (ssh dies mid-transfer): nothing half-applied, then done
+    let blob: String = (0..20_000).map(|i| format!("{i}\n")).collect();
+    co.write("data/blob.txt", &blob);
+    let head = co.commit("blob");
+    let wrappers = tempfile::tempdir().expect("tempdir");
+    let ssh = wrappers.path().join("ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nhead -c 3000 | /usr/bin/ssh \"$@\"\n").expect("wrapper");
+    set_mode(&ssh, 0o755);
+    let path = format!(
+        "{}:{}",
+        wrappers.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = co.sync_with(&hosts, &[], &[("PATH", path)]);
+    assert_eq!(out.code, Some(1), "{}{}", out.out(), out.err());
+    for (host, line) in report(&out) {
+        assert!(line.starts_with("failed: lcc receive: "), "{host}: {line}");
+    }
+    for host in hosts.all() {
+        assert!(
+            !host.dir.join("data/blob.txt").exists(),
+            "{}: nothing moved in",
+            host.name
+        );
+        assert_ne!(
+            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+            Some(head.clone())
+        );
+        assert!(
+            !host.dir.join(".lcc/sync/lock").exists(),
+            "{}: lock released",
+            host.name
+        );
+    }
+    let out = co.sync(&hosts, &[]);
+    expect(
+        &out,
+        0,
+        &[
+            ("h1", "synced (1 file)"),
+            ("h2", "synced (1 file)"),
+            ("h3", "synced (1 file)"),
+        ],
+    );
+    for host in hosts.all() {
+        assert_eq!(host.read("data/blob.txt").as_deref(), Some(blob.as_str()));
+    }
+}
+
+#[test]
+fn a_missing_or_older_remote_lcc_is_named() {
+    let hosts = Hosts::new(3);
+    let old = tempfile::tempdir().expect("tempdir");
+    let old_lcc = old.path().join("lcc");
+    std::fs::write(&old_lcc, "#!/bin/sh\necho 'lcc 0.0.1'\n[ \"$1\" = --version ] || { echo \"error: unrecognized subcommand '$1'\" >&2; exit 2; }\n").expect("old lcc");
+    set_mode(&old_lcc, 0o755);
+    let docs = [
+        hosts
+            .host(0)
+            .document_with_lcc(&hosts, "", "/nonexistent/lcc"),
+        hosts
+            .host(1)
+            .document_with_lcc(&hosts, "", &old_lcc.display().to_string()),
+        hosts.host(2).document(&hosts, ""),
+    ]
+    .join("---\n");
+    let co = Checkout::new(&hosts, &docs);
+    let out = co.sync(&hosts, &["--dry-run"]);
+    let lines = report(&out);
+    assert!(
+        lines["h1"].starts_with("failed: no lcc on the host at `/nonexistent/lcc` (ssh.lcc; `lcc` means the login's PATH)"),
+        "{}",
+        lines["h1"]
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        lines["h2"],
+        format!("failed: the host's lcc is 0.0.1, older than this lcc {version}: install lcc {version} or newer there")
+    );
+    assert!(
+        lines["h3"].starts_with("would send 4 files (a3.yaml, app.yaml, bin/tool.sh, hosts.yaml)"),
+        "{}",
+        lines["h3"]
+    );
+    assert!(
+        out.out().starts_with("INSTANCE  HOST"),
+        "the placement first: {}",
+        out.out()
+    );
+    assert_eq!(out.code, Some(1));
+    assert!(
+        files_of(hosts.host(2)).is_empty(),
+        "a dry run sends nothing"
+    );
+}
+
+/// Runs `lcc down` in a cluster directory on drop (a daemon a test started there).
+struct DownOnDrop<'a>(&'a Path, &'a Path);
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut cmd = std::process::Command::new(lcc_bin());
+        cmd.arg("-C")
+            .arg(self.0)
+            .arg("down")
+            .env("XDG_RUNTIME_DIR", self.1);
+        let _ = run_with_deadline(cmd, Duration::from_secs(30));
+    }
+}
+
+#[test]
+fn the_local_host_is_synced_in_place_without_ssh() {
+    let hosts = Hosts::new(1);
+    let docs = format!(
+        "kind: Host\nname: here\naddress: local\n---\n{}",
+        hosts.host(0).document(&hosts, "")
+    );
+    let co = Checkout::new(&hosts, &docs);
+    co.write(
+        "here.yaml",
+        &format!("{}placement: {{hosts: [here]}}\n", instance("a0", "s")),
+    );
+    co.commit("an instance here");
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let _down = DownOnDrop(co.path(), runtime.path());
+    let env = [("XDG_RUNTIME_DIR", runtime.path().display().to_string())];
+    let out = co.sync_with(&hosts, &[], &env);
+    // `here` is the checkout itself: its files are there, only its daemon is started
+    expect(
+        &out,
+        0,
+        &[("here", "unchanged"), ("h1", "synced (4 files)")],
+    );
+    let status = |name: &str| co.path().join(format!(".lcc/status/{name}.json"));
+    assert!(
+        wait_until(Duration::from_secs(20), || status("a0").exists()),
+        "a0 runs here: {:?}",
+        std::fs::read_to_string(co.path().join(".lcc/events.jsonl"))
+    );
+    assert!(!status("a1").exists(), "a1 is h1's");
+    assert_eq!(
+        std::fs::read_to_string(co.path().join(".lcc/sync/host"))
+            .ok()
+            .as_deref()
+            .map(str::trim),
+        Some("here")
+    );
+    assert!(
+        !hosts.host(0).dir.join("here.yaml").exists(),
+        "a0's file stays here"
+    );
+    let again = co.sync_with(&hosts, &[], &env);
+    expect(&again, 0, &[("here", "unchanged"), ("h1", "unchanged")]);
+}
