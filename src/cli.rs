@@ -182,7 +182,7 @@ pub enum Command {
         #[arg(long)]
         up: bool,
         /// A lock older than this many seconds is stale (its sync was killed).
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = lcc_core::layout::SYNC_LOCK_STALE_S)]
         lock_stale_s: u64,
     },
     /// The host's side of `lcc sync`: print what this host has (commit, host, daemon,

@@ -48,6 +48,10 @@ pub enum StateDirError {
     },
 }
 
+/// Seconds after which a sync's lock that was not refreshed is stale: its sync was
+/// killed (`lcc receive --lock-stale-s`'s default).
+pub const SYNC_LOCK_STALE_S: u64 = 120;
+
 /// Paths of one cluster's state directory.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -145,7 +149,8 @@ impl Layout {
     pub fn sync_commit(&self) -> PathBuf {
         self.sync_dir().join("commit")
     }
-    /// The lock a sync holds on this host.
+    /// The lock a sync holds on this host while it receives (stale after
+    /// [`SYNC_LOCK_STALE_S`] without a refresh).
     pub fn sync_lock(&self) -> PathBuf {
         self.sync_dir().join("lock")
     }

@@ -11,4 +11,5 @@ mod probe;
 mod proxy;
 mod recover;
 mod restart;
+mod sync_swap;
 mod this_host;

@@ -366,6 +366,8 @@ struct Daemon {
     plan: Plan,
     manifest_sig: String,
     bad_sig: Option<String>,
+    /// Manifests changed while a sync was receiving: reloaded at a rescan once it is done.
+    held_reload: bool,
     scale: BTreeMap<String, u32>,
     insts: BTreeMap<String, Inst>,
     watch: Option<Watch>,
@@ -446,6 +448,7 @@ impl Daemon {
             plan,
             manifest_sig,
             bad_sig: None,
+            held_reload: false,
             scale: BTreeMap::new(),
             insts: BTreeMap::new(),
             watch: None,
@@ -676,6 +679,8 @@ impl Daemon {
         self.light_check(full_rescan);
         if full_rescan {
             self.want_full = true;
+        }
+        if full_rescan || self.held_reload {
             self.reload_if_changed();
         }
     }
