@@ -2,17 +2,19 @@
 # Benchmark lcc-proxy's https entrance against haproxy terminating TLS (issue 21), both in
 # front of the same nginx backend on loopback, with the same certificate (ECDSA P-256):
 #  1. keep-alive: wrk over HTTPS/1.1 keep-alive connections, requests/s and p99;
-#  2. handshakes: wrk with `Connection: close`, so every request is a new TLS handshake.
+#  2. handshakes: wrk with `Connection: close`, so every request is a new TLS handshake;
+#  3. h2: h2load over one HTTP/2 connection (ALPN h2) with 100 concurrent streams.
 # Rounds interleave the two proxies; medians are reported.
-# Usage: bench/https.sh [wrk seconds, default 10]. Needs nginx, haproxy, wrk, curl, openssl.
+# Usage: bench/https.sh [seconds per run, default 10]. Needs nginx, haproxy, wrk, h2load
+# (nghttp2-client), curl, openssl.
 # Env: CONNS=50 (wrk connections), ROUNDS=3, HAPROXY_THREADS=2, LCC_PROXY_THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-3}
-for tool in nginx haproxy wrk curl openssl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx haproxy wrk curl openssl)" >&2; exit 1; }
+for tool in nginx haproxy wrk h2load curl openssl; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx haproxy wrk nghttp2-client curl openssl)" >&2; exit 1; }
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo build --release -q -p lcc-proxy
@@ -92,10 +94,17 @@ run_wrk() {  # $1 url, rest: extra wrk args
     /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; p99=v}
     END {printf "%d %.2f\n", rps, p99}'
 }
+# h2load's rate over one connection with 100 streams, "requests/s" (0 if any failed)
+run_h2() {  # $1 url
+  h2load -c1 -m100 -D "$SECS" --warm-up-time=1 "$1" | awk '
+    /^finished in/ {gsub(/,/,""); rps=$4}
+    /^requests:/ {failed=$10; errored=$12}
+    END {if (failed + errored > 0) rps = 0; printf "%d\n", rps}'
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A RPS P99
-for kind in keepalive handshake; do
+for kind in keepalive handshake h2; do
   for who in haproxy lcc-proxy; do RPS[$kind-$who]=""; P99[$kind-$who]=""; done
 done
 for round in $(seq "$ROUNDS"); do
@@ -105,6 +114,7 @@ for round in $(seq "$ROUNDS"); do
     RPS[keepalive-$who]+="$r "; P99[keepalive-$who]+="$p "
     read -r r p < <(run_wrk "https://localhost:$port/" -H "Connection: close")
     RPS[handshake-$who]+="$r "; P99[handshake-$who]+="$p "
+    RPS[h2-$who]+="$(run_h2 "https://localhost:$port/") "
   done
   echo "round $round done" >&2
 done
@@ -120,3 +130,5 @@ for kind in keepalive handshake; do
   echo "| $label | $h | $l | $(awk -v a="$l" -v b="$h" 'BEGIN {printf "%.2fx", a/b}') |"
   echo "| p99 latency, $kind (ms) | $hp | $lp | $(awk -v a="$lp" -v b="$hp" 'BEGIN {printf "%.2fx", a/b}') |"
 done
+h=$(med "${RPS[h2-haproxy]}"); l=$(med "${RPS[h2-lcc-proxy]}")
+echo "| HTTP/2 requests/s, 1 connection x 100 streams (h2load) | $h | $l | $(awk -v a="$l" -v b="$h" 'BEGIN {printf "%.2fx", a/b}') |"

@@ -182,7 +182,7 @@ pub enum Command {
         #[arg(long)]
         up: bool,
         /// A lock older than this many seconds is stale (its sync was killed).
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = lcc_core::layout::SYNC_LOCK_STALE_S)]
         lock_stale_s: u64,
     },
     /// The host's side of `lcc sync`: print what this host has (commit, host, daemon,
@@ -266,7 +266,12 @@ pub struct SyncArgs {
 pub enum CertCommand {
     /// Create the local CA under the user's data dir unless it exists; print the path of
     /// its certificate (first line) and how to trust it.
-    Ca,
+    Ca {
+        /// Also install it into the system's store of trusted authorities (Debian's
+        /// update-ca-certificates, Fedora's update-ca-trust; needs root).
+        #[arg(long)]
+        install: bool,
+    },
 }
 
 /// `lcc export` targets.

@@ -65,17 +65,7 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
                 s.check("host", lcc_core::host::check(host));
             }
             if let Some(tls) = &e.tls {
-                if e.host.is_none() {
-                    s.err(
-                        "tls",
-                        "a certificate is served for the entrance's `host`: set one",
-                    );
-                }
-                for (field, value) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
-                    if let Some(path) = s.require(field, value) {
-                        s.check(field, rules::inside_path(path));
-                    }
-                }
+                entrance_tls(&mut s, e.host.as_deref(), tls);
             }
         }
         Body::Host(h) => crate::hosts::check(&mut s, h),
@@ -87,6 +77,45 @@ pub fn object(rep: &mut Reporter<'_>, obj: &Object) {
                 size_of_claim(&mut s, size);
             }
         }
+    }
+}
+
+/// Checks an Entrance's `tls`: certificate files, or an ACME account for an exact host.
+fn entrance_tls(s: &mut Scope<'_, '_>, host: Option<&str>, tls: &crate::model::EntranceTlsDoc) {
+    if host.is_none() {
+        s.err(
+            "tls",
+            "a certificate is served for the entrance's `host`: set one",
+        );
+    }
+    let Some(acme) = &tls.acme else {
+        for (field, value) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
+            if let Some(path) = s.require(field, value) {
+                s.check(field, rules::inside_path(path));
+            }
+        }
+        return;
+    };
+    if tls.cert.is_some() || tls.key.is_some() {
+        s.err(
+            "tls.acme",
+            "the certificate comes from `acme` or from `cert` and `key` files, not both",
+        );
+    }
+    if let Some(host) = host.filter(|h| h.starts_with("*.")) {
+        s.err(
+            "tls.acme",
+            format!("HTTP-01 cannot prove a wildcard name (`{host}`): use an exact host"),
+        );
+    }
+    if let Some(url) = s.require("tls.acme.directory", &acme.directory) {
+        s.check("tls.acme.directory", rules::acme_directory(url));
+    }
+    if let Some(email) = &acme.email {
+        s.check("tls.acme.email", rules::email(email));
+    }
+    if let Some(ca) = &acme.ca {
+        s.check("tls.acme.ca", rules::inside_path(ca));
     }
 }
 
@@ -187,6 +216,9 @@ fn cluster(s: &mut Scope<'_, '_>, c: &ClusterDoc) {
     }
     if let Some(listen) = c.api.as_ref().and_then(|a| a.listen.as_ref()) {
         s.check("api.listen", rules::listen_addr(listen));
+    }
+    if let Some(port) = c.peers.as_ref().and_then(|p| p.port) {
+        s.check("peers.port", rules::port(port));
     }
 }
 

@@ -39,8 +39,8 @@ pub use load::{
     DOTENV,
 };
 pub use plan::{
-    Condition, Dependency, EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan, KubeFile,
-    KubeSpec, Plan, ServiceType, StorageSpec, WatchSpec, DEFAULT_HTTPS,
+    AcmeSpec, Condition, Dependency, EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan,
+    KubeFile, KubeSpec, Plan, ServiceType, StorageSpec, WatchSpec, DEFAULT_HTTPS,
 };
 pub use planner::{DEFAULT_HOST_PORTS, MANIFEST_DIR_VAR};
 pub use podspec::PodSpec;

@@ -22,6 +22,10 @@ pub struct Plan {
     pub https: Option<HttpsSpec>,
     /// The API's TCP listener, when the Cluster asks for one.
     pub api_listen: Option<String>,
+    /// The port on which each host's daemon serves the other hosts and the operator
+    /// (`Cluster.peers.port`; docs/hosts.md), on the host's `address`.
+    #[serde(default = "default_peer_port")]
+    pub peer_port: u16,
     /// Explicit Instances.
     pub instances: Vec<InstancePlan>,
     /// InstanceGroups with the template of their replicas.
@@ -52,7 +56,58 @@ pub struct Plan {
     pub host_files: BTreeMap<String, std::collections::BTreeSet<std::path::PathBuf>>,
 }
 
+/// The peers' port when `Cluster.peers.port` gives none.
+pub const DEFAULT_PEER_PORT: u16 = 7480;
+
+fn default_peer_port() -> u16 {
+    DEFAULT_PEER_PORT
+}
+
+/// Where instances are reached on a single machine, and on a `local` host.
+pub const LOOPBACK: &str = "127.0.0.1";
+
 impl Plan {
+    /// The Host named `name`.
+    pub fn host(&self, name: &str) -> Option<&crate::hosts::HostSpec> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The address this machine's instances are reached at, by its probes, its own
+    /// gateways and the other hosts' gateways: this host's `address`, or
+    /// [`LOOPBACK`] on a single machine and on a `local` host.
+    pub fn this_address(&self) -> &str {
+        match self.this_host.as_deref().and_then(|h| self.host(h)) {
+            Some(h) if !h.is_local() => &h.address,
+            _ => LOOPBACK,
+        }
+    }
+
+    /// Where the daemon of host `h` serves its peers: `ADDRESS:PORT` (a `local` host on
+    /// [`LOOPBACK`]).
+    pub fn peer_address(&self, h: &crate::hosts::HostSpec) -> String {
+        let address = if h.is_local() { LOOPBACK } else { &h.address };
+        match address.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => format!("[{address}]:{}", self.peer_port),
+            Err(_) => format!("{address}:{}", self.peer_port),
+        }
+    }
+
+    /// The host that runs instance `name`: an Instance's host, or a group replica's by
+    /// its ordinal (`GROUP-N`); `None` without hosts or for a name the plan does not
+    /// place.
+    pub fn host_of(&self, name: &str) -> Option<&str> {
+        if let Some(p) = self.placements.iter().find(|p| !p.group && p.name == name) {
+            return Some(p.replica_host(1)).filter(|h| !h.is_empty());
+        }
+        let (group, n) = name.rsplit_once('-')?;
+        let n: u32 = n.parse().ok().filter(|n| *n > 0)?;
+        let p = self
+            .placements
+            .iter()
+            .find(|p| p.group && p.name == group)?;
+        Some(p.replica_host(n)).filter(|h| !h.is_empty())
+    }
+
     /// Whether the cluster spans Hosts (instances are placed, not all run here).
     pub fn has_hosts(&self) -> bool {
         !self.hosts.is_empty()
@@ -216,6 +271,22 @@ pub struct EntranceSpec {
     /// The certificate files served for `host` (absolute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<lcc_core::proxy_config::CertFiles>,
+    /// The ACME account that obtains the certificate for `host` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeSpec>,
+}
+
+/// `Entrance.tls.acme`: where and as whom the daemon obtains the host's certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AcmeSpec {
+    /// The directory URL.
+    pub directory: String,
+    /// The account's contact address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Roots to trust for the directory's https (absolute), else the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// `Cluster.https`: the entrances over TLS.
@@ -327,6 +398,67 @@ impl ServiceType {
 mod tests {
     use super::{EntranceSpec, HttpsSpec};
 
+    /// A cluster of three hosts in a temp dir, synced as `as_host` (if any).
+    fn hosts_plan(cluster: &str, as_host: Option<&str>) -> Result<super::Plan, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hosts: String = [("h1", "10.0.0.1"), ("h2", "10.0.0.2"), ("h3", "fd00::3")]
+            .iter()
+            .map(|(n, a)| format!("kind: Host\nname: {n}\naddress: \"{a}\"\ndir: /srv/c\n---\n"))
+            .collect();
+        let app = "kind: Application\nname: s\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      command: [sleep, \"9\"]\n---\nkind: InstanceGroup\nname: web\napp: s\nreplicas: 3\n---\nkind: Instance\nname: solo\napp: s\n";
+        std::fs::write(
+            dir.path().join("c.yaml"),
+            format!("{cluster}---\n{hosts}{app}"),
+        )
+        .expect("manifest");
+        if let Some(h) = as_host {
+            std::fs::create_dir_all(dir.path().join(".lcc/sync")).expect("sync dir");
+            std::fs::write(dir.path().join(".lcc/sync/host"), h).expect("host");
+        }
+        crate::load_cluster(dir.path()).map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn where_a_host_is_reached_and_which_host_runs_a_name() {
+        let plan =
+            hosts_plan("kind: Cluster\nname: c\npeers: {port: 7000}\n", Some("h2")).expect("plan");
+        assert_eq!(plan.peer_port, 7000);
+        assert_eq!(plan.this_address(), "10.0.0.2");
+        let peer = |n: &str| plan.peer_address(plan.host(n).expect("host"));
+        assert_eq!(peer("h1"), "10.0.0.1:7000");
+        assert_eq!(peer("h3"), "[fd00::3]:7000");
+        // replica n on the group's ranking (n - 1) mod 3, the Instance on its first
+        let web = plan
+            .placements
+            .iter()
+            .find(|p| p.name == "web")
+            .expect("web placed");
+        for n in 1..=6u32 {
+            let name = format!("web-{n}");
+            assert_eq!(plan.host_of(&name), Some(web.replica_host(n)), "{name}");
+        }
+        let solo = plan
+            .placements
+            .iter()
+            .find(|p| p.name == "solo")
+            .expect("solo");
+        assert_eq!(plan.host_of("solo"), Some(solo.hosts[0].as_str()));
+        for unplaced in ["web-0", "web-x", "nothing", "web"] {
+            assert_eq!(plan.host_of(unplaced), None, "{unplaced}");
+        }
+        // the operator's checkout is no host: instances would be reached on loopback
+        let checkout = hosts_plan("kind: Cluster\nname: c\n", None).expect("plan");
+        assert_eq!(checkout.peer_port, super::DEFAULT_PEER_PORT);
+        assert_eq!(checkout.this_address(), super::LOOPBACK);
+        let err =
+            hosts_plan("kind: Cluster\nname: c\npeers: {port: 0}\n", None).expect_err("port 0");
+        assert!(
+            err.contains("peers.port") || err.contains("port 0 is out of range"),
+            "{err}"
+        );
+        assert!(err.contains("port 0 is out of range 1-65535"), "{err}");
+    }
+
     #[test]
     fn an_entrance_url_is_its_exact_hosts_else_its_paths() {
         let e = |host: Option<&str>| EntranceSpec {
@@ -334,6 +466,7 @@ mod tests {
             gateway: "web".into(),
             host: host.map(str::to_string),
             tls: None,
+            acme: None,
         };
         let http = "127.0.0.1:8080";
         assert_eq!(

@@ -10,8 +10,8 @@ use crate::model::{
 };
 use crate::model::{KubernetesDoc, QuantitiesDoc, ServiceTypeDoc, WatchDoc};
 use crate::plan::{
-    EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan, KubeFile, KubeSpec, Plan,
-    ServiceType, StorageSpec, DEFAULT_CLAIM_SIZE, DEFAULT_HTTPS,
+    AcmeSpec, EntranceSpec, GatewaySpec, GroupSpec, HttpsSpec, InstancePlan, KubeFile, KubeSpec,
+    Plan, ServiceType, StorageSpec, DEFAULT_CLAIM_SIZE, DEFAULT_HTTPS,
 };
 use crate::podspec::{
     AppKind, Command, EnvVar, Interface, Platform, PodSpec, Probe, ProbeAction, Protocol, Remote,
@@ -80,6 +80,7 @@ pub fn plan(
         http: DEFAULT_HTTP.to_string(),
         host_ports: DEFAULT_HOST_PORTS,
         api_listen: None,
+        peer_port: crate::plan::DEFAULT_PEER_PORT,
         https: None,
         instances: Vec::new(),
         groups: Vec::new(),
@@ -107,6 +108,9 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
                 plan.http = http.clone();
             }
             plan.api_listen = c.api.as_ref().and_then(|a| a.listen.clone());
+            if let Some(port) = c.peers.as_ref().and_then(|p| p.port) {
+                plan.peer_port = rules::port(port).unwrap_or(crate::plan::DEFAULT_PEER_PORT);
+            }
             plan.https = c.https.as_ref().map(|h| HttpsSpec {
                 listen: h
                     .listen
@@ -196,10 +200,21 @@ fn add(ctx: &Ctx<'_>, plan: &mut Plan, objects: &[Object], obj: &Object) {
             name: obj.name.clone(),
             gateway: e.gateway.clone().unwrap_or_default(),
             host: e.host.clone(),
-            tls: e.tls.as_ref().map(|t| lcc_core::proxy_config::CertFiles {
-                cert: absolute(ctx.cluster_dir, t.cert.as_deref().unwrap_or_default()),
-                key: absolute(ctx.cluster_dir, t.key.as_deref().unwrap_or_default()),
+            tls: e.tls.as_ref().filter(|t| t.acme.is_none()).map(|t| {
+                lcc_core::proxy_config::CertFiles {
+                    cert: absolute(ctx.cluster_dir, t.cert.as_deref().unwrap_or_default()),
+                    key: absolute(ctx.cluster_dir, t.key.as_deref().unwrap_or_default()),
+                }
             }),
+            acme: e
+                .tls
+                .as_ref()
+                .and_then(|t| t.acme.as_ref())
+                .map(|a| AcmeSpec {
+                    directory: a.directory.clone().unwrap_or_default(),
+                    email: a.email.clone(),
+                    ca: a.ca.as_deref().map(|c| absolute(ctx.cluster_dir, c)),
+                }),
         }),
         _ => {}
     }

@@ -157,6 +157,7 @@ pub fn check(rep: &mut Reporter<'_>, objects: &[Object]) {
     unreferenced_pod_names(rep, &index, objects);
     crate::depends::check(rep, &index, objects);
     entrance_hosts(rep, objects);
+    acme_needs_https(rep, objects);
     crate::ports::check(rep, &index, objects);
 }
 
@@ -181,6 +182,25 @@ fn entrance_hosts(rep: &mut Reporter<'_>, objects: &[Object]) {
             }
             None => {
                 seen.insert(host, obj);
+            }
+        }
+    }
+}
+
+/// An ACME certificate is served on the https listener: without `Cluster.https` it
+/// would be obtained for nothing.
+fn acme_needs_https(rep: &mut Reporter<'_>, objects: &[Object]) {
+    let https = objects
+        .iter()
+        .any(|o| matches!(&o.body, Some(Body::Cluster(c)) if c.https.is_some()));
+    if https {
+        return;
+    }
+    for obj in objects {
+        if let Some(Body::Entrance(e)) = &obj.body {
+            if e.tls.as_ref().is_some_and(|t| t.acme.is_some()) {
+                let msg = "an ACME certificate is served on the https listener: set `https` on the Cluster";
+                rep.field(obj, "tls.acme", msg);
             }
         }
     }

@@ -181,6 +181,41 @@ pub fn inside_path(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks an ACME directory URL: `https://HOST[:PORT]/...` (RFC 8555 asks for https),
+/// no whitespace.
+pub fn acme_directory(value: &str) -> Result<(), String> {
+    let host = value
+        .strip_prefix("https://")
+        .map(|r| r.split('/').next().unwrap_or(""));
+    let bad = value.chars().any(|c| c.is_whitespace() || c.is_control());
+    match host {
+        Some(h) if !h.is_empty() && !bad => Ok(()),
+        _ => Err(format!(
+            "invalid ACME directory `{value}`: write its https URL, e.g. https://acme-v02.api.letsencrypt.org/directory"
+        )),
+    }
+}
+
+/// Checks a contact address: `name@domain`, no whitespace, `,` or `:` (it becomes a
+/// `mailto:` URL).
+pub fn email(value: &str) -> Result<(), String> {
+    let ok = match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        }
+        None => false,
+    };
+    let bad = value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ':' | '<' | '>'));
+    match ok && !bad && value.matches('@').count() == 1 {
+        true => Ok(()),
+        false => Err(format!(
+            "invalid email `{value}`: write an address such as ops@example.com"
+        )),
+    }
+}
+
 /// Checks a container image reference: not empty, no whitespace or control characters,
 /// not a URL (a registry host has no scheme).
 pub fn image(value: &str) -> Result<(), String> {
@@ -286,6 +321,36 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acme_directories_and_emails() {
+        let cases = [
+            ("https://acme-v02.api.letsencrypt.org/directory", true),
+            ("https://127.0.0.1:14000/dir", true),
+            ("http://127.0.0.1:14000/dir", false),
+            ("https:///dir", false),
+            ("https://a b/dir", false),
+            ("", false),
+        ];
+        for (url, ok) in cases {
+            assert_eq!(acme_directory(url).is_ok(), ok, "{url}");
+        }
+        let cases = [
+            ("ops@example.com", true),
+            ("a.b+c@mail.example.org", true),
+            ("ops", false),
+            ("@example.com", false),
+            ("ops@localhost", false),
+            ("ops@.com", false),
+            ("a@b@example.com", false),
+            ("ops@example.com,x@y.z", false),
+            ("ops @example.com", false),
+            ("mailto:ops@example.com", false),
+        ];
+        for (email, ok) in cases {
+            assert_eq!(super::email(email).is_ok(), ok, "{email}");
+        }
+    }
 
     #[test]
     fn names() {

@@ -31,6 +31,12 @@ pub enum Reason {
     ApiListening,
     /// A run ended; the next start waits for the backoff delay.
     BackOff,
+    /// An ACME certificate could not be obtained or renewed; retried after a backoff.
+    CertFailed,
+    /// An ACME certificate was obtained for an entrance's host (the first one).
+    CertObtained,
+    /// An ACME certificate was renewed; the new one serves from the next handshake.
+    CertRenewed,
     /// A certificate of the https listener is served past its end of validity.
     CertExpired,
     /// A certificate of the https listener (or the local CA) is refused: unreadable, or
@@ -66,6 +72,12 @@ pub enum Reason {
     NotReady,
     /// A pod without a usable spec was moved aside, or one no manifest wants removed.
     Orphaned,
+    /// Another host's daemon answers again: its ready backends are back in every
+    /// gateway of this host.
+    HostBack,
+    /// Another host's daemon stopped answering: its backends left every gateway of this
+    /// host.
+    HostLost,
     /// A listen address the proxy could not bind is served now.
     ListenerBound,
     /// A listen address of the proxy is taken by another program: the proxy serves the
@@ -152,6 +164,8 @@ impl Reason {
                 | Reason::ListenerBusy
                 | Reason::CertRefused
                 | Reason::CertExpired
+                | Reason::CertFailed
+                | Reason::HostLost
         )
     }
 
@@ -159,7 +173,13 @@ impl Reason {
     pub fn is_progress(self) -> bool {
         matches!(
             self,
-            Reason::Ready | Reason::Started | Reason::Completed | Reason::ListenerBound
+            Reason::Ready
+                | Reason::Started
+                | Reason::Completed
+                | Reason::ListenerBound
+                | Reason::CertObtained
+                | Reason::CertRenewed
+                | Reason::HostBack
         )
     }
 }

@@ -48,6 +48,10 @@ pub enum StateDirError {
     },
 }
 
+/// Seconds after which a sync's lock that was not refreshed is stale: its sync was
+/// killed (`lcc receive --lock-stale-s`'s default).
+pub const SYNC_LOCK_STALE_S: u64 = 120;
+
 /// Paths of one cluster's state directory.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -145,7 +149,8 @@ impl Layout {
     pub fn sync_commit(&self) -> PathBuf {
         self.sync_dir().join("commit")
     }
-    /// The lock a sync holds on this host.
+    /// The lock a sync holds on this host while it receives (stale after
+    /// [`SYNC_LOCK_STALE_S`] without a refresh).
     pub fn sync_lock(&self) -> PathBuf {
         self.sync_dir().join("lock")
     }
@@ -197,6 +202,14 @@ impl Layout {
     /// `api.token`: the bearer token of the API over TCP (0600).
     pub fn api_token(&self) -> PathBuf {
         self.state.join("api.token")
+    }
+    /// `certs/`: ACME accounts and certificates (0600 in 0700).
+    pub fn certs_dir(&self) -> PathBuf {
+        self.state.join("certs")
+    }
+    /// `certs/challenges/`: the answers to pending ACME HTTP-01 challenges, by token.
+    pub fn acme_challenges(&self) -> PathBuf {
+        self.state.join("certs/challenges")
     }
     /// `daemon.log`: stdout/stderr of a detached daemon.
     pub fn daemon_log(&self) -> PathBuf {

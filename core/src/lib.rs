@@ -4,6 +4,7 @@
 //! which directories lcc must never delete or replace ([`protected`]) and how a
 //! directory says that lcc made it ([`ownership`]).
 
+pub mod acme_challenge;
 pub mod archive_source;
 pub mod atomic;
 pub mod ca;
@@ -20,3 +21,4 @@ pub mod proxy_config;
 pub mod proxy_listeners;
 pub mod registry;
 pub mod status;
+pub mod trust_store;

@@ -47,6 +47,11 @@ impl Config {
 pub struct HttpListener {
     /// `IP:PORT` to listen on.
     pub listen: String,
+    /// The directory whose files answer ACME HTTP-01 challenges: a request for
+    /// `/.well-known/acme-challenge/TOKEN` gets the file `TOKEN` in it (absolute; the
+    /// daemon writes them while it obtains a certificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_challenges: Option<PathBuf>,
 }
 
 /// The TLS entrance listener.
@@ -349,6 +354,12 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
     if let Some(http) = &config.http {
         let addr = parse_listen(&http.listen).map_err(|r| FieldError::new("http.listen", r))?;
         listens.insert(addr, "http.listen".to_string());
+        if let Some(dir) = http.acme_challenges.as_ref().filter(|d| !d.is_absolute()) {
+            return Err(FieldError::new(
+                "http.acme_challenges",
+                format!("{} is not an absolute path", dir.display()),
+            ));
+        }
     }
     if let Some(https) = &config.https {
         let addr = parse_listen(&https.listen).map_err(|r| FieldError::new("https.listen", r))?;
@@ -542,6 +553,7 @@ mod tests {
         let config = Config {
             version: 1,
             http: Some(HttpListener {
+                acme_challenges: None,
                 listen: "127.0.0.1:8080".into(),
             }),
             https: None,
@@ -597,6 +609,12 @@ mod tests {
             format!("version: 1\ngateways: [{{name: a, listen: \"{listen}\", protocol: http, backends: [\"{backend}\"]}}]\n")
         };
         assert_eq!(field_of("version: 2\n"), "version");
+        assert_eq!(
+            field_of("version: 1\nhttp: {listen: \"127.0.0.1:1\", acme_challenges: c}\n"),
+            "http.acme_challenges"
+        );
+        let absolute = "version: 1\nhttp: {listen: \"127.0.0.1:1\", acme_challenges: /c}\n";
+        assert!(parse(absolute, Path::new("p")).is_ok());
         assert_eq!(field_of(&gw("x", "h:1")), "gateways[0].listen");
         assert_eq!(
             field_of(&gw("127.0.0.1:1", "h:0")),

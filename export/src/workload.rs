@@ -404,6 +404,11 @@ fn env(ctx: &Ctx<'_>, spec: &PodSpec, ports: &BTreeMap<String, u16>) -> Vec<Valu
         "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app.kubernetes.io/name']"}},
     }));
     list.push(json!({"name": "LCC_CLUSTER", "value": ctx.plan.name}));
+    // the address an app binds to be reached (docs/hosts.md): the pod's own
+    list.push(json!({
+        "name": "LCC_HOST_ADDRESS",
+        "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+    }));
     for (name, port) in port_vars(spec, ports) {
         list.push(json!({"name": name, "value": port.to_string()}));
     }

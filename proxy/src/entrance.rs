@@ -25,6 +25,12 @@ pub(crate) async fn handle(
         Ok(path) => path,
         Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    // before the redirect: a CA validates HTTP-01 over plain http
+    if let Some(dir) = &table.challenges {
+        if let Some(token) = path.strip_prefix(lcc_core::acme_challenge::PREFIX) {
+            return crate::challenge::answer(dir, token);
+        }
+    }
     if let Some(port) = table.redirect {
         if let Some(resp) = to_https(&req, &path, port) {
             return resp;

@@ -7,6 +7,7 @@ mod balancer;
 mod body;
 mod busy;
 mod certs;
+mod challenge;
 mod clock;
 mod conn;
 mod deadline;

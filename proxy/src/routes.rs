@@ -26,6 +26,8 @@ pub(crate) struct EntranceRt {
 pub(crate) struct Table {
     /// On the http listener with `https.redirect`: the https port to send requests to.
     pub(crate) redirect: Option<u16>,
+    /// On the http listener with ACME entrances: the directory of challenge answers.
+    pub(crate) challenges: Option<std::path::PathBuf>,
     /// Entrances by name.
     pub(crate) entrances: HashMap<String, Arc<EntranceRt>>,
     /// `(host rule, entrance)` of the entrances with a host, in config order.
@@ -97,6 +99,7 @@ pub(crate) fn build(
             Some(https) if https.redirect => Some(listen(&https.listen, "https.listen")?.port()),
             _ => None,
         };
+        table.challenges = http.acme_challenges.clone();
         let addr = listen(&http.listen, "http.listen")?;
         listeners.push((addr, Arc::new(Role::Entrance(Arc::new(table)))));
     }

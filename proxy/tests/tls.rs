@@ -3,7 +3,8 @@
 //! TLS 1.2 and 1.3; a key that is not the certificate's is refused while the last good
 //! certificate serves on; a replaced certificate is served to new handshakes while an
 //! open connection goes on; an expired one is noted; HTTP/2 over TLS and h2c with prior
-//! knowledge, 100 streams on one connection; the 308 redirect; TLS garbage is closed.
+//! knowledge, 100 streams on one connection; the 308 redirect, and the ACME HTTP-01
+//! answers served before it; TLS garbage is closed.
 
 mod common;
 use common::*;
@@ -62,13 +63,16 @@ async fn setup(redirect: bool, extra_entrances: &str) -> Setup {
     write_leaf(&files_ca, "docs.localhost", &docs);
     let backend = http_backend("a").await;
     let (b, local_c, docs_c) = (backend.addr, local.clone(), docs.clone());
+    let challenges = dir.path().join("challenges");
+    std::fs::create_dir(&challenges).expect("challenges");
     let (proxy, addrs) = Proxy::start(2, move |http, g| {
         format!(
-            "version: 1\nhttp: {{listen: \"{http}\"}}\n\
+            "version: 1\nhttp: {{listen: \"{http}\", acme_challenges: \"{}\"}}\n\
              https: {{listen: \"{}\", redirect: {redirect}, ca: {{cert: \"{}\", key: \"{}\"}}}}\n\
              entrances:\n  - {{name: docs, gateway: web, host: docs.localhost, tls: {{cert: \"{}\", key: \"{}\"}}}}\n\
              \x20 - {{name: web, gateway: web}}\n{extra_entrances}\
              gateways:\n  - {{name: web, listen: \"{}\", protocol: http, backends: [\"{b}\"]}}\n",
+            challenges.display(),
             g[1],
             local_c.cert.display(),
             local_c.key.display(),
@@ -438,6 +442,28 @@ async fn plain_http_is_redirected_308_to_https_but_the_proxys_own_paths() {
         format!("308 https://127.0.0.1:{port}/entrances/web/")
     );
     assert_eq!(plain("docs.localhost", "/_lcc/health"), "200 ");
+    // ACME HTTP-01 answers are served on plain http, before the redirect; only files
+    // named by a base64url token, never through a link
+    let challenges = s.dir.path().join("challenges");
+    std::fs::write(challenges.join("tok_1-A"), "tok_1-A.thumbprint").expect("write");
+    std::os::unix::fs::symlink(&s.docs.key, challenges.join("key")).expect("link");
+    assert_eq!(
+        plain("shop.example.com", "/.well-known/acme-challenge/tok_1-A"),
+        "200 "
+    );
+    let body = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!(
+            "http://{}/.well-known/acme-challenge/tok_1-A",
+            s.proxy.http
+        ))
+        .output()
+        .expect("curl");
+    assert_eq!(body.stdout, b"tok_1-A.thumbprint");
+    for path in ["key", "none", "..%2Fdocs.key", "a.b"] {
+        let got = plain("x", &format!("/.well-known/acme-challenge/{path}"));
+        assert_eq!(got, "404 ", "{path}");
+    }
     // curl follows it to the answer over https
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "5", "-L", "--cacert"])

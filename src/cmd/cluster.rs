@@ -457,7 +457,7 @@ fn down(dir: &Path) -> anyhow::Result<ExitCode> {
 
 // ----- ps / logs / events -----
 
-fn colour_on() -> bool {
+pub(super) fn colour_on() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
@@ -474,6 +474,9 @@ fn state_text(s: &InstanceStatus) -> String {
 fn ps(dir: &Path, output: Format) -> anyhow::Result<ExitCode> {
     if !is_cluster(dir) {
         bail!(no_cluster(dir));
+    }
+    if let Some(plan) = super::across::plan_with_hosts(dir) {
+        return super::across::ps(dir, &plan, output);
     }
     let layout = Layout::new(dir);
     let sts = status::read_all(&layout);
@@ -559,7 +562,7 @@ fn paint_phase(phase: Phase, padded: &str) -> String {
     format!("\x1b[{code}m{padded}\x1b[0m")
 }
 
-fn human(secs: f64) -> String {
+pub(super) fn human(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
     match s {
         0..=119 => format!("{s}s"),
@@ -576,6 +579,9 @@ fn logs(
     lines: Option<usize>,
     stderr: bool,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(plan) = super::across::plan_with_hosts(dir) {
+        return super::across::logs(dir, &plan, instance, follow, lines, stderr);
+    }
     let layout = Layout::new(dir);
     let pod = control::instance(&layout, instance)?;
     let mut cmd = std::process::Command::new(pod.join("pod"));
@@ -593,7 +599,7 @@ fn logs(
     Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
 }
 
-fn format_event(ev: &events::Event, colour: bool) -> String {
+pub(super) fn format_event(ev: &events::Event, colour: bool) -> String {
     let secs = ev.time as u64;
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     let ms = ((ev.time - ev.time.floor()) * 1000.0) as u64;
@@ -611,6 +617,9 @@ fn format_event(ev: &events::Event, colour: bool) -> String {
 }
 
 fn events_cmd(dir: &Path, follow: bool, output: Format) -> anyhow::Result<ExitCode> {
+    if let Some(plan) = super::across::plan_with_hosts(dir) {
+        return super::across::events(dir, &plan, follow, output);
+    }
     let layout = Layout::new(dir);
     let colour = colour_on();
     let mut tail = events::Tail::start();

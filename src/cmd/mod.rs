@@ -1,5 +1,6 @@
 //! Dispatch of each subcommand to the module that runs it.
 
+mod across;
 mod cert;
 mod cluster;
 mod dashboard;
@@ -63,7 +64,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ServeStatic(args) => site::serve(&args),
         Command::Completions { shell } => cluster::completions(shell),
         Command::Ls { output } => cluster::ls(output),
-        Command::Cert(CertCommand::Ca) => cert::ca(),
+        Command::Cert(CertCommand::Ca { install }) => cert::ca(install),
         Command::Dashboard {
             listen,
             open,

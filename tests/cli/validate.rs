@@ -587,6 +587,73 @@ found 8 errors
 }
 
 #[test]
+fn acme_entrances() {
+    assert_invalid(
+        "entrance-acme.yaml",
+        r#"error: the certificate comes from `acme` or from `cert` and `key` files, not both
+  --> tests/fixtures/invalid/entrance-acme.yaml:28:9
+   |
+28 |   acme: {directory: "https://acme.example.com/dir"}
+   |         ^
+   = in Entrance/both, field tls.acme
+
+error: HTTP-01 cannot prove a wildcard name (`*.example.com`): use an exact host
+  --> tests/fixtures/invalid/entrance-acme.yaml:34:13
+   |
+34 | tls: {acme: {directory: "https://acme.example.com/dir"}}
+   |             ^
+   = in Entrance/star, field tls.acme
+
+error: invalid ACME directory `http://acme.example.com/dir`: write its https URL, e.g. https://acme-v02.api.letsencrypt.org/directory
+  --> tests/fixtures/invalid/entrance-acme.yaml:41:21
+   |
+41 |   acme: {directory: "http://acme.example.com/dir", email: "ops at example.com", ca: ../pebble.pem}
+   |                     ^
+   = in Entrance/plain, field tls.acme.directory
+
+error: invalid email `ops at example.com`: write an address such as ops@example.com
+  --> tests/fixtures/invalid/entrance-acme.yaml:41:59
+   |
+41 |   acme: {directory: "http://acme.example.com/dir", email: "ops at example.com", ca: ../pebble.pem}
+   |                                                           ^
+   = in Entrance/plain, field tls.acme.email
+
+error: `../pebble.pem` must not contain `..`
+  --> tests/fixtures/invalid/entrance-acme.yaml:41:85
+   |
+41 |   acme: {directory: "http://acme.example.com/dir", email: "ops at example.com", ca: ../pebble.pem}
+   |                                                                                     ^
+   = in Entrance/plain, field tls.acme.ca
+
+error: missing field `directory`
+  --> tests/fixtures/invalid/entrance-acme.yaml:47:13
+   |
+47 | tls: {acme: {email: ops@example.com}}
+   |             ^
+   = in Entrance/nodir, field tls.acme.directory
+
+found 6 errors
+"#,
+    );
+}
+
+#[test]
+fn an_acme_entrance_needs_the_https_listener() {
+    assert_invalid(
+        "entrance-acme-no-https.yaml",
+        r#"error: an ACME certificate is served on the https listener: set `https` on the Cluster
+  --> tests/fixtures/invalid/entrance-acme-no-https.yaml:22:13
+   |
+22 | tls: {acme: {directory: "https://acme.example.com/dir", email: ops@example.com}}
+   |             ^
+   = in Entrance/shop, field tls.acme
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
 fn gateway_entrance_and_probe_references() {
     assert_invalid(
         "references.yaml",

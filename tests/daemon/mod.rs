@@ -2,6 +2,7 @@
 //! groups (rolling updates, scaling), probes, the proxy it runs, recovery from corrupted
 //! state, restarts and backoff.
 
+mod acme;
 mod adopt;
 mod down;
 mod group;
@@ -10,4 +11,5 @@ mod probe;
 mod proxy;
 mod recover;
 mod restart;
+mod sync_swap;
 mod this_host;

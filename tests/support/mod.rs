@@ -16,6 +16,8 @@ pub mod demo;
 pub mod hosts;
 pub mod http;
 pub mod manifest;
+pub mod pebble;
+pub mod peers;
 pub mod pod;
 pub mod ports;
 pub mod process;

@@ -18,6 +18,16 @@ pub struct ClusterDoc {
     pub https: Option<HttpsDoc>,
     /// The HTTP API's TCP listener (it is always on `.lcc/api.sock`).
     pub api: Option<ApiDoc>,
+    /// Where each host's daemon serves the other hosts (a cluster with Hosts).
+    pub peers: Option<PeersDoc>,
+}
+
+/// `Cluster.peers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PeersDoc {
+    /// The port, on each host's `address` (default [`crate::plan::DEFAULT_PEER_PORT`]).
+    pub port: Option<i64>,
 }
 
 /// `Cluster.https`.

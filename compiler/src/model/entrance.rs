@@ -19,7 +19,8 @@ pub struct EntranceDoc {
     pub tls: Option<EntranceTlsDoc>,
 }
 
-/// `Entrance.tls`: PEM files, relative to the cluster directory.
+/// `Entrance.tls`: PEM files, relative to the cluster directory, or an ACME account
+/// that obtains and renews the certificate.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntranceTlsDoc {
@@ -27,4 +28,19 @@ pub struct EntranceTlsDoc {
     pub cert: Option<String>,
     /// Its private key.
     pub key: Option<String>,
+    /// Obtain the certificate from an ACME CA (RFC 8555, HTTP-01) instead.
+    pub acme: Option<AcmeDoc>,
+}
+
+/// `Entrance.tls.acme`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeDoc {
+    /// The CA's directory URL (`https://acme-v02.api.letsencrypt.org/directory`).
+    pub directory: Option<String>,
+    /// The account's contact address.
+    pub email: Option<String>,
+    /// A PEM file of roots to trust for the directory's own https (a test CA such as
+    /// pebble's), relative to the cluster directory; the system's roots otherwise.
+    pub ca: Option<String>,
 }

@@ -30,9 +30,9 @@ pub use application::{
     AppType, ApplicationDoc, InterfaceDoc, LocalDoc, PlatformDoc, ProtocolDoc, RemoteDoc,
     StaticDoc, StopDoc,
 };
-pub use cluster::{ApiDoc, ClusterDoc, HttpsDoc};
+pub use cluster::{ApiDoc, ClusterDoc, HttpsDoc, PeersDoc};
 pub use depends_on::{ConditionDoc, DependencyDoc};
-pub use entrance::{EntranceDoc, EntranceTlsDoc};
+pub use entrance::{AcmeDoc, EntranceDoc, EntranceTlsDoc};
 pub use env_file::EnvFileDoc;
 pub use gateway::{GatewayDoc, GatewayTimeoutsDoc};
 pub use group::GroupDoc;

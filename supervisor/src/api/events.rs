@@ -21,11 +21,18 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 fn json(id: u64, ev: &Event) -> serde_json::Value {
     serde_json::json!({
         "id": id,
-        "time": super::views::rfc3339(ev.time),
+        // to the millisecond: `lcc events` merges the hosts' events by it
+        "time": rfc3339_millis(ev.time),
         "object": ev.object,
         "reason": ev.reason,
         "message": ev.message,
     })
+}
+
+/// Unix seconds as RFC 3339 (UTC) with milliseconds.
+fn rfc3339_millis(secs: f64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// The JSON page: events with an id above `since`, at most `limit`.

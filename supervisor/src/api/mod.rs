@@ -62,6 +62,12 @@ pub struct Api {
     tcp: Option<SocketAddr>,
     /// The token TCP requests must carry.
     token: Option<String>,
+    /// The peers listener's address and the cluster's peer token (a host of a
+    /// multi-host cluster; docs/hosts.md).
+    peer: Option<(SocketAddr, String)>,
+    /// This host's ready backends, as the daemon last wrote them into `proxy.conf`
+    /// (`GET /api/v1/backends`).
+    backends: Mutex<crate::peers::HostBackends>,
     /// Bumped at each event the daemon appends: event streams wait on it.
     appended: tokio::sync::watch::Sender<u64>,
     /// The status files, parsed once per change.
@@ -71,10 +77,20 @@ pub struct Api {
 impl Api {
     /// The API of the cluster in `layout`, planned as `plan`; `tcp` with its `token` when
     /// it also listens on TCP.
-    pub fn new(layout: Layout, plan: Plan, tcp: Option<(SocketAddr, String)>) -> Api {
+    /// `peer` with the peer token when it serves the other hosts too.
+    pub fn new(
+        layout: Layout,
+        plan: Plan,
+        tcp: Option<(SocketAddr, String)>,
+        peer: Option<(SocketAddr, String)>,
+    ) -> Api {
         let (tcp, token) = match tcp {
             Some((addr, token)) => (Some(addr), Some(token)),
             None => (None, None),
+        };
+        let backends = crate::peers::HostBackends {
+            host: plan.this_host.clone().unwrap_or_default(),
+            gateways: Default::default(),
         };
         Api {
             layout,
@@ -82,6 +98,8 @@ impl Api {
             started: Instant::now(),
             tcp,
             token,
+            peer,
+            backends: Mutex::new(backends),
             appended: tokio::sync::watch::Sender::new(0),
             statuses: statuses::Statuses::default(),
         }
@@ -97,6 +115,14 @@ impl Api {
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
     }
 
+    /// The daemon wrote `proxy.conf` with these backends of its own instances.
+    pub fn set_backends(&self, gateways: crate::proxyconf::Backends) {
+        self.backends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .gateways = gateways;
+    }
+
     fn plan(&self) -> Arc<Plan> {
         Arc::clone(&self.plan.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -109,6 +135,9 @@ pub enum Listener {
     Unix(tokio::net::UnixListener),
     /// A TCP address: every request needs the bearer token.
     Tcp(tokio::net::TcpListener),
+    /// The peers listener on the host's address: every request needs the peer token,
+    /// and only reads are served.
+    Peer(tokio::net::TcpListener),
 }
 
 /// A bound listener not yet given to a runtime.
@@ -118,6 +147,8 @@ pub enum Bound {
     Unix(std::os::unix::net::UnixListener),
     /// See [`Listener::Tcp`].
     Tcp(std::net::TcpListener),
+    /// See [`Listener::Peer`].
+    Peer(std::net::TcpListener),
 }
 
 /// The API's own thread and runtime: it answers while the daemon's loop is busy (a
@@ -150,6 +181,10 @@ impl Thread {
                                 .set_nonblocking(true)
                                 .and_then(|()| tokio::net::TcpListener::from_std(l))
                                 .map(Listener::Tcp),
+                            Bound::Peer(l) => l
+                                .set_nonblocking(true)
+                                .and_then(|()| tokio::net::TcpListener::from_std(l))
+                                .map(Listener::Peer),
                         };
                         match listener {
                             Ok(l) => {
@@ -192,7 +227,7 @@ pub async fn serve(
             _ = &mut shutdown => return,
             a = accept(&listener) => a,
         };
-        let (io, tcp) = match accepted {
+        let (io, via) = match accepted {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!("api: accept failed: {e}");
@@ -205,7 +240,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let api = Arc::clone(&api);
-                async move { Ok::<_, Infallible>(handle(api, req, tcp).await) }
+                async move { Ok::<_, Infallible>(handle(api, req, via).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -218,8 +253,19 @@ pub async fn serve(
     }
 }
 
-/// A connection: its stream, and whether it came over TCP (token required).
-type Accepted = (TokioIo<Box<dyn Stream>>, bool);
+/// A connection: its stream, and the listener it came through.
+type Accepted = (TokioIo<Box<dyn Stream>>, Via);
+
+/// Which listener a request came through: what it must show and may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// The owner's socket: no token.
+    Socket,
+    /// The API's TCP listener: the API token.
+    Tcp,
+    /// The peers listener: the peer token, reads only.
+    Peer,
+}
 
 /// A connected stream of either kind.
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
@@ -227,27 +273,47 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for 
 
 async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     Ok(match listener {
-        Listener::Unix(l) => (TokioIo::new(Box::new(l.accept().await?.0)), false),
-        Listener::Tcp(l) => (TokioIo::new(Box::new(l.accept().await?.0)), true),
+        Listener::Unix(l) => (TokioIo::new(Box::new(l.accept().await?.0)), Via::Socket),
+        Listener::Tcp(l) => (TokioIo::new(Box::new(l.accept().await?.0)), Via::Tcp),
+        Listener::Peer(l) => (TokioIo::new(Box::new(l.accept().await?.0)), Via::Peer),
     })
 }
 
-async fn handle(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Reply {
-    match respond(api, req, tcp).await {
+async fn handle(api: Arc<Api>, req: Request<Incoming>, via: Via) -> Reply {
+    match respond(api, req, via).await {
         Ok(reply) => reply,
         Err(problem) => problem.into_response(),
     }
 }
 
-/// The Host check, the token check (TCP), then the route.
-async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Reply, Problem> {
-    host::check(&req, api.tcp.filter(|_| tcp))?;
-    if tcp {
-        check_token(
-            &req,
-            api.token.as_deref().unwrap_or_default(),
-            "see `lcc api token`",
-        )?;
+/// The Host check, the token check (TCP, peers), then the route.
+async fn respond(api: Arc<Api>, req: Request<Incoming>, via: Via) -> Result<Reply, Problem> {
+    match via {
+        Via::Socket => host::check(&req, None)?,
+        Via::Tcp => {
+            host::check(&req, api.tcp)?;
+            check_token(
+                &req,
+                api.token.as_deref().unwrap_or_default(),
+                "see `lcc api token`",
+            )?;
+        }
+        Via::Peer => {
+            let (addr, token) = api
+                .peer
+                .as_ref()
+                .map_or((None, ""), |(a, t)| (Some(*a), t.as_str()));
+            host::check(&req, addr)?;
+            check_token(&req, token, "the cluster's peer token, .lcc/sync/token")?;
+            // A host's peers may look, never act: a host broken into cannot stop the
+            // others' instances.
+            if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "the peers listener only reads: act on a host through its socket or API listener",
+                ));
+            }
+        }
     }
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query());
@@ -338,6 +404,14 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, tcp: bool) -> Result<Rep
             ok(serde_json::json!({ "group": name, "replicas": replicas }))
         }
         Endpoint::Gateways => ok(views::gateways(&api)),
+        Endpoint::Backends => {
+            let backends = api
+                .backends
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            ok(serde_json::to_value(backends).map_err(|e| Problem::internal(e.to_string()))?)
+        }
         Endpoint::Entrances => ok(views::entrances(&api)),
         Endpoint::Storage => ok(views::storage(&api)),
         Endpoint::Events if wants_stream => {

@@ -149,7 +149,7 @@ pub(crate) fn gateways(api: &Api) -> Value {
                 .map(|s| {
                     json!({
                         "instance": s.instance,
-                        "address": s.ports.get(&g.interface).map(|p| format!("127.0.0.1:{p}")),
+                        "address": s.ports.get(&g.interface).map(|p| crate::proxyconf::backend(plan.this_address(), *p)),
                         "ready": s.ready,
                     })
                 })

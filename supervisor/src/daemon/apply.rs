@@ -18,6 +18,12 @@ impl Daemon {
         if sig == self.manifest_sig || Some(&sig) == self.bad_sig.as_ref() {
             return;
         }
+        // A sync moves its files in one by one: the set is applied once it is all in
+        // (the next rescan after the lock goes), never half of it.
+        self.held_reload = sync_receiving(&self.layout);
+        if self.held_reload {
+            return;
+        }
         match lcc_compiler::load_cluster_with(&self.layout.root, &self.opts.load)
             .map_err(|d| d.to_string())
             .and_then(|plan| match super::not_a_host(&self.layout.root, &plan) {
@@ -33,6 +39,9 @@ impl Daemon {
                     }
                     self.plan = plan;
                     self.watch_sources();
+                    self.sync_acme();
+                    self.start_peers();
+                    self.want_full = true;
                     self.emit(
                         &format!("cluster/{}", self.plan.name),
                         Reason::ManifestsApplied,
@@ -253,6 +262,15 @@ impl Daemon {
         inst.st.desired = state;
         let _ = podfs::write_state(&inst.dir, state);
     }
+}
+
+/// Whether a sync is moving files into the cluster directory now: its lock is there
+/// and was written (or refreshed) within the staleness bound.
+fn sync_receiving(layout: &lcc_core::layout::Layout) -> bool {
+    let age = std::fs::metadata(layout.sync_lock())
+        .and_then(|m| m.modified())
+        .map(|t| t.elapsed().unwrap_or_default());
+    age.is_ok_and(|a| a.as_secs() <= lcc_core::layout::SYNC_LOCK_STALE_S)
 }
 
 /// Names, sizes and mtimes of the manifests: a change means a reload.

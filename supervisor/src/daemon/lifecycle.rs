@@ -416,6 +416,9 @@ impl Daemon {
         }
         env.insert("LCC_INSTANCE".into(), name.to_string());
         env.insert("LCC_CLUSTER".into(), cluster);
+        for (k, v) in host_env(&self.plan) {
+            env.insert(k.into(), v);
+        }
         env.insert("LCC_HOST_PORTS".into(), format!("{}-{}", range.0, range.1));
         inst.st.ports = ports;
         // Unchanged (a restart on the same ports): no rewrite, no new file.
@@ -424,4 +427,15 @@ impl Daemon {
         }
         podfs::write_env(&inst.dir, &env).map_err(|e| e.to_string())
     }
+}
+
+/// What a pod is told of its host (docs/hosts.md): `LCC_HOST_ADDRESS`, the address its
+/// app binds so that the probes and every host's gateways reach it (`127.0.0.1` on a
+/// single machine), and `LCC_HOST`, the Host's name (a cluster with Hosts only).
+pub(super) fn host_env(plan: &lcc_compiler::Plan) -> Vec<(&'static str, String)> {
+    let mut env = vec![("LCC_HOST_ADDRESS", plan.this_address().to_string())];
+    if let Some(host) = &plan.this_host {
+        env.push(("LCC_HOST", host.clone()));
+    }
+    env
 }

@@ -2,6 +2,7 @@
 //! `pod.state`, woken by file-system events, child exits, probe results and timers,
 //! with a periodic rescan as a safety net (docs/daemon.md).
 
+mod acme;
 mod adopt;
 mod alarm;
 mod apply;
@@ -11,6 +12,7 @@ mod gate;
 mod jobs;
 mod lifecycle;
 mod observe;
+mod peers;
 mod probes;
 mod process;
 mod proxy;
@@ -153,6 +155,17 @@ enum Msg {
         result: Result<(), String>,
     },
     ProxyExited(i32),
+    /// An ACME task's attempt ended.
+    Acme {
+        entrance: String,
+        host: String,
+        outcome: crate::acme::Outcome,
+    },
+    /// A poller's answer from another host: its backends, or why it did not answer.
+    Peer {
+        host: String,
+        answer: Result<crate::peers::HostBackends, String>,
+    },
 }
 
 /// A signal's handler, installed now.
@@ -230,14 +243,29 @@ pub fn run(
         .map_err(setup(&layout.api_token().display().to_string()))?;
     let socket = layout.api_socket();
     let registry = register(&layout, &plan);
+    let peer_token = peer_token(&layout, &plan);
     rt.block_on(async move {
         let (tx, rx) = unbounded_channel();
         let api = Arc::new(crate::api::Api::new(
             layout.clone(),
             plan.clone(),
             tcp_addr(&plan).map(|a| (a, token)),
+            peer_addr(&plan).zip(peer_token.clone().and_then(Result::ok)),
         ));
         let mut d = Daemon::new(layout, opts, plan, tx);
+        d.peer_token = match peer_token {
+            Some(Ok(t)) => Some(t),
+            Some(Err(why)) => {
+                d.emit(
+                    &format!("cluster/{}", d.plan.name),
+                    Reason::ApiFailed,
+                    &format!("no peer token ({why}): the other hosts are neither served nor asked; `lcc sync` sends it"),
+                );
+                None
+            }
+            None => None,
+        };
+        d.start_peers();
         let streams = Arc::clone(&api);
         d.events.on_append(move || streams.event_appended());
         let api_thread = d.serve_api(&api);
@@ -284,6 +312,29 @@ fn tcp_addr(plan: &Plan) -> Option<std::net::SocketAddr> {
         .next()
 }
 
+/// The peer token of a host of a multi-host cluster that has peers: other hosts may
+/// reach it (it has an address) or it may reach them (`None` on a single machine, and
+/// on a `local` host with no other host to ask).
+fn peer_token(layout: &Layout, plan: &Plan) -> Option<Result<String, String>> {
+    let here = plan.host(plan.this_host.as_deref()?)?;
+    let others = plan
+        .hosts
+        .iter()
+        .any(|h| h.active && !h.is_local() && h.name != here.name);
+    if here.is_local() && !others {
+        return None;
+    }
+    Some(crate::peer_token::read(layout).map_err(|e| e.to_string()))
+}
+
+/// Where this host serves its peers: its address and `Cluster.peers.port`.
+fn peer_addr(plan: &Plan) -> Option<std::net::SocketAddr> {
+    let host = plan.host(plan.this_host.as_deref()?)?;
+    std::net::ToSocketAddrs::to_socket_addrs(&plan.peer_address(host))
+        .ok()?
+        .next()
+}
+
 /// The lcc-proxy child.
 #[derive(Debug, Default)]
 struct ProxySup {
@@ -315,6 +366,8 @@ struct Daemon {
     plan: Plan,
     manifest_sig: String,
     bad_sig: Option<String>,
+    /// Manifests changed while a sync was receiving: reloaded at a rescan once it is done.
+    held_reload: bool,
     scale: BTreeMap<String, u32>,
     insts: BTreeMap<String, Inst>,
     watch: Option<Watch>,
@@ -370,6 +423,14 @@ struct Daemon {
     api: Option<Arc<crate::api::Api>>,
     /// The `watch:` items of the plan (with `lcc up --watch`).
     watch_rules: Vec<crate::source_watch::Rule>,
+    /// The ACME task of each entrance whose certificate comes from an ACME CA.
+    acme: BTreeMap<String, (crate::acme::Job, tokio::task::JoinHandle<()>)>,
+    /// The cluster's peer token (a host of a multi-host cluster).
+    peer_token: Option<String>,
+    /// The other hosts as last heard from.
+    peers: BTreeMap<String, crate::peers::Peer>,
+    /// Their pollers.
+    pollers: BTreeMap<String, peers::Poller>,
 }
 
 impl Daemon {
@@ -387,6 +448,7 @@ impl Daemon {
             plan,
             manifest_sig,
             bad_sig: None,
+            held_reload: false,
             scale: BTreeMap::new(),
             insts: BTreeMap::new(),
             watch: None,
@@ -416,6 +478,10 @@ impl Daemon {
             blocked: BTreeSet::new(),
             api: None,
             watch_rules: Vec::new(),
+            acme: BTreeMap::new(),
+            peer_token: None,
+            peers: BTreeMap::new(),
+            pollers: BTreeMap::new(),
         }
     }
 
@@ -454,6 +520,7 @@ impl Daemon {
         self.adopt_all();
         self.read_scale();
         self.reconcile_plan();
+        self.sync_acme();
         self.sync();
         self.tick();
         self.flush(None);
@@ -540,6 +607,19 @@ impl Daemon {
                 ),
             }
         }
+        if let Some(addr) = peer_addr(&self.plan).filter(|_| self.peer_token.is_some()) {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    listening.push(format!("peers on http://{addr}"));
+                    bound.push(Bound::Peer(l));
+                }
+                Err(e) => self.emit(
+                    &cluster,
+                    Reason::ApiFailed,
+                    &format!("peers: cannot listen on {addr}: {e}"),
+                ),
+            }
+        }
         if bound.is_empty() {
             return None;
         }
@@ -599,6 +679,8 @@ impl Daemon {
         self.light_check(full_rescan);
         if full_rescan {
             self.want_full = true;
+        }
+        if full_rescan || self.held_reload {
             self.reload_if_changed();
         }
     }
@@ -699,6 +781,12 @@ impl Daemon {
                 }
             }
             Msg::ProxyExited(code) => self.proxy_exited(code),
+            Msg::Acme {
+                entrance,
+                host,
+                outcome,
+            } => self.acme_done(&entrance, &host, outcome),
+            Msg::Peer { host, answer } => self.peer_answered(host, answer),
         }
     }
 

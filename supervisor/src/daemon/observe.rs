@@ -146,6 +146,9 @@ impl Daemon {
         }
         env.insert("LCC_INSTANCE".to_string(), name.to_string());
         env.insert("LCC_CLUSTER".to_string(), self.plan.name.clone());
+        for (k, v) in super::lifecycle::host_env(&self.plan) {
+            env.insert(k.to_string(), v);
+        }
         env.insert(
             "LCC_HOST_PORTS".to_string(),
             format!("{}-{}", self.plan.host_ports.0, self.plan.host_ports.1),

@@ -48,7 +48,8 @@ impl Daemon {
             .spec
             .remote
             .as_ref()
-            .map_or("127.0.0.1", |r| r.host.as_str());
+            // on a host of a multi-host cluster, where the other hosts reach it too
+            .map_or(self.plan.this_address(), |r| r.host.as_str());
         let port_of = |iface: &str| {
             inst.st.ports.get(iface).copied().or_else(|| {
                 inst.spec

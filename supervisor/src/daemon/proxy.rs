@@ -42,7 +42,7 @@ impl Daemon {
                     .spec
                     .remote
                     .as_ref()
-                    .map_or("127.0.0.1".to_string(), |r| r.host.clone());
+                    .map_or(self.plan.this_address().to_string(), |r| r.host.clone());
                 let port = i.st.ports.get(&g.interface).copied().or_else(|| {
                     i.spec
                         .interfaces
@@ -54,7 +54,7 @@ impl Daemon {
                     list.push((
                         i.spec.instance.clone(),
                         status::natural_key(&i.spec.instance),
-                        format!("{host}:{p}"),
+                        proxyconf::backend(&host, p),
                     ));
                 }
             }
@@ -85,7 +85,13 @@ impl Daemon {
                 .ok()
                 .map(|(files, _)| files)
         });
-        let conf = proxyconf::build(&self.plan, &self.backends(), ca.as_ref());
+        let acme = self.acme_served();
+        let local = self.backends();
+        if let Some(api) = &self.api {
+            api.set_backends(local.clone());
+        }
+        let all = proxyconf::merge(local, self.peer_backends());
+        let conf = proxyconf::build(&self.plan, &all, ca.as_ref(), acme.as_ref());
         let text = conf.to_yaml();
         if self.last_conf.as_deref() == Some(text.as_str()) {
             return;

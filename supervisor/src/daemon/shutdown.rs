@@ -15,6 +15,7 @@ impl Daemon {
         sigchld: &mut tokio::signal::unix::Signal,
     ) {
         self.stopping = true;
+        self.stop_acme();
         self.emit(
             &format!("cluster/{}", self.plan.name),
             Reason::ShuttingDown,
