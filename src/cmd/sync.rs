@@ -19,9 +19,6 @@ use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
-/// A lock older than this is stale unless `--lock-stale-s` says otherwise.
-pub const DEFAULT_LOCK_STALE_S: u64 = 120;
-
 /// What `lcc receive` is asked to do besides reading the stream.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiveArgs {
@@ -210,7 +207,7 @@ pub fn state(dir: &Path, session: bool) -> anyhow::Result<ExitCode> {
         if_commit: r.if_commit,
         delete: r.delete,
         up: r.up,
-        lock_stale_s: DEFAULT_LOCK_STALE_S,
+        lock_stale_s: lcc_core::layout::SYNC_LOCK_STALE_S,
     };
     receive_from(dir, &args, input)
 }
