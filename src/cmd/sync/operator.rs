@@ -313,37 +313,10 @@ fn failed(remote: &Remote, f: Failure) -> String {
     }
 }
 
-/// Why a run on the host failed: ssh's own error (exit 255), a missing `lcc` (the
-/// remote shell's 127, or 126: not executable), or the last line `lcc` printed.
+/// Why a run on the host failed ([`lcc_sync::reason`]).
 fn failure(remote: &Remote, out: &Output, what: &str) -> String {
-    let last = out
-        .stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    match out.code {
-        Some(127 | 126) => format!(
-            "no lcc on the host at `{}` (ssh.lcc; `lcc` means the login's PATH): {last}",
-            remote.lcc()
-        ),
-        Some(255) if matches!(remote, Remote::Ssh { .. }) => {
-            if last.starts_with("ssh:") {
-                last.to_string()
-            } else {
-                format!("ssh: {last}")
-            }
-        }
-        _ => {
-            let last = last.strip_prefix("lcc: ").unwrap_or(last);
-            if last.is_empty() {
-                format!("{what} failed")
-            } else {
-                format!("{what}: {last}")
-            }
-        }
-    }
+    let over_ssh = matches!(remote, Remote::Ssh { .. });
+    lcc_sync::reason::of_exit(out.code, &out.stderr, over_ssh, &remote.lcc(), what)
 }
 
 /// Whether the host is this machine and its directory is the checkout itself.
