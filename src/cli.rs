@@ -232,12 +232,13 @@ Sync the cluster in DIR (a git work tree) to its hosts (kind: Host) over SSH.
 
 The commit synced is HEAD; a tree with uncommitted changes or untracked files is
 refused. For each host, in parallel, over one ssh connection (at most --timeout
-seconds each): read what it has (its commit, its files' digests), refuse a host that
-is ahead of HEAD or on another history unless --force, send only the files that
-changed for it (a tar stream, received under the host's lock), remove the files it
-no longer needs, then start its daemon unless it runs (a running daemon reloads). A host gets every manifest file except those holding only Instances and
-InstanceGroups placed elsewhere, and every other tracked file; never `.lcc/`.
-The host `local` is this machine: no ssh.
+seconds each): read what it has (its commit, its files' digests), refuse a host
+that is ahead of HEAD or on another history unless --force, send only the files
+that changed for it (a tar stream, received under the host's lock), remove the
+files it no longer needs, then start its daemon unless it runs (a running daemon
+reloads). A host gets the manifest files it needs (all but the files of Instances
+and groups placed elsewhere) and every other tracked file; never `.lcc/`. The
+host with `address: local` is this machine: no ssh.
 
 One line per host: `synced (N files)`, `unchanged` or `failed: REASON`; exit 1 if
 one failed. Running it again after a failure finishes the job (docs/hosts.md).";
