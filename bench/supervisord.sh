@@ -8,6 +8,7 @@
 #
 #   bench/supervisord.sh            # N=200 IDLE=20 WARM=12 SAMPLES=20 PERIOD=10s ROUNDS=3
 #   N=50 IDLE=10 ROUNDS=1 bench/supervisord.sh
+#   PROBE=0 bench/supervisord.sh    # lcc without its HTTP probes
 #
 # Rounds alternate lcc and supervisord and the medians are reported: one round of each
 # varies by a second or more on a 2-core machine. The program is `command -v python3`,
@@ -23,6 +24,15 @@ WARM=${WARM:-12}
 SAMPLES=${SAMPLES:-20}
 ROUNDS=${ROUNDS:-3}
 PERIOD=${PERIOD:-10s}
+# PROBE=0: lcc without the probes (what the daemon costs idle when it probes nothing,
+# as supervisord probes nothing)
+PROBE=${PROBE:-1}
+PROBE_BLOCK="probe:
+  http: {interface: http, path: /}
+  period: $PERIOD
+  timeout: 1s
+  failureThreshold: 3"
+[ "$PROBE" = 1 ] || PROBE_BLOCK=""
 LCC_LO=${LCC_LO:-20000}
 SUP_LO=${SUP_LO:-23000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,11 +94,7 @@ local:
   env: {BENCH_DIR: "$WORK"}
 interfaces:
   - {name: http, protocol: http}
-probe:
-  http: {interface: http, path: /}
-  period: $PERIOD
-  timeout: 1s
-  failureThreshold: 3
+$PROBE_BLOCK
 stop: {signal: TERM, timeout: 5s}
 ---
 kind: InstanceGroup
@@ -120,7 +126,7 @@ EOF
     done
 } >"$SUPDIR/supervisord.conf"
 
-export WORK CLUSTER SUPDIR LCC N IDLE WARM SAMPLES SUP_LO ROUNDS PY PERIOD SUPBIN
+export WORK CLUSTER SUPDIR LCC N IDLE WARM SAMPLES SUP_LO ROUNDS PY PERIOD SUPBIN PROBE
 "$PY" - <<'PYEOF'
 import json, os, statistics, subprocess, time, urllib.request, glob
 
@@ -320,7 +326,8 @@ sup_ready, sup_cpu, sup_rss = med(x[0] for x in S), med(x[1] for x in S), med(x[
 lcc_lat = statistics.median(lat) * 1000 if lat else float("nan")
 
 print()
-print(f"{N} x {PROG} -m http.server, HTTP probe every {os.environ['PERIOD']}; idle window {IDLE} s; medians of {ROUNDS} rounds")
+probing = f"HTTP probe every {os.environ['PERIOD']}" if os.environ['PROBE'] == '1' else "no probe"
+print(f"{N} x {PROG} -m http.server, {probing}; idle window {IDLE} s; medians of {ROUNDS} rounds")
 print(f"{'':28}{'lcc':>12}{'supervisord':>14}{'ratio':>8}")
 print(f"{'time to all ready (s)':28}{lcc_ready:>12.2f}{sup_ready:>14.2f}{lcc_ready / sup_ready:>8.2f}")
 print(f"{'  (lcc up -d --wait returned)':28}{lcc_wait:>12.2f}")
