@@ -75,16 +75,11 @@ fn a_certificate_is_obtained_over_http01_served_and_renewed_under_a_keep_alive_c
         "pebble is not installed (apt-get install pebble; .ci/run does)"
     );
     let c = Cluster::new("acme");
-    let https = c.gateway_port(1);
     // 15 s certificates: renewed 10 s after issuance
     let pebble = Pebble::start(c.http().port(), Duration::from_secs(15));
     let host = "shop.lcc.test";
     std::fs::copy(&pebble.tls_ca, c.path().join("pebble-ca.pem")).expect("copy");
-    let cluster = std::fs::read_to_string(c.path().join("cluster.yaml")).expect("read");
-    c.write(
-        "cluster.yaml",
-        &format!("{cluster}https: {{listen: 127.0.0.1:{https}}}\n"),
-    );
+    let https = c.enable_https();
     c.write_web_group(1);
     c.write(
         "entrance.yaml",
@@ -166,13 +161,8 @@ fn a_certificate_is_obtained_over_http01_served_and_renewed_under_a_keep_alive_c
 #[test]
 fn a_ca_that_cannot_be_reached_is_reported_and_retried_after_a_backoff() {
     let c = Cluster::new("acme-down");
-    let https = c.gateway_port(1);
     let nothing = free_port();
-    let cluster = std::fs::read_to_string(c.path().join("cluster.yaml")).expect("read");
-    c.write(
-        "cluster.yaml",
-        &format!("{cluster}https: {{listen: 127.0.0.1:{https}}}\n"),
-    );
+    let https = c.enable_https();
     c.write_web_group(1);
     c.write(
         "entrance.yaml",

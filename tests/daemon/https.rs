@@ -32,7 +32,6 @@ fn https_status(ca: &std::path::Path, name: &str, port: u16) -> u16 {
 #[test]
 fn an_entrance_certificate_is_served_and_a_wrong_key_is_reported_once() {
     let c = Cluster::new("https");
-    let https = c.gateway_port(1);
     let certs = tempfile::tempdir().expect("tempdir");
     let (ca_files, _) = lcc_core::ca::ensure(&certs.path().join("ca")).expect("CA");
     let ca = lcc_core::ca::Ca::load(&ca_files).expect("CA");
@@ -40,11 +39,7 @@ fn an_entrance_certificate_is_served_and_a_wrong_key_is_reported_once() {
     std::fs::create_dir(c.path().join("certs")).expect("mkdir");
     std::fs::write(c.path().join("certs/web.pem"), &leaf.chain_pem).expect("cert");
     std::fs::write(c.path().join("certs/web.key"), &leaf.key_pem).expect("key");
-    let cluster = std::fs::read_to_string(c.path().join("cluster.yaml")).expect("read");
-    c.write(
-        "cluster.yaml",
-        &format!("{cluster}https: {{listen: 127.0.0.1:{https}}}\n"),
-    );
+    let https = c.enable_https();
     c.write_web_group(1);
     c.write(
         "entrance.yaml",

@@ -108,6 +108,18 @@ impl Cluster {
         std::fs::rename(&tmp, self.path().join(file)).expect("rename manifest");
     }
 
+    /// Adds `https: {listen: 127.0.0.1:PORT}` to the Cluster document, on the block's
+    /// port 1; returns the port.
+    pub fn enable_https(&self) -> u16 {
+        let https = self.gateway_port(1);
+        let cluster = std::fs::read_to_string(self.path().join("cluster.yaml")).expect("read");
+        self.write(
+            "cluster.yaml",
+            &format!("{cluster}https: {{listen: 127.0.0.1:{https}}}\n"),
+        );
+        https
+    }
+
     /// Writes `app.yaml`: group `web` of `replicas` http apps behind gateway 0; returns
     /// the gateway's address.
     pub fn write_web_group(&self, replicas: u32) -> SocketAddr {
