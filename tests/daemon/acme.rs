@@ -162,7 +162,7 @@ fn a_certificate_is_obtained_over_http01_served_and_renewed_under_a_keep_alive_c
 fn a_ca_that_cannot_be_reached_is_reported_and_retried_after_a_backoff() {
     let c = Cluster::new("acme-down");
     let nothing = free_port();
-    let https = c.enable_https();
+    c.enable_https();
     c.write_web_group(1);
     c.write(
         "entrance.yaml",

@@ -442,7 +442,7 @@ fn a_missing_or_older_remote_lcc_is_named() {
         hosts
             .host(1)
             .document_with_lcc(&hosts, "", &old_lcc.display().to_string()),
-        hosts.host(2).document(&hosts, ""),
+        hosts.host(2).document_on_path(&hosts, ""),
     ]
     .join("---\n");
     let co = Checkout::new(&hosts, &docs);

@@ -76,8 +76,18 @@ impl Host {
 
     /// [`Host::document`] with another `ssh.lcc` (a missing or older `lcc`).
     pub fn document_with_lcc(&self, hosts: &Hosts, extra: &str, lcc: &str) -> String {
+        self.document_of(hosts, extra, &format!("  lcc: {lcc}\n"))
+    }
+
+    /// [`Host::document`] without `ssh.lcc`: the host finds `lcc` on its login's PATH
+    /// (which its sshd sets to the directory of the binary under test).
+    pub fn document_on_path(&self, hosts: &Hosts, extra: &str) -> String {
+        self.document_of(hosts, extra, "")
+    }
+
+    fn document_of(&self, hosts: &Hosts, extra: &str, lcc_line: &str) -> String {
         let mut doc = format!(
-            "kind: Host\nname: {}\naddress: {}\nssh:\n  user: root\n  identityFile: {}\n  lcc: {lcc}\n  options: [UserKnownHostsFile={}, StrictHostKeyChecking=yes, ConnectTimeout=3]\ndir: {}\n",
+            "kind: Host\nname: {}\naddress: {}\nssh:\n  user: root\n  identityFile: {}\n{lcc_line}  options: [UserKnownHostsFile={}, StrictHostKeyChecking=yes, ConnectTimeout=3]\ndir: {}\n",
             self.name,
             self.address,
             hosts.key().display(),
@@ -171,11 +181,20 @@ impl Hosts {
         &self.hosts
     }
 
-    /// The `kind: Host` documents of every host (no placement labels), joined by `---`.
+    /// The `kind: Host` documents of every host (no placement labels), joined by `---`;
+    /// the last host finds `lcc` on its PATH, the others at `ssh.lcc`.
     pub fn documents(&self) -> String {
+        let last = self.hosts.len() - 1;
         self.hosts
             .iter()
-            .map(|h| h.document(self, ""))
+            .enumerate()
+            .map(|(i, h)| {
+                if i == last {
+                    h.document_on_path(self, "")
+                } else {
+                    h.document(self, "")
+                }
+            })
             .collect::<Vec<_>>()
             .join("---\n")
     }
@@ -313,11 +332,13 @@ impl Hosts {
                 "ListenAddress {address}\nHostKey {key}\nPidFile none\nAuthorizedKeysFile {auth}\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nLogLevel ERROR\n\
-                 SetEnv XDG_RUNTIME_DIR={runtime} XDG_DATA_HOME={runtime}/data NO_COLOR=1\n",
+                 SetEnv XDG_RUNTIME_DIR={runtime} XDG_DATA_HOME={runtime}/data NO_COLOR=1 \
+                 PATH={bin}:/usr/local/bin:/usr/bin:/bin\n",
                 address = host.address,
                 key = dir.join(format!("{}.key", host.name)).display(),
                 auth = dir.join("authorized_keys").display(),
                 runtime = host.runtime.display(),
+                bin = lcc_bin().parent().expect("lcc's directory").display(),
             ),
         )
         .expect("sshd_config");
