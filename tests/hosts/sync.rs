@@ -2,7 +2,9 @@
 //! operator's checkout is a git repository with one Instance placed on each host.
 
 use crate::support::hosts::{Host, Hosts};
-use crate::support::{instance, lcc_bin, run_with_deadline, shell_app, text, wait_until, Bounded};
+use crate::support::{
+    instance, lcc_bin, run_with_deadline, shell_app, text, wait_until, Bounded, KillOnDrop,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -422,6 +424,79 @@ fn an_interrupted_sync_converges_when_run_again() {
             ("h2", "synced (1 file)"),
             ("h3", "synced (1 file)"),
         ],
+    );
+    for host in hosts.all() {
+        assert_eq!(host.read("data/blob.txt").as_deref(), Some(blob.as_str()));
+    }
+}
+
+#[test]
+fn a_sync_killed_while_sending_leaves_no_lock_and_the_next_one_finishes() {
+    let hosts = Hosts::new(2);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    expect(
+        &co.sync(&hosts, &[]),
+        0,
+        &[("h1", "synced (4 files)"), ("h2", "synced (4 files)")],
+    );
+    // a slow link: ssh's stdin trickles (4 KiB every 50 ms), so the sync is still
+    // sending a 300 KB file when it is killed
+    let blob: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
+    co.write("data/blob.txt", &blob);
+    let head = co.commit("blob");
+    let wrappers = tempfile::tempdir().expect("tempdir");
+    let ssh = wrappers.path().join("ssh");
+    std::fs::write(
+        &ssh,
+        "#!/bin/sh\npython3 -c 'import sys, time\nwhile True:\n    b = sys.stdin.buffer.read1(4096)\n    if not b:\n        break\n    sys.stdout.buffer.write(b)\n    sys.stdout.buffer.flush()\n    time.sleep(0.05)\n' | /usr/bin/ssh \"$@\"\n",
+    )
+    .expect("wrapper");
+    set_mode(&ssh, 0o755);
+    let path = format!(
+        "{}:{}",
+        wrappers.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = hosts.operator(lcc_bin());
+    cmd.arg("sync")
+        .arg(co.path())
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut sync = KillOnDrop(cmd.spawn().expect("lcc sync"));
+    let lock = |h: &Host| h.dir.join(".lcc/sync/lock");
+    assert!(
+        wait_until(Duration::from_secs(20), || hosts
+            .all()
+            .iter()
+            .all(|h| lock(h).exists())),
+        "both hosts locked while the blob is sent"
+    );
+    sync.0.kill().expect("SIGKILL lcc sync");
+    sync.0.wait().expect("reap");
+    // the hosts see the stream end short: nothing moves in, the locks go
+    assert!(
+        wait_until(Duration::from_secs(15), || hosts
+            .all()
+            .iter()
+            .all(|h| !lock(h).exists())),
+        "locks released after the operator died"
+    );
+    for host in hosts.all() {
+        assert!(
+            !host.dir.join("data/blob.txt").exists(),
+            "{}: nothing half-applied",
+            host.name
+        );
+        assert_ne!(
+            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+            Some(head.clone())
+        );
+    }
+    expect(
+        &co.sync(&hosts, &[]),
+        0,
+        &[("h1", "synced (1 file)"), ("h2", "synced (1 file)")],
     );
     for host in hosts.all() {
         assert_eq!(host.read("data/blob.txt").as_deref(), Some(blob.as_str()));
