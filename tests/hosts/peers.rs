@@ -4,11 +4,12 @@
 //! A request to any host's gateway reaches the replicas of every host (each answers
 //! with its host's name); a host whose link is cut leaves every other host's gateway
 //! within 2 s and comes back when the link does; `lcc ps`, `lcc logs` and `lcc
-//! events` from the operator's checkout show every host, and a cut one as one line.
+//! events` (and `lcc events -f`) from the operator's checkout show every host, and a
+//! cut one as one line.
 
 use crate::support::hosts::Hosts;
 use crate::support::peers::{self, backends, get, raw};
-use crate::support::{lcc_bin, run_with_deadline, wait_until, Bounded};
+use crate::support::{lcc_bin, run_with_deadline, wait_until, Bounded, KillOnDrop};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -206,6 +207,18 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
         logs.out()
     );
 
+    // `lcc events -f` from the operator follows every host through the cut below
+    let follow_out = tempfile::tempdir().expect("tempdir");
+    let followed = |f: &str| std::fs::read_to_string(follow_out.path().join(f)).unwrap_or_default();
+    let mut cmd = hosts.operator(lcc_bin());
+    cmd.arg("-C")
+        .arg(checkout.path())
+        .args(["events", "-f"])
+        .env("NO_COLOR", "1")
+        .stdout(std::fs::File::create(follow_out.path().join("out")).expect("out"))
+        .stderr(std::fs::File::create(follow_out.path().join("err")).expect("err"));
+    let _follower = KillOnDrop(cmd.spawn().expect("lcc events -f"));
+
     // h3 cut off: it leaves the gateways of h1 and h2 within 2 s
     let cut = Instant::now();
     hosts.cut(2);
@@ -256,6 +269,29 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
         .collect();
     assert_eq!(rows, ["h1", "h2"].map(String::from).into(), "{}", ps.out());
 
+    // the follower: h3's silence is one line, the others' HostLost come as they happen
+    let h3_line = format!("lcc: host h3 ({}:7480) does not answer", addresses[2]);
+    let lost_followed = |out: &str| {
+        out.lines().any(|l| {
+            (l.starts_with("h1") || l.starts_with("h2"))
+                && l.contains("HostLost")
+                && l.contains("host/h3")
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || lost_followed(&followed("out"))
+            && followed("err").contains(&h3_line)),
+        "lcc events -f:\n{}{}",
+        followed("out"),
+        followed("err")
+    );
+    assert_eq!(
+        followed("err").matches(&h3_line).count(),
+        1,
+        "{}",
+        followed("err")
+    );
+
     // back on the bridge: back in every gateway
     hosts.restore(2);
     let back = wait_until(Duration::from_secs(5), || {
@@ -264,6 +300,15 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
     assert!(back, "h3 never came back");
     let events = hosts.host(0).read(".lcc/events.jsonl").unwrap_or_default();
     assert!(events.contains("\"HostBack\""), "{events}");
+    let back_line = format!("lcc: host h3 ({}:7480) answers again", addresses[2]);
+    assert!(
+        wait_until(Duration::from_secs(10), || followed("out")
+            .contains("HostBack")
+            && followed("err").contains(&back_line)),
+        "lcc events -f:\n{}{}",
+        followed("out"),
+        followed("err")
+    );
     // the events of every host, merged, with their host
     let ev = operator(&hosts, checkout.path(), &["events"]);
     assert_eq!(ev.code, Some(0), "{}", ev.err());
