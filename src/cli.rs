@@ -162,29 +162,7 @@ pub enum Command {
     Sync(SyncArgs),
     /// The host's side of `lcc sync`: read a tar stream of cluster files on stdin
     /// and move them into DIR, under the host's sync lock, then record COMMIT.
-    Receive {
-        /// Cluster directory on this host (default: `-C` or the current directory).
-        dir: Option<PathBuf>,
-        /// The commit being synced (hex), recorded once every file is in place.
-        #[arg(long)]
-        commit: String,
-        /// The Host this directory is (recorded with the commit).
-        #[arg(long, value_name = "NAME")]
-        host: Option<String>,
-        /// Refuse unless the host is still at this commit (`-`: never synced); checked
-        /// under the lock.
-        #[arg(long, value_name = "COMMIT")]
-        if_commit: Option<String>,
-        /// Remove this file, if a sync put it there (repeatable).
-        #[arg(long, value_name = "PATH")]
-        delete: Vec<String>,
-        /// Then start the daemon unless one runs (a running one reloads by itself).
-        #[arg(long)]
-        up: bool,
-        /// A lock older than this many seconds is stale (its sync was killed).
-        #[arg(long, default_value_t = lcc_core::layout::SYNC_LOCK_STALE_S)]
-        lock_stale_s: u64,
-    },
+    Receive(ReceiveArgs),
     /// The host's side of `lcc sync`: print what this host has (commit, host, daemon,
     /// the digests of the files syncs put there); with --session, then carry out the
     /// request read on stdin.
@@ -260,6 +238,32 @@ pub struct SyncArgs {
     /// Give up on a host after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub timeout: u64,
+}
+
+/// Arguments of `lcc receive` (and what a sync session asks of it).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReceiveArgs {
+    /// Cluster directory on this host (default: `-C` or the current directory).
+    pub dir: Option<PathBuf>,
+    /// The commit being synced (hex), recorded once every file is in place.
+    #[arg(long)]
+    pub commit: String,
+    /// The Host this directory is (recorded with the commit).
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Refuse unless the host is still at this commit (`-`: never synced); checked
+    /// under the lock.
+    #[arg(long, value_name = "COMMIT")]
+    pub if_commit: Option<String>,
+    /// Remove this file, if a sync put it there (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub delete: Vec<String>,
+    /// Then start the daemon unless one runs (a running one reloads by itself).
+    #[arg(long)]
+    pub up: bool,
+    /// A lock older than this many seconds is stale (its sync was killed).
+    #[arg(long, default_value_t = lcc_core::layout::SYNC_LOCK_STALE_S)]
+    pub lock_stale_s: u64,
 }
 
 /// `lcc cert` subcommands.

@@ -27,25 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { paths } => manifest::validate(&cluster_dir, &paths),
         Command::Compile { files, output } => manifest::compile(&files, &output),
-        Command::Receive {
-            dir,
-            commit,
-            host,
-            if_commit,
-            delete,
-            up,
-            lock_stale_s,
-        } => sync::receive(
-            dir.as_deref().unwrap_or(&cluster_dir),
-            &sync::ReceiveArgs {
-                commit,
-                host,
-                if_commit,
-                delete,
-                up,
-                lock_stale_s,
-            },
-        ),
+        Command::Receive(args) => sync::receive(args.dir.as_deref().unwrap_or(&cluster_dir), &args),
         Command::SyncState { dir, session } => {
             sync::state(dir.as_deref().unwrap_or(&cluster_dir), session)
         }

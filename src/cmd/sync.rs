@@ -8,6 +8,7 @@ mod git;
 pub mod operator;
 mod remote;
 
+use crate::cli::ReceiveArgs;
 use anyhow::Context;
 use lcc_core::layout::Layout;
 use lcc_sync::lock::Lock;
@@ -18,23 +19,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
-
-/// What `lcc receive` is asked to do besides reading the stream.
-#[derive(Debug, Clone, Default)]
-pub struct ReceiveArgs {
-    /// The commit to record.
-    pub commit: String,
-    /// The Host name to record.
-    pub host: Option<String>,
-    /// The commit the host must still be at (`-`: never synced), checked under the lock.
-    pub if_commit: Option<String>,
-    /// Files a sync put there that are no longer wanted.
-    pub delete: Vec<String>,
-    /// Start the daemon afterwards unless one runs (a running one reloads by itself).
-    pub up: bool,
-    /// A lock older than this is stale.
-    pub lock_stale_s: u64,
-}
 
 /// `lcc receive [DIR] --commit C`: lock, receive stdin, delete, record the host name
 /// and the commit last (so a receive cut half way leaves the old commit recorded and
@@ -202,6 +186,7 @@ pub fn state(dir: &Path, session: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let args = ReceiveArgs {
+        dir: None,
         commit: r.commit,
         host: r.host,
         if_commit: r.if_commit,

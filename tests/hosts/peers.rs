@@ -180,8 +180,18 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
         "{doc}"
     );
 
-    // one view: every host's instances with their host
-    let ps = operator(&hosts, checkout.path(), &["ps"]);
+    // one view: every host's instances with their host (all ready: a probe that timed
+    // out on a busy machine may have made one not ready for a moment)
+    let mut ps = operator(&hosts, checkout.path(), &["ps"]);
+    wait_until(Duration::from_secs(10), || {
+        ps = operator(&hosts, checkout.path(), &["ps"]);
+        ps.out().lines().skip(1).count() == 3
+            && ps
+                .out()
+                .lines()
+                .skip(1)
+                .all(|l| l.split_whitespace().nth(5) == Some("yes"))
+    });
     assert_eq!(ps.code, Some(0), "{}{}", ps.out(), ps.err());
     let out = ps.out();
     assert!(out.starts_with("HOST"), "{out}");

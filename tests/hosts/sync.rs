@@ -124,6 +124,37 @@ fn expect(out: &Bounded, code: i32, lines: &[(&str, &str)]) {
 }
 
 /// The files of a host's cluster directory, `.lcc/` aside.
+/// A directory with an `ssh` that pipes its stdin through the shell command `filter`
+/// to the real ssh, and a PATH that finds it first.
+fn ssh_through(filter: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ssh = dir.path().join("ssh");
+    std::fs::write(&ssh, format!("#!/bin/sh\n{filter} | /usr/bin/ssh \"$@\"\n")).expect("wrapper");
+    set_mode(&ssh, 0o755);
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (dir, path)
+}
+
+/// An interrupted sync of commit `head` (which adds `data/blob.txt`) left nothing on
+/// `host`: no blob, `head` not recorded.
+fn assert_blob_not_moved_in(host: &Host, head: &str) {
+    assert!(
+        !host.dir.join("data/blob.txt").exists(),
+        "{}: nothing moved in",
+        host.name
+    );
+    assert_ne!(
+        host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
+        Some(head.to_string()),
+        "{}: the commit is not recorded",
+        host.name
+    );
+}
+
 fn files_of(host: &Host) -> Vec<String> {
     let mut out: Vec<String> = crate::support::listing(&host.dir)
         .into_iter()
@@ -385,30 +416,14 @@ fn an_interrupted_sync_converges_when_run_again() {
     let blob: String = (0..20_000).map(|i| format!("{i}\n")).collect();
     co.write("data/blob.txt", &blob);
     let head = co.commit("blob");
-    let wrappers = tempfile::tempdir().expect("tempdir");
-    let ssh = wrappers.path().join("ssh");
-    std::fs::write(&ssh, "#!/bin/sh\nhead -c 3000 | /usr/bin/ssh \"$@\"\n").expect("wrapper");
-    set_mode(&ssh, 0o755);
-    let path = format!(
-        "{}:{}",
-        wrappers.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let (_wrapper, path) = ssh_through("head -c 3000");
     let out = co.sync_with(&hosts, &[], &[("PATH", path)]);
     assert_eq!(out.code, Some(1), "{}{}", out.out(), out.err());
     for (host, line) in report(&out) {
         assert!(line.starts_with("failed: lcc receive: "), "{host}: {line}");
     }
     for host in hosts.all() {
-        assert!(
-            !host.dir.join("data/blob.txt").exists(),
-            "{}: nothing moved in",
-            host.name
-        );
-        assert_ne!(
-            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
-            Some(head.clone())
-        );
+        assert_blob_not_moved_in(host, &head);
         assert!(
             !host.dir.join(".lcc/sync/lock").exists(),
             "{}: lock released",
@@ -444,18 +459,8 @@ fn a_sync_killed_while_sending_leaves_no_lock_and_the_next_one_finishes() {
     let blob: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
     co.write("data/blob.txt", &blob);
     let head = co.commit("blob");
-    let wrappers = tempfile::tempdir().expect("tempdir");
-    let ssh = wrappers.path().join("ssh");
-    std::fs::write(
-        &ssh,
-        "#!/bin/sh\npython3 -c 'import sys, time\nwhile True:\n    b = sys.stdin.buffer.read1(4096)\n    if not b:\n        break\n    sys.stdout.buffer.write(b)\n    sys.stdout.buffer.flush()\n    time.sleep(0.05)\n' | /usr/bin/ssh \"$@\"\n",
-    )
-    .expect("wrapper");
-    set_mode(&ssh, 0o755);
-    let path = format!(
-        "{}:{}",
-        wrappers.path().display(),
-        std::env::var("PATH").unwrap_or_default()
+    let (_wrapper, path) = ssh_through(
+        "python3 -c 'import sys, time\nwhile True:\n    b = sys.stdin.buffer.read1(4096)\n    if not b:\n        break\n    sys.stdout.buffer.write(b)\n    sys.stdout.buffer.flush()\n    time.sleep(0.05)\n'",
     );
     let mut cmd = hosts.operator(lcc_bin());
     cmd.arg("sync")
@@ -483,15 +488,7 @@ fn a_sync_killed_while_sending_leaves_no_lock_and_the_next_one_finishes() {
         "locks released after the operator died"
     );
     for host in hosts.all() {
-        assert!(
-            !host.dir.join("data/blob.txt").exists(),
-            "{}: nothing half-applied",
-            host.name
-        );
-        assert_ne!(
-            host.read(".lcc/sync/commit").map(|c| c.trim().to_string()),
-            Some(head.clone())
-        );
+        assert_blob_not_moved_in(host, &head);
     }
     expect(
         &co.sync(&hosts, &[]),

@@ -233,26 +233,17 @@ impl Hosts {
 
     /// Cuts host `i` off the bridge (its veth down): nothing reaches it, nor leaves it.
     pub fn cut(&self, i: usize) {
-        ip(&[
-            "-n",
-            &self.operator_ns,
-            "link",
-            "set",
-            &self.hosts[i].veth,
-            "down",
-        ]);
+        self.set_link(i, "down");
     }
 
     /// Puts host `i` back on the bridge.
     pub fn restore(&self, i: usize) {
-        ip(&[
-            "-n",
-            &self.operator_ns,
-            "link",
-            "set",
-            &self.hosts[i].veth,
-            "up",
-        ]);
+        self.set_link(i, "up");
+    }
+
+    fn set_link(&self, i: usize, state: &str) {
+        let veth = &self.hosts[i].veth;
+        ip(&["-n", &self.operator_ns, "link", "set", veth, state]);
     }
 
     /// The operator's namespace with its bridge.
