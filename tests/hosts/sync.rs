@@ -1,5 +1,6 @@
 //! `lcc sync` to three real hosts (network namespaces with sshd, [`Hosts`]): the
-//! operator's checkout is a git repository with one Instance placed on each host.
+//! operator's checkout is a git repository, mostly with one Instance placed on each
+//! host; one test places by region and labels, with an inactive host.
 
 use crate::support::hosts::{Host, Hosts};
 use crate::support::{
@@ -18,15 +19,7 @@ struct Checkout {
 impl Checkout {
     /// The cluster over `hosts`; `host_docs` are the `kind: Host` documents.
     fn new(hosts: &Hosts, host_docs: &str) -> Checkout {
-        let c = Checkout {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        c.git(&["init", "-q", "-b", "main"]);
-        c.write(
-            "hosts.yaml",
-            &format!("kind: Cluster\nname: multi\n---\n{host_docs}"),
-        );
-        c.write("app.yaml", &shell_app("s", "exec sleep 300", 5));
+        let c = Checkout::without_instances(host_docs);
         for (i, host) in hosts.all().iter().enumerate() {
             c.write(
                 &format!("a{}.yaml", i + 1),
@@ -37,9 +30,24 @@ impl Checkout {
                 ),
             );
         }
+        c.commit("first");
+        c
+    }
+
+    /// `hosts.yaml` (the Cluster and `host_docs`), `app.yaml` and `bin/tool.sh` in a new
+    /// repository, not committed yet.
+    fn without_instances(host_docs: &str) -> Checkout {
+        let c = Checkout {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        c.git(&["init", "-q", "-b", "main"]);
+        c.write(
+            "hosts.yaml",
+            &format!("kind: Cluster\nname: multi\n---\n{host_docs}"),
+        );
+        c.write("app.yaml", &shell_app("s", "exec sleep 300", 5));
         c.write("bin/tool.sh", "#!/bin/sh\necho tool\n");
         set_mode(&c.path().join("bin/tool.sh"), 0o755);
-        c.commit("first");
         c
     }
 
@@ -293,6 +301,101 @@ fn sync_sends_each_host_its_part_then_nothing_then_one_edit() {
             .is_none()),
         "a3 is gone from h3"
     );
+}
+
+#[test]
+fn placement_by_region_and_labels_decides_what_each_host_runs() {
+    let hosts = Hosts::new(3);
+    let docs = [
+        hosts
+            .host(0)
+            .document(&hosts, "region: eu\nlabels: {disk: ssd}"),
+        hosts
+            .host(1)
+            .document(&hosts, "region: eu\nstate: inactive"),
+        hosts
+            .host(2)
+            .document(&hosts, "region: us\nlabels: {gpu: \"yes\"}"),
+    ]
+    .join("---\n");
+    let co = Checkout::without_instances(&docs);
+    co.write(
+        "group.yaml",
+        "kind: InstanceGroup\nname: web\napp: s\nreplicas: 2\nplacement: {region: eu}\n",
+    );
+    co.write(
+        "gpu.yaml",
+        &format!(
+            "{}placement: {{labels: {{gpu: \"yes\"}}}}\n",
+            instance("g1", "s")
+        ),
+    );
+    co.write(
+        "ssd.yaml",
+        &format!(
+            "{}placement: {{region: eu, labels: {{disk: ssd}}}}\n",
+            instance("d1", "s")
+        ),
+    );
+    co.commit("placed");
+    let mut cmd = hosts.operator(lcc_bin());
+    cmd.arg("plan").arg(co.path()).env("NO_COLOR", "1");
+    let plan = run_with_deadline(cmd, Duration::from_secs(20));
+    let (a1, a3) = (hosts.host(0).address, hosts.host(2).address);
+    assert_eq!(
+        plan.out(),
+        format!(
+            "INSTANCE  HOST  REGION  ADDRESS\n\
+             g1        h3    us      {a3}\n\
+             web-1     h1    eu      {a1}\n\
+             web-2     h1    eu      {a1}\n\
+             d1        h1    eu      {a1}\n\
+             no instances: h2\n"
+        ),
+        "{}",
+        plan.err()
+    );
+    let want: BTreeMap<&str, &str> =
+        [("web-1", "h1"), ("web-2", "h1"), ("g1", "h3"), ("d1", "h1")].into();
+
+    // the inactive host is synced (the cluster's files) but given no instance
+    expect(
+        &co.sync(&hosts, &[]),
+        0,
+        &[
+            ("h1", "synced (5 files)"),
+            ("h2", "synced (3 files)"),
+            ("h3", "synced (4 files)"),
+        ],
+    );
+    assert_eq!(
+        files_of(hosts.host(1)),
+        ["app.yaml", "bin/tool.sh", "hosts.yaml"]
+    );
+    for (instance, host) in &want {
+        let host = hosts.all().iter().find(|h| h.name == *host).expect("host");
+        assert!(
+            wait_until(Duration::from_secs(20), || pid_on(host, instance)
+                .is_some_and(|pid| in_namespace(host, pid))),
+            "{instance} runs on {}: {:?}",
+            host.name,
+            host.read(".lcc/events.jsonl")
+        );
+    }
+    for host in hosts.all() {
+        let mut running: Vec<String> = crate::support::listing(&host.dir.join(".lcc/status"))
+            .into_iter()
+            .filter_map(|f| f.strip_suffix(".json").map(str::to_string))
+            .collect();
+        running.sort();
+        let mut placed_here: Vec<String> = want
+            .iter()
+            .filter(|(_, h)| **h == host.name)
+            .map(|(i, _)| i.to_string())
+            .collect();
+        placed_here.sort();
+        assert_eq!(running, placed_here, "{}", host.name);
+    }
 }
 
 #[test]
