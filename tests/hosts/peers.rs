@@ -3,9 +3,9 @@
 //! served on every host.
 //! A request to any host's gateway reaches the replicas of every host (each answers
 //! with its host's name); a host whose link is cut leaves every other host's gateway
-//! within 2 s and comes back when the link does; `lcc ps`, `lcc logs` and `lcc
-//! events` (and `lcc events -f`) from the operator's checkout show every host, and a
-//! cut one as one line.
+//! within 2 s and comes back when the link does; `lcc ps`, `lcc logs [-f]` and `lcc
+//! events [-f]` from the operator's checkout show every host, and a cut one as one
+//! line.
 
 use crate::support::hosts::Hosts;
 use crate::support::peers::{self, backends, get, raw};
@@ -27,6 +27,8 @@ import http.server, os
 host, me = os.environ["LCC_HOST"], os.environ["LCC_INSTANCE"]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path.startswith("/say/"):
+            print("asked", self.path, flush=True)
         body = ("%s %s\n" % (host, me)).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -216,6 +218,45 @@ fn gateways_reach_every_host_and_a_cut_host_leaves_them_within_2s() {
         "{}",
         logs.out()
     );
+    // and `lcc logs -f` streams what it writes next: a request to the replica itself
+    let follow_logs = tempfile::tempdir().expect("tempdir");
+    let logs_out = follow_logs.path().join("out");
+    let mut cmd = hosts.operator(lcc_bin());
+    cmd.arg("-C")
+        .arg(checkout.path())
+        .args(["logs", "-f", name])
+        .env("NO_COLOR", "1")
+        .stdout(std::fs::File::create(&logs_out).expect("out"))
+        .stderr(std::process::Stdio::null());
+    let follower = KillOnDrop(cmd.spawn().expect("lcc logs -f"));
+    let (at, port) = out
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name.as_str()))
+        .and_then(|l| {
+            let port = l
+                .split_whitespace()
+                .nth(7)?
+                .strip_prefix("http:")?
+                .parse()
+                .ok()?;
+            let at = hosts.all().iter().find(|h| h.name == *host)?.address;
+            Some((at, port))
+        })
+        .expect("the replica's host port in lcc ps");
+    let replica = SocketAddr::from((at, port));
+    let so_far = || std::fs::read_to_string(&logs_out).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(10), || so_far()
+            .contains(&format!("serving {name} on {host}"))),
+        "lcc logs -f {name} shows what is there first: {:?}",
+        so_far()
+    );
+    let asked = wait_until(Duration::from_secs(10), || {
+        hosts.in_operator(|| get(replica, "/say/followed"));
+        so_far().contains("asked /say/followed")
+    });
+    assert!(asked, "lcc logs -f {name}: {:?}", so_far());
+    drop(follower);
 
     // `lcc events -f` from the operator follows every host through the cut below
     let follow_out = tempfile::tempdir().expect("tempdir");
