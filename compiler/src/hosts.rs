@@ -148,7 +148,7 @@ pub(crate) fn specs(cluster_dir: &Path, objects: &[Object]) -> Vec<HostSpec> {
         let address = h.address.clone().unwrap_or_default();
         let ssh = h.ssh.clone().unwrap_or_default();
         let dir = match &h.dir {
-            Some(dir) => dir.clone(),
+            Some(dir) => home_relative(dir),
             None => cluster_dir.display().to_string(),
         };
         hosts.push(HostSpec {
@@ -174,48 +174,88 @@ pub(crate) fn specs(cluster_dir: &Path, objects: &[Object]) -> Vec<HostSpec> {
 }
 
 /// A word that goes on the `ssh` command line as an argument (address, user, jump
-/// host): never empty, never read as an option (`-...`), no spaces or control
-/// characters, no `@` (the user has its own field).
+/// host): never empty, never read as an option (`-...`), and only letters, digits,
+/// `.`, `-`, `_` (and for an address or jump host `:` and the `[`, `]`, `%` of an
+/// IPv6 address): ssh passes a jump host through a shell (`ProxyCommand`), so
+/// nothing a shell reads may be in it.
 pub fn ssh_word(value: &str, what: &str) -> Result<(), String> {
-    let bad = value.is_empty()
-        || value.starts_with('-')
-        || value.contains('@')
-        || value.chars().any(|c| c.is_whitespace() || c.is_control());
-    if bad {
+    let user = what == "user";
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '.' | '-' | '_')
+            || (!user && matches!(c, ':' | '[' | ']' | '%'))
+    };
+    if value.is_empty() || value.starts_with('-') || !value.chars().all(allowed) {
+        let chars = if user {
+            "letters, digits, `.`, `-` and `_`"
+        } else {
+            "letters, digits, `.`, `-`, `_` and `:` (and `[`, `]`, `%` in an IPv6 address)"
+        };
         Err(format!(
-            "invalid {what} `{value}`: spaces, `@` and a leading `-` are not allowed"
+            "invalid {what} `{value}`: use {chars}, not starting with `-`"
         ))
     } else {
         Ok(())
     }
 }
 
-/// An extra ssh option, `Key=value` (what `-o` takes).
+/// ssh options a manifest may not set: those that run a command or load code on the
+/// operator's machine, read other configuration, or replace a field of the Host.
+const FORBIDDEN_SSH_OPTIONS: [&str; 7] = [
+    "permitlocalcommand",
+    "proxyjump",
+    "include",
+    "match",
+    "pkcs11provider",
+    "securitykeyprovider",
+    "proxyusefdpass",
+];
+
+/// An extra ssh option, `Key=value` (what `-o` takes); none that runs a command
+/// (`*Command`) or loads code or configuration ([`FORBIDDEN_SSH_OPTIONS`]).
 pub fn ssh_option(value: &str) -> Result<(), String> {
     let key = value.split_once('=').map(|(k, _)| k);
     let ok = key.is_some_and(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()))
         && !value.chars().any(char::is_control);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
+    if !ok {
+        return Err(format!(
             "invalid ssh option `{value}`: expected `Key=value`, e.g. `ConnectTimeout=5`"
-        ))
+        ));
     }
+    let key = key.unwrap_or_default().to_ascii_lowercase();
+    if key.ends_with("command") || FORBIDDEN_SSH_OPTIONS.contains(&key.as_str()) {
+        return Err(format!(
+            "ssh option `{value}` is not allowed: a manifest may not run commands, load code or read other configuration on the operator's machine (use ~/.ssh/config for that)"
+        ));
+    }
+    Ok(())
 }
 
-/// The cluster's directory on a host: a path with no `..` and no control characters
-/// (relative paths start at the login's home).
+/// The cluster's directory on a host: a path with no `..` and no control characters,
+/// not starting with `-` (it is an argument of the remote `lcc`); relative paths
+/// start at the login's home, and `~/x` means `x` ([`home_relative`]).
 pub fn host_dir(value: &str) -> Result<(), String> {
     let bad = value.is_empty()
+        || value.starts_with('-')
+        || (value.starts_with('~') && value != "~" && !value.starts_with("~/"))
         || value.split('/').any(|part| part == "..")
         || value.chars().any(char::is_control);
     if bad {
         Err(format!(
-            "invalid dir `{value}`: expected a path without `..` (relative to the login's home unless absolute)"
+            "invalid dir `{value}`: expected a path without `..` and not starting with `-` (relative to the login's home unless absolute; `~/` allowed)"
         ))
     } else {
         Ok(())
+    }
+}
+
+/// `dir` as the host's `lcc` takes it: `~/x` is `x` and `~` is `.` (ssh runs the
+/// command in the login's home; the quoted word would not be expanded).
+fn home_relative(dir: &str) -> String {
+    match dir.strip_prefix('~') {
+        Some("") | Some("/") => ".".to_string(),
+        Some(rest) => rest.trim_start_matches('/').to_string(),
+        None => dir.to_string(),
     }
 }
 
@@ -255,6 +295,11 @@ mod tests {
             ("root@h", false),
             ("a b", false),
             ("a\nb", false),
+            ("[fe80::1%eth0]", true),
+            ("h;touch${IFS}x", false),
+            ("h$(id)", false),
+            ("h`id`", false),
+            ("h'x", false),
         ];
         for (value, ok) in table {
             assert_eq!(ssh_word(value, "address").is_ok(), ok, "{value:?}");
@@ -270,6 +315,18 @@ mod tests {
             ("=5", false),
             ("-F=x", false),
             ("A=b\nc", false),
+            ("ProxyCommand=sh -c x", false),
+            ("proxycommand=x", false),
+            ("LocalCommand=x", false),
+            ("PermitLocalCommand=yes", false),
+            ("KnownHostsCommand=x", false),
+            ("RemoteCommand=x", false),
+            ("ProxyJump=x", false),
+            ("Include=/tmp/x", false),
+            ("Match=exec x", false),
+            ("PKCS11Provider=/tmp/x.so", false),
+            ("SecurityKeyProvider=/tmp/x.so", false),
+            ("UserKnownHostsFile=/tmp/k", true),
         ];
         for (value, ok) in table {
             assert_eq!(ssh_option(value).is_ok(), ok, "{value:?}");
@@ -282,6 +339,9 @@ mod tests {
             ("/srv/lcc", true),
             ("clusters/shop", true),
             ("~/x", true),
+            ("~", true),
+            ("~root/x", false),
+            ("-C/other", false),
             ("", false),
             ("/srv/../etc", false),
             ("..", false),
@@ -289,6 +349,21 @@ mod tests {
         ];
         for (value, ok) in table {
             assert_eq!(host_dir(value).is_ok(), ok, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn home_relative_dirs() {
+        let table = [
+            ("~/x", "x"),
+            ("~//x/y", "x/y"),
+            ("~", "."),
+            ("~/", "."),
+            ("/srv/lcc", "/srv/lcc"),
+            ("x", "x"),
+        ];
+        for (value, want) in table {
+            assert_eq!(home_relative(value), want, "{value:?}");
         }
     }
 

@@ -1315,14 +1315,14 @@ error: missing field `dir`: a host reached over SSH needs the cluster's director
   | ^
   = in Host/eu-1, field dir
 
-error: invalid address `-oProxyCommand=sh`: spaces, `@` and a leading `-` are not allowed
+error: invalid address `-oProxyCommand=sh`: use letters, digits, `.`, `-`, `_` and `:` (and `[`, `]`, `%` in an IPv6 address), not starting with `-`
  --> tests/fixtures/invalid/hosts.yaml:9:10
   |
 9 | address: -oProxyCommand=sh
   |          ^
   = in Host/eu-1, field address
 
-error: invalid user `root@x`: spaces, `@` and a leading `-` are not allowed
+error: invalid user `root@x`: use letters, digits, `.`, `-` and `_`, not starting with `-`
   --> tests/fixtures/invalid/hosts.yaml:11:9
    |
 11 |   user: root@x
@@ -1339,9 +1339,16 @@ error: port 70000 is out of range 1-65535
 error: invalid ssh option `ConnectTimeout`: expected `Key=value`, e.g. `ConnectTimeout=5`
   --> tests/fixtures/invalid/hosts.yaml:13:13
    |
-13 |   options: [ConnectTimeout]
+13 |   options: [ConnectTimeout, "ProxyCommand=sh -c x"]
    |             ^
    = in Host/eu-1, field ssh.options[0]
+
+error: ssh option `ProxyCommand=sh -c x` is not allowed: a manifest may not run commands, load code or read other configuration on the operator's machine (use ~/.ssh/config for that)
+  --> tests/fixtures/invalid/hosts.yaml:13:29
+   |
+13 |   options: [ConnectTimeout, "ProxyCommand=sh -c x"]
+   |                             ^
+   = in Host/eu-1, field ssh.options[1]
 
 error: region: invalid name `EU`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`
   --> tests/fixtures/invalid/hosts.yaml:14:9
@@ -1364,7 +1371,7 @@ error: unknown host state `gone`, expected one of: active, inactive
    |        ^
    = in Host/eu-1, field state
 
-error: invalid dir `/srv/../etc`: expected a path without `..` (relative to the login's home unless absolute)
+error: invalid dir `/srv/../etc`: expected a path without `..` and not starting with `-` (relative to the login's home unless absolute; `~/` allowed)
   --> tests/fixtures/invalid/hosts.yaml:22:6
    |
 22 | dir: /srv/../etc
@@ -1385,7 +1392,7 @@ error: only one Host may be `local`; the first is at tests/fixtures/invalid/host
    |          ^
    = in Host/desk, field address
 
-found 12 errors
+found 13 errors
 "#,
     );
 }
