@@ -137,37 +137,38 @@ impl Peer {
 }
 
 /// The backends of a peer's answer that may go into `proxy.conf`: those of gateways
-/// this plan has (`known`), each `HOST:PORT` with a host of letters, digits, `.`, `-`
-/// or a bracketed IPv6 address. A peer cannot make the proxy refuse the whole config
-/// (it refuses one bad backend) nor add a gateway.
-pub fn admit(answer: HostBackends, known: &[&str]) -> Backends {
+/// this plan has (`known`), each `HOST:PORT` whose host is the peer's own `address`
+/// (as its Host document gives it; an IPv6 address in brackets) and whose port is not
+/// 0. A peer (even one broken into) can thus neither point this host's gateways at
+/// another machine or at this host's loopback, nor make the proxy refuse the whole
+/// config, nor add a gateway.
+pub fn admit(answer: HostBackends, known: &[&str], address: &str) -> Backends {
     answer
         .gateways
         .into_iter()
         .filter(|(g, _)| known.contains(&g.as_str()))
         .map(|(g, list)| {
-            let ok: Vec<String> = list.into_iter().filter(|b| backend_ok(b)).collect();
+            let ok: Vec<String> = list
+                .into_iter()
+                .filter(|b| backend_ok(b, address))
+                .collect();
             (g, ok)
         })
         .collect()
 }
 
-fn backend_ok(b: &str) -> bool {
+fn backend_ok(b: &str, address: &str) -> bool {
     let Some((host, port)) = b.rsplit_once(':') else {
         return false;
     };
     let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
-    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
-        None => {
-            !host.is_empty()
-                && host.len() <= 253
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        }
+    // an IPv6 address only in brackets: `fd00::2:30003` is ambiguous
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6,
+        None if host.contains(':') => return false,
+        None => host,
     };
-    port_ok && host_ok
+    port_ok && !host.is_empty() && host.eq_ignore_ascii_case(address)
 }
 
 #[cfg(test)]
@@ -278,31 +279,48 @@ mod tests {
     }
 
     #[test]
-    fn only_known_gateways_and_well_formed_backends_are_admitted() {
-        let answer = HostBackends {
+    fn only_known_gateways_and_the_peers_own_backends_are_admitted() {
+        let answer = |list: &[&str]| HostBackends {
             host: "h2".into(),
             gateways: Backends::from([
                 (
                     "web".to_string(),
-                    vec![
-                        "10.0.0.2:30001".to_string(),
-                        "h2.example:30002".to_string(),
-                        "[fd00::2]:30003".to_string(),
-                        "10.0.0.2".to_string(),
-                        "10.0.0.2:0".to_string(),
-                        "10.0.0.2:99999".to_string(),
-                        "a b:1".to_string(),
-                        "[nope]:1".to_string(),
-                        ":1".to_string(),
-                    ],
+                    list.iter().map(|s| s.to_string()).collect(),
                 ),
                 ("other".to_string(), vec!["10.0.0.2:1".to_string()]),
             ]),
         };
-        let got = admit(answer, &["web", "db"]);
-        assert_eq!(
-            got,
-            b(&["10.0.0.2:30001", "h2.example:30002", "[fd00::2]:30003"])
-        );
+        let table: [(&str, &[&str], &[&str]); 3] = [
+            (
+                "10.0.0.2",
+                &[
+                    "10.0.0.2:30001",
+                    "10.0.0.2:30002",
+                    "10.0.0.3:30001",
+                    "127.0.0.1:30001",
+                    "evil.example:443",
+                    "10.0.0.2",
+                    "10.0.0.2:0",
+                    "10.0.0.2:99999",
+                    ":1",
+                    "10.0.0.2 :1",
+                ],
+                &["10.0.0.2:30001", "10.0.0.2:30002"],
+            ),
+            (
+                "h2.example",
+                &["H2.Example:30002", "h2.example.evil:1", "10.0.0.2:30001"],
+                &["H2.Example:30002"],
+            ),
+            (
+                "fd00::2",
+                &["[fd00::2]:30003", "[fd00::3]:30003", "fd00::2:30003"],
+                &["[fd00::2]:30003"],
+            ),
+        ];
+        for (address, given, want) in table {
+            let got = admit(answer(given), &["web", "db"], address);
+            assert_eq!(got, b(want), "{address}");
+        }
     }
 }

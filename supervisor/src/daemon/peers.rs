@@ -120,8 +120,9 @@ impl Daemon {
             return;
         };
         let known: Vec<&str> = self.plan.gateways.iter().map(|g| g.name.as_str()).collect();
+        let own = self.plan.host(&host).map_or("", |h| h.address.as_str());
         let answer = match answer {
-            Ok(hb) if hb.host == host => Answer::Backends(peers::admit(hb, &known)),
+            Ok(hb) if hb.host == host => Answer::Backends(peers::admit(hb, &known, own)),
             Ok(hb) => Answer::Failed(format!("it answers as host {:?}", hb.host)),
             Err(why) => Answer::Failed(why),
         };
