@@ -131,7 +131,6 @@ fn expect(out: &Bounded, code: i32, lines: &[(&str, &str)]) {
     assert_eq!(out.code, Some(code), "{}{}", out.out(), out.err());
 }
 
-/// The files of a host's cluster directory, `.lcc/` aside.
 /// A directory with an `ssh` that pipes its stdin through the shell command `filter`
 /// to the real ssh, and a PATH that finds it first.
 fn ssh_through(filter: &str) -> (tempfile::TempDir, String) {
@@ -163,6 +162,7 @@ fn assert_blob_not_moved_in(host: &Host, head: &str) {
     );
 }
 
+/// The files of a host's cluster directory, `.lcc/` aside.
 fn files_of(host: &Host) -> Vec<String> {
     let mut out: Vec<String> = crate::support::listing(&host.dir)
         .into_iter()
@@ -601,6 +601,45 @@ fn a_sync_killed_while_sending_leaves_no_lock_and_the_next_one_finishes() {
     for host in hosts.all() {
         assert_eq!(host.read("data/blob.txt").as_deref(), Some(blob.as_str()));
     }
+}
+
+#[test]
+fn a_fresh_clone_with_another_token_is_refused_until_it_has_the_clusters() {
+    let hosts = Hosts::new(2);
+    let co = Checkout::new(&hosts, &hosts.documents());
+    expect(
+        &co.sync(&hosts, &[]),
+        0,
+        &[("h1", "synced (4 files)"), ("h2", "synced (4 files)")],
+    );
+    // another operator's clone: `.lcc/` is not in git, so it makes a token of its own
+    let clone = Checkout {
+        dir: tempfile::tempdir().expect("tempdir"),
+    };
+    clone.git(&["clone", "-q", &co.path().display().to_string(), "."]);
+    let refused = "failed: the host has another peer token than this checkout's .lcc/sync/token (a new clone makes a new one): copy .lcc/sync/token from the checkout that synced first, so that the hosts keep one token";
+    expect(
+        &clone.sync(&hosts, &["--force"]),
+        1,
+        &[("h1", refused), ("h2", refused)],
+    );
+    let token = std::fs::read(co.path().join(".lcc/sync/token")).expect("token");
+    for host in hosts.all() {
+        assert_eq!(
+            std::fs::read(host.dir.join(".lcc/sync/token"))
+                .ok()
+                .as_ref(),
+            Some(&token),
+            "{} keeps the cluster's token",
+            host.name
+        );
+    }
+    std::fs::write(clone.path().join(".lcc/sync/token"), &token).expect("copy the token");
+    expect(
+        &clone.sync(&hosts, &[]),
+        0,
+        &[("h1", "unchanged"), ("h2", "unchanged")],
+    );
 }
 
 #[test]

@@ -245,6 +245,8 @@ fn try_run(job: &Job<'_>) -> Result<Outcome, String> {
         lcc_sync::version::check(env!("CARGO_PKG_VERSION"), version)?;
     }
     let state = lcc_sync::state::parse(&reported.state)?;
+    let ours = job.wanted.get(TOKEN_ENTRY).map_or("", String::as_str);
+    lcc_sync::peer_token::check(state.files.get(TOKEN_ENTRY).map(String::as_str), ours)?;
     let facts = job.checkout.facts(state.commit.as_deref(), job.head);
     let seen = state.commit.as_deref().unwrap_or("-");
     if let Decision::Refuse(reason) = decide(relation(facts), job.force, seen) {

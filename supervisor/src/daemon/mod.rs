@@ -259,7 +259,7 @@ pub fn run(
                 d.emit(
                     &format!("cluster/{}", d.plan.name),
                     Reason::ApiFailed,
-                    &format!("no peer token ({why}): the other hosts are neither served nor asked; `lcc sync` sends it"),
+                    &format!("no peer token ({why}): the other hosts are neither served nor asked; `lcc sync` sends it, then restart this daemon (`lcc down`, `lcc up -d`): the token is read at its start"),
                 );
                 None
             }
