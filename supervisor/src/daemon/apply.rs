@@ -24,12 +24,20 @@ impl Daemon {
         if self.held_reload {
             return;
         }
-        match lcc_compiler::load_cluster_with(&self.layout.root, &self.opts.load)
+        let loaded = lcc_compiler::load_cluster_with(&self.layout.root, &self.opts.load)
             .map_err(|d| d.to_string())
             .and_then(|plan| match super::not_a_host(&self.layout.root, &plan) {
                 Some(why) => Err(why),
                 None => Ok(plan.this_host_part()),
-            }) {
+            });
+        // A sync that took its lock, or an edit, while the files were read may have
+        // left them half old, half new: this read is dropped and the next rescan reads
+        // again.
+        self.held_reload = sync_receiving(&self.layout);
+        if self.held_reload || manifest_signature(&self.layout.root) != sig {
+            return;
+        }
+        match loaded {
             Ok(plan) => {
                 self.manifest_sig = sig;
                 self.bad_sig = None;
