@@ -17,8 +17,10 @@ use lcc_sync::state::HostState;
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::mpsc::RecvTimeoutError;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// `lcc receive [DIR] --commit C`: lock, receive stdin, delete, record the host name
 /// and the commit last (so a receive cut half way leaves the old commit recorded and
@@ -45,17 +47,16 @@ fn receive_from(dir: &Path, args: &ReceiveArgs, stream: impl Read) -> anyhow::Re
     let now = unix_now();
     let holder = format!("lcc receive pid {}", std::process::id());
     let lock = Lock::take(&layout.sync_lock(), &holder, now, args.lock_stale_s)?;
-    // refreshed every quarter of its staleness bound: a long receive keeps its lock
-    let every = Duration::from_secs((args.lock_stale_s / 4).max(1));
+    let watch = Watch::new(args.lock_stale_s);
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
-        let lock = &lock;
-        s.spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                let _ = lock.refresh(unix_now());
-            }
-        });
-        let done = receive_locked(dir, &layout, args, stream);
+        let (lock, watch) = (&lock, &watch);
+        s.spawn(move || watch.run(lock, &stopped));
+        let stream = Counted {
+            inner: stream,
+            watch,
+        };
+        let done = receive_locked(dir, &layout, args, stream, || watch.read_all());
         drop(stop);
         done
     })?;
@@ -72,6 +73,7 @@ fn receive_locked(
     layout: &Layout,
     args: &ReceiveArgs,
     stream: impl Read,
+    read_all: impl FnOnce(),
 ) -> anyhow::Result<()> {
     let commit = &args.commit;
     if let Some(expected) = &args.if_commit {
@@ -82,7 +84,7 @@ fn receive_locked(
             );
         }
     }
-    let got = lcc_sync::receive::receive(stream, dir, &args.delete)?;
+    let got = lcc_sync::receive::receive_with(stream, dir, &args.delete, read_all)?;
     if let Some(host) = &args.host {
         lcc_core::atomic::write_atomic(&layout.sync_host(), format!("{host}\n").as_bytes())
             .context("cannot record the host name")?;
@@ -95,6 +97,91 @@ fn receive_locked(
         println!("removed {}", got.deleted.len());
     }
     Ok(())
+}
+
+/// The operator's stream under watch while a receive holds the lock. The lock is
+/// refreshed only while the stream makes progress (or once it is all read, while the
+/// files are moved in); a stream silent for half the lock's staleness bound (a link cut
+/// mid-stream: TCP alone would keep the read blocked for hours) makes the receive give
+/// up, release the lock and exit 1 before the lock could go stale, so that the next
+/// sync and the daemon's reloads are not held up. What it extracted stays in
+/// `.lcc/sync/incoming/`, which the next receive clears first.
+struct Watch {
+    /// When the receive started.
+    start: Instant,
+    /// Bytes read from the stream so far.
+    bytes: AtomicU64,
+    /// When the last byte came, in milliseconds after `start`.
+    last_byte_ms: AtomicU64,
+    /// Whether bytes are still awaited. The watchdog holds it while it gives up, so
+    /// that the files are never moved in by a receive that is exiting.
+    reading: Mutex<bool>,
+    /// How long the stream may stay silent: half the staleness bound.
+    quiet: Duration,
+    /// How often the lock is refreshed: a quarter of the bound.
+    every: Duration,
+}
+
+impl Watch {
+    fn new(lock_stale_s: u64) -> Watch {
+        Watch {
+            start: Instant::now(),
+            bytes: AtomicU64::new(0),
+            last_byte_ms: AtomicU64::new(0),
+            reading: Mutex::new(true),
+            quiet: Duration::from_millis(lock_stale_s.saturating_mul(500).max(1000)),
+            every: Duration::from_millis(lock_stale_s.saturating_mul(250).max(250)),
+        }
+    }
+
+    /// The stream is all read: from now on no byte is awaited.
+    fn read_all(&self) {
+        *self.reading.lock().unwrap_or_else(PoisonError::into_inner) = false;
+    }
+
+    /// Until `stopped` fires: refresh `lock` while the receive progresses, give up
+    /// (release it, exit 1) when the stream stays silent too long.
+    fn run(&self, lock: &Lock, stopped: &Receiver<()>) {
+        let tick = Duration::from_millis(100).min(self.every);
+        let mut refreshed = (Instant::now(), 0);
+        while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+            let reading = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
+            let last_byte = Duration::from_millis(self.last_byte_ms.load(Ordering::Relaxed));
+            if *reading && self.start.elapsed().saturating_sub(last_byte) >= self.quiet {
+                lock.release();
+                eprintln!(
+                    "lcc: no data from the operator for {:?}: gave up",
+                    self.quiet
+                );
+                std::process::exit(1);
+            }
+            let bytes = self.bytes.load(Ordering::Relaxed);
+            if refreshed.0.elapsed() >= self.every && (!*reading || bytes != refreshed.1) {
+                // a lock another sync took over is left alone (Lock::refresh)
+                let _ = lock.refresh(unix_now());
+                refreshed = (Instant::now(), bytes);
+            }
+        }
+    }
+}
+
+/// A stream whose bytes are counted into a [`Watch`].
+struct Counted<'a, R> {
+    inner: R,
+    watch: &'a Watch,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            let w = self.watch;
+            w.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            let ms = u64::try_from(w.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            w.last_byte_ms.store(ms, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
 }
 
 /// Seconds since the epoch.

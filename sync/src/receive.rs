@@ -1,6 +1,8 @@
 //! The host's side of a sync (`lcc receive`): a tar stream from stdin is extracted into
 //! a fresh staging directory inside the cluster directory, then each file is moved into
-//! place with a rename (atomic per file, same file system).
+//! place with a rename (atomic per file, same file system), all or nothing: every move
+//! is checked before the first, and a move that still fails puts back what the others
+//! replaced ([`install`]), so the host never keeps half of a sync.
 //!
 //! Nothing may land outside the cluster directory: an entry whose path is absolute or
 //! holds `..` is refused, and so is any entry that is not a plain file or directory
@@ -185,34 +187,242 @@ fn read_token(entry: &mut tar::Entry<'_, impl Read>, shown: &str) -> Result<Vec<
     Ok(token)
 }
 
-/// Moves each extracted file from `staging` into `dir`, refusing to write through a
-/// symbolic link already in `dir`.
-pub fn install(staging: &Path, dir: &Path, files: &[PathBuf]) -> Result<(), ReceiveError> {
-    for rel in files {
-        let shown = rel.display().to_string();
+/// Where the files a receive replaces or removes wait, under the cluster directory,
+/// until every move succeeded (then they go) or one failed (then they come back).
+pub const REPLACED: &str = ".lcc/sync/replaced";
+
+/// What [`install`] will do beyond moving the files in, once it checked it can.
+#[derive(Debug, Default)]
+struct Plan {
+    /// The files to remove (those that are files on the host).
+    deleting: Vec<PathBuf>,
+    /// Folders in the way of a new file, left empty by the removals (removed too).
+    emptied: Vec<PathBuf>,
+}
+
+/// One change [`install`] made, undone in reverse order when a later one fails.
+#[derive(Debug)]
+enum Step {
+    /// A file moved aside from `at` to `saved` (replaced or removed).
+    Aside { at: PathBuf, saved: PathBuf },
+    /// A folder made for a new file.
+    MadeDir(PathBuf),
+    /// An empty folder removed (a file takes its place), with its permissions.
+    RemovedDir(PathBuf, std::fs::Permissions),
+    /// A new file moved in.
+    MovedIn(PathBuf),
+}
+
+fn refused(rel: &Path, why: &'static str) -> ReceiveError {
+    ReceiveError::Unsafe {
+        path: rel.display().to_string(),
+        why,
+    }
+}
+
+fn io_error(what: String) -> impl FnOnce(std::io::Error) -> ReceiveError {
+    move |source| ReceiveError::Io { what, source }
+}
+
+/// What is at `path` without following a link; `None` when nothing is (a file on
+/// the way included).
+fn kind_at(path: &Path, rel: &Path) -> Result<Option<std::fs::FileType>, ReceiveError> {
+    use std::io::ErrorKind::{NotADirectory, NotFound};
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m.file_type())),
+        Err(e) if matches!(e.kind(), NotFound | NotADirectory) => Ok(None),
+        Err(source) => Err(ReceiveError::Io {
+            what: format!("cannot look at {}", rel.display()),
+            source,
+        }),
+    }
+}
+
+/// Checks, before anything moves, that every file can go in and every removal be
+/// made: no symbolic link on the way, and no file or folder in the way unless the
+/// removals asked for clear it (`config` removed for `config/app.env`, or the reverse).
+fn plan(dir: &Path, files: &[PathBuf], deletions: &[PathBuf]) -> Result<Plan, ReceiveError> {
+    let mut plan = Plan::default();
+    for rel in deletions {
         let mut at = dir.to_path_buf();
+        let mut kind = None;
         for part in rel.iter() {
             at.push(part);
-            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(ReceiveError::Unsafe {
-                    path: shown,
-                    why: "a symbolic link is in the way on the host",
-                });
+            kind = kind_at(&at, rel)?;
+            match kind {
+                Some(k) if k.is_symlink() => {
+                    return Err(refused(rel, "a symbolic link is in the way on the host"))
+                }
+                Some(_) => {}
+                None => break,
             }
         }
-        let target = dir.join(rel);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| ReceiveError::Io {
-                what: format!("cannot create the folder of {shown}"),
-                source,
-            })?;
+        // a folder (or nothing) where a sync once put a file is not removed
+        if kind.is_some_and(|k| k.is_file()) && !plan.deleting.contains(rel) {
+            plan.deleting.push(rel.clone());
         }
-        std::fs::rename(staging.join(rel), &target).map_err(|source| ReceiveError::Io {
-            what: format!("cannot move {shown} into place"),
-            source,
-        })?;
+    }
+    for rel in files {
+        let mut at = dir.to_path_buf();
+        let mut sub = PathBuf::new();
+        let parts: Vec<_> = rel.iter().collect();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            sub.push(part);
+            let last = i + 1 == parts.len();
+            match kind_at(&at, rel)? {
+                None => break,
+                Some(k) if k.is_symlink() => {
+                    return Err(refused(rel, "a symbolic link is in the way on the host"))
+                }
+                Some(k) if k.is_dir() && !last => {}
+                Some(k) if k.is_dir() => {
+                    only_removed_files_under(&at, &sub, &plan.deleting, rel)?;
+                    plan.emptied.push(sub.clone());
+                }
+                Some(_) if last => {} // a file replaced
+                Some(_) if plan.deleting.contains(&sub) => break,
+                Some(_) => return Err(refused(rel, "a file is in the way on the host")),
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Checks that the folder `at` (`sub` in the cluster) holds nothing once `deleting`
+/// is removed but empty folders, so that the new file `rel` can take its place.
+fn only_removed_files_under(
+    at: &Path,
+    sub: &Path,
+    deleting: &[PathBuf],
+    rel: &Path,
+) -> Result<(), ReceiveError> {
+    let entries =
+        std::fs::read_dir(at).map_err(io_error(format!("cannot look at {}", sub.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(io_error(format!("cannot look at {}", sub.display())))?;
+        let (path, name) = (entry.path(), sub.join(entry.file_name()));
+        match kind_at(&path, &name)? {
+            Some(k) if k.is_dir() => only_removed_files_under(&path, &name, deleting, rel)?,
+            Some(k) if k.is_file() && deleting.contains(&name) => {}
+            Some(_) => return Err(refused(rel, "a folder is in the way on the host")),
+            None => {}
+        }
     }
     Ok(())
+}
+
+/// Moves each extracted file from `staging` into `dir` and removes `deletions` (paths
+/// already checked by [`safe_path`]), all or nothing: everything is checked first
+/// (no symbolic link on the way, nothing in the way that the removals do not clear),
+/// and what a move replaces or removes waits in [`REPLACED`] until all moves are done;
+/// if one fails, the files moved in are taken out and the ones set aside put back.
+/// The files removed.
+pub fn install(
+    staging: &Path,
+    dir: &Path,
+    files: &[PathBuf],
+    deletions: &[PathBuf],
+) -> Result<Vec<PathBuf>, ReceiveError> {
+    let plan = plan(dir, files, deletions)?;
+    let backup = dir.join(REPLACED);
+    // left over from a killed receive, whose commit was never recorded: sent again
+    let _ = std::fs::remove_dir_all(&backup);
+    std::fs::create_dir_all(&backup)
+        .map_err(io_error(format!("cannot create {}", backup.display())))?;
+    let mut steps = Vec::new();
+    match apply(staging, dir, files, &plan, &backup, &mut steps) {
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(&backup);
+            Ok(plan.deleting)
+        }
+        Err(e) => {
+            // kept when not all could be put back: the files set aside are there
+            if undo(steps) {
+                let _ = std::fs::remove_dir_all(&backup);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The moves of [`install`], each recorded in `steps` once made.
+fn apply(
+    staging: &Path,
+    dir: &Path,
+    files: &[PathBuf],
+    plan: &Plan,
+    backup: &Path,
+    steps: &mut Vec<Step>,
+) -> Result<(), ReceiveError> {
+    let set_aside = |at: PathBuf, steps: &mut Vec<Step>, what: String| {
+        let saved = backup.join(steps.len().to_string());
+        std::fs::rename(&at, &saved).map_err(io_error(what))?;
+        steps.push(Step::Aside { at, saved });
+        Ok::<(), ReceiveError>(())
+    };
+    for rel in &plan.deleting {
+        set_aside(
+            dir.join(rel),
+            steps,
+            format!("cannot remove {}", rel.display()),
+        )?;
+    }
+    for rel in &plan.emptied {
+        remove_empty_folders(&dir.join(rel), rel, steps)?;
+    }
+    for rel in files {
+        let shown = rel.display().to_string();
+        let target = dir.join(rel);
+        let mut at = dir.to_path_buf();
+        for part in rel.parent().into_iter().flat_map(Path::iter) {
+            at.push(part);
+            if kind_at(&at, rel)?.is_none() {
+                std::fs::create_dir(&at)
+                    .map_err(io_error(format!("cannot create the folder of {shown}")))?;
+                steps.push(Step::MadeDir(at.clone()));
+            }
+        }
+        if kind_at(&target, rel)?.is_some() {
+            set_aside(target.clone(), steps, format!("cannot replace {shown}"))?;
+        }
+        std::fs::rename(staging.join(rel), &target)
+            .map_err(io_error(format!("cannot move {shown} into place")))?;
+        steps.push(Step::MovedIn(target));
+    }
+    Ok(())
+}
+
+/// Removes the folder `at` and the empty folders in it (checked by [`plan`]).
+fn remove_empty_folders(at: &Path, rel: &Path, steps: &mut Vec<Step>) -> Result<(), ReceiveError> {
+    let what = || format!("cannot remove the folder {}", rel.display());
+    let perms = std::fs::metadata(at)
+        .map_err(io_error(what()))?
+        .permissions();
+    for entry in std::fs::read_dir(at).map_err(io_error(what()))? {
+        let entry = entry.map_err(io_error(what()))?;
+        remove_empty_folders(&entry.path(), &rel.join(entry.file_name()), steps)?;
+    }
+    std::fs::remove_dir(at).map_err(io_error(what()))?;
+    steps.push(Step::RemovedDir(at.to_path_buf(), perms));
+    Ok(())
+}
+
+/// Undoes `steps`, last first; whether all of it could be undone.
+fn undo(steps: Vec<Step>) -> bool {
+    let mut all = true;
+    for step in steps.into_iter().rev() {
+        let done = match step {
+            Step::MovedIn(path) => std::fs::remove_file(path),
+            Step::MadeDir(path) => std::fs::remove_dir(path),
+            Step::RemovedDir(path, perms) => {
+                std::fs::create_dir(&path).and_then(|()| std::fs::set_permissions(&path, perms))
+            }
+            Step::Aside { at, saved } => std::fs::rename(saved, at),
+        };
+        all &= done.is_ok();
+    }
+    all
 }
 
 /// The files syncs put in `dir` ([`FILES`]).
@@ -235,75 +445,74 @@ fn write_synced_files(dir: &Path, files: &BTreeSet<String>) -> Result<(), Receiv
     })
 }
 
-/// Removes `rel` from `dir` if a sync put it there; a symbolic link on the way is
-/// refused. Whether a file was removed.
-fn delete(dir: &Path, rel: &str, synced: &BTreeSet<String>) -> Result<bool, ReceiveError> {
-    let path = safe_path(Path::new(rel)).map_err(|why| ReceiveError::Unsafe {
-        path: rel.to_string(),
-        why,
-    })?;
-    if !synced.contains(rel) {
-        return Ok(false); // not ours: a host's own file is never removed
-    }
-    let mut at = dir.to_path_buf();
-    for part in path.iter() {
-        at.push(part);
-        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(ReceiveError::Unsafe {
-                path: rel.to_string(),
-                why: "a symbolic link is in the way on the host",
-            });
-        }
-    }
-    match std::fs::remove_file(dir.join(&path)) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(ReceiveError::Io {
-            what: format!("cannot remove {rel}"),
-            source,
-        }),
-    }
-}
-
 /// Receives a stream into the cluster directory `dir`: extract into
-/// `dir/.lcc/sync/incoming`, then move each file in, write the token, and remove the
-/// files of `delete` that a sync put there.
+/// `dir/.lcc/sync/incoming`, then move each file in and remove the files of `delete`
+/// that a sync put there (all or nothing, [`install`]), and write the token.
 pub fn receive(
     stream: impl Read,
     dir: &Path,
     delete_paths: &[String],
 ) -> Result<Received, ReceiveError> {
+    receive_with(stream, dir, delete_paths, || ())
+}
+
+/// [`receive`], calling `extracted` once the whole stream is read (the caller's cue
+/// that no more bytes are awaited).
+pub fn receive_with(
+    stream: impl Read,
+    dir: &Path,
+    delete_paths: &[String],
+    extracted: impl FnOnce(),
+) -> Result<Received, ReceiveError> {
     let staging = dir.join(".lcc/sync/incoming");
     // left over from a killed receive: it was never moved in, so start again
     let _ = std::fs::remove_dir_all(&staging);
-    let result = extract(stream, &staging).and_then(|extracted| {
+    let result = extract(stream, &staging).and_then(|got| {
+        extracted();
         let mut synced = synced_files(dir);
-        let names: Vec<String> = extracted
+        let names: Vec<String> = got
             .files
             .iter()
             .map(|f| f.to_string_lossy().into_owned())
             .collect();
+        let mut deletions = Vec::new();
+        for rel in delete_paths {
+            let path = safe_path(Path::new(rel)).map_err(|why| ReceiveError::Unsafe {
+                path: rel.clone(),
+                why,
+            })?;
+            // not ours (a host's own file is never removed), or sent again: it stays
+            if synced.contains(rel) && !names.contains(rel) {
+                deletions.push(path);
+            }
+        }
+        let listed = std::fs::read(dir.join(FILES)).ok();
         synced.extend(names.iter().cloned());
         write_synced_files(dir, &synced)?;
-        install(&staging, dir, &extracted.files)?;
-        if let Some(token) = &extracted.token {
+        let deleted = match install(&staging, dir, &got.files, &deletions) {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                // nothing moved: the list is as it was
+                let _ = match &listed {
+                    Some(bytes) => lcc_core::atomic::write_atomic(&dir.join(FILES), bytes),
+                    None => std::fs::remove_file(dir.join(FILES)),
+                };
+                return Err(e);
+            }
+        };
+        if let Some(token) = &got.token {
             write_token(dir, token)?;
         }
-        let mut deleted = Vec::new();
         for rel in delete_paths {
-            if names.contains(rel) {
-                continue; // sent again in this very stream: it stays
+            if !names.contains(rel) {
+                synced.remove(rel);
             }
-            if delete(dir, rel, &synced)? {
-                deleted.push(PathBuf::from(rel));
-            }
-            synced.remove(rel);
         }
         write_synced_files(dir, &synced)?;
         Ok(Received {
-            files: extracted.files,
+            files: got.files,
             deleted,
-            token: extracted.token.is_some(),
+            token: got.token.is_some(),
         })
     });
     let _ = std::fs::remove_dir_all(&staging);
@@ -509,6 +718,172 @@ mod tests {
         for (path, message) in table {
             let err = receive(&files(&[])[..], dir.path(), &delete(&[path])).expect_err(path);
             assert_eq!(err.to_string(), message);
+        }
+    }
+
+    /// Everything under `dir` but the staging folder: each path with its kind, mode
+    /// and bytes (or a link's target), to compare a tree before and after.
+    fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+        fn walk(root: &Path, at: &Path, out: &mut std::collections::BTreeMap<PathBuf, String>) {
+            for entry in std::fs::read_dir(at).expect("ls") {
+                let path = entry.expect("entry").path();
+                let rel = path.strip_prefix(root).expect("inside").to_path_buf();
+                if rel == Path::new(".lcc/sync/incoming") {
+                    continue;
+                }
+                let meta = std::fs::symlink_metadata(&path).expect("stat");
+                let mode = meta.permissions().mode() & 0o7777;
+                let seen = if meta.file_type().is_symlink() {
+                    format!(
+                        "link {}",
+                        std::fs::read_link(&path).expect("link").display()
+                    )
+                } else if meta.is_dir() {
+                    walk(root, &path, out);
+                    format!("dir {mode:o}")
+                } else {
+                    let bytes = std::fs::read(&path).expect("read");
+                    format!("file {mode:o} {}", String::from_utf8_lossy(&bytes))
+                };
+                out.insert(rel, seen);
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// Whichever move fails (its staged file gone: an I/O error even for root), the
+    /// files moved before it are taken out again and those replaced or removed put
+    /// back, including a file that became a folder and a folder that became a file.
+    #[test]
+    fn a_move_failing_at_any_file_leaves_the_directory_as_it_was() {
+        let new = [
+            "a.yaml",            // replaces a file
+            "apps/web.yaml",     // replaces a file in a folder
+            "apps/new.yaml",     // new, in a folder that exists
+            "fresh/deep/x.yaml", // new, in folders made for it
+            "config/app.env",    // `config` was a file: removed for it
+            "old",               // `old/` was a folder of removed files
+        ];
+        for k in 0..new.len() {
+            let root = tempfile::tempdir().expect("tempdir");
+            let dir = root.path();
+            for (rel, text) in [
+                ("a.yaml", "old a"),
+                ("apps/web.yaml", "old web"),
+                ("apps/own.txt", "the host's"),
+                ("config", "old config"),
+                ("old/x.yaml", "old x"),
+                ("old/sub/y.yaml", "old y"),
+                ("gone.yaml", "removed"),
+            ] {
+                write(&dir.join(rel), text);
+            }
+            std::fs::create_dir_all(dir.join("old/empty")).expect("mkdir");
+            let staging = dir.join(".lcc/sync/incoming");
+            for rel in new {
+                write(&staging.join(rel), &format!("new {rel}"));
+            }
+            std::fs::remove_file(staging.join(new[k])).expect("the k-th move fails");
+            let before = snapshot(dir);
+            let files: Vec<PathBuf> = new.iter().map(PathBuf::from).collect();
+            let deletions: Vec<PathBuf> = ["config", "old/x.yaml", "old/sub/y.yaml", "gone.yaml"]
+                .iter()
+                .map(PathBuf::from)
+                .collect();
+            let err = install(&staging, dir, &files, &deletions).expect_err("fails");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("cannot move {} into place: ", new[k])),
+                "{k}: {err}"
+            );
+            assert_eq!(snapshot(dir), before, "failed at {}", new[k]);
+            assert!(
+                !dir.join(REPLACED).exists(),
+                "{k}: nothing set aside is left"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_becomes_a_folder_and_a_folder_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = dir.path();
+        let delete =
+            |paths: &[&str]| -> Vec<String> { paths.iter().map(|p| p.to_string()).collect() };
+        receive(&files(&[("config", 0o644, b"one file")])[..], dir, &[]).expect("a file");
+        let got = receive(
+            &files(&[
+                ("config/app.env", 0o644, b"A=1"),
+                ("config/db/x.env", 0o644, b"X=1"),
+            ])[..],
+            dir,
+            &delete(&["config"]),
+        )
+        .expect("file -> folder");
+        assert_eq!(got.deleted, [PathBuf::from("config")]);
+        assert_eq!(
+            std::fs::read(dir.join("config/app.env")).expect("read"),
+            b"A=1"
+        );
+        let listed: Vec<String> = synced_files(dir).into_iter().collect();
+        assert_eq!(listed, ["config/app.env", "config/db/x.env"]);
+        let got = receive(
+            &files(&[("config", 0o644, b"a file again")])[..],
+            dir,
+            &delete(&["config/app.env", "config/db/x.env"]),
+        )
+        .expect("folder -> file");
+        assert_eq!(got.deleted.len(), 2);
+        assert_eq!(
+            std::fs::read(dir.join("config")).expect("read"),
+            b"a file again"
+        );
+        let listed: Vec<String> = synced_files(dir).into_iter().collect();
+        assert_eq!(listed, ["config"]);
+        assert!(!dir.join(REPLACED).exists());
+    }
+
+    /// A conflict the removals do not clear is found before anything moves: the
+    /// directory, the list of synced files included, is as it was.
+    #[test]
+    fn what_is_in_the_way_is_refused_before_anything_moves() {
+        let table: [(&str, Vec<u8>, &str); 3] = [
+            (
+                "own",
+                files(&[("a.yaml", 0o644, b"new"), ("own/app.env", 0o644, b"x")]),
+                "refused tar entry `own/app.env`: a file is in the way on the host",
+            ),
+            (
+                "data/keep.txt",
+                files(&[("a.yaml", 0o644, b"new"), ("data", 0o644, b"x")]),
+                "refused tar entry `data`: a folder is in the way on the host",
+            ),
+            (
+                "link",
+                files(&[("a.yaml", 0o644, b"new"), ("link/x", 0o644, b"x")]),
+                "refused tar entry `link/x`: a symbolic link is in the way on the host",
+            ),
+        ];
+        for (own, stream, message) in table {
+            let root = tempfile::tempdir().expect("tempdir");
+            let dir = root.path().join("cluster");
+            receive(&files(&[("a.yaml", 0o644, b"old")])[..], &dir, &[]).expect("first");
+            if own == "link" {
+                std::os::unix::fs::symlink(root.path(), dir.join("link")).expect("symlink");
+            } else {
+                write(&dir.join(own), "the host's");
+            }
+            let before = snapshot(&dir);
+            let err = receive(&stream[..], &dir, &["a.yaml".to_string()]).expect_err(message);
+            assert_eq!(err.to_string(), message);
+            assert_eq!(snapshot(&dir), before, "{own}");
         }
     }
 }

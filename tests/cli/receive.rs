@@ -100,3 +100,63 @@ fn a_commit_that_is_not_hex_is_refused() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A link cut mid-stream leaves `lcc receive` waiting for bytes that never come (TCP
+/// alone gives up only after hours): once the stream is silent for half the lock's
+/// staleness bound it gives up, releases the lock and moves nothing in; the next
+/// receive clears what it had extracted.
+#[test]
+fn a_stream_that_goes_silent_gives_up_and_releases_the_lock() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let dir = tmp.path().join("cluster");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(src.join("a.yaml"), "kind: Storage\nname: a\n").expect("write");
+    std::fs::write(src.join("big.yaml"), "#".repeat(8192)).expect("write");
+    let stream = tar_of(&src, &["a.yaml", "big.yaml"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lcc"))
+        .args(["receive", dir.to_str().expect("utf-8")])
+        .args(["--commit", "0123abcd", "--lock-stale-s", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lcc receive");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // a.yaml whole, then part of big.yaml; the pipe stays open, as a cut link's would
+    stdin
+        .write_all(&stream[..3072])
+        .expect("part of the stream");
+    stdin.flush().expect("flush");
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lcc receive still waits after 20s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let waited = started.elapsed();
+    let out = child.wait_with_output().expect("output");
+    drop(stdin);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "lcc: no data from the operator for 1s: gave up\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "{waited:?}"
+    );
+    assert!(!dir.join(".lcc/sync/lock").exists(), "lock released");
+    assert!(!dir.join("a.yaml").exists(), "nothing moved in");
+    assert!(!dir.join(".lcc/sync/commit").exists(), "no commit recorded");
+
+    let out = receive(&dir, "0123abcd", &stream);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(dir.join("big.yaml").is_file());
+    assert!(!dir.join(".lcc/sync/incoming").exists(), "staging cleared");
+}
