@@ -193,7 +193,7 @@ pub const REPLACED: &str = ".lcc/sync/replaced";
 
 /// What [`install`] will do beyond moving the files in, once it checked it can.
 #[derive(Debug, Default)]
-struct Plan {
+struct Clearing {
     /// The files to remove (those that are files on the host).
     deleting: Vec<PathBuf>,
     /// Folders in the way of a new file, left empty by the removals (removed too).
@@ -241,8 +241,12 @@ fn kind_at(path: &Path, rel: &Path) -> Result<Option<std::fs::FileType>, Receive
 /// Checks, before anything moves, that every file can go in and every removal be
 /// made: no symbolic link on the way, and no file or folder in the way unless the
 /// removals asked for clear it (`config` removed for `config/app.env`, or the reverse).
-fn plan(dir: &Path, files: &[PathBuf], deletions: &[PathBuf]) -> Result<Plan, ReceiveError> {
-    let mut plan = Plan::default();
+fn clearing(
+    dir: &Path,
+    files: &[PathBuf],
+    deletions: &[PathBuf],
+) -> Result<Clearing, ReceiveError> {
+    let mut clearing = Clearing::default();
     for rel in deletions {
         let mut at = dir.to_path_buf();
         let mut kind = None;
@@ -258,8 +262,8 @@ fn plan(dir: &Path, files: &[PathBuf], deletions: &[PathBuf]) -> Result<Plan, Re
             }
         }
         // a folder (or nothing) where a sync once put a file is not removed
-        if kind.is_some_and(|k| k.is_file()) && !plan.deleting.contains(rel) {
-            plan.deleting.push(rel.clone());
+        if kind.is_some_and(|k| k.is_file()) && !clearing.deleting.contains(rel) {
+            clearing.deleting.push(rel.clone());
         }
     }
     for rel in files {
@@ -277,16 +281,16 @@ fn plan(dir: &Path, files: &[PathBuf], deletions: &[PathBuf]) -> Result<Plan, Re
                 }
                 Some(k) if k.is_dir() && !last => {}
                 Some(k) if k.is_dir() => {
-                    only_removed_files_under(&at, &sub, &plan.deleting, rel)?;
-                    plan.emptied.push(sub.clone());
+                    only_removed_files_under(&at, &sub, &clearing.deleting, rel)?;
+                    clearing.emptied.push(sub.clone());
                 }
                 Some(_) if last => {} // a file replaced
-                Some(_) if plan.deleting.contains(&sub) => break,
+                Some(_) if clearing.deleting.contains(&sub) => break,
                 Some(_) => return Err(refused(rel, "a file is in the way on the host")),
             }
         }
     }
-    Ok(plan)
+    Ok(clearing)
 }
 
 /// Checks that the folder `at` (`sub` in the cluster) holds nothing once `deleting`
@@ -324,17 +328,17 @@ pub fn install(
     files: &[PathBuf],
     deletions: &[PathBuf],
 ) -> Result<Vec<PathBuf>, ReceiveError> {
-    let plan = plan(dir, files, deletions)?;
+    let clearing = clearing(dir, files, deletions)?;
     let backup = dir.join(REPLACED);
     // left over from a killed receive, whose commit was never recorded: sent again
     let _ = std::fs::remove_dir_all(&backup);
     std::fs::create_dir_all(&backup)
         .map_err(io_error(format!("cannot create {}", backup.display())))?;
     let mut steps = Vec::new();
-    match apply(staging, dir, files, &plan, &backup, &mut steps) {
+    match apply(staging, dir, files, &clearing, &backup, &mut steps) {
         Ok(()) => {
             let _ = std::fs::remove_dir_all(&backup);
-            Ok(plan.deleting)
+            Ok(clearing.deleting)
         }
         Err(e) => {
             // kept when not all could be put back: the files set aside are there
@@ -351,7 +355,7 @@ fn apply(
     staging: &Path,
     dir: &Path,
     files: &[PathBuf],
-    plan: &Plan,
+    clearing: &Clearing,
     backup: &Path,
     steps: &mut Vec<Step>,
 ) -> Result<(), ReceiveError> {
@@ -361,14 +365,14 @@ fn apply(
         steps.push(Step::Aside { at, saved });
         Ok::<(), ReceiveError>(())
     };
-    for rel in &plan.deleting {
+    for rel in &clearing.deleting {
         set_aside(
             dir.join(rel),
             steps,
             format!("cannot remove {}", rel.display()),
         )?;
     }
-    for rel in &plan.emptied {
+    for rel in &clearing.emptied {
         remove_empty_folders(&dir.join(rel), rel, steps)?;
     }
     for rel in files {
@@ -393,7 +397,7 @@ fn apply(
     Ok(())
 }
 
-/// Removes the folder `at` and the empty folders in it (checked by [`plan`]).
+/// Removes the folder `at` and the empty folders in it (checked by [`clearing`]).
 fn remove_empty_folders(at: &Path, rel: &Path, steps: &mut Vec<Step>) -> Result<(), ReceiveError> {
     let what = || format!("cannot remove the folder {}", rel.display());
     let perms = std::fs::metadata(at)
