@@ -12,7 +12,7 @@ use crate::cli::ReceiveArgs;
 use anyhow::Context;
 use lcc_core::layout::Layout;
 use lcc_sync::lock::Lock;
-use lcc_sync::receive::{synced_files, TOKEN_ENTRY};
+use lcc_sync::receive::{synced_files, ReceiveError, TOKEN_ENTRY};
 use lcc_sync::state::HostState;
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
@@ -56,7 +56,13 @@ fn receive_from(dir: &Path, args: &ReceiveArgs, stream: impl Read) -> anyhow::Re
             inner: stream,
             watch,
         };
-        let done = receive_locked(dir, &layout, args, stream, || watch.read_all());
+        // a receive paused past the lock's bound (a stopped process) may have lost it
+        // to another sync: then it moves nothing in
+        let done = receive_locked(dir, &layout, args, stream, || {
+            watch.read_all();
+            lock.refresh(unix_now())
+                .map_err(|e| ReceiveError::Stopped(e.to_string()))
+        });
         drop(stop);
         done
     })?;
@@ -73,7 +79,7 @@ fn receive_locked(
     layout: &Layout,
     args: &ReceiveArgs,
     stream: impl Read,
-    read_all: impl FnOnce(),
+    read_all: impl FnOnce() -> Result<(), ReceiveError>,
 ) -> anyhow::Result<()> {
     let commit = &args.commit;
     if let Some(expected) = &args.if_commit {

@@ -62,6 +62,10 @@ pub enum ReceiveError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The caller stopped the receive before anything moved in (its lock was taken
+    /// over by another sync while it read).
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// The path an entry may be extracted to, relative: only plain names (`a/b.yaml`),
@@ -457,22 +461,23 @@ pub fn receive(
     dir: &Path,
     delete_paths: &[String],
 ) -> Result<Received, ReceiveError> {
-    receive_with(stream, dir, delete_paths, || ())
+    receive_with(stream, dir, delete_paths, || Ok(()))
 }
 
 /// [`receive`], calling `extracted` once the whole stream is read (the caller's cue
-/// that no more bytes are awaited).
+/// that no more bytes are awaited); an error from it stops the receive before
+/// anything moves in.
 pub fn receive_with(
     stream: impl Read,
     dir: &Path,
     delete_paths: &[String],
-    extracted: impl FnOnce(),
+    extracted: impl FnOnce() -> Result<(), ReceiveError>,
 ) -> Result<Received, ReceiveError> {
     let staging = dir.join(".lcc/sync/incoming");
     // left over from a killed receive: it was never moved in, so start again
     let _ = std::fs::remove_dir_all(&staging);
     let result = extract(stream, &staging).and_then(|got| {
-        extracted();
+        extracted()?;
         let mut synced = synced_files(dir);
         let names: Vec<String> = got
             .files
