@@ -120,8 +120,8 @@ pub(crate) async fn serve(
     }
 }
 
-/// Serves HTTP on `stream`: HTTP/1 only, or with `both` HTTP/1 and HTTP/2 (told apart
-/// by the HTTP/2 preface, which is what ALPN `h2` leads to on TLS).
+/// Serves HTTP on `stream`: HTTP/1 only, or with `both` HTTP/1 and HTTP/2 told apart by
+/// the HTTP/2 preface (h2c with prior knowledge, or TLS without ALPN).
 async fn serve_http<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>, both: bool)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
