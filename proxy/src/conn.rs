@@ -2,6 +2,14 @@
 //! HTTP/1 or HTTP/2 (h2c with prior knowledge) on the http listener and after a TLS
 //! handshake on the https one, or handed to the TCP gateway, depending on what its
 //! listener serves.
+//!
+//! Two choices for HTTP/2's cost per stream (figures in bench/RESULTS.md, "Figures behind
+//! design choices"): a TLS connection whose client chose `h2` by ALPN goes straight to
+//! hyper's HTTP/2 server, without the auto builder's look at the preface and its wrapper
+//! around every read; and each request's future is boxed once when it is made. That future
+//! is several KiB (the forwarding path's state), and hyper moves it into a task of its
+//! own for every HTTP/2 stream: a box is moved as a pointer, where the future itself
+//! would be copied at each move.
 
 use crate::body::DownBody;
 use crate::deadline::Deadline;
@@ -18,14 +26,17 @@ use crate::tcp;
 use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::borrow::Cow;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -98,6 +109,10 @@ pub(crate) async fn serve(
     // the handshake is part of the request head's time: a silent or slow client is cut
     let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
     match tokio::time::timeout(ctx.limits.header_read_timeout, accept).await {
+        // ALPN said h2: no need for the auto builder's look at the preface
+        Ok(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+            serve_h2(stream, ctx, stop).await
+        }
         Ok(Ok(stream)) => serve_http(stream, ctx, stop, true).await,
         // garbage, a plain HTTP request or a truncated hello: rustls has sent its alert
         Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
@@ -105,8 +120,8 @@ pub(crate) async fn serve(
     }
 }
 
-/// Serves HTTP on `stream`: HTTP/1 only, or with `both` HTTP/1 and HTTP/2 (told apart
-/// by the HTTP/2 preface, which is what ALPN `h2` leads to on TLS).
+/// Serves HTTP on `stream`: HTTP/1 only, or with `both` HTTP/1 and HTTP/2 told apart by
+/// the HTTP/2 preface (h2c with prior knowledge, or TLS without ALPN).
 async fn serve_http<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>, both: bool)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -119,7 +134,7 @@ where
 }
 
 /// HTTP/1 and HTTP/2 on one connection (hyper-util's auto builder).
-async fn serve_auto<S>(stream: S, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>)
+async fn serve_auto<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -136,23 +151,26 @@ where
         .max_concurrent_streams(256)
         .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX));
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let expired = idle.expired(limits.header_read_timeout);
-    tokio::pin!(expired);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = expired.as_mut() => {}
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = expired => {}
-            }
-        }
-    }
+    drive(conn, &idle, limits.header_read_timeout, stop).await
 }
 
-async fn serve_h1<S>(stream: S, ctx: Arc<ConnCtx>, mut stop: watch::Receiver<bool>)
+/// HTTP/2 only: a TLS connection whose client chose `h2` by ALPN.
+async fn serve_h2<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = ctx.limits.clone();
+    let idle = Idle::new();
+    let service = service(ctx, &idle);
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .max_concurrent_streams(256)
+        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX));
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    drive(conn, &idle, limits.header_read_timeout, stop).await
+}
+
+async fn serve_h1<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -167,16 +185,76 @@ where
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
+    drive(conn, &idle, limits.header_read_timeout, stop).await
+}
+
+/// A served connection that can be asked to finish what is in flight and close.
+trait Graceful: Future {
+    fn finish(self: Pin<&mut Self>);
+}
+
+impl<I, S, E> Graceful for auto::UpgradeableConnection<'_, I, S, E>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: hyper::body::Body + Send + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn finish(self: Pin<&mut Self>) {
+        self.graceful_shutdown()
+    }
+}
+
+impl<I, S, E> Graceful for http2::Connection<I, S, E>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn finish(self: Pin<&mut Self>) {
+        self.graceful_shutdown()
+    }
+}
+
+impl<I, S> Graceful for http1::UpgradeableConnection<I, S>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn finish(self: Pin<&mut Self>) {
+        self.graceful_shutdown()
+    }
+}
+
+/// Runs `conn` to its end, until its idle guard expires (see idle.rs: the slowloris and
+/// keep-alive guard; expiring drops the connection), or until `stop`: then the requests
+/// in flight are finished and the connection closes.
+async fn drive<C: Graceful>(
+    conn: C,
+    idle: &Idle,
+    header_read_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     tokio::pin!(conn);
-    // the slowloris and keep-alive guard (see idle.rs); expiring drops the connection
-    let expired = idle.expired(limits.header_read_timeout);
+    let expired = idle.expired(header_read_timeout);
     tokio::pin!(expired);
     tokio::select! {
         _ = conn.as_mut() => {}
         _ = expired.as_mut() => {}
         _ = stop.changed() => {
-            // finish the request in flight, then close
-            conn.as_mut().graceful_shutdown();
+            conn.as_mut().finish();
             tokio::select! {
                 _ = conn.as_mut() => {}
                 _ = expired => {}
@@ -202,10 +280,11 @@ fn service(
     service_fn(move |req| {
         let ctx = ctx.clone();
         let busy = idle.begin();
-        async move {
+        // boxed: see the module doc
+        Box::pin(async move {
             let resp = handle(req, &ctx).await;
             Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, busy)))
-        }
+        })
     })
 }
 
