@@ -1,7 +1,9 @@
 //! The response deadline of a client connection's requests, on one lazy timer per
 //! connection: armed once, and only moved when it fires before the request in flight is
 //! due, instead of a timer entry added and removed for every request (each a lock and a
-//! timer-wheel update, sometimes a wake-up of the runtime's own thread).
+//! timer-wheel update, sometimes a wake-up of the runtime's own thread). It is for
+//! HTTP/1, whose requests come one at a time; the streams of an HTTP/2 connection are
+//! in flight together, and each has a timer of its own (`forward.rs`).
 
 use std::future::Future;
 use std::pin::Pin;

@@ -153,7 +153,16 @@ async fn try_forward(
             let exchanged = {
                 let exchange = conn.exchange(&head, &parts.method, upgrade, &mut upload);
                 tokio::pin!(exchange);
-                ctx.deadline.within(limits.response_timeout, exchange).await
+                // the streams of an HTTP/2 connection are in flight together, and the
+                // connection's one timer would wake only the stream that polled it last:
+                // each stream has a timer of its own
+                if parts.version == http::Version::HTTP_2 {
+                    tokio::time::timeout(limits.response_timeout, exchange)
+                        .await
+                        .map_err(|_| crate::deadline::Elapsed)
+                } else {
+                    ctx.deadline.within(limits.response_timeout, exchange).await
+                }
             };
             let failed = match exchanged {
                 Ok(Ok(head)) => {

@@ -90,3 +90,33 @@ async fn no_backend_is_503_slow_is_504_broken_is_502() {
         assert!(r.header("content-type").starts_with("text/plain"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stream_of_an_h2_connection_gets_its_504_in_time() {
+    let slow = http_backend("slow").await;
+    let backends = [slow.addr];
+    let (proxy, _) = Proxy::start(1, |http, g| web_config(http, g[0], &backends)).await;
+    // h2c with prior knowledge: hyper's pool keeps one connection for all three
+    let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let first = send(&h2, request(proxy.http, "/entrances/web/")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    // three streams in flight together, each held by the backend (10 s) past the
+    // response timeout (500 ms): each gets its own 504
+    let one = || async {
+        let r = tokio::time::timeout(
+            Duration::from_secs(5),
+            h2.request(request(proxy.http, "/entrances/web/slow")),
+        )
+        .await;
+        match r {
+            Ok(Ok(resp)) => (resp.status().as_u16(), resp.version()),
+            Ok(Err(e)) => panic!("request: {e}"),
+            Err(_) => (0, http::Version::HTTP_2),
+        }
+    };
+    let got = tokio::join!(one(), one(), one());
+    let want = (504, http::Version::HTTP_2);
+    assert_eq!(got, (want, want, want), "0: no answer within 5 s");
+}
