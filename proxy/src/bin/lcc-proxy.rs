@@ -1,16 +1,8 @@
 //! `lcc-proxy --config FILE`: serve gateways and entrances from FILE.
-//!
-//! The allocator is mimalloc: every request allocates (its future, its headers, the
-//! HTTP/2 frames), and glibc's malloc spent a measurable share of the proxy's CPU per
-//! request merging its free lists (the figure is in bench/RESULTS.md, "Figures behind
-//! design choices").
 
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Command line of `lcc-proxy`.
 #[derive(Debug, Parser)]
