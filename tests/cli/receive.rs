@@ -5,15 +5,21 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// `lcc receive DIR --commit C` with `stream` on stdin.
-fn receive(dir: &Path, commit: &str, stream: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lcc"))
+/// `lcc receive DIR --commit C ARGS` started, its stdin, stdout and stderr piped.
+fn spawn_receive(dir: &Path, commit: &str, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_lcc"))
         .args(["receive", dir.to_str().expect("utf-8"), "--commit", commit])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run lcc receive");
+        .expect("run lcc receive")
+}
+
+/// `lcc receive DIR --commit C` with `stream` on stdin.
+fn receive(dir: &Path, commit: &str, stream: &[u8]) -> Output {
+    let mut child = spawn_receive(dir, commit, &[]);
     let mut stdin = child.stdin.take().expect("stdin");
     // a refused stream may be dropped before it is all read
     let _ = stdin.write_all(stream);
@@ -115,14 +121,7 @@ fn a_stream_that_goes_silent_gives_up_and_releases_the_lock() {
     std::fs::write(src.join("a.yaml"), "kind: Storage\nname: a\n").expect("write");
     std::fs::write(src.join("big.yaml"), "#".repeat(8192)).expect("write");
     let stream = tar_of(&src, &["a.yaml", "big.yaml"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lcc"))
-        .args(["receive", dir.to_str().expect("utf-8")])
-        .args(["--commit", "0123abcd", "--lock-stale-s", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lcc receive");
+    let mut child = spawn_receive(&dir, "0123abcd", &["--lock-stale-s", "2"]);
     let mut stdin = child.stdin.take().expect("stdin");
     // a.yaml whole, then part of big.yaml; the pipe stays open, as a cut link's would
     stdin
