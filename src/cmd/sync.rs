@@ -52,7 +52,7 @@ fn receive_from(dir: &Path, args: &ReceiveArgs, stream: impl Read) -> anyhow::Re
     std::thread::scope(|s| {
         let (lock, watch) = (&lock, &watch);
         s.spawn(move || watch.run(lock, &stopped));
-        let stream = Counted {
+        let stream = Watched {
             inner: stream,
             watch,
         };
@@ -115,8 +115,6 @@ fn receive_locked(
 struct Watch {
     /// When the receive started.
     start: Instant,
-    /// Bytes read from the stream so far.
-    bytes: AtomicU64,
     /// When the last byte came, in milliseconds after `start`.
     last_byte_ms: AtomicU64,
     /// Whether bytes are still awaited. The watchdog holds it while it gives up, so
@@ -132,7 +130,6 @@ impl Watch {
     fn new(lock_stale_s: u64) -> Watch {
         Watch {
             start: Instant::now(),
-            bytes: AtomicU64::new(0),
             last_byte_ms: AtomicU64::new(0),
             reading: Mutex::new(true),
             quiet: Duration::from_millis(lock_stale_s.saturating_mul(500).max(1000)),
@@ -149,7 +146,8 @@ impl Watch {
     /// (release it, exit 1) when the stream stays silent too long.
     fn run(&self, lock: &Lock, stopped: &Receiver<()>) {
         let tick = Duration::from_millis(100).min(self.every);
-        let mut refreshed = (Instant::now(), 0);
+        // when the lock was last refreshed, as time since `start` (as `last_byte_ms`)
+        let mut refreshed = Duration::ZERO;
         while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
             let reading = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
             let last_byte = Duration::from_millis(self.last_byte_ms.load(Ordering::Relaxed));
@@ -161,28 +159,27 @@ impl Watch {
                 );
                 std::process::exit(1);
             }
-            let bytes = self.bytes.load(Ordering::Relaxed);
-            if refreshed.0.elapsed() >= self.every && (!*reading || bytes != refreshed.1) {
+            let now = self.start.elapsed();
+            if now.saturating_sub(refreshed) >= self.every && (!*reading || last_byte > refreshed) {
                 // a lock another sync took over is left alone (Lock::refresh)
                 let _ = lock.refresh(unix_now());
-                refreshed = (Instant::now(), bytes);
+                refreshed = now;
             }
         }
     }
 }
 
-/// A stream whose bytes are counted into a [`Watch`].
-struct Counted<'a, R> {
+/// A stream whose reads are timed by a [`Watch`] (when the last byte came).
+struct Watched<'a, R> {
     inner: R,
     watch: &'a Watch,
 }
 
-impl<R: Read> Read for Counted<'_, R> {
+impl<R: Read> Read for Watched<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n > 0 {
             let w = self.watch;
-            w.bytes.fetch_add(n as u64, Ordering::Relaxed);
             let ms = u64::try_from(w.start.elapsed().as_millis()).unwrap_or(u64::MAX);
             w.last_byte_ms.store(ms, Ordering::Relaxed);
         }

@@ -4,7 +4,7 @@
 
 use crate::support::hosts::{Host, Hosts};
 use crate::support::{
-    instance, lcc_bin, run_with_deadline, shell_app, text, wait_until, Bounded, KillOnDrop,
+    instance, lcc_bin, run_with_deadline, shell_app, wait_until, Bounded, KillOnDrop,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,15 +62,7 @@ impl Checkout {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(self.path())
-            .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
-            .args(args)
-            .output()
-            .expect("git");
-        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-        text(&out.stdout)
+        crate::support::hosts::git(self.path(), args)
     }
 
     /// `git add -A` and commit; the new HEAD.

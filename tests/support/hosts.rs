@@ -400,6 +400,24 @@ fn ip(args: &[&str]) {
     );
 }
 
+/// `git -C DIR ARGS` as a test user (the operator's checkout); its stdout. A failure
+/// fails the test.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Makes an ed25519 key pair at `path` (and `path.pub`), no passphrase.
 fn keygen(path: &Path) {
     let out = Command::new("ssh-keygen")

@@ -22,18 +22,7 @@ pub fn synced(hosts: &Hosts, files: &[(&str, String)]) -> tempfile::TempDir {
         &["add", "-A"],
         &["commit", "-q", "-m", "cluster"],
     ] {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(checkout.path())
-            .args(["-c", "user.name=test", "-c", "user.email=test@example.org"])
-            .args(args)
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            super::text(&out.stderr)
-        );
+        super::hosts::git(checkout.path(), args);
     }
     let mut cmd = hosts.operator(lcc_bin());
     cmd.arg("sync").arg(checkout.path()).env("NO_COLOR", "1");

@@ -303,8 +303,8 @@ async fn respond(api: Arc<Api>, req: Request<Incoming>, via: Via) -> Result<Repl
                 .peer
                 .as_ref()
                 .map_or((None, ""), |(a, t)| (Some(*a), t.as_str()));
-            let own = api.plan().this_address().to_string();
-            host::check_named(&req, addr, Some(&own))?;
+            let plan = api.plan();
+            host::check_named(&req, addr, Some(plan.this_address()))?;
             check_token(&req, token, "the cluster's peer token, .lcc/sync/token")?;
             // A host's peers may look, never act: a host broken into cannot stop the
             // others' instances.
