@@ -103,18 +103,18 @@ pub struct Extracted {
 
 /// Extracts `stream` into `staging` (made here, must not exist).
 pub fn extract(stream: impl Read, staging: &Path) -> Result<Extracted, ReceiveError> {
-    let io = |what: String| move |source| ReceiveError::Io { what, source };
-    std::fs::create_dir_all(staging).map_err(io(format!("cannot create {}", staging.display())))?;
+    std::fs::create_dir_all(staging)
+        .map_err(io_error(format!("cannot create {}", staging.display())))?;
     let mut archive = tar::Archive::new(stream);
     let mut out = Extracted::default();
     let entries = archive
         .entries()
-        .map_err(io("cannot read the stream".into()))?;
+        .map_err(io_error("cannot read the stream".into()))?;
     for entry in entries {
-        let mut entry = entry.map_err(io("cannot read the stream".into()))?;
+        let mut entry = entry.map_err(io_error("cannot read the stream".into()))?;
         let raw = entry
             .path()
-            .map_err(io("cannot read the stream".into()))?
+            .map_err(io_error("cannot read the stream".into()))?
             .into_owned();
         let shown = raw.display().to_string();
         if is_token(&raw) {
@@ -128,22 +128,23 @@ pub fn extract(stream: impl Read, staging: &Path) -> Result<Extracted, ReceiveEr
         let target = staging.join(&rel);
         match entry.header().entry_type() {
             tar::EntryType::Directory => {
-                std::fs::create_dir_all(&target).map_err(io(format!("cannot create {shown}")))?;
+                std::fs::create_dir_all(&target)
+                    .map_err(io_error(format!("cannot create {shown}")))?;
             }
             tar::EntryType::Regular => {
                 if let Some(parent) = target.parent() {
                     std::fs::create_dir_all(parent)
-                        .map_err(io(format!("cannot create {shown}")))?;
+                        .map_err(io_error(format!("cannot create {shown}")))?;
                 }
-                let mut file =
-                    std::fs::File::create(&target).map_err(io(format!("cannot write {shown}")))?;
+                let mut file = std::fs::File::create(&target)
+                    .map_err(io_error(format!("cannot write {shown}")))?;
                 std::io::copy(&mut entry, &mut file)
-                    .map_err(io(format!("cannot write {shown}")))?;
+                    .map_err(io_error(format!("cannot write {shown}")))?;
                 // the executable bit only: no setuid, no world-writable file from a stream
                 let x = crate::digest::is_executable(entry.header().mode().unwrap_or(0));
                 let mode = if x { 0o755 } else { 0o644 };
                 std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
-                    .map_err(io(format!("cannot write {shown}")))?;
+                    .map_err(io_error(format!("cannot write {shown}")))?;
                 out.files.push(rel);
             }
             _ => {
@@ -184,10 +185,7 @@ fn read_token(entry: &mut tar::Entry<'_, impl Read>, shown: &str) -> Result<Vec<
     let mut token = Vec::new();
     entry
         .read_to_end(&mut token)
-        .map_err(|source| ReceiveError::Io {
-            what: "cannot read the stream".to_string(),
-            source,
-        })?;
+        .map_err(io_error("cannot read the stream".into()))?;
     Ok(token)
 }
 
