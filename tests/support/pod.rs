@@ -125,10 +125,13 @@ impl Pod {
         self.tmp.path().join("pod-dir")
     }
 
-    /// Runs `SHELL ./pod ARGS...` in the pod directory and waits for it.
+    /// Runs `SHELL ./pod ARGS...` in the pod directory and waits for it, with SIGINT
+    /// and SIGQUIT at their defaults, as from a terminal: a `cargo test` started as a
+    /// background job (`cmd &`) has them ignored, and a POSIX shell cannot undo an
+    /// ignored signal it inherits.
     pub fn cmd(&self, args: &[&str]) -> Output {
-        std::process::Command::new(self.shell)
-            .arg("./pod")
+        std::process::Command::new("env")
+            .args(["--default-signal=INT,QUIT", self.shell, "./pod"])
             .args(args)
             .current_dir(self.dir())
             .stdin(Stdio::null())
