@@ -350,9 +350,10 @@ pub struct Sockets {
 }
 
 impl Sockets {
-    /// Sockets kept per family at most: one grid instant's probes (see the daemon's
-    /// `coalesce`) with 200 instances are about 20.
-    const KEEP: usize = 64;
+    /// Sockets kept per family at most: as many as the steady probes the daemon holds
+    /// for a later read at most (its `MAX_HELD`), which one grid instant's probes (see
+    /// `probe_grid`) reach with 256 instances.
+    const KEEP: usize = 256;
 
     fn take(&mut self, addr: SocketAddr) -> Option<socket2::Socket> {
         self.family(addr).pop()

@@ -1,7 +1,12 @@
 //! When probes go out: a run's probes come quickly while it starts, then at the
 //! manifest's period on a grid shared by every instance, so that an idle daemon with
-//! hundreds of instances wakes once per grid instant for all the probes due then, and
-//! reads their answers in one wake-up too. Pure: times in, times out.
+//! hundreds of instances wakes once per period for all the probes due then, and once
+//! more to read their answers. Pure: times in, times out.
+//!
+//! The grid's step is the period itself (at most [`MAX_GRID`]), not a fraction of it:
+//! on an idle machine the daemon's work after a sleep runs with cold caches, and a
+//! wake-up that sends 200 probes costs far less than ten that send 20 each (the figures
+//! are in bench/RESULTS.md, "Figures behind design choices").
 
 use crate::reconcile::Run;
 use std::time::{Duration, Instant};
@@ -12,14 +17,18 @@ const STARTUP_PROBE: Duration = Duration::from_millis(20);
 const MIN_PERIOD: Duration = Duration::from_millis(10);
 /// How long a steady HTTP probe lets the app answer before its answer is read.
 pub const STEADY_SETTLE: Duration = Duration::from_millis(20);
+/// The grid's longest step: a probe of a long period is moved by at most half of it.
+pub const MAX_GRID: Duration = Duration::from_secs(10);
 
 /// When the probe after one sent at `now` is due. Until its first pass a run is probed
 /// every quarter of the time it has been starting (at least 20 ms, at most the period):
 /// readiness is seen soon after the app listens (the start gate waits for it) and a slow
-/// starter is not flooded. Then every `period`, moved onto the grid (see [`coalesce`]).
+/// starter is not flooded. Then every `period`, moved onto the grid of the period (see
+/// [`coalesce`]): the first steady probe comes half a period sooner or later, the next
+/// ones every `period`.
 pub fn next_probe(run: &Run, period: Duration, epoch: Instant, now: Instant) -> Instant {
     if run.ever_ready {
-        return coalesce(now + period.max(MIN_PERIOD), epoch, period / 10);
+        return coalesce(now + period.max(MIN_PERIOD), epoch, period);
     }
     let quarter = now.duration_since(run.since) / 4;
     now + quarter
@@ -27,7 +36,7 @@ pub fn next_probe(run: &Run, period: Duration, epoch: Instant, now: Instant) -> 
         .max(MIN_PERIOD)
 }
 
-/// `t` moved to the nearest multiple of `slack` (at most 1 s) since `epoch`: the steady
+/// `t` moved to the nearest multiple of `slack` (at most [`MAX_GRID`]) since `epoch`: the steady
 /// probes of many instances fall on the same instants and are sent in one wake-up
 /// instead of one each (instances started a few at a time would otherwise spread them
 /// evenly), like the kernel's timer slack. The nearest, not the next: a probe sent a
@@ -40,16 +49,17 @@ pub fn coalesce(t: Instant, epoch: Instant, slack: Duration) -> Instant {
     epoch + Duration::from_millis((ms + slack / 2) / slack * slack)
 }
 
-/// The grid's step in ms: `slack`, at most 1 s; `None` below 2 ms (no grid).
+/// The grid's step in ms: `slack`, at most [`MAX_GRID`]; `None` below 2 ms (no grid).
 fn grid_ms(slack: Duration) -> Option<u64> {
-    Some(slack.min(Duration::from_secs(1)).as_millis() as u64).filter(|&ms| ms >= 2)
+    Some(slack.min(MAX_GRID).as_millis() as u64).filter(|&ms| ms >= 2)
 }
 
 /// When a steady probe sent at `now` is read: on the last instant of the grid (see
 /// [`coalesce`]) before its deadline or its next probe, when the next probes are sent
-/// anyway (one wake-up for both), but at least [`STEADY_SETTLE`] after sending. An
-/// answer not there by then is waited for until the deadline, so the timeout is the
-/// manifest's.
+/// anyway (one wake-up for both), if that is at least [`STEADY_SETTLE`] after sending;
+/// else at its deadline, when every answer that is to come in time is there (one
+/// wake-up for all the probes sent together). An answer not there when read is waited
+/// for until the deadline, so the timeout is the manifest's.
 pub fn read_at(
     now: Instant,
     timeout: Duration,
@@ -58,12 +68,16 @@ pub fn read_at(
     slack: Duration,
 ) -> Instant {
     let deadline = now + timeout.min(period);
-    let settled = now + STEADY_SETTLE;
     let Some(slack_ms) = grid_ms(slack) else {
-        return settled;
+        return deadline;
     };
     let ms = deadline.saturating_duration_since(epoch).as_millis() as u64;
-    (epoch + Duration::from_millis(ms / slack_ms * slack_ms)).max(settled)
+    let instant = epoch + Duration::from_millis(ms / slack_ms * slack_ms);
+    if instant >= now + STEADY_SETTLE {
+        instant
+    } else {
+        deadline
+    }
 }
 
 #[cfg(test)]
@@ -99,9 +113,12 @@ mod tests {
             ever_ready: true,
             ..run
         };
-        // Ready: the period, on the grid of a tenth of it (at most 1 s).
-        assert_eq!(next_probe(&ready, period, e, e + ms(3_020)), e + ms(13_000));
-        assert_eq!(next_probe(&ready, ms(200), e, e + ms(3_013)), e + ms(3_220));
+        // Ready: the period, on the grid of the period (at most 10 s): the first steady
+        // probe may come up to half a period sooner or later, the next ones on time.
+        assert_eq!(next_probe(&ready, period, e, e + ms(3_020)), e + ms(10_000));
+        assert_eq!(next_probe(&ready, period, e, e + ms(10_001)), e + ms(20_000));
+        assert_eq!(next_probe(&ready, ms(200), e, e + ms(3_013)), e + ms(3_200));
+        assert_eq!(next_probe(&ready, ms(30_000), e, e + ms(3_020)), e + ms(30_000));
     }
 
     #[test]
@@ -112,8 +129,8 @@ mod tests {
         assert_eq!(coalesce(e + ms(10_001), e, ms(1000)), e + ms(10_000));
         assert_eq!(coalesce(e + ms(10_600), e, ms(1000)), e + ms(11_000));
         assert_eq!(coalesce(e + ms(11_000), e, ms(1000)), e + ms(11_000));
-        // The slack is capped at 1 s; below 2 ms nothing is rounded.
-        assert_eq!(coalesce(e + ms(2_500), e, ms(6000)), e + ms(3_000));
+        // The slack is capped at 10 s; below 2 ms nothing is rounded.
+        assert_eq!(coalesce(e + ms(12_500), e, ms(60_000)), e + ms(10_000));
         assert_eq!(coalesce(e + ms(2_501), e, ms(1)), e + ms(2_501));
     }
 
@@ -127,10 +144,20 @@ mod tests {
             read_at(e + ms(10_003), ms(1000), p, e, ms(1000)),
             e + ms(11_000)
         );
-        // A timeout shorter than the grid: read once settled (the deadline still holds).
+        // No grid instant between sending and the deadline (the grid of a 10 s period,
+        // or a timeout shorter than the grid): read at the deadline, all at once.
+        assert_eq!(
+            read_at(e + ms(10_003), ms(1000), p, e, p),
+            e + ms(11_003)
+        );
         assert_eq!(
             read_at(e + ms(10_003), ms(300), p, e, ms(1000)),
-            e + ms(10_023)
+            e + ms(10_303)
+        );
+        // Nor one at least the settling time after sending.
+        assert_eq!(
+            read_at(e + ms(10_990), ms(1000), p, e, ms(1000)),
+            e + ms(11_990)
         );
         assert_eq!(
             read_at(e + ms(10_003), ms(2500), p, e, ms(1000)),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// A chore of the loop itself, at most one pending of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Chore {
     /// The periodic check for what events can miss (see `Options::rescan`).
     Rescan,
@@ -37,7 +37,7 @@ impl Chore {
 }
 
 /// What is due.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Work {
     /// A step of this instance.
     Instance(Arc<str>),
@@ -45,15 +45,50 @@ pub(super) enum Work {
     Chore(Chore),
 }
 
-/// The queue. An entry whose time is no longer its work's (set again since) is stale and
-/// skipped when it comes up; instances and the heap share each name (no copy per set).
+/// A heap entry: `work` due at `at`, the `seq`th time anything was set. Ordered by time,
+/// then by `seq` (the order things were set in): never by the work itself, so taking
+/// the hundreds of steps due at one grid instant compares no names.
+#[derive(Debug)]
+struct Entry {
+    at: Instant,
+    seq: u64,
+    work: Work,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// The queue. Each instance and chore has one current setting (a time and its `seq`);
+/// an entry that is not its work's current setting (set again since, or taken) is stale
+/// and skipped when it comes up. Instances and the heap share each name (no copy per
+/// set).
 #[derive(Debug, Default)]
 pub(super) struct Due {
-    heap: BinaryHeap<Reverse<(Instant, Work)>>,
-    /// The time each instance was last set to, fired or not.
-    instances: HashMap<Arc<str>, Instant>,
-    /// The same for each chore.
-    chores: [Option<Instant>; CHORES],
+    heap: BinaryHeap<Reverse<Entry>>,
+    /// The time each instance was last set to, fired or not, and the `seq` of the entry
+    /// that fires it (`None` once fired).
+    instances: HashMap<Arc<str>, (Instant, Option<u64>)>,
+    /// The same for each chore (a taken chore is not pending).
+    chores: [Option<(Instant, u64)>; CHORES],
+    /// Settings so far.
+    seq: u64,
 }
 
 impl Due {
@@ -66,60 +101,84 @@ impl Due {
             return;
         };
         let key = match self.instances.get_key_value(name) {
-            Some((_, t)) if *t == at => return,
+            Some((_, (t, _))) if *t == at => return,
             Some((k, _)) => Arc::clone(k),
             None => Arc::from(name),
         };
-        self.instances.insert(Arc::clone(&key), at);
-        self.heap.push(Reverse((at, Work::Instance(key))));
+        let seq = self.next_seq();
+        self.instances.insert(Arc::clone(&key), (at, Some(seq)));
+        self.heap.push(Reverse(Entry {
+            at,
+            seq,
+            work: Work::Instance(key),
+        }));
     }
 
     /// Sets `chore` to `at` (`None`: not pending); the same time is not armed again.
     pub(super) fn chore(&mut self, chore: Chore, at: Option<Instant>) {
-        let slot = &mut self.chores[chore.index()];
-        if *slot == at {
+        if self.chores[chore.index()].map(|(t, _)| t) == at {
             return;
         }
-        *slot = at;
-        if let Some(at) = at {
-            self.heap.push(Reverse((at, Work::Chore(chore))));
-        }
+        let Some(at) = at else {
+            self.chores[chore.index()] = None;
+            return;
+        };
+        let seq = self.next_seq();
+        self.chores[chore.index()] = Some((at, seq));
+        self.heap.push(Reverse(Entry {
+            at,
+            seq,
+            work: Work::Chore(chore),
+        }));
     }
 
-    /// Whether `work` is still set to `at` (its heap entry is not stale).
-    fn current(&self, at: Instant, work: &Work) -> bool {
-        match work {
-            Work::Instance(name) => self.instances.get(name) == Some(&at),
-            Work::Chore(c) => self.chores[c.index()] == Some(at),
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Whether `entry` is its work's current setting (not stale).
+    fn current(&self, entry: &Entry) -> bool {
+        match &entry.work {
+            Work::Instance(name) => {
+                self.instances.get(name) == Some(&(entry.at, Some(entry.seq)))
+            }
+            Work::Chore(c) => self.chores[c.index()] == Some((entry.at, entry.seq)),
         }
     }
 
     /// The work due at or before `now`, each once, in time order; a chore taken is no
-    /// longer pending.
+    /// longer pending, an instance taken keeps its time (see [`Due::instance`]).
     pub(super) fn take(&mut self, now: Instant) -> Vec<Work> {
         let mut out: Vec<Work> = Vec::new();
-        while let Some(Reverse((at, _))) = self.heap.peek() {
-            if *at > now {
+        while let Some(Reverse(first)) = self.heap.peek() {
+            if first.at > now {
                 break;
             }
-            let Some(Reverse((at, work))) = self.heap.pop() else {
+            let Some(Reverse(entry)) = self.heap.pop() else {
                 break;
             };
-            if self.current(at, &work) && !out.contains(&work) {
-                if let Work::Chore(c) = work {
-                    self.chores[c.index()] = None;
-                }
-                out.push(work);
+            if !self.current(&entry) {
+                continue;
             }
+            match &entry.work {
+                Work::Instance(name) => {
+                    if let Some(set) = self.instances.get_mut(name) {
+                        set.1 = None;
+                    }
+                }
+                Work::Chore(c) => self.chores[c.index()] = None,
+            }
+            out.push(entry.work);
         }
         out
     }
 
     /// When the first work is due (stale entries on top are dropped).
     pub(super) fn next(&mut self) -> Option<Instant> {
-        while let Some(Reverse((at, work))) = self.heap.peek() {
-            if self.current(*at, work) {
-                return Some(*at);
+        while let Some(Reverse(entry)) = self.heap.peek() {
+            if self.current(entry) {
+                return Some(entry.at);
             }
             self.heap.pop();
         }

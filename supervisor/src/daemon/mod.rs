@@ -77,8 +77,9 @@ pub struct Options {
     /// Arguments before `--config`: none for `lcc-proxy`, `proxy` for `lcc proxy`.
     pub proxy_args: Vec<String>,
     /// Period of the light check (foreign writes to the daemon's files, adopted pods'
-    /// processes); every 5th is a full re-read of every pod's files, a net for lost
-    /// file events.
+    /// processes) while it has something to see soon (see `Daemon::next_rescan`; else
+    /// every 10 s); once a minute it is a full re-read of every pod's files, a net for
+    /// lost file events.
     pub rescan: Duration,
     /// Instances starting at once (0: no bound); see `gate.rs`.
     pub start_parallel: usize,
@@ -123,15 +124,20 @@ const STATUS_GAP: Duration = Duration::from_millis(250);
 /// write fewer per start when hundreds start at once.
 const PASSING_PHASE: Duration = Duration::from_secs(1);
 
-/// Every how many rescans (`Options::rescan` apart) all files are re-read: once a
-/// minute, as kubelet resyncs. It is a net for lost file events only (an inotify
-/// overflow is reported and re-reads at once), and costs a stat of every pod's files.
-const FULL_RESCAN_EVERY: u64 = 30;
+/// How often a rescan also re-reads all files: once a minute, as kubelet resyncs. It is
+/// a net for lost file events only (an inotify overflow is reported and re-reads at
+/// once), and costs a stat of every pod's files.
+const FULL_RESCAN_EVERY: Duration = Duration::from_secs(60);
 
-/// Every how many rescans the daemon also reaps without a SIGCHLD: a net only (the
-/// signal wakes it for every ending child), and each `wait4` looks at every child the
-/// daemon has, a cost an idle daemon with hundreds of children should not pay often.
-const REAP_EVERY: u64 = 5;
+/// How often a rescan also reaps without a SIGCHLD: a net only (the signal wakes it for
+/// every ending child), and each `wait4` looks at every child the daemon has, a cost an
+/// idle daemon with hundreds of children should not pay often.
+const REAP_EVERY: Duration = Duration::from_secs(10);
+
+/// The light check's period while nothing needs `Options::rescan`'s (see
+/// [`Daemon::next_rescan`]): on an idle machine each wake-up of the daemon costs more
+/// than the little a light check then does.
+const IDLE_RESCAN: Duration = Duration::from_secs(10);
 
 /// Shortest time between two full passes.
 const MIN_FULL_GAP: Duration = Duration::from_millis(100);
@@ -384,8 +390,14 @@ struct Daemon {
     reaped: std::collections::HashSet<i32>,
     /// `proxy.conf` as last written.
     conf_key: Option<podfs::FileKey>,
-    /// Rescans so far.
-    rescans: u64,
+    /// When the next rescan is set for.
+    rescan_at: Instant,
+    /// When the last rescan that reaped and the last full one were.
+    last_reap: Instant,
+    last_full_rescan: Instant,
+    /// Whether pods adopted from an earlier daemon were alive at the last light check
+    /// (true until the first: adoption comes before it).
+    adopted_alive: bool,
     /// Bounds the instances starting at once.
     gate: gate::StartGate,
     /// Instances whose start waits for a slot of the gate.
@@ -460,7 +472,10 @@ impl Daemon {
             touched: BTreeSet::new(),
             reaped: Default::default(),
             conf_key: None,
-            rescans: 0,
+            rescan_at: Instant::now(),
+            last_reap: Instant::now(),
+            last_full_rescan: Instant::now(),
+            adopted_alive: true,
             gate: gate::StartGate::new(opts_start_parallel),
             waiting: BTreeSet::new(),
             held_back: BTreeSet::new(),
@@ -526,7 +541,8 @@ impl Daemon {
         self.flush(None);
         self.announce_up();
         let mut alarm = alarm::Alarm::new();
-        self.due.chore(Chore::Rescan, Some(self.next_rescan()));
+        self.rescan_at = self.next_rescan();
+        self.due.chore(Chore::Rescan, Some(self.rescan_at));
         while !stop_now {
             self.schedule();
             if let Some(at) = self.due.next() {
@@ -562,9 +578,18 @@ impl Daemon {
     }
 
     /// The next rescan: on the probes' grid (multiples of the rescan period since the
-    /// daemon started), so that an idle daemon wakes for both at once.
+    /// daemon started), so that an idle daemon wakes for both at once. The period is
+    /// `Options::rescan` while something is seen only by looking and should be seen
+    /// soon: the proxy runs (its `proxy.listeners`, and `proxy.conf` written behind the
+    /// daemon), pods adopted from an earlier daemon are alive (no SIGCHLD for them), a
+    /// manifest reload waits for a sync to end; else [`IDLE_RESCAN`].
     fn next_rescan(&self) -> Instant {
-        let step = self.opts.rescan.as_millis().max(1) as u64;
+        let soon = self.proxy.pid.is_some() || self.adopted_alive || self.held_reload;
+        let period = match soon {
+            true => self.opts.rescan,
+            false => self.opts.rescan.max(IDLE_RESCAN),
+        };
+        let step = period.as_millis().max(1) as u64;
         let since = Instant::now().duration_since(self.epoch).as_millis() as u64;
         self.epoch + Duration::from_millis((since / step + 1) * step)
     }
@@ -669,14 +694,19 @@ impl Daemon {
     /// The light check for what events can miss, every `Options::rescan`; every
     /// [`REAP_EVERY`]th also reaps, every [`FULL_RESCAN_EVERY`]th re-reads everything.
     fn rescan(&mut self) {
-        self.due.chore(Chore::Rescan, Some(self.next_rescan()));
-        self.rescans += 1;
-        if self.rescans % REAP_EVERY == 0 {
+        let now = Instant::now();
+        if now >= self.last_reap + REAP_EVERY {
+            self.last_reap = now;
             self.reap();
         }
         // The full re-read is a net for lost file events only: rarer.
-        let full_rescan = self.rescans % FULL_RESCAN_EVERY == 0;
+        let full_rescan = now >= self.last_full_rescan + FULL_RESCAN_EVERY;
+        if full_rescan {
+            self.last_full_rescan = now;
+        }
         self.light_check(full_rescan);
+        self.rescan_at = self.next_rescan();
+        self.due.chore(Chore::Rescan, Some(self.rescan_at));
         if full_rescan {
             self.want_full = true;
         }
@@ -701,6 +731,13 @@ impl Daemon {
 
     /// Puts the chores that follow from the loop's state into the queue.
     fn schedule(&mut self) {
+        // Something to look at soon since the last rescan (the proxy started, a reload
+        // held for a sync): the next rescan comes sooner.
+        let rescan = self.next_rescan();
+        if rescan < self.rescan_at {
+            self.rescan_at = rescan;
+            self.due.chore(Chore::Rescan, Some(rescan));
+        }
         let gate = (!self.waiting.is_empty()).then(|| self.slot_free_at());
         self.due.chore(Chore::WaitingStarts, gate);
         let full = (self.want_full || self.dirty).then_some(self.last_full + MIN_FULL_GAP);

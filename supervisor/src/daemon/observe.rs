@@ -46,6 +46,7 @@ impl Daemon {
             .filter(|(_, i)| !i.child && i.proc_id.is_some())
             .map(|(n, _)| n.clone())
             .collect();
+        self.adopted_alive = !adopted.is_empty();
         for name in adopted {
             self.sync_liveness(&name, false);
             self.touched.insert(name);

@@ -17,12 +17,19 @@ use std::time::{Duration, Instant};
 
 /// A local app without a probe is ready once it has been up this long.
 const NO_PROBE_READY_AFTER: Duration = Duration::from_secs(1);
+/// Steady HTTP probes held for a later read at most. Each holds a socket until then, and
+/// the steady probes of one period go out together (see `probe_grid`): past this many,
+/// a probe goes out at the next read, with the sockets of the read ones, so the daemon's
+/// open files stay well under the usual limit of 1,024 however many instances it probes.
+const MAX_HELD: usize = 256;
 
 impl Daemon {
     /// Sends the instance's probe ([`reconcile`](crate::reconcile::reconcile) found it
     /// due). Its result is judged now (a refused connection), at a later pass (a steady
     /// probe's answer) or when it comes back as `Msg::Probe` (a task's).
     pub(super) fn send_probe(&mut self, name: &str, now: Instant) {
+        let first_read = self.next_probe_read();
+        let held_full = self.sent_probes.len() >= MAX_HELD;
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
@@ -32,9 +39,16 @@ impl Daemon {
         let Some(run) = inst.state.run_mut() else {
             return;
         };
+        if let (true, true, Some(at), ProbeAction::Http { .. }) =
+            (held_full, run.ever_ready, first_read, &probe.action)
+        {
+            run.next_probe = Some(at);
+            self.due.instance(name, Some(at));
+            return;
+        }
         run.probing = true;
         let ever_ready = run.ever_ready;
-        let slack = Duration::from_millis(probe.period_ms / 10);
+        let slack = Duration::from_millis(probe.period_ms);
         let gen = inst.gen;
         let settle = if ever_ready {
             STEADY_SETTLE
