@@ -37,6 +37,9 @@ pub(crate) enum ConnectError {
 pub(crate) struct Backend {
     /// `HOST:PORT` as written in the config.
     pub(crate) authority: String,
+    /// The same as a `Host` value, for requests that come without one (HTTP/2's carry
+    /// `:authority` instead): made once, not per request.
+    pub(crate) host: Option<http::HeaderValue>,
     addr: Option<SocketAddr>,
     down_until_ms: AtomicU64,
     /// Idle keep-alive connections to this backend, one pool per worker (a connection
@@ -49,6 +52,7 @@ impl Backend {
     pub(crate) fn new(authority: &str, workers: usize) -> Self {
         Self {
             authority: authority.to_string(),
+            host: http::HeaderValue::from_str(authority).ok(),
             addr: authority.parse().ok(),
             down_until_ms: AtomicU64::new(0),
             pools: (0..workers.max(1)).map(|_| Pool::default()).collect(),

@@ -36,7 +36,12 @@ pub(crate) async fn handle(
             return resp;
         }
     }
-    if let Some(entrance) = host_of(&req).and_then(|h| table.by_host(&h)) {
+    // without host rules, no lower-cased copy of the Host per request
+    let by_host = match table.hosts.is_empty() {
+        true => None,
+        false => host_of(&req).and_then(|h| table.by_host(&h)),
+    };
+    if let Some(entrance) = by_host {
         // the host is the application's whole: nothing is stripped, no prefix is sent
         let path = match req.uri().query() {
             Some(q) => PathAndQuery::try_from(format!("{path}?{q}")),

@@ -132,10 +132,8 @@ async fn try_forward(
     let mut last = None;
     let mut broken = None;
     for backend in gateway.balancer.candidates(limits.max_tries) {
-        if !parts.headers.contains_key(header::HOST) {
-            if let Ok(host) = HeaderValue::from_str(&backend.authority) {
-                parts.headers.insert(header::HOST, host);
-            }
+        if let (false, Some(host)) = (parts.headers.contains_key(header::HOST), &backend.host) {
+            parts.headers.insert(header::HOST, host.clone());
         }
         let head = h1::encode_head(&parts.method, &uri, &parts.headers);
         for fresh in [false, true] {
