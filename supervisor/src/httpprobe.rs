@@ -351,8 +351,8 @@ pub struct Sockets {
 
 impl Sockets {
     /// Sockets kept per family at most: as many as the steady probes the daemon holds
-    /// for a later read at most (its `MAX_HELD`), which one grid instant's probes (see
-    /// `probe_grid`) reach with 256 instances.
+    /// for a later read at most (`probe_grid::MAX_HELD`), which one grid instant's
+    /// probes reach with 256 instances.
     const KEEP: usize = 256;
 
     fn take(&mut self, addr: SocketAddr) -> Option<socket2::Socket> {

@@ -19,6 +19,12 @@ const MIN_PERIOD: Duration = Duration::from_millis(10);
 pub const STEADY_SETTLE: Duration = Duration::from_millis(20);
 /// The grid's longest step: a probe of a long period is moved by at most half of it.
 pub const MAX_GRID: Duration = Duration::from_secs(10);
+/// Steady HTTP probes held for a later read at most. Each holds a socket until then, and
+/// the steady probes of one period go out together: past this many, a probe waits for
+/// its answer in a task, which frees its socket as soon as the answer comes.
+pub const MAX_HELD: usize = 256;
+/// Probe tasks at once at most (see [`held_back`]).
+pub const MAX_TASKS: usize = 128;
 
 /// When the probe after one sent at `now` is due. Until its first pass a run is probed
 /// every quarter of the time it has been starting (at least 20 ms, at most the period):
@@ -80,9 +86,40 @@ pub fn read_at(
     }
 }
 
+/// Whether a probe due now goes out a moment later ([`STEADY_SETTLE`]), with `held`
+/// steady probes held for a later read and `tasks` probe tasks under way: when it would
+/// need a task (it is not a steady HTTP probe, or [`MAX_HELD`] are held) and
+/// [`MAX_TASKS`] are under way. With the sockets kept for reuse, the daemon's open files
+/// so stay well under the usual limit of 1,024 however many instances it probes at one
+/// instant.
+pub fn held_back(held: usize, tasks: usize, steady_http: bool) -> bool {
+    let needs_task = !steady_http || held >= MAX_HELD;
+    needs_task && tasks >= MAX_TASKS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probe_is_held_back_only_when_it_would_need_a_task_and_none_is_free() {
+        // (held, tasks, steady HTTP probe, held back)
+        let table = [
+            (0, 0, true, false),
+            (MAX_HELD - 1, MAX_TASKS, true, false),
+            (MAX_HELD, MAX_TASKS - 1, true, false),
+            (MAX_HELD, MAX_TASKS, true, true),
+            (0, MAX_TASKS - 1, false, false),
+            (0, MAX_TASKS, false, true),
+        ];
+        for (held, tasks, steady, back) in table {
+            assert_eq!(
+                held_back(held, tasks, steady),
+                back,
+                "held {held}, tasks {tasks}, steady {steady}"
+            );
+        }
+    }
 
     #[test]
     fn a_starting_run_is_probed_every_quarter_of_its_age_then_on_the_grid() {
@@ -116,9 +153,15 @@ mod tests {
         // Ready: the period, on the grid of the period (at most 10 s): the first steady
         // probe may come up to half a period sooner or later, the next ones on time.
         assert_eq!(next_probe(&ready, period, e, e + ms(3_020)), e + ms(10_000));
-        assert_eq!(next_probe(&ready, period, e, e + ms(10_001)), e + ms(20_000));
+        assert_eq!(
+            next_probe(&ready, period, e, e + ms(10_001)),
+            e + ms(20_000)
+        );
         assert_eq!(next_probe(&ready, ms(200), e, e + ms(3_013)), e + ms(3_200));
-        assert_eq!(next_probe(&ready, ms(30_000), e, e + ms(3_020)), e + ms(30_000));
+        assert_eq!(
+            next_probe(&ready, ms(30_000), e, e + ms(3_020)),
+            e + ms(30_000)
+        );
     }
 
     #[test]
@@ -146,10 +189,7 @@ mod tests {
         );
         // No grid instant between sending and the deadline (the grid of a 10 s period,
         // or a timeout shorter than the grid): read at the deadline, all at once.
-        assert_eq!(
-            read_at(e + ms(10_003), ms(1000), p, e, p),
-            e + ms(11_003)
-        );
+        assert_eq!(read_at(e + ms(10_003), ms(1000), p, e, p), e + ms(11_003));
         assert_eq!(
             read_at(e + ms(10_003), ms(300), p, e, ms(1000)),
             e + ms(10_303)

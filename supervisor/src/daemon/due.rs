@@ -140,9 +140,7 @@ impl Due {
     /// Whether `entry` is its work's current setting (not stale).
     fn current(&self, entry: &Entry) -> bool {
         match &entry.work {
-            Work::Instance(name) => {
-                self.instances.get(name) == Some(&(entry.at, Some(entry.seq)))
-            }
+            Work::Instance(name) => self.instances.get(name) == Some(&(entry.at, Some(entry.seq))),
             Work::Chore(c) => self.chores[c.index()] == Some((entry.at, entry.seq)),
         }
     }

@@ -390,6 +390,8 @@ struct Daemon {
     reaped: std::collections::HashSet<i32>,
     /// `proxy.conf` as last written.
     conf_key: Option<podfs::FileKey>,
+    /// Probe tasks whose `Msg::Probe` has not come yet.
+    probe_tasks: usize,
     /// When the next rescan is set for.
     rescan_at: Instant,
     /// When the last rescan that reaped and the last full one were.
@@ -472,6 +474,7 @@ impl Daemon {
             touched: BTreeSet::new(),
             reaped: Default::default(),
             conf_key: None,
+            probe_tasks: 0,
             rescan_at: Instant::now(),
             last_reap: Instant::now(),
             last_full_rescan: Instant::now(),
@@ -813,6 +816,7 @@ impl Daemon {
                 self.touched.insert(name);
             }
             Msg::Probe { name, gen, result } => {
+                self.probe_tasks = self.probe_tasks.saturating_sub(1);
                 if self.probe_done(&name, gen, result) {
                     self.touched.insert(name);
                 }

@@ -4,7 +4,7 @@ use super::process::pod_command;
 use super::{Daemon, Msg};
 use crate::httpprobe::{Probe, Request};
 use crate::instance::Op;
-use crate::probe_grid::{read_at, STEADY_SETTLE};
+use crate::probe_grid::{self, read_at, STEADY_SETTLE};
 use crate::reaper::RunError;
 use crate::reconcile::{probe_missed, Miss, Readiness};
 use lcc_compiler::podspec::{AppKind, ProbeAction};
@@ -17,19 +17,13 @@ use std::time::{Duration, Instant};
 
 /// A local app without a probe is ready once it has been up this long.
 const NO_PROBE_READY_AFTER: Duration = Duration::from_secs(1);
-/// Steady HTTP probes held for a later read at most. Each holds a socket until then, and
-/// the steady probes of one period go out together (see `probe_grid`): past this many,
-/// a probe goes out at the next read, with the sockets of the read ones, so the daemon's
-/// open files stay well under the usual limit of 1,024 however many instances it probes.
-const MAX_HELD: usize = 256;
 
 impl Daemon {
     /// Sends the instance's probe ([`reconcile`](crate::reconcile::reconcile) found it
     /// due). Its result is judged now (a refused connection), at a later pass (a steady
     /// probe's answer) or when it comes back as `Msg::Probe` (a task's).
     pub(super) fn send_probe(&mut self, name: &str, now: Instant) {
-        let first_read = self.next_probe_read();
-        let held_full = self.sent_probes.len() >= MAX_HELD;
+        let (held, tasks) = (self.sent_probes.len(), self.probe_tasks);
         let Some(inst) = self.insts.get_mut(name) else {
             return;
         };
@@ -39,9 +33,9 @@ impl Daemon {
         let Some(run) = inst.state.run_mut() else {
             return;
         };
-        if let (true, true, Some(at), ProbeAction::Http { .. }) =
-            (held_full, run.ever_ready, first_read, &probe.action)
-        {
+        let steady_http = run.ever_ready && matches!(probe.action, ProbeAction::Http { .. });
+        if probe_grid::held_back(held, tasks, steady_http) {
+            let at = now + STEADY_SETTLE;
             run.next_probe = Some(at);
             self.due.instance(name, Some(at));
             return;
@@ -57,6 +51,7 @@ impl Daemon {
         };
         let timeout = Duration::from_millis(probe.timeout_ms.max(1));
         let tx = self.tx.clone();
+        let tasks = &mut self.probe_tasks;
         let name = name.to_string();
         let host = inst
             .spec
@@ -93,21 +88,21 @@ impl Daemon {
                     return;
                 }
                 let (host, path) = (host.to_string(), path.clone());
-                spawn_probe(tx, name, gen, async move {
+                spawn_probe(tasks, tx, name, gen, async move {
                     crate::probe::http_to(&host, port, &path, timeout, settle).await
                 });
             }
             ProbeAction::Tcp { interface } => {
                 let port = port_of(interface).unwrap_or(0);
                 let host = host.to_string();
-                spawn_probe(tx, name, gen, async move {
+                spawn_probe(tasks, tx, name, gen, async move {
                     crate::probe::tcp_to(&host, port, timeout).await
                 });
             }
             ProbeAction::Exec { .. } => {
                 let cmd = pod_command(&inst.dir, &["readiness"]);
                 let reaper = std::sync::Arc::clone(&self.reaper);
-                spawn_probe(tx, name, gen, async move {
+                spawn_probe(tasks, tx, name, gen, async move {
                     let mut cmd = cmd;
                     cmd.stderr(Stdio::null());
                     match reaper.run(cmd, timeout).await {
@@ -149,12 +144,16 @@ impl Daemon {
     ) {
         let started = Probe::start_with(&mut self.probe_sockets, addr, request, timeout);
         match (started, read_at) {
-            (Ok(probe), Some(read_at)) if probe.sent() => self.sent_probes.push(SentProbe {
-                name,
-                gen,
-                read_at,
-                probe,
-            }),
+            (Ok(probe), Some(read_at))
+                if probe.sent() && self.sent_probes.len() < probe_grid::MAX_HELD =>
+            {
+                self.sent_probes.push(SentProbe {
+                    name,
+                    gen,
+                    read_at,
+                    probe,
+                })
+            }
             (Ok(probe), _) => self.wait_probe(name, gen, probe),
             // Judged within the instance's own step: no further step is wanted.
             (Err(e), _) => {
@@ -219,18 +218,27 @@ impl Daemon {
         self.sent_probes.iter().map(|p| p.read_at).min()
     }
 
-    fn wait_probe(&self, name: String, gen: u64, probe: Probe) {
-        spawn_probe(self.tx.clone(), name, gen, probe.answer());
+    fn wait_probe(&mut self, name: String, gen: u64, probe: Probe) {
+        spawn_probe(
+            &mut self.probe_tasks,
+            self.tx.clone(),
+            name,
+            gen,
+            probe.answer(),
+        );
     }
 }
 
-/// Runs a probe off the loop; its result comes back as `Msg::Probe`.
+/// Runs a probe off the loop, counted in `tasks` until its result comes back as
+/// `Msg::Probe`.
 fn spawn_probe(
+    tasks: &mut usize,
     tx: tokio::sync::mpsc::UnboundedSender<Msg>,
     name: String,
     gen: u64,
     probe: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
 ) {
+    *tasks += 1;
     tokio::spawn(async move {
         let result = probe.await;
         let _ = tx.send(Msg::Probe { name, gen, result });
