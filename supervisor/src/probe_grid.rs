@@ -17,7 +17,7 @@ const STARTUP_PROBE: Duration = Duration::from_millis(20);
 const MIN_PERIOD: Duration = Duration::from_millis(10);
 /// How long a steady HTTP probe lets the app answer before its answer is read.
 pub const STEADY_SETTLE: Duration = Duration::from_millis(20);
-/// The grid's longest step: a probe of a long period is moved by at most half of it.
+/// The grid's longest step (see [`grid_of`]).
 pub const MAX_GRID: Duration = Duration::from_secs(10);
 /// Steady HTTP probes held for a later read at most. Each holds a socket until then, and
 /// the steady probes of one period go out together: past this many, a probe waits for
@@ -30,16 +30,28 @@ pub const MAX_TASKS: usize = 128;
 /// every quarter of the time it has been starting (at least 20 ms, at most the period):
 /// readiness is seen soon after the app listens (the start gate waits for it) and a slow
 /// starter is not flooded. Then every `period`, moved onto the grid of the period (see
-/// [`coalesce`]): the first steady probe comes half a period sooner or later, the next
-/// ones every `period`.
+/// [`grid_of`] and [`coalesce`]): the first steady probe comes up to half a step sooner
+/// or later, the next ones every `period`.
 pub fn next_probe(run: &Run, period: Duration, epoch: Instant, now: Instant) -> Instant {
     if run.ever_ready {
-        return coalesce(now + period.max(MIN_PERIOD), epoch, period);
+        return coalesce(now + period.max(MIN_PERIOD), epoch, grid_of(period));
     }
     let quarter = now.duration_since(run.since) / 4;
     now + quarter
         .clamp(STARTUP_PROBE, period.max(STARTUP_PROBE))
         .max(MIN_PERIOD)
+}
+
+/// The grid of the steady probes of `period`: the longest step up to [`MAX_GRID`] that
+/// divides the period (in ms) into at most 64 more parts than needed, so that a probe
+/// moved onto the grid once stays on it, every `period` (a 15 s period on a 10 s grid
+/// would be probed every 20 s; its grid is 7.5 s). A period with no such step (a prime
+/// number of ms) gets none: 1 ms, no grid (see [`coalesce`]).
+pub fn grid_of(period: Duration) -> Duration {
+    let ms = period.as_millis().max(1) as u64;
+    let fewest = ms.div_ceil(MAX_GRID.as_millis() as u64);
+    let parts = (fewest..=fewest + 64).find(|d| ms % d == 0).unwrap_or(ms);
+    Duration::from_millis(ms / parts)
 }
 
 /// `t` moved to the nearest multiple of `slack` (at most [`MAX_GRID`]) since `epoch`: the steady
@@ -162,6 +174,33 @@ mod tests {
             next_probe(&ready, ms(30_000), e, e + ms(3_020)),
             e + ms(30_000)
         );
+        // A period that is no multiple of 10 s, on a grid that divides it: every period.
+        let mut t = e + ms(3_020);
+        let mut sent = vec![];
+        for _ in 0..4 {
+            t = next_probe(&ready, ms(15_000), e, t);
+            sent.push(t.duration_since(e).as_millis());
+        }
+        assert_eq!(sent, vec![15_000, 30_000, 45_000, 60_000]);
+    }
+
+    #[test]
+    fn the_grid_is_the_longest_step_up_to_10_s_that_divides_the_period() {
+        let s = |ms| Duration::from_millis(ms);
+        // (period, grid)
+        let table = [
+            (200, 200),
+            (10_000, 10_000),
+            (15_000, 7_500),
+            (17_000, 8_500),
+            (60_000, 10_000),
+            (86_400_000, 10_000),
+            // a prime number of ms: a grid of 1 ms, that is none (see coalesce)
+            (10_007, 1),
+        ];
+        for (period, grid) in table {
+            assert_eq!(grid_of(s(period)), s(grid), "period {period}");
+        }
     }
 
     #[test]

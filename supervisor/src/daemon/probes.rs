@@ -42,7 +42,7 @@ impl Daemon {
         }
         run.probing = true;
         let ever_ready = run.ever_ready;
-        let slack = Duration::from_millis(probe.period_ms);
+        let slack = probe_grid::grid_of(Duration::from_millis(probe.period_ms));
         let gen = inst.gen;
         let settle = if ever_ready {
             STEADY_SETTLE
