@@ -694,8 +694,9 @@ impl Daemon {
         }
     }
 
-    /// The light check for what events can miss, every `Options::rescan`; every
-    /// [`REAP_EVERY`]th also reaps, every [`FULL_RESCAN_EVERY`]th re-reads everything.
+    /// The light check for what events can miss (see [`Daemon::next_rescan`] for when);
+    /// every [`REAP_EVERY`] it also reaps, every [`FULL_RESCAN_EVERY`] it re-reads
+    /// everything.
     fn rescan(&mut self) {
         let now = Instant::now();
         if now >= self.last_reap + REAP_EVERY {
