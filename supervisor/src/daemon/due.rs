@@ -116,7 +116,7 @@ impl Due {
 
     /// Sets `chore` to `at` (`None`: not pending); the same time is not armed again.
     pub(super) fn chore(&mut self, chore: Chore, at: Option<Instant>) {
-        if self.chores[chore.index()].map(|(t, _)| t) == at {
+        if self.chore_at(chore) == at {
             return;
         }
         let Some(at) = at else {
@@ -130,6 +130,11 @@ impl Due {
             seq,
             work: Work::Chore(chore),
         }));
+    }
+
+    /// When `chore` is set for (`None`: not pending).
+    pub(super) fn chore_at(&self, chore: Chore) -> Option<Instant> {
+        self.chores[chore.index()].map(|(at, _)| at)
     }
 
     fn next_seq(&mut self) -> u64 {

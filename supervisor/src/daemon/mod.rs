@@ -392,8 +392,6 @@ struct Daemon {
     conf_key: Option<podfs::FileKey>,
     /// Probe tasks whose `Msg::Probe` has not come yet.
     probe_tasks: usize,
-    /// When the next rescan is set for.
-    rescan_at: Instant,
     /// When the last rescan that reaped and the last full one were.
     last_reap: Instant,
     last_full_rescan: Instant,
@@ -475,7 +473,6 @@ impl Daemon {
             reaped: Default::default(),
             conf_key: None,
             probe_tasks: 0,
-            rescan_at: Instant::now(),
             last_reap: Instant::now(),
             last_full_rescan: Instant::now(),
             adopted_alive: true,
@@ -544,8 +541,7 @@ impl Daemon {
         self.flush(None);
         self.announce_up();
         let mut alarm = alarm::Alarm::new();
-        self.rescan_at = self.next_rescan();
-        self.due.chore(Chore::Rescan, Some(self.rescan_at));
+        self.due.chore(Chore::Rescan, Some(self.next_rescan()));
         while !stop_now {
             self.schedule();
             if let Some(at) = self.due.next() {
@@ -709,8 +705,7 @@ impl Daemon {
             self.last_full_rescan = now;
         }
         self.light_check(full_rescan);
-        self.rescan_at = self.next_rescan();
-        self.due.chore(Chore::Rescan, Some(self.rescan_at));
+        self.due.chore(Chore::Rescan, Some(self.next_rescan()));
         if full_rescan {
             self.want_full = true;
         }
@@ -738,8 +733,11 @@ impl Daemon {
         // Something to look at soon since the last rescan (the proxy started, a reload
         // held for a sync): the next rescan comes sooner.
         let rescan = self.next_rescan();
-        if rescan < self.rescan_at {
-            self.rescan_at = rescan;
+        if self
+            .due
+            .chore_at(Chore::Rescan)
+            .is_some_and(|at| rescan < at)
+        {
             self.due.chore(Chore::Rescan, Some(rescan));
         }
         let gate = (!self.waiting.is_empty()).then(|| self.slot_free_at());
