@@ -3,18 +3,21 @@
 //! handshake on the https one, or handed to the TCP gateway, depending on what its
 //! listener serves.
 //!
-//! Two choices for HTTP/2's cost per stream (figures in bench/RESULTS.md, "Figures behind
-//! design choices"): a TLS connection whose client chose `h2` by ALPN goes straight to
-//! hyper's HTTP/2 server, without the auto builder's look at the preface and its wrapper
-//! around every read; and each request's future is boxed once when it is made. That future
-//! is several KiB (the forwarding path's state), and hyper moves it into a task of its
-//! own for every HTTP/2 stream: a box is moved as a pointer, where the future itself
-//! would be copied at each move.
+//! Choices for the cost per request (figures in bench/RESULTS.md, "Figures behind design
+//! choices"): a TLS connection whose client chose `h2` by ALPN goes straight to hyper's
+//! HTTP/2 server, without the auto builder's look at the preface and its wrapper around
+//! every read. A request is routed, and its head made ready, before its future is made
+//! ([`handle`] and [`forward::prepare`] are not async): the future is then one async fn
+//! holding only what the exchange needs ([`forward::Forwarding`]), under a KiB, where
+//! async routing layers each kept their own copy of the request and nested futures of
+//! several KiB, copied at every await and move. That future is boxed once when it is
+//! made, as hyper moves it into a task of its own for every HTTP/2 stream: a box moves
+//! as a pointer.
 
 use crate::body::DownBody;
 use crate::deadline::Deadline;
 use crate::entrance;
-use crate::forward::{forward, with_query, Target};
+use crate::forward::{self, with_query, Handling, Target, Via};
 use crate::headers::{self, Peer};
 use crate::idle::{Idle, Tracked};
 use crate::limits::Limits;
@@ -263,8 +266,8 @@ async fn drive<C: Graceful>(
     }
 }
 
-/// One connection's service: each request handled, its response body counted busy for
-/// the idle guard until it is sent.
+/// One connection's service: each request routed, then answered or forwarded, its
+/// response body counted busy for the idle guard until it is sent.
 fn service(
     ctx: Arc<ConnCtx>,
     idle: &Arc<Idle>,
@@ -278,45 +281,58 @@ fn service(
        + 'static {
     let idle = idle.clone();
     service_fn(move |req| {
-        let ctx = ctx.clone();
         let busy = idle.begin();
-        // boxed: see the module doc
-        Box::pin(async move {
-            let resp = handle(req, &ctx).await;
-            Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, busy)))
-        })
+        // boxed, and only what the exchange needs: see the module doc
+        let answer: Answering = match handle(req, &ctx) {
+            Handling::Answer(resp) => {
+                Box::pin(std::future::ready(Ok(resp.map(|b| Tracked::new(b, busy)))))
+            }
+            Handling::Forward(mut forwarding) => {
+                let ctx = ctx.clone();
+                Box::pin(async move {
+                    let resp = forwarding.run(&ctx).await;
+                    Ok(resp.map(|body| Tracked::new(body, busy)))
+                })
+            }
+        };
+        answer
     })
 }
 
-async fn handle(req: Request<Incoming>, ctx: &ConnCtx) -> Response<DownBody> {
+/// The future of one request's response.
+type Answering =
+    Pin<Box<dyn Future<Output = Result<Response<Tracked<DownBody>>, Infallible>> + Send>>;
+
+/// Routes one request by what its listener serves now.
+fn handle(req: Request<Incoming>, ctx: &ConnCtx) -> Handling {
     // RFC 9112 3.2: a request without a valid Host is refused, whatever it asks for
     if let Err(bad) = headers::check_host(req.version(), req.headers()) {
-        return respond::text(StatusCode::BAD_REQUEST, &bad.to_string());
+        return respond::text(StatusCode::BAD_REQUEST, &bad.to_string()).into();
     }
-    let role = ctx.role.load_full();
-    match &*role {
-        Role::Entrance(table) | Role::Tls(table, _) => entrance::handle(req, table, ctx).await,
+    let role = ctx.role.load();
+    match &**role {
+        Role::Entrance(table) | Role::Tls(table, _) => entrance::handle(req, table, ctx),
         Role::Http(gateway) => {
             let path = match path::normalise(req.uri().path()) {
                 Ok(Cow::Borrowed(_)) => None,
                 Ok(Cow::Owned(clean)) => match with_query(clean, req.uri().query()) {
                     Some(pq) => Some(pq),
-                    None => return respond::text(StatusCode::BAD_REQUEST, "bad path"),
+                    None => return respond::text(StatusCode::BAD_REQUEST, "bad path").into(),
                 },
-                Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()),
+                Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()).into(),
             };
             let target = Target {
-                gateway,
-                counters: &gateway.counters,
+                via: Via::Gateway(gateway.clone()),
                 prefix: None,
                 trusted: gateway.trusted.as_ref(),
                 path,
             };
-            forward(req, target, ctx).await
+            forward::prepare(req, target, ctx)
         }
         Role::Tcp(gateway) => respond::text(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("gateway {} now speaks tcp on this address", gateway.name),
-        ),
+        )
+        .into(),
     }
 }

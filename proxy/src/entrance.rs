@@ -4,7 +4,7 @@
 
 use crate::body::DownBody;
 use crate::conn::ConnCtx;
-use crate::forward::{forward, Target};
+use crate::forward::{self, Handling, Target, Via};
 use crate::path;
 use crate::respond;
 use crate::routes::Table;
@@ -14,26 +14,22 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::fmt::Write as _;
 
-/// Answers one request on the http listener.
-pub(crate) async fn handle(
-    req: Request<Incoming>,
-    table: &Table,
-    ctx: &ConnCtx,
-) -> Response<DownBody> {
+/// Routes one request on the http listener, or answers it.
+pub(crate) fn handle(req: Request<Incoming>, table: &Table, ctx: &ConnCtx) -> Handling {
     // routed on the path without its dot segments: `/entrances/a/../b/` is entrance b's
     let path = match path::normalise(req.uri().path()) {
         Ok(path) => path,
-        Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return respond::text(StatusCode::BAD_REQUEST, &e.to_string()).into(),
     };
     // before the redirect: a CA validates HTTP-01 over plain http
     if let Some(dir) = &table.challenges {
         if let Some(token) = path.strip_prefix(lcc_core::acme_challenge::PREFIX) {
-            return crate::challenge::answer(dir, token);
+            return crate::challenge::answer(dir, token).into();
         }
     }
     if let Some(port) = table.redirect {
         if let Some(resp) = to_https(&req, &path, port) {
-            return resp;
+            return resp.into();
         }
     }
     // without host rules, no lower-cased copy of the Host per request
@@ -48,19 +44,18 @@ pub(crate) async fn handle(
             None => PathAndQuery::try_from(&*path),
         };
         let Ok(path) = path else {
-            return respond::text(StatusCode::BAD_REQUEST, "bad path");
+            return respond::text(StatusCode::BAD_REQUEST, "bad path").into();
         };
         let target = Target {
-            gateway: &entrance.gateway,
-            counters: &entrance.counters,
+            via: Via::Entrance(entrance.clone()),
             prefix: None,
             trusted: None,
             path: Some(path),
         };
-        return forward(req, target, ctx).await;
+        return forward::prepare(req, target, ctx);
     }
     let Some(rest) = path.strip_prefix("/entrances/") else {
-        return local(&req, &path, table, ctx);
+        return local(&req, &path, table, ctx).into();
     };
     let (name, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -71,31 +66,28 @@ pub(crate) async fn handle(
                 location.push('?');
                 location.push_str(q);
             }
-            return respond::redirect(&location);
+            return respond::redirect(&location).into();
         }
     };
     let Some(entrance) = table.entrances.get(name) else {
-        return respond::text(
-            StatusCode::NOT_FOUND,
-            &format!("no entrance named {name:?}"),
-        );
+        let missing = format!("no entrance named {name:?}");
+        return respond::text(StatusCode::NOT_FOUND, &missing).into();
     };
     let path = match req.uri().query() {
         Some(q) => PathAndQuery::try_from(format!("{tail}?{q}")),
         None => PathAndQuery::try_from(tail),
     };
     let Ok(path) = path else {
-        return respond::text(StatusCode::BAD_REQUEST, "bad path");
+        return respond::text(StatusCode::BAD_REQUEST, "bad path").into();
     };
     let target = Target {
-        gateway: &entrance.gateway,
-        counters: &entrance.counters,
+        via: Via::Entrance(entrance.clone()),
         prefix: Some(&entrance.prefix),
         // the http listener is the clients' own: no upstream proxy is trusted there
         trusted: None,
         path: Some(path),
     };
-    forward(req, target, ctx).await
+    forward::prepare(req, target, ctx)
 }
 
 /// With `https.redirect`: 308 to the same URL on the https listener's `port`, for every

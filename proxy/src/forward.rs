@@ -10,7 +10,7 @@ use crate::headers::{self, Trusted};
 use crate::limits::Limits;
 use crate::metrics::Counters;
 use crate::respond;
-use crate::routes::GatewayRt;
+use crate::routes::{EntranceRt, GatewayRt};
 use crate::upload::Upload;
 use crate::upstream;
 use bytes::BytesMut;
@@ -28,10 +28,8 @@ use tokio::net::TcpStream;
 /// Where a request goes and how it came in.
 #[derive(Debug)]
 pub(crate) struct Target<'a> {
-    /// The gateway whose backends serve it.
-    pub(crate) gateway: &'a GatewayRt,
-    /// The counters of the entrance or gateway it came through.
-    pub(crate) counters: &'a Arc<Counters>,
+    /// The gateway whose backends serve it, and the entrance it came through.
+    pub(crate) via: Via,
     /// `X-Forwarded-Prefix` for an entrance.
     pub(crate) prefix: Option<&'a HeaderValue>,
     /// The upstream proxies whose forwarding headers are kept: a gateway's, for a
@@ -39,6 +37,71 @@ pub(crate) struct Target<'a> {
     pub(crate) trusted: Option<&'a Trusted>,
     /// The path and query to ask the backend for; `None` keeps the client's.
     pub(crate) path: Option<PathAndQuery>,
+}
+
+/// The gateway a request goes to, through an entrance or its own listener. Owned, so
+/// that a request in flight holds no borrow of the routing table a reload replaces.
+#[derive(Debug)]
+pub(crate) enum Via {
+    /// The gateway's own listener.
+    Gateway(Arc<GatewayRt>),
+    /// An entrance, to its gateway.
+    Entrance(Arc<EntranceRt>),
+}
+
+impl Via {
+    fn gateway(&self) -> &GatewayRt {
+        match self {
+            Via::Gateway(gateway) => gateway,
+            Via::Entrance(entrance) => &entrance.gateway,
+        }
+    }
+
+    /// The counters of the entrance or gateway it came through.
+    fn counters(&self) -> &Arc<Counters> {
+        match self {
+            Via::Gateway(gateway) => &gateway.counters,
+            Via::Entrance(entrance) => &entrance.counters,
+        }
+    }
+}
+
+/// What becomes of a request: answered by the proxy itself, or forwarded.
+#[derive(Debug)]
+pub(crate) enum Handling {
+    /// The proxy's own answer.
+    Answer(Response<DownBody>),
+    /// A request to send to a backend: [`Forwarding::run`].
+    Forward(Forwarding),
+}
+
+impl From<Response<DownBody>> for Handling {
+    fn from(resp: Response<DownBody>) -> Self {
+        Handling::Answer(resp)
+    }
+}
+
+/// A request made ready for its backends: everything of it the exchange needs, and no
+/// more. The routing and the request head are done before the exchange's future is
+/// made, so that future holds no copy of the client's request: it is allocated for
+/// every request, and its size is what each move of it copies.
+#[derive(Debug)]
+pub(crate) struct Forwarding {
+    via: Via,
+    /// The gateway's own limits, when it has timeouts of its own.
+    own: Option<Box<Limits>>,
+    /// The request head as HTTP/1.1.
+    head: Vec<u8>,
+    /// Where a `Host` field goes in `head` when the client sent none (HTTP/1.0, HTTP/2):
+    /// the backend's authority, which depends on the backend tried.
+    host_at: Option<usize>,
+    method: Method,
+    /// The response timer is the stream's own (HTTP/2) or the connection's (HTTP/1).
+    h2: bool,
+    upgrade: bool,
+    replayable: bool,
+    client_upgrade: Option<OnUpgrade>,
+    upload: Option<Upload>,
 }
 
 /// Why the proxy answers a request itself.
@@ -79,36 +142,14 @@ impl Failure {
     }
 }
 
-/// Forwards `req` to `target`; every failure becomes a short plain-text answer.
-pub(crate) async fn forward(
-    req: Request<Incoming>,
-    target: Target<'_>,
-    ctx: &ConnCtx,
-) -> Response<DownBody> {
-    Counters::add(&target.counters.requests, 1);
-    match try_forward(req, &target, ctx).await {
-        Ok(resp) => resp,
-        Err(failure) => {
-            Counters::add(&target.counters.errors, 1);
-            tracing::debug!("gateway {}: {failure}", target.gateway.name);
-            respond::text(failure.status(), &failure.to_string())
-        }
-    }
-}
-
-/// Tries the gateway's backends in turn. A request goes again to a new connection, then
-/// to the next backend, when nothing of it was written (a pooled connection the backend
-/// had closed), or when it is a bodyless GET, HEAD, OPTIONS or TRACE, which may be sent
-/// twice (RFC 9110, 9.2.2): a backend killed with the connection pooled then fails none.
-/// Any other request whose exchange broke is answered 502.
-async fn try_forward(
-    mut req: Request<Incoming>,
-    target: &Target<'_>,
-    ctx: &ConnCtx,
-) -> Result<Response<DownBody>, Failure> {
-    let gateway = target.gateway;
+/// Makes `req` ready to forward to `target`: hop-by-hop fields removed, forwarding
+/// fields set, the body framed for HTTP/1.1, the head encoded.
+pub(crate) fn prepare(mut req: Request<Incoming>, target: Target<'_>, ctx: &ConnCtx) -> Handling {
+    let counters = target.via.counters();
+    Counters::add(&counters.requests, 1);
+    let gateway = target.via.gateway();
     if gateway.balancer.is_empty() {
-        return Err(Failure::NoBackend(gateway.name.clone()));
+        return failure_answer(Failure::NoBackend(gateway.name.clone()), &target.via).into();
     }
     let upgrade = headers::is_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -120,77 +161,122 @@ async fn try_forward(
         None => origin_form(&parts.uri),
     };
     let replayable = idempotent(&parts.method) && body.is_end_stream();
-    let mut upload = Upload::prepare(&mut parts.headers, body, target.counters);
-    let own: Limits;
-    let limits = match gateway.timeouts.is_empty() {
-        true => &*ctx.limits,
-        false => {
-            own = ctx.limits.for_gateway(&gateway.timeouts);
-            &own
-        }
-    };
-    let mut last = None;
-    let mut broken = None;
-    for backend in gateway.balancer.candidates(limits.max_tries) {
-        if let (false, Some(host)) = (parts.headers.contains_key(header::HOST), &backend.host) {
-            parts.headers.insert(header::HOST, host.clone());
-        }
-        let head = h1::encode_head(&parts.method, &uri, &parts.headers);
-        for fresh in [false, true] {
-            let conn = match fresh {
-                true => h1::Conn::connect(backend, limits).await,
-                false => upstream::checkout(backend, limits).await,
-            };
-            let mut conn = match conn {
-                Ok(conn) => conn,
-                Err(e) => {
-                    last = Some(e);
-                    break;
-                }
-            };
-            let exchanged = {
-                let exchange = conn.exchange(&head, &parts.method, upgrade, &mut upload);
-                tokio::pin!(exchange);
-                // the streams of an HTTP/2 connection are in flight together, and the
-                // connection's one timer would wake only the stream that polled it last:
-                // each stream has a timer of its own
-                if parts.version == http::Version::HTTP_2 {
-                    tokio::time::timeout(limits.response_timeout, exchange)
-                        .await
-                        .map_err(|_| crate::deadline::Elapsed)
-                } else {
-                    ctx.deadline.within(limits.response_timeout, exchange).await
-                }
-            };
-            let failed = match exchanged {
-                Ok(Ok(head)) => {
-                    let answer = Answer {
-                        head,
-                        conn,
-                        upload,
-                        client_upgrade,
+    let upload = Upload::prepare(&mut parts.headers, body, counters);
+    let own =
+        (!gateway.timeouts.is_empty()).then(|| Box::new(ctx.limits.for_gateway(&gateway.timeouts)));
+    let (head, line_end) = h1::encode_head(&parts.method, &uri, &parts.headers);
+    let host_at = (!parts.headers.contains_key(header::HOST)).then_some(line_end);
+    Handling::Forward(Forwarding {
+        via: target.via,
+        own,
+        head,
+        host_at,
+        method: parts.method,
+        h2: parts.version == http::Version::HTTP_2,
+        upgrade,
+        replayable,
+        client_upgrade,
+        upload,
+    })
+}
+
+/// The proxy's answer to a request that failed, counted as an error.
+fn failure_answer(failure: Failure, via: &Via) -> Response<DownBody> {
+    Counters::add(&via.counters().errors, 1);
+    tracing::debug!("gateway {}: {failure}", via.gateway().name);
+    respond::text(failure.status(), &failure.to_string())
+}
+
+impl Forwarding {
+    /// Sends the request to its gateway's backends in turn; every failure becomes a
+    /// short plain-text answer. A request goes again to a new connection, then to the
+    /// next backend, when nothing of it was written (a pooled connection the backend had
+    /// closed), or when it is a bodyless GET, HEAD, OPTIONS or TRACE, which may be sent
+    /// twice (RFC 9110, 9.2.2): a backend killed with the connection pooled then fails
+    /// none. Any other request whose exchange broke is answered 502.
+    pub(crate) async fn run(&mut self, ctx: &ConnCtx) -> Response<DownBody> {
+        let gateway = self.via.gateway();
+        let limits = self.own.as_deref().unwrap_or(&ctx.limits);
+        let mut last = None;
+        let mut broken = None;
+        // one async fn, not one calling another: see the type's doc
+        let failure = 'failed: {
+            for backend in gateway.balancer.candidates(limits.max_tries) {
+                let with_host;
+                let head = match (self.host_at, &backend.host) {
+                    (Some(at), Some(host)) => {
+                        with_host = h1::with_host(&self.head, at, host);
+                        &with_host
+                    }
+                    _ => &self.head,
+                };
+                for fresh in [false, true] {
+                    let pooled = match fresh {
+                        true => None,
+                        false => upstream::checkout(backend, limits),
                     };
-                    return answer
-                        .respond(backend, target, ctx)
-                        .map_err(|e| Failure::broken(backend, &e));
+                    let mut conn = match pooled {
+                        Some(conn) => conn,
+                        // boxed: connecting is rare next to pooled exchanges, and its
+                        // future would add its size to every request's
+                        None => match Box::pin(h1::Conn::connect(backend, limits)).await {
+                            Ok(conn) => conn,
+                            Err(e) => {
+                                last = Some(e);
+                                break;
+                            }
+                        },
+                    };
+                    let exchanged = {
+                        let exchange =
+                            conn.exchange(head, &self.method, self.upgrade, &mut self.upload);
+                        tokio::pin!(exchange);
+                        // the streams of an HTTP/2 connection are in flight together, and
+                        // the connection's one timer would wake only the stream that
+                        // polled it last: each stream has a timer of its own
+                        if self.h2 {
+                            tokio::time::timeout(limits.response_timeout, exchange)
+                                .await
+                                .map_err(|_| crate::deadline::Elapsed)
+                        } else {
+                            ctx.deadline.within(limits.response_timeout, exchange).await
+                        }
+                    };
+                    let failed = match exchanged {
+                        Ok(Ok(head)) => {
+                            let answer = Answer {
+                                head,
+                                conn,
+                                upload: self.upload.take(),
+                                client_upgrade: self.client_upgrade.take(),
+                            };
+                            match answer.respond(backend, self.via.counters(), ctx) {
+                                Ok(resp) => return resp,
+                                Err(e) => break 'failed Failure::broken(backend, &e),
+                            }
+                        }
+                        Err(_) => {
+                            break 'failed Failure::Timeout {
+                                backend: backend.authority.clone(),
+                                after: limits.response_timeout,
+                            }
+                        }
+                        Ok(Err(ExchangeError::Client(e))) => {
+                            break 'failed Failure::ClientBody(e.to_string())
+                        }
+                        Ok(Err(ExchangeError::Unsent(e))) => e,
+                        Ok(Err(ExchangeError::Backend(e))) if self.replayable => e,
+                        Ok(Err(ExchangeError::Backend(e))) => {
+                            break 'failed Failure::broken(backend, &e)
+                        }
+                    };
+                    broken = Some(Failure::broken(backend, &failed));
                 }
-                Err(_) => {
-                    return Err(Failure::Timeout {
-                        backend: backend.authority.clone(),
-                        after: limits.response_timeout,
-                    })
-                }
-                Ok(Err(ExchangeError::Client(e))) => {
-                    return Err(Failure::ClientBody(e.to_string()))
-                }
-                Ok(Err(ExchangeError::Unsent(e))) => e,
-                Ok(Err(ExchangeError::Backend(e))) if replayable => e,
-                Ok(Err(ExchangeError::Backend(e))) => return Err(Failure::broken(backend, &e)),
-            };
-            broken = Some(Failure::broken(backend, &failed));
-        }
+            }
+            exhausted(gateway, broken, last)
+        };
+        failure_answer(failure, &self.via)
     }
-    Err(exhausted(gateway, broken, last))
 }
 
 /// The failure once every candidate was tried: a broken exchange first (502), else the
@@ -245,7 +331,7 @@ impl Answer {
     fn respond(
         self,
         backend: &Arc<Backend>,
-        target: &Target<'_>,
+        counters: &Arc<Counters>,
         ctx: &ConnCtx,
     ) -> Result<Response<DownBody>, H1Error> {
         let mut parts = self.head.parts;
@@ -264,7 +350,7 @@ impl Answer {
             self.head.framing,
             self.head.keep_alive,
             self.upload,
-            target.counters.clone(),
+            counters.clone(),
             home,
         );
         body.prime()?;

@@ -337,14 +337,15 @@ impl Conn {
 }
 
 /// The request head for `method uri` with `headers`, as HTTP/1.1 (values in a
-/// `HeaderMap` are already valid: no CR, LF or NUL).
-pub(crate) fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Vec<u8> {
+/// `HeaderMap` are already valid: no CR, LF or NUL), and where its request line ends.
+pub(crate) fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> (Vec<u8>, usize) {
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let line_end = out.len();
     for (name, value) in headers {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
@@ -352,6 +353,19 @@ pub(crate) fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Ve
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+    (out, line_end)
+}
+
+/// `head` (from [`encode_head`]) with a `Host` field of `host` after its request line,
+/// which ends at `line_end`.
+pub(crate) fn with_host(head: &[u8], line_end: usize, host: &HeaderValue) -> Vec<u8> {
+    let (line, fields) = head.split_at(line_end);
+    let mut out = Vec::with_capacity(head.len() + host.len() + 8);
+    out.extend_from_slice(line);
+    out.extend_from_slice(b"host: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(fields);
     out
 }
 

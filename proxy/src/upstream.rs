@@ -2,7 +2,7 @@
 //! (a socket belongs to the reactor of the worker that opened it), most recently used
 //! first.
 
-use crate::balancer::{Backend, ConnectError};
+use crate::balancer::Backend;
 use crate::h1;
 use crate::limits::Limits;
 use std::sync::Mutex;
@@ -36,10 +36,7 @@ impl Pool {
     }
 }
 
-/// An idle pooled connection to `backend`, or a new one.
-pub(crate) async fn checkout(backend: &Backend, limits: &Limits) -> Result<h1::Conn, ConnectError> {
-    match backend.pool().take(limits) {
-        Some(conn) => Ok(conn),
-        None => h1::Conn::connect(backend, limits).await,
-    }
+/// An idle pooled connection to `backend` that is still open and fresh, if it has one.
+pub(crate) fn checkout(backend: &Backend, limits: &Limits) -> Option<h1::Conn> {
+    backend.pool().take(limits)
 }

@@ -456,10 +456,20 @@ async fn a_request_without_a_valid_host_is_400() {
             let r = raw(addr, head.as_bytes()).await;
             assert_eq!(r.status, Some(400), "{head:?}: {}", r.head);
         }
-        // HTTP/1.0 may leave it out
+        // HTTP/1.0 may leave it out: the backend gets its own authority as the Host
         let r = raw(addr, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).await;
         assert!(
             r.head.starts_with("HTTP/1.") && r.head[9..].starts_with("200"),
+            "{}",
+            r.head
+        );
+        let sent = format!("x-seen-host: {}\r\n", good.addr);
+        assert!(r.head.contains(&sent), "{}", r.head);
+        // one that has a Host keeps it
+        let head = format!("GET {path} HTTP/1.0\r\nHost: app.localhost\r\n\r\n");
+        let r = raw(addr, head.as_bytes()).await;
+        assert!(
+            r.head.contains("x-seen-host: app.localhost\r\n"),
             "{}",
             r.head
         );

@@ -116,6 +116,7 @@ async fn answer(
             || name == "forwarded"
             || name == "connection"
             || name == "keep-alive"
+            || name == "host"
             || framing
         {
             builder = builder.header(format!("x-seen-{name}"), value);
