@@ -155,7 +155,8 @@ pub(crate) fn prepare(mut req: Request<Incoming>, target: Target<'_>, ctx: &Conn
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    headers::set_forwarded(&mut parts.headers, &ctx.peer, target.prefix, target.trusted);
+    let forwarded =
+        headers::set_forwarded(&mut parts.headers, &ctx.peer, target.prefix, target.trusted);
     let uri = match &target.path {
         Some(pq) => Uri::from(pq.clone()),
         None => origin_form(&parts.uri),
@@ -164,7 +165,7 @@ pub(crate) fn prepare(mut req: Request<Incoming>, target: Target<'_>, ctx: &Conn
     let upload = Upload::prepare(&mut parts.headers, body, counters);
     let own =
         (!gateway.timeouts.is_empty()).then(|| Box::new(ctx.limits.for_gateway(&gateway.timeouts)));
-    let (head, line_end) = h1::encode_head(&parts.method, &uri, &parts.headers);
+    let (head, line_end) = h1::encode_head(&parts.method, &uri, &parts.headers, &forwarded);
     let host_at = (!parts.headers.contains_key(header::HOST)).then_some(line_end);
     Handling::Forward(Forwarding {
         via: target.via,

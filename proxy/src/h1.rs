@@ -25,6 +25,7 @@
 //!   so ([`ExchangeError::Unsent`]), so the request can go to another connection.
 
 use crate::balancer::{Backend, ConnectError};
+use crate::headers::ForwardFields;
 use crate::limits::Limits;
 use crate::metrics::Counters;
 use crate::upload::{Upload, UploadError};
@@ -336,17 +337,24 @@ impl Conn {
     }
 }
 
-/// The request head for `method uri` with `headers`, as HTTP/1.1 (values in a
-/// `HeaderMap` are already valid: no CR, LF or NUL), and where its request line ends.
-pub(crate) fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> (Vec<u8>, usize) {
+/// The request head for `method uri` with `headers` and then the `forwarded` fields, as
+/// HTTP/1.1 (values in a `HeaderMap` are already valid: no CR, LF or NUL), and where its
+/// request line ends.
+pub(crate) fn encode_head(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    forwarded: &ForwardFields,
+) -> (Vec<u8>, usize) {
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut out = Vec::with_capacity(256);
+    // most heads fit, and it is still a small allocation for the allocator's fast path
+    let mut out = Vec::with_capacity(512);
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let line_end = out.len();
-    for (name, value) in headers {
+    for (name, value) in headers.iter().chain(forwarded.iter()) {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());

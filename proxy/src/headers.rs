@@ -166,29 +166,71 @@ fn remove_named(headers: &mut HeaderMap, upgrade: bool) {
 /// with the peer, `X-Forwarded-Proto`/`-Host`/`-Prefix` it sent are kept (set as above
 /// when it sent none), and `X-Real-IP` is the last address of the chain that is not a
 /// trusted proxy itself (the one that reached the first trusted hop).
+///
+/// The client's own fields under these names are removed from `headers`; the proxy's are
+/// returned, to follow them in the head sent to the backend: added to the map, they would
+/// grow it (a reallocation and a rehash) for every request.
 pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
     peer: &Peer,
     prefix: Option<&HeaderValue>,
     trusted: Option<&Trusted>,
-) {
-    // one growth at most for the inserts below
-    headers.reserve(6);
+) -> ForwardFields {
+    let mut fields = ForwardFields::default();
     if let Some(trusted) = trusted.filter(|t| t.contains(peer.ip)) {
-        return extend_forwarded(headers, peer, prefix, trusted);
+        extend_forwarded(headers, peer, prefix, trusted, &mut fields);
+        return fields;
     }
-    headers.insert(XFF, peer.value.clone());
-    headers.insert(X_REAL_IP, peer.value.clone());
-    headers.insert(header::FORWARDED, peer.forwarded.clone());
-    headers.insert(XF_PROTO, peer.proto.clone());
-    match headers.get(header::HOST).cloned() {
-        Some(host) => headers.insert(XF_HOST, host),
-        None => headers.remove(XF_HOST),
-    };
-    match prefix {
-        Some(prefix) => headers.insert(XF_PREFIX, prefix.clone()),
-        None => headers.remove(XF_PREFIX),
-    };
+    // one scan of the (few) headers; a client rarely sends any of these
+    if headers.keys().any(|name| FORWARDING.contains(name)) {
+        for name in &FORWARDING {
+            headers.remove(name);
+        }
+    }
+    fields.push(XFF, peer.value.clone());
+    fields.push(X_REAL_IP, peer.value.clone());
+    fields.push(header::FORWARDED, peer.forwarded.clone());
+    fields.push(XF_PROTO, peer.proto.clone());
+    if let Some(host) = headers.get(header::HOST) {
+        fields.push(XF_HOST, host.clone());
+    }
+    if let Some(prefix) = prefix {
+        fields.push(XF_PREFIX, prefix.clone());
+    }
+    fields
+}
+
+/// The names of the fields that describe the client.
+const FORWARDING: [HeaderName; 6] = [
+    XFF,
+    X_REAL_IP,
+    header::FORWARDED,
+    XF_PROTO,
+    XF_HOST,
+    XF_PREFIX,
+];
+
+/// The fields [`set_forwarded`] gives a request, at most one of each name in
+/// [`FORWARDING`].
+#[derive(Debug, Default)]
+pub(crate) struct ForwardFields {
+    fields: [Option<(HeaderName, HeaderValue)>; 6],
+    len: usize,
+}
+
+impl ForwardFields {
+    fn push(&mut self, name: HeaderName, value: HeaderValue) {
+        self.fields[self.len] = Some((name, value));
+        self.len += 1;
+    }
+
+    /// The fields, in the order they were set.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.fields[..self.len]
+            .iter()
+            .flatten()
+            .map(|(name, value)| (name, value))
+    }
 }
 
 /// [`set_forwarded`] for a request from a trusted proxy.
@@ -197,23 +239,27 @@ fn extend_forwarded(
     peer: &Peer,
     prefix: Option<&HeaderValue>,
     trusted: &Trusted,
+    fields: &mut ForwardFields,
 ) {
     let chain = appended(headers, &XFF, &peer.value);
     let real = real_ip(&chain, trusted).unwrap_or_else(|| peer.value.clone());
-    headers.insert(XFF, chain);
-    headers.insert(X_REAL_IP, real);
     let forwarded = appended(headers, &header::FORWARDED, &peer.forwarded);
-    headers.insert(header::FORWARDED, forwarded);
+    for name in [&XFF, &X_REAL_IP, &header::FORWARDED] {
+        headers.remove(name);
+    }
+    fields.push(XFF, chain);
+    fields.push(X_REAL_IP, real);
+    fields.push(header::FORWARDED, forwarded);
     if !headers.contains_key(&XF_PROTO) {
-        headers.insert(XF_PROTO, peer.proto.clone());
+        fields.push(XF_PROTO, peer.proto.clone());
     }
     if !headers.contains_key(&XF_HOST) {
-        if let Some(host) = headers.get(header::HOST).cloned() {
-            headers.insert(XF_HOST, host);
+        if let Some(host) = headers.get(header::HOST) {
+            fields.push(XF_HOST, host.clone());
         }
     }
     if let (false, Some(prefix)) = (headers.contains_key(&XF_PREFIX), prefix) {
-        headers.insert(XF_PREFIX, prefix.clone());
+        fields.push(XF_PREFIX, prefix.clone());
     }
 }
 
@@ -375,6 +421,21 @@ mod tests {
         Trusted::new(list.iter().map(|c| Cidr::parse(c).unwrap()).collect())
     }
 
+    /// The request's fields as the backend gets them: its own, then the proxy's.
+    fn forwarded(
+        mut h: HeaderMap,
+        peer: &Peer,
+        prefix: Option<&HeaderValue>,
+        trusted: Option<&Trusted>,
+    ) -> HeaderMap {
+        let fields = set_forwarded(&mut h, peer, prefix, trusted);
+        for (name, value) in fields.iter() {
+            assert!(!h.contains_key(name), "{name} sent twice");
+            h.insert(name.clone(), value.clone());
+        }
+        h
+    }
+
     fn forged() -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
@@ -389,9 +450,8 @@ mod tests {
 
     #[test]
     fn what_the_client_wrote_is_replaced_by_what_the_proxy_saw() {
-        let mut h = forged();
         let prefix = HeaderValue::from_static("/entrances/a");
-        set_forwarded(&mut h, &peer("127.0.0.1"), Some(&prefix), None);
+        let h = forwarded(forged(), &peer("127.0.0.1"), Some(&prefix), None);
         assert_eq!(h["x-forwarded-for"], "127.0.0.1");
         assert_eq!(h["x-real-ip"], "127.0.0.1");
         assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http");
@@ -399,8 +459,8 @@ mod tests {
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-prefix"], "/entrances/a");
         // a gateway: no prefix at all; an untrusted peer of a gateway with trusted proxies
-        let mut h = forged();
-        set_forwarded(&mut h, &peer("::1"), None, Some(&trusted(&["10.0.0.0/8"])));
+        let t = trusted(&["10.0.0.0/8"]);
+        let h = forwarded(forged(), &peer("::1"), None, Some(&t));
         assert!(!h.contains_key("x-forwarded-prefix"));
         assert_eq!(h["x-forwarded-for"], "::1");
         assert_eq!(h["forwarded"], "for=\"[::1]\";proto=http");
@@ -412,7 +472,7 @@ mod tests {
         let mut h = forged();
         h.append("x-forwarded-for", HeaderValue::from_static("10.1.1.1"));
         let t = trusted(&["10.1.0.0/16", "127.0.0.1/32"]);
-        set_forwarded(&mut h, &peer("127.0.0.1"), None, Some(&t));
+        let h = forwarded(h, &peer("127.0.0.1"), None, Some(&t));
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 10.1.1.1, 127.0.0.1");
         // 127.0.0.1 and 10.1.1.1 are trusted hops: the client is the one before them
         assert_eq!(h["x-real-ip"], "10.0.0.1");
