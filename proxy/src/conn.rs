@@ -6,7 +6,7 @@
 //! Choices for the cost per request (figures in bench/RESULTS.md, "Figures behind design
 //! choices"): a TLS connection whose client chose `h2` by ALPN goes straight to hyper's
 //! HTTP/2 server, without the auto builder's look at the preface and its wrapper around
-//! every read. A request is routed, and its head made ready, before its future is made
+//! every read, and its streams run on its own task ([`Streams`]). A request is routed, and its head made ready, before its future is made
 //! ([`handle`] and [`forward::prepare`] are not async): the future is then one async fn
 //! holding only what the exchange needs ([`forward::Forwarding`]), under a KiB, where
 //! async routing layers each kept their own copy of the request and nested futures of
@@ -25,6 +25,7 @@ use crate::metrics::{ConnectionGauge, Metrics};
 use crate::path;
 use crate::respond;
 use crate::routes::Role;
+use crate::streams::{Served, Streams};
 use crate::tcp;
 use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
@@ -165,12 +166,13 @@ where
     let limits = ctx.limits.clone();
     let idle = Idle::new();
     let service = service(ctx, &idle);
-    let mut builder = http2::Builder::new(TokioExecutor::new());
+    let streams = Streams::default();
+    let mut builder = http2::Builder::new(streams.clone());
     builder
         .max_concurrent_streams(256)
         .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX));
     let conn = builder.serve_connection(TokioIo::new(stream), service);
-    drive(conn, &idle, limits.header_read_timeout, stop).await
+    drive(streams.serve(conn), &idle, limits.header_read_timeout, stop).await
 }
 
 async fn serve_h1<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
@@ -224,6 +226,12 @@ where
 {
     fn finish(self: Pin<&mut Self>) {
         self.graceful_shutdown()
+    }
+}
+
+impl<C: Graceful> Graceful for Served<C> {
+    fn finish(self: Pin<&mut Self>) {
+        self.get_mut().conn().finish()
     }
 }
 

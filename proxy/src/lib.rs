@@ -26,6 +26,7 @@ mod respond;
 mod routes;
 mod server;
 pub mod standalone;
+mod streams;
 mod tcp;
 mod tls;
 mod upload;

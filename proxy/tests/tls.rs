@@ -413,6 +413,59 @@ async fn http2_over_tls_and_h2c_with_100_streams_on_one_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_streams_of_an_h2_connection_over_tls_are_answered_each_in_its_time() {
+    let s = setup(false, "").await;
+    // on one connection (ALPN h2): three streams the backend holds (10 s) past the
+    // response timeout (500 ms), three it answers at once; curl gives up after 5 s
+    let paths = ["/slow", "/a", "/slow", "/b", "/slow", "/c"];
+    let port = s.https.port();
+    let urls: Vec<String> = paths
+        .iter()
+        .map(|p| format!("https://docs.localhost:{port}{p}"))
+        .collect();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--http2", "--parallel"])
+        .args(["--parallel-max", "10", "--cacert"])
+        .arg(&s.files_ca_pem)
+        .arg("--resolve")
+        .arg(format!("docs.localhost:{port}:127.0.0.1"))
+        .args([
+            "-w",
+            "%{url} %{http_code} %{http_version} %{num_connects}\n",
+        ])
+        .args(urls.iter().flat_map(|u| ["-o", "/dev/null", u.as_str()]))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut got: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let (url, rest) = l.split_once(' ')?;
+            let path = url.rsplit_once(&format!(":{port}"))?.1.to_string();
+            Some((path, rest.rsplit_once(' ')?.0.to_string()))
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, String)> = [
+        ("/a", "200 2"),
+        ("/b", "200 2"),
+        ("/c", "200 2"),
+        ("/slow", "504 2"),
+        ("/slow", "504 2"),
+        ("/slow", "504 2"),
+    ]
+    .iter()
+    .map(|(p, r)| (p.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(got, want, "{out:?}");
+    let connects: u32 = text
+        .lines()
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u32>().ok())
+        .sum();
+    assert_eq!(connects, 1, "one connection for all: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_is_redirected_308_to_https_but_the_proxys_own_paths() {
     let s = setup(true, "").await;
     let plain = |host: &str, path: &str| {
