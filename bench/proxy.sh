@@ -2,12 +2,13 @@
 # Benchmark lcc-proxy against nginx and haproxy on loopback (issue 5):
 #  1. wrk: a fast nginx backend reached directly, through nginx (upstream keep-alive),
 #     haproxy (http mode), the lcc-proxy entrance and the lcc-proxy HTTP gateway;
-#  2. TCP bulk: a 2 GiB download through haproxy (tcp mode) and the lcc-proxy TCP gateway;
+#  2. TCP bulk: 2 GiB downloads through haproxy (tcp mode) and the lcc-proxy TCP gateway
+#     (interleaved rounds, medians);
 #  3. 100 reloads (rename into place) during a wrk run: errors, time until the new backend serves;
 #  4. RSS of lcc-proxy (and haproxy) holding 1,000 idle keep-alive client connections.
 # Usage: bench/proxy.sh [wrk seconds, default 10]. Needs nginx, haproxy, wrk, curl, python3.
 # Env: PARTS="rate bulk reload idle" (a subset runs only those), CONNS=50 (wrk connections),
-# ROUNDS=3 (interleaved wrk rounds; medians are reported),
+# ROUNDS=3 (interleaved wrk and bulk rounds; medians are reported),
 # HAPROXY_THREADS=2, HOLD=1 (keep everything running until Ctrl-C, for profiling),
 # LCC_PROXY_THREADS / LCC_PROXY_ACCEPT (the measured lcc-proxy's workers, see docs/proxy.md),
 # VARIANTS="1 2:shared" (more lcc-proxy processes measured side by side in the same rounds,
@@ -182,14 +183,16 @@ fi
 
 # --- 2. TCP bulk: 2 GiB download ---------------------------------------------------------
 if part bulk; then
-echo "== TCP bulk: curl -o /dev/null http://.../big (2 GiB, nginx sendfile backend) =="
-bulk() {  # name port
-  local bps; bps=$(curl -fs -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$2/big")
-  awk -v n="$1" -v b="$bps" 'BEGIN { printf "%-18s %6.2f GB/s\n", n, b/1e9 }'
-  echo "$bps"  > "$WORK/bulk.$1"
+echo "== TCP bulk: curl -o /dev/null http://.../big (2 GiB, nginx sendfile backend), $ROUNDS interleaved rounds, medians =="
+bulk() {  # name port: one download, its bytes/s appended to the name's list
+  curl -fs -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$2/big" >> "$WORK/bulk.$1"
 }
-bulk direct "$BACK_A"; bulk haproxy-tcp "$HAPT"; bulk lcc-tcp "$LTCP"
-awk -v l="$(cat "$WORK/bulk.lcc-tcp")" -v h="$(cat "$WORK/bulk.haproxy-tcp")" 'BEGIN { printf "lcc-tcp / haproxy-tcp: %.2fx\n", l/h }'
+for _ in $(seq "$ROUNDS"); do bulk direct "$BACK_A"; bulk haproxy-tcp "$HAPT"; bulk lcc-tcp "$LTCP"; done
+for n in direct haproxy-tcp lcc-tcp; do
+  sort -n "$WORK/bulk.$n" | awk -v n="$n" '{a[NR]=$1; r=r sprintf(" %.2f", $1/1e9)} END {printf "%-18s %6.2f GB/s  (all, sorted:%s)\n", n, a[int((NR+1)/2)]/1e9, r}'
+  sort -n "$WORK/bulk.$n" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' > "$WORK/bulk.$n.median"
+done
+awk -v l="$(cat "$WORK/bulk.lcc-tcp.median")" -v h="$(cat "$WORK/bulk.haproxy-tcp.median")" 'BEGIN { printf "lcc-tcp / haproxy-tcp: %.2fx\n", l/h }'
 
 fi
 

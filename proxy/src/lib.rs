@@ -21,6 +21,7 @@ mod limits;
 mod listeners;
 mod metrics;
 mod path;
+mod relay;
 mod reload;
 mod respond;
 mod routes;

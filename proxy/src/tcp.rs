@@ -4,6 +4,7 @@
 
 use crate::limits::Limits;
 use crate::metrics::Counters;
+use crate::relay::relay;
 use crate::routes::GatewayRt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -11,9 +12,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-
-/// Copy buffer per direction: large enough for bulk throughput, small enough for many sessions.
-const BUFFER: usize = 64 * 1024;
 
 /// Serves one client connection of a TCP gateway.
 pub(crate) async fn serve(client: TcpStream, gateway: &GatewayRt, limits: &Limits) {
@@ -35,7 +33,7 @@ pub(crate) async fn serve(client: TcpStream, gateway: &GatewayRt, limits: &Limit
     let (mut client, mut upstream) = (Watched::new(client), Watched::new(upstream));
     let last = client.last.clone();
     upstream.last = last.clone();
-    let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER);
+    let copy = relay(&mut client, &mut upstream);
     tokio::select! {
         copied = copy => {
             if let Ok((up, down)) = copied {
