@@ -9,6 +9,7 @@ use crate::h1::{self, ExchangeError, H1Error};
 use crate::headers::{self, Trusted};
 use crate::limits::Limits;
 use crate::metrics::Counters;
+use crate::relay::relay;
 use crate::respond;
 use crate::routes::{EntranceRt, GatewayRt};
 use crate::upload::Upload;
@@ -372,7 +373,7 @@ fn tunnel(client: OnUpgrade, mut backend: TcpStream, early: BytesMut, ctx: &Conn
             };
             let mut client = TokioIo::new(client);
             if client.write_all(&early).await.is_ok() {
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+                let _ = relay(&mut client, &mut backend).await;
             }
         };
         let cut = async {

@@ -1,10 +1,11 @@
-//! The bytes of a TCP session relayed both ways between the client and its backend, each
-//! way through a buffer that starts small and grows while reads fill it, up to
-//! [`MAX_BUFFER`]. tokio's `copy_bidirectional` takes one fixed size: small buffers
-//! cost a bulk transfer twice the system calls, large ones cost every idle session
-//! their size (bench/RESULTS.md, "Figures behind design choices", has both figures).
-//! As with `copy_bidirectional`, an end-of-stream on one side shuts the other's
-//! writing half down (half-close passes through), and an error ends both ways.
+//! The bytes of a TCP session, or of an upgraded HTTP connection (a websocket), relayed
+//! both ways between the client and its backend, each way through a buffer that starts
+//! small and grows while reads fill it, up to [`MAX_BUFFER`]. tokio's
+//! `copy_bidirectional` takes one fixed size: small buffers cost a bulk transfer twice
+//! the system calls, large ones cost every idle session their size (bench/RESULTS.md,
+//! "Figures behind design choices", has both figures). As with `copy_bidirectional`, an
+//! end-of-stream on one side shuts the other's writing half down (half-close passes
+//! through), and an error ends both ways.
 
 use std::future::poll_fn;
 use std::io;
