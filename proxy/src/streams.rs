@@ -18,16 +18,19 @@ use std::task::{Context, Poll};
 /// A stream's future, as hyper made it (boxed: hyper's stream type names its executor).
 type Stream = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// The executor of one connection's streams (hyper clones it; the clones share the set).
+/// The executor of one connection's streams: what hyper hands it waits here until the
+/// connection's future takes it in (hyper clones the executor; the clones share this).
+/// A stream may hand over another while it is polled (an HTTP/2 CONNECT answered 2xx
+/// becomes a tunnel task): the queue is never locked while a stream runs.
 #[derive(Clone, Default)]
 pub(crate) struct Streams {
-    set: Arc<Mutex<FuturesUnordered<Stream>>>,
+    new: Arc<Mutex<Vec<Stream>>>,
 }
 
 impl std::fmt::Debug for Streams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Streams")
-            .field("len", &self.lock().len())
+            .field("new", &self.lock().len())
             .finish()
     }
 }
@@ -37,27 +40,15 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, stream: F) {
-        // first polled by the connection's future right after the connection's poll
-        // that made it
+        // hyper calls this only from the connection's or a stream's poll, which the
+        // connection's future follows with a look at the queue
         self.lock().push(Box::pin(stream));
     }
 }
 
 impl Streams {
-    fn lock(&self) -> MutexGuard<'_, FuturesUnordered<Stream>> {
-        self.set.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs the streams that were woken; ready once there is none left.
-    fn poll_streams(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut set = self.lock();
-        loop {
-            match set.poll_next_unpin(cx) {
-                Poll::Ready(Some(())) => continue,
-                Poll::Ready(None) => return Poll::Ready(()),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+    fn lock(&self) -> MutexGuard<'_, Vec<Stream>> {
+        self.new.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `conn`, served with these streams: a future that ends once the connection and
@@ -67,22 +58,48 @@ impl Streams {
             conn: Box::pin(conn),
             conn_done: false,
             streams: self,
+            running: FuturesUnordered::new(),
         }
     }
 }
 
 /// A connection and its streams, polled together (see [`Streams::serve`]).
-#[derive(Debug)]
 pub(crate) struct Served<C> {
     conn: Pin<Box<C>>,
     conn_done: bool,
     streams: Streams,
+    running: FuturesUnordered<Stream>,
+}
+
+impl<C> std::fmt::Debug for Served<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served")
+            .field("conn_done", &self.conn_done)
+            .field("running", &self.running.len())
+            .finish()
+    }
 }
 
 impl<C> Served<C> {
     /// The connection itself, to ask it to finish.
     pub(crate) fn conn(&mut self) -> Pin<&mut C> {
         self.conn.as_mut()
+    }
+
+    /// Takes in the streams handed over, runs those that were woken; ready once there is
+    /// none left.
+    fn poll_streams(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            // pushing polls nothing: the lock is held by no stream's code
+            self.running.extend(self.streams.lock().drain(..));
+            while let Poll::Ready(Some(())) = self.running.poll_next_unpin(cx) {}
+            if self.streams.lock().is_empty() {
+                return match self.running.is_empty() {
+                    true => Poll::Ready(()),
+                    false => Poll::Pending,
+                };
+            }
+        }
     }
 }
 
@@ -93,13 +110,53 @@ impl<C: Future> Future for Served<C> {
         let this = self.get_mut();
         // the streams woken by their backends first, so that the connection's poll
         // writes their responses together; then the streams it made, if any
-        let _ = this.streams.poll_streams(cx);
+        let _ = this.poll_streams(cx);
         if !this.conn_done && this.conn.as_mut().poll(cx).is_ready() {
             this.conn_done = true;
         }
-        match (this.streams.poll_streams(cx), this.conn_done) {
+        match (this.poll_streams(cx), this.conn_done) {
             (Poll::Ready(()), true) => Poll::Ready(()),
             _ => Poll::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::rt::Executor;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    #[test]
+    fn a_stream_may_hand_over_another_while_it_runs() {
+        // on a thread of its own: a deadlock fails the test instead of hanging it
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let streams = Streams::default();
+                let (exec, ran) = (streams.clone(), Arc::new(AtomicBool::new(false)));
+                let seen = ran.clone();
+                let conn = async move {
+                    let inner = exec.clone();
+                    exec.execute(async move {
+                        // as hyper does for a CONNECT answered 2xx: the stream hands
+                        // over its tunnel's task while it is polled
+                        inner.execute(async move { seen.store(true, Ordering::Relaxed) });
+                    });
+                };
+                streams.serve(conn).await;
+                let _ = done.send(ran.load(Ordering::Relaxed));
+            });
+        });
+        let got = finished.recv_timeout(Duration::from_secs(5));
+        assert_eq!(
+            got,
+            Ok(true),
+            "the second stream ran and the connection ended"
+        );
     }
 }
