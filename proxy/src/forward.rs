@@ -93,8 +93,8 @@ pub(crate) struct Forwarding {
     own: Option<Box<Limits>>,
     /// The request head as HTTP/1.1.
     head: Vec<u8>,
-    /// Where a `Host` field goes in `head` when the client sent none (HTTP/1.0, HTTP/2):
-    /// the backend's authority, which depends on the backend tried.
+    /// Where a `Host` field goes in `head` when the request names no host (HTTP/1.0 may
+    /// not): the backend's authority, which depends on the backend tried.
     host_at: Option<usize>,
     method: Method,
     /// The response timer is the stream's own (HTTP/2) or the connection's (HTTP/1).
@@ -156,6 +156,15 @@ pub(crate) fn prepare(mut req: Request<Incoming>, target: Target<'_>, ctx: &Conn
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    // RFC 9113 8.3.1: an HTTP/2 request names its host in `:authority`, which the
+    // HTTP/1.1 request made of it carries as its `Host`
+    if !parts.headers.contains_key(header::HOST) {
+        if let Some(authority) = parts.uri.authority() {
+            if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+                parts.headers.insert(header::HOST, host);
+            }
+        }
+    }
     let forwarded =
         headers::set_forwarded(&mut parts.headers, &ctx.peer, target.prefix, target.trusted);
     let uri = match &target.path {

@@ -351,6 +351,14 @@ async fn http2_over_tls_and_h2c_with_100_streams_on_one_connection() {
     ];
     let out = curl(&s, &w, "docs.localhost", "/a");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2 200", "{out:?}");
+    // the backend gets the request's :authority as its Host (RFC 9113 8.3.1)
+    let head = ["-D", "-", "-o", "/dev/null", "--http2"];
+    let out = curl(&s, &head, "docs.localhost", "/a");
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let host = format!("docs.localhost:{}", s.https.port());
+    assert!(text.contains(&format!("x-seen-host: {host}\r\n")), "{text}");
+    let forwarded = format!("x-seen-x-forwarded-host: {host}\r\n");
+    assert!(text.contains(&forwarded), "{text}");
     let out = curl(
         &s,
         &["--http1.1", "-w", "%{http_version}", "-o", "/dev/null"],
