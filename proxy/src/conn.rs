@@ -6,13 +6,13 @@
 //! Choices for the cost per request (figures in bench/RESULTS.md, "Figures behind design
 //! choices"): a TLS connection whose client chose `h2` by ALPN goes straight to hyper's
 //! HTTP/2 server, without the auto builder's look at the preface and its wrapper around
-//! every read, and its streams run on its own task ([`Streams`]). A request is routed, and its head made ready, before its future is made
-//! ([`handle`] and [`forward::prepare`] are not async): the future is then one async fn
-//! holding only what the exchange needs ([`forward::Forwarding`]), under a KiB, where
-//! async routing layers each kept their own copy of the request and nested futures of
-//! several KiB, copied at every await and move. That future is boxed once when it is
-//! made, as hyper moves it into a task of its own for every HTTP/2 stream: a box moves
-//! as a pointer.
+//! every read, and its streams run on its own task ([`Streams`]). A request is routed,
+//! and its head made ready, before its future is made ([`handle`] and
+//! [`forward::prepare`] are not async): the future is then one async fn holding only what
+//! the exchange needs ([`forward::Forwarding`]), under a KiB, where async routing layers
+//! each kept their own copy of the request and nested futures of several KiB, copied at
+//! every await and move. That future is boxed once when it is made, as hyper moves it
+//! into the future of its HTTP/2 stream: a box moves as a pointer.
 
 use crate::body::DownBody;
 use crate::deadline::Deadline;

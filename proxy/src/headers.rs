@@ -215,18 +215,19 @@ const FORWARDING: [HeaderName; 6] = [
 #[derive(Debug, Default)]
 pub(crate) struct ForwardFields {
     fields: [Option<(HeaderName, HeaderValue)>; 6],
-    len: usize,
 }
 
 impl ForwardFields {
+    /// Sets the next field (at most one per name: there is a slot for each).
     fn push(&mut self, name: HeaderName, value: HeaderValue) {
-        self.fields[self.len] = Some((name, value));
-        self.len += 1;
+        if let Some(free) = self.fields.iter_mut().find(|f| f.is_none()) {
+            *free = Some((name, value));
+        }
     }
 
     /// The fields, in the order they were set.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-        self.fields[..self.len]
+        self.fields
             .iter()
             .flatten()
             .map(|(name, value)| (name, value))
