@@ -1,6 +1,7 @@
 //! `lcc sync` to three real hosts (network namespaces with sshd, [`Hosts`]): the
 //! operator's checkout is a git repository, mostly with one Instance placed on each
-//! host; one test places by region and labels, with an inactive host.
+//! host; one test places by region and labels, with an inactive host; one reaches a
+//! host through another (`ssh.jumpHost`).
 
 use crate::support::hosts::{Host, Hosts};
 use crate::support::{
@@ -678,6 +679,49 @@ fn a_missing_or_older_remote_lcc_is_named() {
     assert!(
         files_of(hosts.host(2)).is_empty(),
         "a dry run sends nothing"
+    );
+}
+
+#[test]
+fn a_host_that_takes_logins_only_from_a_bastion_is_synced_through_it() {
+    let mut hosts = Hosts::new(2);
+    hosts.reachable_only_through(1, 0);
+    let direct = Checkout::new(&hosts, &hosts.documents());
+    let out = direct.sync(&hosts, &["--dry-run"]);
+    let lines = report(&out);
+    assert!(
+        lines["h1"].starts_with("would send 4 files"),
+        "{}",
+        lines["h1"]
+    );
+    assert!(
+        lines["h2"].starts_with("failed: ") && lines["h2"].contains("Permission denied"),
+        "h2 refuses the operator: {}",
+        lines["h2"]
+    );
+    let docs = [
+        hosts.host(0).document(&hosts, ""),
+        hosts.host(1).document_through(&hosts, hosts.host(0)),
+    ]
+    .join("---\n");
+    let co = Checkout::new(&hosts, &docs);
+    let out = co.sync(&hosts, &[]);
+    expect(
+        &out,
+        0,
+        &[("h1", "synced (4 files)"), ("h2", "synced (4 files)")],
+    );
+    let h2 = hosts.host(1);
+    assert!(
+        wait_until(Duration::from_secs(20), || pid_on(h2, "a2")
+            .is_some_and(|p| in_namespace(h2, p))),
+        "a2 runs on h2: {:?}",
+        h2.read(".lcc/events.jsonl")
+    );
+    expect(
+        &co.sync(&hosts, &[]),
+        0,
+        &[("h1", "unchanged"), ("h2", "unchanged")],
     );
 }
 

@@ -30,6 +30,12 @@
 //! into the operator's manifests, run `hosts.operator(lcc_bin())` (e.g. `lcc sync`),
 //! look at `hosts.host(i).dir`, cut a link with [`Hosts::cut`] and [`Hosts::restore`],
 //! reach a host's address from the operator's side with [`Hosts::in_operator`].
+//!
+//! A bastion: [`Hosts::reachable_only_through`] has a host's sshd take logins from one
+//! other host's address only, and gives the operator's namespace an ssh client config
+//! for jumps: `ip netns exec` mounts `/etc/netns/NS/ssh` over `/etc/ssh`, and a jump
+//! (`ssh -J`) reads only the system config and the user's, never the `-o` options of
+//! the command line.
 
 use super::process::{run_with_deadline, Bounded};
 use super::{lcc_bin, wait_until};
@@ -65,6 +71,8 @@ pub struct Host {
     runtime: PathBuf,
     /// Its sshd, in the foreground (`-D`).
     sshd: Option<Child>,
+    /// The one address its sshd takes logins from, if not any.
+    only_from: Option<Ipv4Addr>,
 }
 
 impl Host {
@@ -85,9 +93,19 @@ impl Host {
         self.document_of(hosts, extra, "")
     }
 
-    fn document_of(&self, hosts: &Hosts, extra: &str, lcc_line: &str) -> String {
+    /// [`Host::document`] with `ssh.jumpHost` the address of `jump`.
+    pub fn document_through(&self, hosts: &Hosts, jump: &Host) -> String {
+        let lcc = format!(
+            "  lcc: {}\n  jumpHost: {}\n",
+            lcc_bin().display(),
+            jump.address
+        );
+        self.document_of(hosts, "", &lcc)
+    }
+
+    fn document_of(&self, hosts: &Hosts, extra: &str, ssh_lines: &str) -> String {
         let mut doc = format!(
-            "kind: Host\nname: {}\naddress: {}\nssh:\n  user: root\n  identityFile: {}\n{lcc_line}  options: [UserKnownHostsFile={}, StrictHostKeyChecking=yes, ConnectTimeout=3]\ndir: {}\n",
+            "kind: Host\nname: {}\naddress: {}\nssh:\n  user: root\n  identityFile: {}\n{ssh_lines}  options: [UserKnownHostsFile={}, StrictHostKeyChecking=yes, ConnectTimeout=3]\ndir: {}\n",
             self.name,
             self.address,
             hosts.key().display(),
@@ -231,6 +249,36 @@ impl Hosts {
         })
     }
 
+    /// Host `i` takes ssh logins only from host `jump`'s address (its sshd restarted so),
+    /// and the operator's ssh can jump through any host: the client key, `root` and
+    /// the known_hosts file for every address on the bridge, in the system config of
+    /// the operator's namespace.
+    pub fn reachable_only_through(&mut self, i: usize, jump: usize) {
+        if let Some(mut sshd) = self.hosts[i].sshd.take() {
+            let _ = sshd.kill();
+            let _ = sshd.wait();
+        }
+        self.hosts[i].only_from = Some(self.hosts[jump].address);
+        self.start_sshd(i);
+        let etc = self.etc_ssh();
+        std::fs::create_dir_all(&etc).expect("/etc/netns/NS/ssh");
+        std::fs::write(
+            etc.join("ssh_config"),
+            format!(
+                "Host 10.77.0.*\n  User root\n  IdentityFile {}\n  UserKnownHostsFile {}\n  \
+                 StrictHostKeyChecking yes\n  BatchMode yes\n  ConnectTimeout 3\n",
+                self.key().display(),
+                self.known_hosts().display()
+            ),
+        )
+        .expect("ssh_config");
+    }
+
+    /// What `ip netns exec` mounts over `/etc/ssh` in the operator's namespace.
+    fn etc_ssh(&self) -> PathBuf {
+        Path::new("/etc/netns").join(&self.operator_ns).join("ssh")
+    }
+
     /// Cuts host `i` off the bridge (its veth down): nothing reaches it, nor leaves it.
     pub fn cut(&self, i: usize) {
         self.set_link(i, "down");
@@ -283,6 +331,7 @@ impl Hosts {
             veth: veth.clone(),
             runtime,
             sshd: None,
+            only_from: None,
         });
         let op = &self.operator_ns;
         ip(&["netns", "add", &ns]);
@@ -324,7 +373,11 @@ impl Hosts {
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nLogLevel ERROR\n\
                  SetEnv XDG_RUNTIME_DIR={runtime} XDG_DATA_HOME={runtime}/data NO_COLOR=1 \
-                 PATH={bin}:/usr/local/bin:/usr/bin:/bin\n",
+                 PATH={bin}:/usr/local/bin:/usr/bin:/bin\n{only}",
+                only = host
+                    .only_from
+                    .map(|from| format!("AllowUsers root@{from}\n"))
+                    .unwrap_or_default(),
                 address = host.address,
                 key = dir.join(format!("{}.key", host.name)).display(),
                 auth = dir.join("authorized_keys").display(),
@@ -449,6 +502,8 @@ fn delete_namespace(ns: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = Command::new("ip").args(["netns", "del", ns]).output();
+    // its client config, if it had one (see `Hosts::reachable_only_through`)
+    let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(ns));
 }
 
 /// Removes the namespaces and temp dirs of earlier runs whose process is dead.
@@ -467,6 +522,15 @@ fn remove_leftovers() {
     for ns in list.lines().filter_map(|l| l.split_whitespace().next()) {
         if dead(ns) {
             delete_namespace(ns);
+        }
+    }
+    for entry in std::fs::read_dir("/etc/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if dead(&entry.file_name().to_string_lossy()) {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
     let tmp = std::env::temp_dir();
