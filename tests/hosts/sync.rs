@@ -783,3 +783,57 @@ fn the_local_host_is_synced_in_place_without_ssh() {
     let again = co.sync_with(&hosts, &[], &env);
     expect(&again, 0, &[("here", "unchanged"), ("h1", "unchanged")]);
 }
+
+#[test]
+fn a_local_host_with_a_dir_of_its_own_gets_its_files_there_without_ssh() {
+    let hosts = Hosts::new(1);
+    let there = tempfile::tempdir().expect("tempdir");
+    let docs = format!(
+        "kind: Host\nname: here\naddress: local\ndir: {}\n---\n{}",
+        there.path().display(),
+        hosts.host(0).document(&hosts, "")
+    );
+    let co = Checkout::new(&hosts, &docs);
+    co.write(
+        "here.yaml",
+        &format!("{}placement: {{hosts: [here]}}\n", instance("a0", "s")),
+    );
+    co.commit("an instance here");
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let _down = DownOnDrop(there.path(), runtime.path());
+    let env = [("XDG_RUNTIME_DIR", runtime.path().display().to_string())];
+    let out = co.sync_with(&hosts, &[], &env);
+    expect(
+        &out,
+        0,
+        &[("here", "synced (4 files)"), ("h1", "synced (4 files)")],
+    );
+    let mut files: Vec<String> = crate::support::listing(there.path())
+        .into_iter()
+        .filter(|p| !p.starts_with(".lcc") && there.path().join(p).is_file())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["app.yaml", "bin/tool.sh", "here.yaml", "hosts.yaml"]
+    );
+    let status = |name: &str| there.path().join(format!(".lcc/status/{name}.json"));
+    assert!(
+        wait_until(Duration::from_secs(20), || status("a0").exists()),
+        "a0 runs in the local host's dir: {:?}",
+        std::fs::read_to_string(there.path().join(".lcc/events.jsonl"))
+    );
+    assert!(
+        !co.path().join(".lcc/status").exists(),
+        "nothing runs in the checkout"
+    );
+    assert_eq!(
+        std::fs::read_to_string(there.path().join(".lcc/sync/host"))
+            .ok()
+            .as_deref()
+            .map(str::trim),
+        Some("here")
+    );
+    let again = co.sync_with(&hosts, &[], &env);
+    expect(&again, 0, &[("here", "unchanged"), ("h1", "unchanged")]);
+}
