@@ -8,7 +8,8 @@
 //! - a request body ([`Upload`]) is written while the response head is awaited (a
 //!   backend may answer before it has read the whole body), and, once the head is there,
 //!   while the response body is read;
-//! - response framing per RFC 9112 6.3: `Content-Length`, chunked (trailers dropped),
+//! - response framing per RFC 9112 6.3: `Content-Length`, chunked (its trailer fields
+//!   handed on, but for those no trailer may carry: [`headers::trailer_allowed`]),
 //!   close-delimited, and no body for HEAD, 204 and 304; interim 1xx heads are skipped
 //!   (at most [`MAX_INTERIM`]); every head that RFC 9112 does not let a proxy forward
 //!   as it is is refused ([`H1Error::Malformed`], which the caller answers 502) or
@@ -25,7 +26,7 @@
 //!   so ([`ExchangeError::Unsent`]), so the request can go to another connection.
 
 use crate::balancer::{Backend, ConnectError};
-use crate::headers::ForwardFields;
+use crate::headers::{self, ForwardFields};
 use crate::limits::Limits;
 use crate::metrics::Counters;
 use crate::upload::{Upload, UploadError};
@@ -470,6 +471,8 @@ enum Step {
     Data(Bytes),
     Need,
     End,
+    /// The end, with the trailer fields of a chunked body.
+    Trailers(Box<HeaderMap>),
 }
 
 /// What a body holds for its next poll.
@@ -478,6 +481,8 @@ enum Held {
     Nothing,
     /// Body bytes framed before the head was handed on ([`BackendBody::prime`]).
     Data(Bytes),
+    /// The trailer fields of a body that ended before the head was handed on.
+    Trailers(Box<HeaderMap>),
     /// An error held back one poll, so that hyper flushes what it has buffered (the
     /// head at least) before it closes the connection on it.
     Error(H1Error),
@@ -497,6 +502,9 @@ pub(crate) struct BackendBody {
     upload: Option<Upload>,
     counters: Arc<Counters>,
     home: (Arc<Backend>, usize),
+    /// The trailer fields of a chunked body read so far (boxed: most bodies have none,
+    /// and every response moves this struct).
+    trailers: Option<Box<HeaderMap>>,
 }
 
 impl BackendBody {
@@ -520,6 +528,7 @@ impl BackendBody {
             upload,
             counters,
             home,
+            trailers: None,
         };
         if matches!(body.framing, Framing::Empty) {
             body.finish();
@@ -543,6 +552,10 @@ impl BackendBody {
                 self.held = Held::Data(data);
             }
             Step::End => self.finish(),
+            Step::Trailers(fields) => {
+                self.finish();
+                self.held = Held::Trailers(fields);
+            }
             Step::Need => {}
         }
         Ok(())
@@ -631,9 +644,12 @@ impl BackendBody {
                         None => return Ok(Step::Need),
                         Some(l) if l.is_empty() => {
                             self.framing = Framing::Empty;
-                            return Ok(Step::End);
+                            return Ok(match self.trailers.take() {
+                                None => Step::End,
+                                Some(fields) => Step::Trailers(fields),
+                            });
                         }
-                        Some(_) => {}
+                        Some(l) => trailer_field(&l, self.trailers.get_or_insert_default())?,
                     },
                 },
             }
@@ -672,6 +688,26 @@ fn line(buf: &mut BytesMut) -> Result<Option<Bytes>, H1Error> {
     }
 }
 
+/// Adds the trailer field on `line` to `fields`, unless it is malformed or of a kind no
+/// trailer may carry (RFC 9110 6.5.1: a recipient may drop such a field).
+fn trailer_field(line: &[u8], fields: &mut HeaderMap) -> Result<(), H1Error> {
+    if fields.len() >= MAX_HEADERS {
+        return Err(H1Error::Malformed("too many trailer fields"));
+    }
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return Ok(());
+    };
+    let value = line[colon + 1..].trim_ascii();
+    let field = HeaderName::from_bytes(&line[..colon])
+        .ok()
+        .filter(headers::trailer_allowed)
+        .zip(HeaderValue::from_bytes(value).ok());
+    if let Some((name, value)) = field {
+        fields.append(name, value);
+    }
+    Ok(())
+}
+
 fn chunk_size(line: &[u8]) -> Result<u64, H1Error> {
     let hex = line.split(|&b| b == b';').next().unwrap_or_default();
     let hex = std::str::from_utf8(hex)
@@ -695,6 +731,7 @@ impl Body for BackendBody {
         match std::mem::replace(&mut this.held, Held::Nothing) {
             Held::Nothing => {}
             Held::Data(data) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+            Held::Trailers(fields) => return Poll::Ready(Some(Ok(Frame::trailers(*fields)))),
             Held::Error(e) => {
                 this.done = true;
                 return Poll::Ready(Some(Err(e)));
@@ -715,6 +752,10 @@ impl Body for BackendBody {
                 Ok(Step::End) => {
                     this.finish();
                     return Poll::Ready(None);
+                }
+                Ok(Step::Trailers(fields)) => {
+                    this.finish();
+                    return Poll::Ready(Some(Ok(Frame::trailers(*fields))));
                 }
                 Ok(Step::Need) => {}
             }
@@ -744,6 +785,9 @@ impl Body for BackendBody {
             _ => 0,
         };
         match self.framing {
+            // trailers to come: no length, so that the body goes chunked to an HTTP/1
+            // client, which has no other way to carry them
+            _ if matches!(self.held, Held::Trailers(_)) => SizeHint::default(),
             _ if self.done => SizeHint::with_exact(pending),
             Framing::Empty => SizeHint::with_exact(pending),
             Framing::Length(left) => SizeHint::with_exact(left + pending),

@@ -8,17 +8,41 @@ use http::Version;
 use lcc_core::proxy_config::Cidr;
 use std::net::IpAddr;
 
-/// Headers that describe one connection, never forwarded (RFC 9110 7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// Headers that describe one connection, never forwarded (RFC 9110 7.6.1). `Trailer`
+/// is not one of them: it names the trailer fields that follow the body, end to end
+/// (RFC 9110 6.6.2).
+const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     header::PROXY_AUTHENTICATE,
     header::PROXY_AUTHORIZATION,
     header::TE,
-    header::TRAILER,
     header::TRANSFER_ENCODING,
 ];
+
+/// Fields a trailer may not carry, beside the hop-by-hop ones: those that frame the
+/// message, route it, authenticate it or say how to handle it (RFC 9110 6.5.1), which
+/// hyper also keeps out of the trailers it sends and HTTP/2 refuses there.
+const NOT_IN_TRAILERS: [HeaderName; 12] = [
+    header::AUTHORIZATION,
+    header::CACHE_CONTROL,
+    header::CONTENT_ENCODING,
+    header::CONTENT_LENGTH,
+    header::CONTENT_RANGE,
+    header::CONTENT_TYPE,
+    header::HOST,
+    header::MAX_FORWARDS,
+    header::SET_COOKIE,
+    header::TRAILER,
+    header::UPGRADE,
+    header::EXPECT,
+];
+
+/// Whether a trailer field named `name` is handed on.
+pub(crate) fn trailer_allowed(name: &HeaderName) -> bool {
+    !HOP_BY_HOP.contains(name) && !NOT_IN_TRAILERS.contains(name)
+}
 
 // consts, so the names are made at compile time rather than on every request
 const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -512,5 +536,24 @@ mod tests {
         two.append("host", HeaderValue::from_static("a"));
         two.append("host", HeaderValue::from_static("a"));
         assert_eq!(check_host(Version::HTTP_11, &two), Err(BadHost::Repeated));
+    }
+
+    #[test]
+    fn trailers_carry_no_framing_routing_or_credentials() {
+        for (name, allowed) in [
+            ("x-checksum", true),
+            ("grpc-status", true),
+            ("server-timing", true),
+            ("content-length", false),
+            ("transfer-encoding", false),
+            ("host", false),
+            ("authorization", false),
+            ("set-cookie", false),
+            ("trailer", false),
+            ("connection", false),
+        ] {
+            let name = HeaderName::from_static(name);
+            assert_eq!(trailer_allowed(&name), allowed, "{name}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! ([`crate::h1`]) as the `Content-Length` bytes when the client said how long it is, and
 //! chunked otherwise; streamed a frame at a time (never collected) and counted.
 
+use crate::headers::trailer_allowed;
 use crate::metrics::Counters;
 use bytes::{Buf, Bytes};
 use http::header::{self, HeaderMap, HeaderValue};
@@ -142,7 +143,7 @@ impl Upload {
                 // a Content-Length body has nowhere to carry trailers: they are dropped
                 if let (Ok(trailers), true) = (frame.into_trailers(), self.chunked) {
                     let mut block = b"0\r\n".to_vec();
-                    for (name, value) in &trailers {
+                    for (name, value) in trailers.iter().filter(|(n, _)| trailer_allowed(n)) {
                         block.extend_from_slice(name.as_str().as_bytes());
                         block.extend_from_slice(b": ");
                         block.extend_from_slice(value.as_bytes());

@@ -191,6 +191,8 @@ struct Raw {
     status: Option<u16>,
     head: String,
     body: Vec<u8>,
+    /// The body as it came, chunked or not.
+    wire: Vec<u8>,
 }
 
 impl Raw {
@@ -231,12 +233,18 @@ async fn raw(addr: SocketAddr, request: &[u8]) -> Raw {
             n.eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked")
         })
     });
+    let wire = body.clone();
     let body = if chunked { dechunk(&body) } else { body };
     let status = head
         .strip_prefix("HTTP/1.1 ")
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok());
-    Raw { status, head, body }
+    Raw {
+        status,
+        head,
+        body,
+        wire,
+    }
 }
 
 /// The data of a chunked body (as far as it is well formed).
@@ -506,4 +514,59 @@ async fn a_gateways_own_response_timeout_gives_504() {
         );
     }
     assert_serving(&proxy, g[1], "a gateway timeout").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trailers_of_a_chunked_response_go_on_to_http1_and_http2_clients() {
+    use http_body_util::BodyExt;
+    let good = http_backend("ok").await;
+    let bad = fake_backend(say(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-sum, content-length\r\n\r\n\
+         5\r\nhello\r\n0\r\nx-sum: 42\r\ncontent-length: 9\r\nno colon\r\n\r\n",
+    ))
+    .await;
+    let (proxy, g) = two_gateways(bad.addr, good.addr, "").await;
+    // HTTP/1.1: only to a client that said it takes them (hyper's rule, RFC 9110 10.1.4);
+    // what no trailer may carry, and a line that is no field, stay behind
+    let asked = b"GET /x HTTP/1.1\r\nHost: test\r\nTE: trailers\r\nConnection: close\r\n\r\n";
+    let r = raw(g[0], asked).await;
+    assert_eq!(r.status, Some(200), "{}", r.head);
+    assert_eq!(r.header("trailer"), Some("x-sum, content-length"));
+    assert_eq!(r.body, b"hello");
+    let wire = String::from_utf8_lossy(&r.wire);
+    assert!(wire.ends_with("0\r\nx-sum: 42\r\n\r\n"), "{wire:?}");
+    let plain = raw(
+        g[0],
+        b"GET /x HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(plain.body, b"hello");
+    let wire = String::from_utf8_lossy(&plain.wire);
+    assert!(wire.ends_with("0\r\n\r\n"), "{wire:?}");
+    // HTTP/2 (h2c on the entrance's listener): a trailing HEADERS frame
+    let stream = TcpStream::connect(proxy.http).await.expect("connect");
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2c handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::get(format!("http://{}/entrances/bad/x", proxy.http))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(5), send.send_request(req))
+        .await
+        .expect("in time")
+        .expect("response");
+    assert_eq!(resp.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(5), resp.into_body().collect())
+        .await
+        .expect("in time")
+        .expect("body");
+    let trailers = body.trailers().cloned().expect("trailers");
+    assert_eq!(trailers.len(), 1, "{trailers:?}");
+    assert_eq!(trailers["x-sum"], "42");
+    assert_eq!(body.to_bytes(), "hello");
+    assert_serving(&proxy, g[1], "trailers").await;
 }
