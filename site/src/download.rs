@@ -30,6 +30,13 @@ pub(crate) fn download(url: &str, dir: &Path) -> Result<Downloaded, FetchError> 
         // A stalled transfer fails instead of hanging the pod's `run` forever.
         .timeout_per_read(Some(Duration::from_secs(60)))
         .accept_encoding(ureq::config::AutoHeaderValue::None)
+        // the system's trust store (and SSL_CERT_FILE / SSL_CERT_DIR), as curl and wget
+        // use: a CA the machine trusts (a company's, `lcc cert ca --install`) is trusted
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                .build(),
+        )
         .build()
         .into();
     let response = agent.get(url).call().map_err(|e| http(describe(&e)))?;

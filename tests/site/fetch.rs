@@ -1,5 +1,6 @@
-//! `lcc fetch` end to end: the real binary against a test HTTP server on 127.0.0.1, with
-//! the download cache in a temporary XDG_CACHE_HOME; and what `--into` it replaces: only
+//! `lcc fetch` end to end: the real binary against a test HTTP server on 127.0.0.1 (and
+//! `openssl s_server` for HTTPS, with a CA made for the test), with the download cache in
+//! a temporary XDG_CACHE_HOME; and what `--into` it replaces: only
 //! what lcc put there (its `.lcc-site` mark), with `--force` anything but the never-list.
 
 use crate::support::site::{lcc_bin, Reply, TestServer};
@@ -64,16 +65,21 @@ impl Work {
 
     /// Runs `lcc fetch URL --into INTO [args]` in `cwd` with the private cache.
     fn fetch_at(&self, url: &str, into: &Path, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(lcc_bin())
-            .arg("fetch")
+        self.fetch_command(url, into, cwd, args)
+            .output()
+            .expect("run lcc fetch")
+    }
+
+    fn fetch_command(&self, url: &str, into: &Path, cwd: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(lcc_bin());
+        cmd.arg("fetch")
             .arg(url)
             .arg("--into")
             .arg(into)
             .args(args)
             .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
-            .current_dir(cwd)
-            .output()
-            .expect("run lcc fetch")
+            .current_dir(cwd);
+        cmd
     }
 
     /// The archive's absolute path.
@@ -477,4 +483,154 @@ fn a_mark_the_archive_carries_is_replaced_by_lcc_s_own() {
     assert_eq!(mark, Some(want), "a regular file with lcc's text");
     let page = fs::read_to_string(work.site().join("index.html")).expect("index");
     assert_eq!(page, "<h1>hi</h1>");
+}
+
+/// Runs `openssl ARGS` in `dir`, failing the test if it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+}
+
+/// `openssl s_server -WWW` serving the files of `root` on a port of its choosing, with a
+/// certificate for 127.0.0.1 from a CA made here; the CA's PEM file and the server.
+fn https_server(root: &Path, keys: &Path) -> (PathBuf, u16, crate::support::KillOnDrop) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca = [
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-subj",
+            "/CN=lcc test CA",
+            "-days",
+            "1",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        &["-addext", "basicConstraints=critical,CA:TRUE"],
+        &["-addext", "keyUsage=critical,keyCertSign"],
+    ]
+    .concat();
+    openssl(keys, &ca);
+    let csr = [
+        &["req"][..],
+        &ec,
+        &[
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+        ],
+    ]
+    .concat();
+    openssl(keys, &csr);
+    fs::write(
+        keys.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    openssl(
+        keys,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+    let mut child = Command::new("openssl")
+        .args(["s_server", "-accept", "127.0.0.1:0", "-WWW", "-cert"])
+        .arg(keys.join("leaf.pem"))
+        .arg("-key")
+        .arg(keys.join("leaf.key"))
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = crate::support::KillOnDrop(child);
+    // its first lines name the address it took: `ACCEPT 127.0.0.1:PORT`
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(port) = line.strip_prefix("ACCEPT 127.0.0.1:") {
+                let _ = tx.send(port.trim().parse::<u16>().ok());
+                return;
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .ok()
+        .flatten()
+        .expect("s_server's port");
+    (keys.join("ca.pem"), port, server)
+}
+
+#[test]
+fn fetch_over_https_trusts_the_system_store_and_ssl_cert_file() {
+    let work = Work::new();
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (ca, port, _server) = https_server(work.dir.path(), keys.path());
+    let url = format!("https://127.0.0.1:{port}/site.tgz");
+    let site = work.site();
+    // a CA the machine does not trust: refused, naming the URL; the old site stays
+    let out = work
+        .fetch_command(&url, &site, work.dir.path(), &["--sha256", &work.sha256])
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .expect("run lcc fetch");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err.trim(),
+        format!("lcc: fetching {url}: invalid peer certificate: UnknownIssuer")
+    );
+    work.assert_old_site();
+    // trusted through SSL_CERT_FILE, as the system store would: installed
+    let out = work
+        .fetch_command(
+            &url,
+            &site,
+            work.dir.path(),
+            &["--sha256", &work.sha256, "--root", "public"],
+        )
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .expect("run lcc fetch");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), work.sha256);
+    let page = fs::read_to_string(site.join("index.html")).expect("index");
+    assert_eq!(page, "<h1>new site</h1>");
 }
