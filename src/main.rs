@@ -10,12 +10,22 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // a usage error quotes the argument: shown without hidden characters (and so
+        // without clap's colours); help and version go out as clap writes them
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", lcc_core::visible::visible(&e.render().to_string()));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => e.exit(),
+    };
     lcc_core::log::init();
     match cmd::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("lcc: {}", render(&err));
+            // names from manifests and arguments are quoted in errors: no hidden characters
+            eprintln!("lcc: {}", lcc_core::visible::visible(&render(&err)));
             ExitCode::from(1)
         }
     }

@@ -15,6 +15,7 @@
 //! The gutter is as wide as the line number. Without a line, only `--> file` is shown;
 //! without an object, the `= in` line is left out. Errors are separated by a blank line.
 
+use lcc_core::visible::visible_line;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -82,28 +83,36 @@ impl fmt::Display for Diagnostics {
 }
 
 impl fmt::Display for Diagnostic {
+    /// Every part that may quote a manifest is shown with its hidden characters escaped
+    /// ([`visible_line`]): a name holding a right-to-left override is not reordered.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let line_no = self.line.map(|l| l.to_string()).unwrap_or_default();
         let pad = " ".repeat(line_no.len().max(1));
         write!(
             f,
             "error: {}\n{pad}--> {}",
-            self.message,
-            self.file.display()
+            visible_line(&self.message),
+            visible_line(&self.file.display().to_string())
         )?;
         if let Some(line) = self.line {
             let col = self.col.unwrap_or(1);
             write!(f, ":{line}:{col}")?;
             if let Some(text) = &self.source_line {
-                let caret_pad: String = text
+                // the caret goes under the column as shown, escapes included
+                let before: String = text.chars().take(col.saturating_sub(1)).collect();
+                let caret_pad: String = visible_line(&before)
                     .chars()
-                    .take(col.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
+                let text = visible_line(text);
                 write!(f, "\n{pad} |\n{line_no} | {text}\n{pad} | {caret_pad}^")?;
             }
         }
-        match (&self.object, &self.field) {
+        let (object, field) = (
+            self.object.as_deref().map(visible_line),
+            self.field.as_deref().map(visible_line),
+        );
+        match (object, field) {
             (Some(object), Some(field)) => write!(f, "\n{pad} = in {object}, field {field}"),
             (Some(object), None) => write!(f, "\n{pad} = in {object}"),
             (None, Some(field)) => write!(f, "\n{pad} = field {field}"),
@@ -160,5 +169,19 @@ mod tests {
         let all = Diagnostics::new(vec![a, b]);
         assert_eq!(all.errors[0].line, Some(3));
         assert_eq!(all.to_string().matches("error: ").count(), 2);
+    }
+
+    #[test]
+    fn a_right_to_left_override_is_shown_escaped_with_the_caret_under_it() {
+        let d = Diagnostic {
+            message: "invalid name `ab\u{202e}cd`: use 1-63 lowercase letters".into(),
+            col: Some(13),
+            source_line: Some("name: ab\u{202e}cd x".into()),
+            object: Some("Application/ab\u{202e}cd".into()),
+            field: Some("name".into()),
+            ..sample()
+        };
+        let expected = "error: invalid name `ab\\u{202e}cd`: use 1-63 lowercase letters\n  --> c/hello.yaml:12:13\n   |\n12 | name: ab\\u{202e}cd x\n   |                    ^\n   = in Application/ab\\u{202e}cd, field name";
+        assert_eq!(d.to_string(), expected);
     }
 }

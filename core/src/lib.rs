@@ -22,3 +22,4 @@ pub mod proxy_listeners;
 pub mod registry;
 pub mod status;
 pub mod trust_store;
+pub mod visible;

@@ -49,6 +49,23 @@ fn assert_invalid(case: &str, expected: &str) {
 }
 
 #[test]
+fn hidden_characters_in_a_name_are_shown_escaped() {
+    // U+202E (right-to-left override) would make a terminal show the line reordered
+    assert_invalid(
+        "rtl-name.yaml",
+        r#"error: invalid name `ab\u{202e}cd`: use 1-63 lowercase letters, digits and `-`, starting with a letter and not ending with `-`
+ --> tests/fixtures/invalid/rtl-name.yaml:2:7
+  |
+2 | name: ab\u{202e}cd
+  |       ^
+  = in Storage/ab\u{202e}cd, field name
+
+found 1 error
+"#,
+    );
+}
+
+#[test]
 fn valid_clusters_pass_with_a_summary() {
     let expected = [
         ("tests/fixtures/valid/local", "ok: 10 objects in 2 files\n"),

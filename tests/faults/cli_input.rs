@@ -1,8 +1,9 @@
 //! Fault family 8e, bad input at the CLI's door: hostile names (path traversal,
-//! absolute paths, shell metacharacters, NUL-free garbage, huge numbers) given to the
-//! cluster commands of a running cluster. Each is refused (exit 1 or 2) with no panic,
-//! reads nothing outside the cluster, writes nothing outside `.lcc/`, and the cluster
-//! runs on unchanged.
+//! absolute paths, shell metacharacters, NUL-free garbage, hidden characters, huge
+//! numbers) given to the cluster commands of a running cluster. Each is refused (exit 1
+//! or 2) with no panic and its hidden characters escaped in the error, reads nothing
+//! outside the cluster, writes nothing outside `.lcc/`, and the cluster runs on
+//! unchanged.
 
 use crate::support::{listing, wait_until, Cluster};
 use std::time::Duration;
@@ -35,6 +36,8 @@ fn hostile_names_at_the_cli_are_refused_and_change_nothing() {
         "-rf",
         "G",
         "g\nh",
+        "ab\u{202e}cd",
+        "red\u{1b}[31m",
         &"x".repeat(5000),
         "",
     ];
@@ -73,6 +76,13 @@ fn hostile_names_at_the_cli_are_refused_and_change_nothing() {
             }
             if out.err().contains("panicked") {
                 problems.push(format!("{shown}: panicked: {}", out.err()));
+            }
+            // a name is quoted with its hidden characters escaped, never raw
+            if out.err().contains(['\u{202e}', '\u{1b}']) {
+                problems.push(format!(
+                    "{shown}: a hidden character echoed raw: {:?}",
+                    out.err()
+                ));
             }
             if stdout.contains("TOPSECRET")
                 || out.err().contains("TOPSECRET")
