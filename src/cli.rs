@@ -398,7 +398,8 @@ pub struct UpArgs {
     #[arg(short, long)]
     pub detach: bool,
     /// With `-d`: return once every instance is ready and served, or exit 1 as soon as
-    /// one cannot become ready (a Failed instance, a listen address taken).
+    /// one cannot become ready (a Failed instance, a pod that cannot be made, a listen
+    /// address taken).
     #[arg(long)]
     pub wait: bool,
     /// With `--wait`: how long to wait at most, e.g. `90s`, `2m` (default 60s, or

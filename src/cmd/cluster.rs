@@ -8,7 +8,7 @@ use lcc_core::layout::Layout;
 use lcc_core::pod_state::PodState;
 use lcc_core::protected::Protected;
 use lcc_core::status::{self, InstanceStatus, Phase};
-use lcc_supervisor::up_wait::{Outcome, Seen, UpWait};
+use lcc_supervisor::up_wait::{keeps_from_ready, Outcome, Seen, UpWait};
 use lcc_supervisor::{control, daemon, lock, storage};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -245,17 +245,33 @@ fn up_foreground(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints events as they come, and the URLs once every instance is ready.
+/// Prints events as they come, and the URLs once every instance is ready: every one
+/// with a status file, and no explicit Instance whose pod could not be made (it has
+/// none: its folder taken, its rendering failed) until a later event says it was.
 fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomic::AtomicBool) {
     let mut tail = events::Tail::at_end(&layout.events());
     let mut announced = false;
+    let mut not_made = std::collections::BTreeSet::new();
     let colour = colour_on();
     loop {
         let finished = done.load(std::sync::atomic::Ordering::SeqCst);
         for (_, ev) in tail.read(&layout.events()) {
             println!("{}", format_event(&ev, colour));
+            let Some(name) = ev.object.strip_prefix("instance/") else {
+                continue;
+            };
+            match ev.reason {
+                events::Reason::Created => {
+                    not_made.remove(name);
+                }
+                // a Failed instance has a status file, which keeps this from announcing
+                reason if keeps_from_ready(reason, is_explicit(plan, name)) => {
+                    not_made.insert(name.to_string());
+                }
+                _ => {}
+            }
         }
-        if !announced && layout.daemon_up().exists() {
+        if !announced && not_made.is_empty() && layout.daemon_up().exists() {
             let sts = status::read_all(layout);
             if !sts.is_empty() && sts.iter().all(InstanceStatus::settled) {
                 announced = true;
@@ -354,10 +370,10 @@ fn up_detached(
         let failed = tail
             .read(&layout.events())
             .into_iter()
-            .filter(|(_, ev)| ev.reason == events::Reason::Failed)
             .filter_map(|(_, ev)| {
                 let name = ev.object.strip_prefix("instance/")?.to_string();
-                Some((name, ev.message))
+                keeps_from_ready(ev.reason, is_explicit(plan, &name))
+                    .then(|| (name, format!("{}: {}", ev.reason, ev.message)))
             })
             .collect();
         let busy = lcc_core::proxy_listeners::Listeners::read(&layout.proxy_listeners())
@@ -406,6 +422,11 @@ fn up_detached(
             }
         }
     }
+}
+
+/// Whether `instance` is one of the plan's explicit Instances (not a group's member).
+fn is_explicit(plan: &lcc_compiler::Plan, instance: &str) -> bool {
+    plan.instances.iter().any(|i| i.spec.instance == instance)
 }
 
 /// Whether the proxy serves the `proxy.conf` the daemon wrote last: its marker holds that

@@ -4,6 +4,7 @@
 //! the proxy serves the config written for them), not ready (as soon as something
 //! cannot become ready, or at the timeout), or not yet.
 
+use lcc_core::events::Reason;
 use lcc_core::proxy_listeners::Busy;
 use lcc_core::status::{InstanceStatus, Phase};
 use std::collections::{BTreeMap, HashMap};
@@ -15,12 +16,26 @@ use std::time::{Duration, Instant};
 /// an outcome at once.
 pub const BUSY_UNNAMED: Duration = Duration::from_secs(6);
 
+/// Whether an event of `reason` about an instance says that it cannot become ready as
+/// things stand: it gave up (`Failed`), or, for an explicit Instance, its pod could not
+/// be made (its folder taken by someone else's, its rendering failed), when it has no
+/// status file at all. A group passes over a member name whose pod cannot be made and
+/// takes the next one: that is no reason to wait.
+pub fn keeps_from_ready(reason: Reason, explicit: bool) -> bool {
+    match reason {
+        Reason::Failed => true,
+        Reason::PodDirOccupied | Reason::RenderFailed => explicit,
+        _ => false,
+    }
+}
+
 /// What one poll saw.
 #[derive(Debug)]
 pub struct Seen<'a> {
     /// Every status file.
     pub statuses: &'a [InstanceStatus],
-    /// `(instance, message)` of the `Failed` events appended since the last poll.
+    /// `(instance, "REASON: message")` of the events appended since the last poll that
+    /// keep an instance from becoming ready ([`keeps_from_ready`]).
     pub failed: Vec<(String, String)>,
     /// The addresses the proxy says it cannot bind.
     pub busy: Vec<Busy>,
@@ -53,7 +68,7 @@ pub enum Outcome {
 pub struct UpWait {
     /// `--force`: a listen address taken does not fail the wait (it is served later).
     force: bool,
-    /// instance -> why it gave up, from its `Failed` event.
+    /// instance -> why it cannot become ready, from its event (`REASON: message`).
     gave_up: BTreeMap<String, String>,
     /// listen address -> since when the proxy has said it cannot bind it.
     busy_since: HashMap<String, Instant>,
@@ -88,7 +103,7 @@ impl UpWait {
         let mut lines: Vec<String> = self
             .gave_up
             .iter()
-            .map(|(name, why)| format!("{name} Failed: {why}"))
+            .map(|(name, why)| format!("{name} {why}"))
             .collect();
         for s in pending
             .iter()
@@ -193,7 +208,11 @@ mod tests {
         let failed = st("solo", Failed, false, Some(7));
         let gave_up = (
             "crash-1".to_string(),
-            "gave up after 3 failures in a row (exit code 3)".to_string(),
+            "Failed: gave up after 3 failures in a row (exit code 3)".to_string(),
+        );
+        let occupied = (
+            "web-2".to_string(),
+            "PodDirOccupied: .lcc/pods/web-2 exists and is not a pod lcc made".to_string(),
         );
         let busy_line = "listener 127.0.0.1:9080 is taken by pid 42 (nc -l 9080); the proxy serves the rest and takes it once free";
         // (statuses, Failed events, busy, force, proxy current, timed out) -> outcome
@@ -269,6 +288,16 @@ mod tests {
                 true,
                 false,
                 not_ready(&["crash-1 Failed: gave up after 3 failures in a row (exit code 3)"]),
+            ),
+            // an instance whose pod could not be made has no status file: its event says it
+            (
+                vec![ready.clone()],
+                vec![occupied.clone()],
+                vec![],
+                false,
+                true,
+                false,
+                not_ready(&["web-2 PodDirOccupied: .lcc/pods/web-2 exists and is not a pod lcc made"]),
             ),
             (
                 vec![ready.clone()],
@@ -362,5 +391,25 @@ mod tests {
             look(13, vec![busy(false)]),
             not_ready(&["listener 127.0.0.1:9080: Address already in use (os error 98); the proxy serves the rest and takes it once free"])
         );
+    }
+
+    #[test]
+    fn what_keeps_an_instance_from_ready() {
+        for (reason, explicit, keeps) in [
+            (Reason::Failed, true, true),
+            (Reason::Failed, false, true),
+            (Reason::PodDirOccupied, true, true),
+            (Reason::PodDirOccupied, false, false),
+            (Reason::RenderFailed, true, true),
+            (Reason::RenderFailed, false, false),
+            (Reason::Unhealthy, true, false),
+            (Reason::Started, true, false),
+        ] {
+            assert_eq!(
+                keeps_from_ready(reason, explicit),
+                keeps,
+                "{reason} explicit={explicit}"
+            );
+        }
     }
 }

@@ -97,6 +97,68 @@ fn foreground_up_then_ctrl_c_stops_everything() {
 }
 
 #[test]
+fn foreground_up_says_all_ready_only_once_a_taken_pod_folder_is_freed() {
+    let c = Cluster::new("fgtaken");
+    let manifests = format!(
+        "{}---\n{}",
+        sleeper(&instance("a", "s")),
+        instance("b", "s")
+    );
+    c.write("app.yaml", &manifests);
+    // a folder of the user's where instance b's pod would go: b waits for it
+    let taken = c.pod("b");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("mine.txt"), "not lcc's\n").unwrap();
+    let mut child = KillOnDrop(
+        Command::new(lcc_bin())
+            .arg("up")
+            .arg(c.path())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = lines_of(child.0.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    // reads lines until what has been read so far satisfies `until`
+    let read_until = |seen: &mut Vec<String>, until: &dyn Fn(&[String]) -> bool| {
+        while !until(seen) {
+            match line_before(&lines, deadline) {
+                Some(line) if seen.len() < 400 => seen.push(line),
+                _ => panic!("{seen:#?}"),
+            }
+        }
+    };
+    let has = |seen: &[String], what: &dyn Fn(&str) -> bool| seen.iter().any(|l| what(l));
+    let a_ready = |l: &str| l.contains("instance/a") && l.contains("Ready");
+    let occupied = |l: &str| l.contains("instance/b") && l.contains("PodDirOccupied");
+    let all_ready = |l: &str| l.contains("all instances ready");
+    // a is up and b cannot be made: not "all instances ready" yet
+    read_until(&mut seen, &|seen| {
+        has(seen, &a_ready) && has(seen, &occupied)
+    });
+    std::fs::rename(&taken, c.path().join("moved-away")).unwrap();
+    c.write("app.yaml", &manifests);
+    read_until(&mut seen, &|seen| has(seen, &all_ready));
+    let at = |what: &dyn Fn(&str) -> bool| seen.iter().position(|l| what(l));
+    let b_created = at(&|l: &str| l.contains("instance/b") && l.contains("Created"));
+    let announced = at(&all_ready);
+    assert!(
+        b_created.is_some() && b_created < announced,
+        "announced once b was made: {seen:#?}"
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .output();
+    let exited = wait_until(Duration::from_secs(30), || {
+        child.0.try_wait().is_ok_and(|s| s.is_some())
+    });
+    assert!(exited, "lcc up did not stop on SIGINT");
+}
+
+#[test]
 fn invalid_cluster_is_refused() {
     let c = Cluster::new("bad");
     c.write("app.yaml", "kind: Application\nname: Bad_Name\n");

@@ -6,7 +6,7 @@
 //! a user's folder in an instance's place is not written into.
 
 use crate::support::{
-    alive, gone, kill9, lcc_bin, run_with_deadline, snapshot, wait_until, Cluster,
+    alive, gone, instance, kill9, lcc_bin, run_with_deadline, snapshot, wait_until, Cluster,
 };
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -18,10 +18,6 @@ fn shell_app(name: &str, script: &str, env: &str) -> String {
     format!(
         "kind: Application\nname: {name}\ntype: local\nlocal:\n  platforms:\n    - os: linux\n      shell: {script:?}\n  env: {{{env}}}\nrestart: {{policy: always, maxRetries: 5, backoff: {{initial: 100ms, max: 400ms}}}}\nstop: {{signal: TERM, timeout: 1s}}\n"
     )
-}
-
-fn instance(name: &str, app: &str) -> String {
-    format!("kind: Instance\nname: {name}\napp: {app}\n")
 }
 
 /// Mode bits of a path (not following a symlink).
@@ -415,8 +411,20 @@ fn a_user_folder_in_an_instances_place_is_not_written_into() {
     std::fs::write(group_slot.join("mine.txt"), "g-1 is my folder\n").unwrap();
     let before = (snapshot(&taken), snapshot(&group_slot));
 
-    c.up();
-    // The group skips the occupied name; the explicit instance waits for its folder.
+    // `--wait` says at once that the explicit instance cannot become ready (it has no
+    // status file: only its event tells); the group passes over the occupied name.
+    let out = c.lcc(&["up", "-d", "--wait"]);
+    assert_eq!(out.code, Some(1), "{}{}", out.out(), out.err());
+    let line = format!(
+        "  s PodDirOccupied: {} exists and is not a pod lcc made: lcc will not write into it; move it out of .lcc/pods/ and the instance is created",
+        taken.display()
+    );
+    assert!(
+        out.err().starts_with("lcc: not ready:\n") && out.err().lines().any(|l| l == line),
+        "{}",
+        out.err()
+    );
+    assert!(!out.err().contains("g-1"), "{}", out.err());
     assert!(
         wait_until(Duration::from_secs(20), || c.ready("g-2") && c.ready("g-3")),
         "{}",
