@@ -31,10 +31,9 @@ fn line_before(lines: &Receiver<String>, deadline: Instant) -> Option<String> {
 fn foreground_up_then_ctrl_c_stops_everything() {
     let c = Cluster::new("fg");
     c.write("app.yaml", &sleeper(&group("s", "s", 2)));
-    let mut child = Command::new(lcc_bin())
-        .arg("up")
-        .arg(c.path())
-        .env("NO_COLOR", "1")
+    // in the cluster's environment: its own registry, not the user's
+    let mut child = c
+        .command(&["up"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -110,10 +109,7 @@ fn foreground_up_says_all_ready_only_once_a_taken_pod_folder_is_freed() {
     std::fs::create_dir_all(&taken).unwrap();
     std::fs::write(taken.join("mine.txt"), "not lcc's\n").unwrap();
     let mut child = KillOnDrop(
-        Command::new(lcc_bin())
-            .arg("up")
-            .arg(c.path())
-            .env("NO_COLOR", "1")
+        c.command(&["up"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
