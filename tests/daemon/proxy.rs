@@ -45,15 +45,9 @@ fn one_replica_gateway(name: &str) -> (Cluster, u16) {
 /// `lcc up -d --wait` with `proxy_bin` as the proxy; the gateway must answer 200 as soon
 /// as it returns, with no retry.
 fn up_served_at_once(c: &Cluster, gw: u16, proxy_bin: &std::path::Path) {
-    let up = std::process::Command::new(lcc_bin())
-        .arg("-C")
-        .arg(c.path())
-        .args(["up", "-d", "--wait"])
-        .env("LCC_PROXY_BIN", proxy_bin)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("lcc up");
-    assert!(up.status.success(), "{}", text(&up.stderr));
+    let bin = proxy_bin.display().to_string();
+    let up = c.lcc_with(&["up", "-d", "--wait"], &[("LCC_PROXY_BIN", &bin)]);
+    assert_eq!(up.code, Some(0), "{}", up.err());
     let served = get(gw, "/").map(|r| status_and_body(&r));
     assert!(
         served.as_deref().is_some_and(|r| r.starts_with("200")),
