@@ -96,3 +96,47 @@ fn down_without_daemon_stops_pods() {
     );
     assert!(!alive(pid), "pod left running");
 }
+
+/// The signals `/proc/PID/status` says `pid` ignores (`SigIgn`, bit N-1 for signal N).
+fn ignored_signals(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .expect("SigIgn")
+}
+
+#[test]
+fn an_up_run_with_int_and_quit_ignored_gives_its_apps_the_defaults_and_stops_on_quit() {
+    let c = Cluster::new("sigign");
+    c.write("app.yaml", &sleeper(&instance("s", "s")));
+    // as `lcc up -d &` from a script: a background job of a non-interactive shell
+    let up = c.command(&["up", "-d", "--wait"]);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "trap '' INT QUIT; exec \"$@\"", "sh"])
+        .arg(up.get_program())
+        .args(up.get_args());
+    for (k, v) in up.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = run_with_deadline(cmd, Duration::from_secs(90));
+    assert_eq!(out.code, Some(0), "{}", out.err());
+    let daemon = c.daemon_pid().expect("daemon");
+    let app = c.pid("s").expect("app pid") as i32;
+    // bits for SIGINT (2) and SIGQUIT (3)
+    assert_eq!(ignored_signals(app) & 0b110, 0, "the app's SigIgn");
+    // and QUIT, which it handles now, stops the daemon and its pods as TERM does
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGQUIT,
+    )
+    .expect("kill -QUIT");
+    assert!(
+        wait_until(Duration::from_secs(30), || !alive(daemon) && !alive(app)),
+        "{}",
+        c.dump()
+    );
+}

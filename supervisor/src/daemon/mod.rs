@@ -185,15 +185,23 @@ pub fn new_session() {
     let _ = nix::unistd::setsid();
 }
 
-/// A future that completes on the first SIGTERM or SIGINT: the shutdown of `lcc up`
-/// and `lcc daemon`. (Created outside a runtime: the handlers are installed when it is
-/// first polled, inside the daemon's.)
+/// A future that completes on the first SIGTERM, SIGINT or SIGQUIT: the shutdown of
+/// `lcc up` and `lcc daemon`. (Created outside a runtime: the handlers are installed when
+/// it is first polled, inside the daemon's, before any pod is started.)
+///
+/// Handling INT and QUIT also gives the pods their default dispositions: a process
+/// started in the background by a non-interactive shell has both ignored, an ignored
+/// signal stays ignored across `exec` (and a shell cannot undo it), but a handled one
+/// is reset to the default. Without this an app would ignore a `stop.signal: INT`.
 pub async fn termination() {
-    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate());
-    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt());
+    use tokio::signal::unix::SignalKind;
+    let mut sigterm = signal(SignalKind::terminate());
+    let mut sigint = signal(SignalKind::interrupt());
+    let mut sigquit = signal(SignalKind::quit());
     tokio::select! {
         _ = sigterm.recv() => {}
         _ = sigint.recv() => {}
+        _ = sigquit.recv() => {}
     }
 }
 
