@@ -209,11 +209,9 @@ fn demo_in_the_foreground_prints_urls_and_stops_on_ctrl_c() {
     let ports = support::demo::free_ports();
     support::demo::copy(&cluster, &ports);
     let out_file = cluster.path().join("up.out");
-    let mut up = Command::new(support::lcc_bin())
-        .args(["up"])
-        .arg(cluster.path())
-        .env("NO_COLOR", "1")
-        .env("XDG_DATA_HOME", cluster.data_home())
+    // in the cluster's environment: its registry and local CA, not the user's
+    let mut up = cluster
+        .command(&["up"])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_file).expect("out file"))
         .stderr(Stdio::inherit())
