@@ -644,9 +644,11 @@ impl BackendBody {
                         None => return Ok(Step::Need),
                         Some(l) if l.is_empty() => {
                             self.framing = Framing::Empty;
+                            // none left once those no trailer may carry are dropped: no
+                            // trailers at all
                             return Ok(match self.trailers.take() {
-                                None => Step::End,
-                                Some(fields) => Step::Trailers(fields),
+                                Some(fields) if !fields.is_empty() => Step::Trailers(fields),
+                                _ => Step::End,
                             });
                         }
                         Some(l) => trailer_field(&l, self.trailers.get_or_insert_default())?,

@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,11 +65,6 @@ impl Running {
             .expect("kill");
         assert!(status.success());
     }
-}
-
-fn free_addr() -> SocketAddr {
-    // the binary binds itself; a port freed this way is almost always still free
-    dead_addr()
 }
 
 #[test]

@@ -569,4 +569,15 @@ async fn the_trailers_of_a_chunked_response_go_on_to_http1_and_http2_clients() {
     assert_eq!(trailers["x-sum"], "42");
     assert_eq!(body.to_bytes(), "hello");
     assert_serving(&proxy, g[1], "trailers").await;
+    // trailers of which none may go on: the body ends as if there were none
+    let bad = fake_backend(say(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: content-length\r\n\r\n\
+         5\r\nhello\r\n0\r\ncontent-length: 9\r\nhost: elsewhere\r\n\r\n",
+    ))
+    .await;
+    let (_proxy, g) = two_gateways(bad.addr, good.addr, "").await;
+    let r = raw(g[0], asked).await;
+    assert_eq!(r.body, b"hello");
+    let wire = String::from_utf8_lossy(&r.wire);
+    assert!(wire.ends_with("\r\n0\r\n\r\n"), "{wire:?}");
 }

@@ -264,7 +264,9 @@ fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomi
                 events::Reason::Created => {
                     not_made.remove(name);
                 }
-                // a Failed instance has a status file, which keeps this from announcing
+                // a Failed instance has a status file, which holds the announcement back
+                // until it runs again
+                events::Reason::Failed => {}
                 reason if keeps_from_ready(reason, is_explicit(plan, name)) => {
                     not_made.insert(name.to_string());
                 }

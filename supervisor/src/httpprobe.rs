@@ -522,8 +522,15 @@ mod tests {
         assert!(err.contains("no answer within 400ms"), "{err}");
         task.abort();
         let _ = task.await;
-        let err = Probe::start(addr, "h", "/health", ms(400)).unwrap_err();
-        assert!(err.starts_with(&format!("connect {addr}")), "{err}");
+        // nothing listens there, nor can meanwhile (a freed port may be taken by another
+        // test): a socket holds it bound, without listening
+        let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        held.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .expect("bind");
+        let dead = held.local_addr().expect("addr").as_socket().expect("inet");
+        let err = Probe::start(dead, "h", "/health", ms(400)).unwrap_err();
+        assert!(err.starts_with(&format!("connect {dead}")), "{err}");
     }
 
     #[tokio::test]

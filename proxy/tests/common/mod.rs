@@ -57,8 +57,26 @@ impl Drop for Server {
     }
 }
 
-/// An address nothing listens on (bound, then closed).
+/// An address nothing listens on, nor can while the tests run: a socket bound to it
+/// without listening holds it (and is left open), so a connection to it is refused. A
+/// port bound and closed again may be taken by another test's listener meanwhile.
 pub fn dead_addr() -> SocketAddr {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any.into()).expect("bind");
+    let addr = socket
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    std::mem::forget(socket);
+    addr
+}
+
+/// An address free to bind a moment later (bound, then closed): almost always still
+/// free when the proxy under test binds it.
+pub fn free_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr")
 }
@@ -326,8 +344,7 @@ impl Proxy {
         let prebound = Prebound::new();
         let bind = || match accept {
             Accept::Shared => prebound.bind_local().expect("bind"),
-            // the proxy binds it: a port freed this way is almost always still free
-            Accept::ReusePort => dead_addr(),
+            Accept::ReusePort => free_addr(),
         };
         let http = bind();
         let addrs: Vec<_> = (0..extra).map(|_| bind()).collect();
