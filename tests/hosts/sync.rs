@@ -157,9 +157,14 @@ fn assert_blob_not_moved_in(host: &Host, head: &str) {
 
 /// The files of a host's cluster directory, `.lcc/` aside.
 fn files_of(host: &Host) -> Vec<String> {
-    let mut out: Vec<String> = crate::support::listing(&host.dir)
+    files_in(&host.dir)
+}
+
+/// The files under `dir`, `.lcc/` aside, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = crate::support::listing(dir)
         .into_iter()
-        .filter(|p| !p.starts_with(".lcc") && host.dir.join(p).is_file())
+        .filter(|p| !p.starts_with(".lcc") && dir.join(p).is_file())
         .collect();
     out.sort();
     out
@@ -739,19 +744,33 @@ impl Drop for DownOnDrop<'_> {
     }
 }
 
-#[test]
-fn the_local_host_is_synced_in_place_without_ssh() {
-    let hosts = Hosts::new(1);
+/// A checkout whose Hosts are `here` (`address: local`, with `extra` lines such as a
+/// `dir`), running instance `a0`, and `h1`.
+fn with_local_host(hosts: &Hosts, extra: &str) -> Checkout {
     let docs = format!(
-        "kind: Host\nname: here\naddress: local\n---\n{}",
-        hosts.host(0).document(&hosts, "")
+        "kind: Host\nname: here\naddress: local\n{extra}---\n{}",
+        hosts.host(0).document(hosts, "")
     );
-    let co = Checkout::new(&hosts, &docs);
+    let co = Checkout::new(hosts, &docs);
     co.write(
         "here.yaml",
         &format!("{}placement: {{hosts: [here]}}\n", instance("a0", "s")),
     );
     co.commit("an instance here");
+    co
+}
+
+/// The host name recorded in the cluster directory `dir`.
+fn recorded_host(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(".lcc/sync/host"))
+        .ok()
+        .map(|h| h.trim().to_string())
+}
+
+#[test]
+fn the_local_host_is_synced_in_place_without_ssh() {
+    let hosts = Hosts::new(1);
+    let co = with_local_host(&hosts, "");
     let runtime = tempfile::tempdir().expect("tempdir");
     let _down = DownOnDrop(co.path(), runtime.path());
     let env = [("XDG_RUNTIME_DIR", runtime.path().display().to_string())];
@@ -769,13 +788,7 @@ fn the_local_host_is_synced_in_place_without_ssh() {
         std::fs::read_to_string(co.path().join(".lcc/events.jsonl"))
     );
     assert!(!status("a1").exists(), "a1 is h1's");
-    assert_eq!(
-        std::fs::read_to_string(co.path().join(".lcc/sync/host"))
-            .ok()
-            .as_deref()
-            .map(str::trim),
-        Some("here")
-    );
+    assert_eq!(recorded_host(co.path()).as_deref(), Some("here"));
     assert!(
         !hosts.host(0).dir.join("here.yaml").exists(),
         "a0's file stays here"
@@ -788,17 +801,7 @@ fn the_local_host_is_synced_in_place_without_ssh() {
 fn a_local_host_with_a_dir_of_its_own_gets_its_files_there_without_ssh() {
     let hosts = Hosts::new(1);
     let there = tempfile::tempdir().expect("tempdir");
-    let docs = format!(
-        "kind: Host\nname: here\naddress: local\ndir: {}\n---\n{}",
-        there.path().display(),
-        hosts.host(0).document(&hosts, "")
-    );
-    let co = Checkout::new(&hosts, &docs);
-    co.write(
-        "here.yaml",
-        &format!("{}placement: {{hosts: [here]}}\n", instance("a0", "s")),
-    );
-    co.commit("an instance here");
+    let co = with_local_host(&hosts, &format!("dir: {}\n", there.path().display()));
     let runtime = tempfile::tempdir().expect("tempdir");
     let _down = DownOnDrop(there.path(), runtime.path());
     let env = [("XDG_RUNTIME_DIR", runtime.path().display().to_string())];
@@ -808,13 +811,8 @@ fn a_local_host_with_a_dir_of_its_own_gets_its_files_there_without_ssh() {
         0,
         &[("here", "synced (4 files)"), ("h1", "synced (4 files)")],
     );
-    let mut files: Vec<String> = crate::support::listing(there.path())
-        .into_iter()
-        .filter(|p| !p.starts_with(".lcc") && there.path().join(p).is_file())
-        .collect();
-    files.sort();
     assert_eq!(
-        files,
+        files_in(there.path()),
         ["app.yaml", "bin/tool.sh", "here.yaml", "hosts.yaml"]
     );
     let status = |name: &str| there.path().join(format!(".lcc/status/{name}.json"));
@@ -827,13 +825,7 @@ fn a_local_host_with_a_dir_of_its_own_gets_its_files_there_without_ssh() {
         !co.path().join(".lcc/status").exists(),
         "nothing runs in the checkout"
     );
-    assert_eq!(
-        std::fs::read_to_string(there.path().join(".lcc/sync/host"))
-            .ok()
-            .as_deref()
-            .map(str::trim),
-        Some("here")
-    );
+    assert_eq!(recorded_host(there.path()).as_deref(), Some("here"));
     let again = co.sync_with(&hosts, &[], &env);
     expect(&again, 0, &[("here", "unchanged"), ("h1", "unchanged")]);
 }
