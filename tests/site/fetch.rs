@@ -575,7 +575,8 @@ fn https_server(root: &Path, keys: &Path) -> (PathBuf, u16, crate::support::Kill
         .expect("openssl s_server");
     let stdout = child.stdout.take().expect("stdout");
     let server = crate::support::KillOnDrop(child);
-    // its first lines name the address it took: `ACCEPT 127.0.0.1:PORT`
+    // its first lines name the address it took: `ACCEPT 127.0.0.1:PORT`; the rest is
+    // read to its end, so that the server never writes into a closed pipe
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
@@ -585,7 +586,6 @@ fn https_server(root: &Path, keys: &Path) -> (PathBuf, u16, crate::support::Kill
         {
             if let Some(port) = line.strip_prefix("ACCEPT 127.0.0.1:") {
                 let _ = tx.send(port.trim().parse::<u16>().ok());
-                return;
             }
         }
     });
