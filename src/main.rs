@@ -12,13 +12,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
-        // a usage error quotes the argument: shown without hidden characters (and so
-        // without clap's colours); help and version go out as clap writes them
-        Err(e) if e.use_stderr() => {
-            eprint!("{}", lcc_core::visible::visible(&e.render().to_string()));
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        Err(e) => {
+            // a usage error quotes the argument: one holding hidden characters is shown
+            // escaped (and so without clap's colours); anything else as clap writes it
+            let text = e.render().to_string();
+            if let std::borrow::Cow::Owned(shown) = lcc_core::visible::visible(&text) {
+                eprint!("{shown}");
+                return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            }
+            e.exit()
         }
-        Err(e) => e.exit(),
     };
     lcc_core::log::init();
     match cmd::dispatch(cli) {
