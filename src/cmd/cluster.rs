@@ -245,37 +245,32 @@ fn up_foreground(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints events as they come, and the URLs once every instance is ready: every one
-/// with a status file, and no explicit Instance whose pod could not be made (it has
-/// none: its folder taken, its rendering failed) until a later event says it was.
+/// Prints events as they come, and the URLs once every instance is ready: every one with
+/// a status file settled, and every explicit Instance whose pod an event said could not
+/// be made (it then has no status file to wait on) has one by then.
 fn follow_up(layout: &Layout, plan: &lcc_compiler::Plan, done: &std::sync::atomic::AtomicBool) {
     let mut tail = events::Tail::at_end(&layout.events());
     let mut announced = false;
-    let mut not_made = std::collections::BTreeSet::new();
+    let mut held_back = std::collections::BTreeSet::new();
     let colour = colour_on();
     loop {
         let finished = done.load(std::sync::atomic::Ordering::SeqCst);
         for (_, ev) in tail.read(&layout.events()) {
             println!("{}", format_event(&ev, colour));
-            let Some(name) = ev.object.strip_prefix("instance/") else {
-                continue;
-            };
-            match ev.reason {
-                events::Reason::Created => {
-                    not_made.remove(name);
+            // a Failed instance has a status file, which holds the announcement itself
+            let name = ev.object.strip_prefix("instance/");
+            if let Some(name) = name.filter(|_| ev.reason != events::Reason::Failed) {
+                if keeps_from_ready(ev.reason, is_explicit(plan, name)) {
+                    held_back.insert(name.to_string());
                 }
-                // a Failed instance has a status file, which holds the announcement back
-                // until it runs again
-                events::Reason::Failed => {}
-                reason if keeps_from_ready(reason, is_explicit(plan, name)) => {
-                    not_made.insert(name.to_string());
-                }
-                _ => {}
             }
         }
-        if !announced && not_made.is_empty() && layout.daemon_up().exists() {
+        if !announced && layout.daemon_up().exists() {
             let sts = status::read_all(layout);
-            if !sts.is_empty() && sts.iter().all(InstanceStatus::settled) {
+            let all_there = held_back
+                .iter()
+                .all(|name| sts.iter().any(|s| &s.instance == name));
+            if all_there && !sts.is_empty() && sts.iter().all(InstanceStatus::settled) {
                 announced = true;
                 print_urls(plan);
             }

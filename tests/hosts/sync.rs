@@ -760,6 +760,18 @@ fn with_local_host(hosts: &Hosts, extra: &str) -> Checkout {
     co
 }
 
+/// Waits until the daemon of the cluster directory `dir` runs `instance` (its status
+/// file is there), failing the test with the directory's events if it does not.
+fn assert_runs_in(dir: &Path, instance: &str) {
+    let status = dir.join(format!(".lcc/status/{instance}.json"));
+    assert!(
+        wait_until(Duration::from_secs(20), || status.exists()),
+        "{instance} runs in {}: {:?}",
+        dir.display(),
+        std::fs::read_to_string(dir.join(".lcc/events.jsonl"))
+    );
+}
+
 /// The host name recorded in the cluster directory `dir`.
 fn recorded_host(dir: &Path) -> Option<String> {
     std::fs::read_to_string(dir.join(".lcc/sync/host"))
@@ -781,13 +793,11 @@ fn the_local_host_is_synced_in_place_without_ssh() {
         0,
         &[("here", "unchanged"), ("h1", "synced (4 files)")],
     );
-    let status = |name: &str| co.path().join(format!(".lcc/status/{name}.json"));
+    assert_runs_in(co.path(), "a0");
     assert!(
-        wait_until(Duration::from_secs(20), || status("a0").exists()),
-        "a0 runs here: {:?}",
-        std::fs::read_to_string(co.path().join(".lcc/events.jsonl"))
+        !co.path().join(".lcc/status/a1.json").exists(),
+        "a1 is h1's"
     );
-    assert!(!status("a1").exists(), "a1 is h1's");
     assert_eq!(recorded_host(co.path()).as_deref(), Some("here"));
     assert!(
         !hosts.host(0).dir.join("here.yaml").exists(),
@@ -815,12 +825,7 @@ fn a_local_host_with_a_dir_of_its_own_gets_its_files_there_without_ssh() {
         files_in(there.path()),
         ["app.yaml", "bin/tool.sh", "here.yaml", "hosts.yaml"]
     );
-    let status = |name: &str| there.path().join(format!(".lcc/status/{name}.json"));
-    assert!(
-        wait_until(Duration::from_secs(20), || status("a0").exists()),
-        "a0 runs in the local host's dir: {:?}",
-        std::fs::read_to_string(there.path().join(".lcc/events.jsonl"))
-    );
+    assert_runs_in(there.path(), "a0");
     assert!(
         !co.path().join(".lcc/status").exists(),
         "nothing runs in the checkout"
