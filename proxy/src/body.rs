@@ -1,9 +1,11 @@
-//! Response bodies on their way to the client: a backend's, streamed (never collected),
-//! or a short one the proxy makes.
+//! Bodies through the proxy: a client's request body on its way in (from hyper's HTTP/1
+//! server or the proxy's HTTP/2 one), and a response body on its way to the client: a
+//! backend's, streamed (never collected), or a short one the proxy makes.
 
 use crate::h1::BackendBody;
+use crate::http2::RecvBody;
 use bytes::Bytes;
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -55,6 +57,44 @@ impl Body for DownBody {
             DownBody::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             DownBody::Full(None) => SizeHint::with_exact(0),
             DownBody::Backend(body) => body.size_hint(),
+        }
+    }
+}
+
+/// A client's request body.
+#[derive(Debug)]
+pub(crate) enum UpBody {
+    /// Over HTTP/1 (hyper's server).
+    Http1(Incoming),
+    /// Over HTTP/2 (the proxy's server).
+    Http2(RecvBody),
+}
+
+impl Body for UpBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut *self {
+            UpBody::Http1(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            UpBody::Http2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpBody::Http1(body) => body.is_end_stream(),
+            UpBody::Http2(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpBody::Http1(body) => body.size_hint(),
+            UpBody::Http2(body) => body.size_hint(),
         }
     }
 }

@@ -14,7 +14,7 @@
 //! every await and move. That future is boxed once when it is made, as hyper moves it
 //! into the future of its HTTP/2 stream: a box moves as a pointer.
 
-use crate::body::DownBody;
+use crate::body::{DownBody, UpBody};
 use crate::deadline::Deadline;
 use crate::entrance;
 use crate::forward::{self, with_query, Handling, Target, Via};
@@ -25,12 +25,12 @@ use crate::metrics::{ConnectionGauge, Metrics};
 use crate::path;
 use crate::respond;
 use crate::routes::Role;
-use crate::streams::{Served, Streams};
 use crate::tcp;
 use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::server::conn::{http1, http2};
+use crate::http2;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -158,21 +158,16 @@ where
     drive(conn, &idle, limits.header_read_timeout, stop).await
 }
 
-/// HTTP/2 only: a TLS connection whose client chose `h2` by ALPN.
+/// HTTP/2 only (the proxy's own server): a TLS connection whose client chose `h2` by
+/// ALPN.
 async fn serve_h2<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = ctx.limits.clone();
+    let timeout = ctx.limits.header_read_timeout;
     let idle = Idle::new();
-    let service = service(ctx, &idle);
-    let streams = Streams::default();
-    let mut builder = http2::Builder::new(streams.clone());
-    builder
-        .max_concurrent_streams(256)
-        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX));
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    drive(streams.serve(conn), &idle, limits.header_read_timeout, stop).await
+    let conn = http2::Connection::new(stream, &[], ctx, idle.clone());
+    drive(conn, &idle, timeout, stop).await
 }
 
 async fn serve_h1<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
@@ -214,24 +209,12 @@ where
     }
 }
 
-impl<I, S, E> Graceful for http2::Connection<I, S, E>
+impl<S> Graceful for http2::Connection<S>
 where
-    Self: Future,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    S: hyper::service::HttpService<Incoming>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::ResBody: hyper::body::Body + 'static,
-    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     fn finish(self: Pin<&mut Self>) {
-        self.graceful_shutdown()
-    }
-}
-
-impl<C: Graceful> Graceful for Served<C> {
-    fn finish(self: Pin<&mut Self>) {
-        self.get_mut().conn().finish()
+        self.get_mut().finish()
     }
 }
 
@@ -288,10 +271,10 @@ fn service(
        + Send
        + 'static {
     let idle = idle.clone();
-    service_fn(move |req| {
+    service_fn(move |req: Request<Incoming>| {
         let busy = idle.begin();
         // boxed, and only what the exchange needs: see the module doc
-        let answer: Answering = match handle(req, &ctx) {
+        let answer: Answering = match handle(req.map(UpBody::Http1), &ctx) {
             Handling::Answer(resp) => {
                 Box::pin(std::future::ready(Ok(resp.map(|b| Tracked::new(b, busy)))))
             }
@@ -312,7 +295,7 @@ type Answering =
     Pin<Box<dyn Future<Output = Result<Response<Tracked<DownBody>>, Infallible>> + Send>>;
 
 /// Routes one request by what its listener serves now.
-fn handle(req: Request<Incoming>, ctx: &ConnCtx) -> Handling {
+pub(crate) fn handle(req: Request<UpBody>, ctx: &ConnCtx) -> Handling {
     // RFC 9112 3.2: a request without a valid Host is refused, whatever it asks for
     if let Err(bad) = headers::check_host(req.version(), req.headers()) {
         return respond::text(StatusCode::BAD_REQUEST, &bad.to_string()).into();

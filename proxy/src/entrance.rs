@@ -2,7 +2,7 @@
 //! any other, `/entrances/NAME/...` routed to gateways, the `/` listing and the
 //! `/_lcc/health` and `/_lcc/metrics` endpoints.
 
-use crate::body::DownBody;
+use crate::body::{DownBody, UpBody};
 use crate::conn::ConnCtx;
 use crate::forward::{self, Handling, Target, Via};
 use crate::path;
@@ -11,11 +11,10 @@ use crate::routes::Table;
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use std::fmt::Write as _;
 
 /// Routes one request on the http listener, or answers it.
-pub(crate) fn handle(req: Request<Incoming>, table: &Table, ctx: &ConnCtx) -> Handling {
+pub(crate) fn handle(req: Request<UpBody>, table: &Table, ctx: &ConnCtx) -> Handling {
     // routed on the path without its dot segments: `/entrances/a/../b/` is entrance b's
     let path = match path::normalise(req.uri().path()) {
         Ok(path) => path,
@@ -93,7 +92,7 @@ pub(crate) fn handle(req: Request<Incoming>, table: &Table, ctx: &ConnCtx) -> Ha
 /// With `https.redirect`: 308 to the same URL on the https listener's `port`, for every
 /// request but the proxy's own `/_lcc/` ones (the daemon's health checks) and one with
 /// no host to send it to.
-fn to_https(req: &Request<Incoming>, path: &str, port: u16) -> Option<Response<DownBody>> {
+fn to_https(req: &Request<UpBody>, path: &str, port: u16) -> Option<Response<DownBody>> {
     if path.starts_with("/_lcc/") {
         return None;
     }
@@ -119,7 +118,7 @@ fn to_https(req: &Request<Incoming>, path: &str, port: u16) -> Option<Response<D
 
 /// The host a request is for: its URI's authority (HTTP/2, absolute form), else its
 /// `Host` header.
-fn host_of(req: &Request<Incoming>) -> Option<String> {
+fn host_of(req: &Request<UpBody>) -> Option<String> {
     let authority = match req.uri().authority() {
         Some(a) => a.as_str(),
         None => req.headers().get(header::HOST)?.to_str().ok()?,
@@ -127,7 +126,7 @@ fn host_of(req: &Request<Incoming>) -> Option<String> {
     lcc_core::host::of_authority(authority)
 }
 
-fn local(req: &Request<Incoming>, path: &str, table: &Table, ctx: &ConnCtx) -> Response<DownBody> {
+fn local(req: &Request<UpBody>, path: &str, table: &Table, ctx: &ConnCtx) -> Response<DownBody> {
     match path {
         "/" => listing(req, table),
         "/_lcc/health" => respond::text(StatusCode::OK, "ok"),
@@ -145,7 +144,7 @@ fn local(req: &Request<Incoming>, path: &str, table: &Table, ctx: &ConnCtx) -> R
 
 /// `:PORT` of the address the request came to (from its `Host`), for links to
 /// entrance hosts on the same listener; empty when it has none.
-fn local_port(req: &Request<Incoming>) -> String {
+fn local_port(req: &Request<UpBody>) -> String {
     let authority = req
         .uri()
         .authority()
@@ -160,7 +159,7 @@ fn local_port(req: &Request<Incoming>) -> String {
     }
 }
 
-fn wants_json(req: &Request<Incoming>) -> bool {
+fn wants_json(req: &Request<UpBody>) -> bool {
     req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -168,7 +167,7 @@ fn wants_json(req: &Request<Incoming>) -> bool {
 }
 
 /// `GET /`: the entrances, as JSON or as an HTML page (names are validated, no escaping needed).
-fn listing(req: &Request<Incoming>, table: &Table) -> Response<DownBody> {
+fn listing(req: &Request<UpBody>, table: &Table) -> Response<DownBody> {
     if wants_json(req) {
         let list: Vec<_> = table
             .listing

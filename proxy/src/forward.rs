@@ -3,7 +3,7 @@
 //! the response streamed back, or the connection tunnelled on an upgrade.
 
 use crate::balancer::{Backend, ConnectError};
-use crate::body::DownBody;
+use crate::body::{DownBody, UpBody};
 use crate::conn::ConnCtx;
 use crate::h1::{self, ExchangeError, H1Error};
 use crate::headers::{self, Trusted};
@@ -18,7 +18,7 @@ use bytes::BytesMut;
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri};
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
@@ -145,7 +145,7 @@ impl Failure {
 
 /// Makes `req` ready to forward to `target`: hop-by-hop fields removed, forwarding
 /// fields set, the body framed for HTTP/1.1, the head encoded.
-pub(crate) fn prepare(mut req: Request<Incoming>, target: Target<'_>, ctx: &ConnCtx) -> Handling {
+pub(crate) fn prepare(mut req: Request<UpBody>, target: Target<'_>, ctx: &ConnCtx) -> Handling {
     let counters = target.via.counters();
     Counters::add(&counters.requests, 1);
     let gateway = target.via.gateway();

@@ -80,7 +80,7 @@ pub(crate) enum ExchangeError {
     Backend(H1Error),
     /// The client's request body failed.
     #[error("{0}")]
-    Client(hyper::Error),
+    Client(crate::body::BoxError),
 }
 
 impl From<UploadError> for ExchangeError {

@@ -6,7 +6,8 @@ use crate::headers::trailer_allowed;
 use crate::metrics::Counters;
 use bytes::{Buf, Bytes};
 use http::header::{self, HeaderMap, HeaderValue};
-use hyper::body::{Body, Frame, Incoming};
+use crate::body::{BoxError, UpBody};
+use hyper::body::{Body, Frame};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -29,7 +30,7 @@ const LINGER: Duration = Duration::from_secs(5);
 pub(crate) enum UploadError {
     /// The client's body failed (a malformed chunk, a body cut short).
     #[error("{0}")]
-    Client(#[source] hyper::Error),
+    Client(#[source] BoxError),
     /// Writing to the backend failed.
     #[error("{0}")]
     Backend(#[source] std::io::Error),
@@ -40,7 +41,7 @@ pub(crate) enum UploadError {
 #[derive(Debug)]
 pub(crate) struct Upload {
     /// The client's body; taken only by `drop`.
-    body: Option<Incoming>,
+    body: Option<UpBody>,
     chunked: bool,
     queue: VecDeque<Bytes>,
     queued: usize,
@@ -54,7 +55,7 @@ impl Upload {
     /// headers are hop-by-hop or decoded by now); `None` when there is no body to send.
     pub(crate) fn prepare(
         headers: &mut HeaderMap,
-        body: Incoming,
+        body: UpBody,
         counters: &Arc<Counters>,
     ) -> Option<Upload> {
         if body.is_end_stream() {
