@@ -1,18 +1,17 @@
-//! One client connection: served as HTTP/1 (with upgrades) on a gateway's listener, as
-//! HTTP/1 or HTTP/2 (h2c with prior knowledge) on the http listener and after a TLS
-//! handshake on the https one, or handed to the TCP gateway, depending on what its
-//! listener serves.
+//! One client connection: served as HTTP/1 (with upgrades) on a gateway's listener; as
+//! HTTP/1, or HTTP/2 when it starts with the HTTP/2 preface (h2c with prior knowledge),
+//! on the http listener; after a TLS handshake on the https one, as HTTP/2 when the
+//! client chose `h2` by ALPN and HTTP/1 otherwise; or handed to the TCP gateway,
+//! depending on what its listener serves. HTTP/1 is hyper's server, HTTP/2 the proxy's
+//! own ([`http2`]).
 //!
 //! Choices for the cost per request (figures in bench/RESULTS.md, "Figures behind design
-//! choices"): a TLS connection whose client chose `h2` by ALPN goes straight to hyper's
-//! HTTP/2 server, without the auto builder's look at the preface and its wrapper around
-//! every read, and its streams run on its own task ([`Streams`]). A request is routed,
-//! and its head made ready, before its future is made ([`handle`] and
-//! [`forward::prepare`] are not async): the future is then one async fn holding only what
-//! the exchange needs ([`forward::Forwarding`]), under a KiB, where async routing layers
-//! each kept their own copy of the request and nested futures of several KiB, copied at
-//! every await and move. That future is boxed once when it is made, as hyper moves it
-//! into the future of its HTTP/2 stream: a box moves as a pointer.
+//! choices"): a request is routed, and its head made ready, before its future is made
+//! ([`handle`] and [`forward::prepare`] are not async): the future is then one async fn
+//! holding only what the exchange needs ([`forward::Forwarding`]), under a KiB, where
+//! async routing layers each kept their own copy of the request and nested futures of
+//! several KiB, copied at every await and move. That future is boxed once when it is
+//! made: a box moves as a pointer.
 
 use crate::body::{DownBody, UpBody};
 use crate::deadline::Deadline;
@@ -32,8 +31,7 @@ use hyper::body::Incoming;
 use crate::http2;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
@@ -108,7 +106,14 @@ pub(crate) async fn serve(
         deadline: Deadline::default(),
     });
     let Some(config) = tls else {
-        return serve_http(stream, ctx, stop, both).await;
+        if !both {
+            return serve_h1(stream, ctx, stop).await;
+        }
+        return match speaks(&stream, ctx.limits.header_read_timeout).await {
+            Speaks::Http1 => serve_h1(stream, ctx, stop).await,
+            Speaks::Http2 => serve_h2(stream, ctx, stop).await,
+            Speaks::Nothing => {}
+        };
     };
     // the handshake is part of the request head's time: a silent or slow client is cut
     let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
@@ -117,49 +122,52 @@ pub(crate) async fn serve(
         Ok(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
             serve_h2(stream, ctx, stop).await
         }
-        Ok(Ok(stream)) => serve_http(stream, ctx, stop, true).await,
+        // HTTP/2 over TLS is chosen by ALPN only (RFC 9113, 3.2)
+        Ok(Ok(stream)) => serve_h1(stream, ctx, stop).await,
         // garbage, a plain HTTP request or a truncated hello: rustls has sent its alert
         Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
         Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
     }
 }
 
-/// Serves HTTP on `stream`: HTTP/1 only, or with `both` HTTP/1 and HTTP/2 told apart by
-/// the HTTP/2 preface (h2c with prior knowledge, or TLS without ALPN).
-async fn serve_http<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>, both: bool)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    if both {
-        serve_auto(stream, ctx, stop).await
-    } else {
-        serve_h1(stream, ctx, stop).await
+/// What a client of the http listener speaks.
+#[derive(Debug, PartialEq, Eq)]
+enum Speaks {
+    Http1,
+    /// HTTP/2 with prior knowledge (h2c): it began with the HTTP/2 preface.
+    Http2,
+    /// Nothing: it closed, or sent nothing within the header timeout.
+    Nothing,
+}
+
+/// Tells an h2c client from an HTTP/1 one by its first bytes, left in the socket for
+/// the server that takes it.
+async fn speaks(stream: &TcpStream, limit: Duration) -> Speaks {
+    let deadline = tokio::time::Instant::now() + limit;
+    let preface = http2::PREFACE;
+    let mut first = [0u8; 24];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return Speaks::Nothing,
+        };
+        if first[..n] != preface[..n] {
+            return Speaks::Http1;
+        }
+        if n == preface.len() {
+            return Speaks::Http2;
+        }
+        // the preface in pieces (rare): a peek leaves the socket readable, so it is
+        // looked at again after a pause, not as soon as the runtime may
+        if tokio::time::Instant::now() >= deadline {
+            return Speaks::Nothing;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
-/// HTTP/1 and HTTP/2 on one connection (hyper-util's auto builder).
-async fn serve_auto<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let limits = ctx.limits.clone();
-    let idle = Idle::new();
-    let service = service(ctx, &idle);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .header_read_timeout(None)
-        .max_buf_size(limits.max_head_bytes.max(8192));
-    builder
-        .http2()
-        .max_concurrent_streams(256)
-        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX));
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    drive(conn, &idle, limits.header_read_timeout, stop).await
-}
-
-/// HTTP/2 only (the proxy's own server): a TLS connection whose client chose `h2` by
-/// ALPN.
+/// HTTP/2 (the proxy's own server): a TLS connection whose client chose `h2` by ALPN,
+/// or an h2c one.
 async fn serve_h2<S>(stream: S, ctx: Arc<ConnCtx>, stop: watch::Receiver<bool>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -191,22 +199,6 @@ where
 /// A served connection that can be asked to finish what is in flight and close.
 trait Graceful: Future {
     fn finish(self: Pin<&mut Self>);
-}
-
-impl<I, S, E> Graceful for auto::UpgradeableConnection<'_, I, S, E>
-where
-    Self: Future,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: hyper::service::HttpService<Incoming>,
-    S::Future: 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::ResBody: hyper::body::Body + Send + 'static,
-    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
-{
-    fn finish(self: Pin<&mut Self>) {
-        self.graceful_shutdown()
-    }
 }
 
 impl<S> Graceful for http2::Connection<S>

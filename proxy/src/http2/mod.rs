@@ -23,4 +23,5 @@ mod request;
 mod tasks;
 
 pub(crate) use conn::Connection;
+pub(crate) use frame::PREFACE;
 pub(crate) use recv::RecvBody;
