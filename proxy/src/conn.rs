@@ -18,6 +18,7 @@ use crate::deadline::Deadline;
 use crate::entrance;
 use crate::forward::{self, with_query, Handling, Target, Via};
 use crate::headers::{self, Peer};
+use crate::http2;
 use crate::idle::{Idle, Tracked};
 use crate::limits::Limits;
 use crate::metrics::{ConnectionGauge, Metrics};
@@ -28,7 +29,6 @@ use crate::tcp;
 use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use crate::http2;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -174,7 +174,7 @@ where
 {
     let timeout = ctx.limits.header_read_timeout;
     let idle = Idle::new();
-    let conn = http2::Connection::new(stream, &[], ctx, idle.clone());
+    let conn = http2::Connection::new(stream, ctx, idle.clone());
     drive(conn, &idle, timeout, stop).await
 }
 

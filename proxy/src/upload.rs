@@ -2,11 +2,11 @@
 //! ([`crate::h1`]) as the `Content-Length` bytes when the client said how long it is, and
 //! chunked otherwise; streamed a frame at a time (never collected) and counted.
 
+use crate::body::{BoxError, UpBody};
 use crate::headers::trailer_allowed;
 use crate::metrics::Counters;
 use bytes::{Buf, Bytes};
 use http::header::{self, HeaderMap, HeaderValue};
-use crate::body::{BoxError, UpBody};
 use hyper::body::{Body, Frame};
 use std::collections::VecDeque;
 use std::io::IoSlice;

@@ -51,6 +51,9 @@ struct Entry {
 }
 
 /// The work of one stream, in its slot of [`Tasks`].
+// a body is what nearly every stream's slot holds, and slots are reused: boxing it would
+// be an allocation per response
+#[allow(clippy::large_enum_variant)]
 enum Task {
     /// The exchange, until the backend's response head.
     Answer(Answering),
@@ -58,7 +61,8 @@ enum Task {
     Body(Tracked<DownBody>),
 }
 
-/// What a task yields.
+/// What a task yields: handled at once, never stored.
+#[allow(clippy::large_enum_variant)]
 enum Done {
     Head(Response<Tracked<DownBody>>),
     Piece(Option<Result<Frame<Bytes>, BoxError>>),
@@ -181,12 +185,10 @@ impl<S> std::fmt::Debug for Connection<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
-    /// Serves `io`, whose client chose HTTP/2 (`early`: what was read of it already).
-    pub(crate) fn new(io: S, early: &[u8], ctx: Arc<ConnCtx>, idle: Arc<Idle>) -> Self {
+    /// Serves `io`, whose client chose HTTP/2.
+    pub(crate) fn new(io: S, ctx: Arc<ConnCtx>, idle: Arc<Idle>) -> Self {
         let max_list = ctx.limits.max_head_bytes;
         let (release_tx, release_rx) = unbounded_channel();
-        let mut input = vec![0; INPUT.max(early.len())];
-        input[..early.len()].copy_from_slice(early);
         let mut decoder = loona_hpack::Decoder::new();
         decoder.set_max_allowed_table_size(4096);
         let mut out = Vec::with_capacity(1024);
@@ -203,9 +205,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             io,
             ctx,
             idle,
-            input,
+            input: vec![0; INPUT],
             start: 0,
-            end: early.len(),
+            end: 0,
             out,
             sent: 0,
             scratch: Vec::with_capacity(512),
@@ -322,7 +324,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn frame(&mut self, h: Head, payload: &[u8]) -> Result<(), ConnError> {
         if self.phase == Phase::Settings {
             if h.kind != Kind::Settings || h.has(flag::ACK) {
-                return Err(ConnError(Reason::Protocol, "the first frame was not SETTINGS"));
+                return Err(ConnError(
+                    Reason::Protocol,
+                    "the first frame was not SETTINGS",
+                ));
             }
             self.phase = Phase::Open;
         }
@@ -400,14 +405,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
                 Setting::InitialWindowSize(v) => {
                     if v > frame::MAX_WINDOW {
-                        return Err(ConnError(Reason::FlowControl, "INITIAL_WINDOW_SIZE too large"));
+                        return Err(ConnError(
+                            Reason::FlowControl,
+                            "INITIAL_WINDOW_SIZE too large",
+                        ));
                     }
                     let delta = i64::from(v) - self.initial_window;
                     self.initial_window = i64::from(v);
                     for (&id, stream) in self.streams.iter_mut() {
                         stream.send_window += delta;
                         if stream.send_window > i64::from(frame::MAX_WINDOW) {
-                            return Err(ConnError(Reason::FlowControl, "a stream window overflowed"));
+                            return Err(ConnError(
+                                Reason::FlowControl,
+                                "a stream window overflowed",
+                            ));
                         }
                         if delta > 0 && !self.blocked.contains(&id) {
                             self.blocked.push(id);
@@ -429,7 +440,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     fn window_update(&mut self, h: Head, payload: &[u8]) -> Result<(), ConnError> {
         let Ok(bytes) = <[u8; 4]>::try_from(payload) else {
-            return Err(ConnError(Reason::FrameSize, "WINDOW_UPDATE of a wrong size"));
+            return Err(ConnError(
+                Reason::FrameSize,
+                "WINDOW_UPDATE of a wrong size",
+            ));
         };
         let increment = i64::from(u32::from_be_bytes(bytes) & frame::MAX_WINDOW);
         if h.stream == 0 {
@@ -438,12 +452,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             self.send_window += increment;
             if self.send_window > i64::from(frame::MAX_WINDOW) {
-                return Err(ConnError(Reason::FlowControl, "connection window overflowed"));
+                return Err(ConnError(
+                    Reason::FlowControl,
+                    "connection window overflowed",
+                ));
             }
             return Ok(());
         }
         if h.stream > self.last_id {
-            return Err(ConnError(Reason::Protocol, "WINDOW_UPDATE on an idle stream"));
+            return Err(ConnError(
+                Reason::Protocol,
+                "WINDOW_UPDATE on an idle stream",
+            ));
         }
         let Some(stream) = self.streams.get_mut(&h.stream) else {
             return Ok(());
@@ -489,7 +509,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let len = h.len as i64;
         if len > self.recv_window {
-            return Err(ConnError(Reason::FlowControl, "DATA beyond the connection window"));
+            return Err(ConnError(
+                Reason::FlowControl,
+                "DATA beyond the connection window",
+            ));
         }
         self.recv_window -= len;
         let Some(data) = frame::unpadded(h, payload) else {
@@ -532,7 +555,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         // padding and an empty frame are given back at once; data when it is read
         let padding = h.len - data.len();
-        let delivered = data.is_empty() || tx.send(Piece::Data(Bytes::copy_from_slice(data))).is_ok();
+        let delivered =
+            data.is_empty() || tx.send(Piece::Data(Bytes::copy_from_slice(data))).is_ok();
         let back = if delivered { padding } else { h.len };
         if back > 0 {
             self.give_back(h.stream, back);
@@ -545,7 +569,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     fn headers(&mut self, h: Head, payload: &[u8]) -> Result<(), ConnError> {
         if h.stream == 0 || h.stream % 2 == 0 {
-            return Err(ConnError(Reason::Protocol, "HEADERS on a stream a client may not open"));
+            return Err(ConnError(
+                Reason::Protocol,
+                "HEADERS on a stream a client may not open",
+            ));
         }
         let Some(mut block) = frame::unpadded(h, payload) else {
             return Err(ConnError(Reason::Protocol, "padding longer than the frame"));
@@ -553,9 +580,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut refused = None;
         if h.has(flag::PRIORITY) {
             if block.len() < 5 {
-                return Err(ConnError(Reason::FrameSize, "HEADERS too short for its priority"));
+                return Err(ConnError(
+                    Reason::FrameSize,
+                    "HEADERS too short for its priority",
+                ));
             }
-            let dependency = u32::from_be_bytes([block[0], block[1], block[2], block[3]]) & frame::MAX_WINDOW;
+            let dependency =
+                u32::from_be_bytes([block[0], block[1], block[2], block[3]]) & frame::MAX_WINDOW;
             if dependency == h.stream {
                 refused = Some(Reason::Protocol);
             }
@@ -608,7 +639,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return self.trailers(id, end_stream, fields);
         }
         if id <= self.last_id {
-            return Err(ConnError(Reason::StreamClosed, "HEADERS on a closed stream"));
+            // closed, perhaps reset by this server while the client sent this
+            self.reset(id, Reason::StreamClosed);
+            return Ok(());
         }
         self.last_id = id;
         if self.phase != Phase::Open {
@@ -846,7 +879,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let Some(stream) = self.streams.get_mut(&id) else {
                 continue;
             };
-            if let Sending::Blocked { data, end } = std::mem::replace(&mut stream.send, Sending::Streaming)
+            if !matches!(stream.send, Sending::Blocked { .. }) {
+                continue;
+            }
+            if let Sending::Blocked { data, end } =
+                std::mem::replace(&mut stream.send, Sending::Streaming)
             {
                 self.send_data(id, data, end);
             }
@@ -860,7 +897,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let Some(slot) = self.tasks.next_due() else {
                 break;
             };
-            let Some((id, Poll::Ready(done))) = self.tasks.poll(slot, |e, cx| (e.id, e.task.poll(cx)))
+            let Some((id, Poll::Ready(done))) =
+                self.tasks.poll(slot, |e, cx| (e.id, e.task.poll(cx)))
             else {
                 continue;
             };
@@ -912,7 +950,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while self.sent < self.out.len() {
             let n = match Pin::new(&mut self.io).poll_write(cx, &self.out[self.sent..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()))
+                }
                 Poll::Ready(Ok(n)) => n,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -934,10 +974,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     fn round(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<bool>> {
+        let full = self.out.len() - self.sent >= HIGH_WATER;
         let mut progress = false;
         let reading = self.phase != Phase::Closing
             && !(self.phase == Phase::Draining && self.streams.is_empty())
-            && self.out.len() - self.sent < HIGH_WATER;
+            && !full;
         if reading {
             match self.poll_input(cx) {
                 Poll::Ready(Ok(true)) => progress = true,
@@ -953,6 +994,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match self.poll_output(cx) {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(())) if self.finished() => return Poll::Ready(Ok(false)),
+            // what waited for room in the output may go on
+            Poll::Ready(Ok(())) if full => progress = true,
             _ => {}
         }
         match progress {

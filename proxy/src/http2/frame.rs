@@ -304,7 +304,8 @@ mod tests {
             flags,
             stream: 1,
         };
-        let cases: [(u8, &[u8], Option<&[u8]>); 5] = [
+        type Case = (u8, &'static [u8], Option<&'static [u8]>);
+        let cases: [Case; 5] = [
             (0, b"abc", Some(b"abc")),
             (flag::PADDED, b"\x02abc00", Some(b"abc")),
             (flag::PADDED, b"\x00abc", Some(b"abc")),
@@ -342,7 +343,10 @@ mod tests {
         let mut out = Vec::new();
         settings(
             &mut out,
-            &[Setting::MaxConcurrentStreams(256), Setting::InitialWindowSize(1 << 20)],
+            &[
+                Setting::MaxConcurrentStreams(256),
+                Setting::InitialWindowSize(1 << 20),
+            ],
         );
         let mut payload = out[HEAD_LEN..].to_vec();
         payload.extend_from_slice(&[0, 0x42, 0, 0, 0, 1]);

@@ -171,7 +171,10 @@ mod tests {
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
         headers.append("set-cookie", HeaderValue::from_static("a=1"));
         headers.append("set-cookie", HeaderValue::from_static("b=2"));
-        headers.insert("x-long-custom-field", HeaderValue::from_bytes(&[b'v'; 300]).unwrap());
+        headers.insert(
+            "x-long-custom-field",
+            HeaderValue::from_bytes(&[b'v'; 300]).unwrap(),
+        );
         let mut secret = HeaderValue::from_static("s3cr3t");
         secret.set_sensitive(true);
         headers.insert("x-token", secret);

@@ -164,10 +164,25 @@ mod tests {
         tx.send(Piece::Data(Bytes::from_static(b"efghij"))).unwrap();
         let first = frame(&mut body).await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "abcd");
-        assert_eq!(released.try_recv(), Ok(Released { stream: 3, bytes: 4 }));
+        assert_eq!(
+            released.try_recv(),
+            Ok(Released {
+                stream: 3,
+                bytes: 4
+            })
+        );
         drop(body);
-        assert_eq!(released.try_recv(), Ok(Released { stream: 3, bytes: 6 }));
-        assert!(tx.send(Piece::Data(Bytes::new())).is_err(), "closed once dropped");
+        assert_eq!(
+            released.try_recv(),
+            Ok(Released {
+                stream: 3,
+                bytes: 6
+            })
+        );
+        assert!(
+            tx.send(Piece::Data(Bytes::new())).is_err(),
+            "closed once dropped"
+        );
     }
 
     #[tokio::test]
@@ -188,7 +203,10 @@ mod tests {
         let (release, _released) = unbounded_channel();
         let mut body = RecvBody::new(1, rx, release, None);
         tx.send(Piece::Failed(RecvError::Reset)).unwrap();
-        assert_eq!(frame(&mut body).await.unwrap().err(), Some(RecvError::Reset));
+        assert_eq!(
+            frame(&mut body).await.unwrap().err(),
+            Some(RecvError::Reset)
+        );
         assert!(RecvBody::empty().is_end_stream());
     }
 }

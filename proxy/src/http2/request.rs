@@ -145,7 +145,8 @@ impl Fields {
                 parts.scheme = Some(scheme);
             }
             // OPTIONS may ask for `*` (RFC 9113, 8.3.1)
-            if path.is_empty() || path[0] != b'/' && !(method == Method::OPTIONS && path[..] == b"*"[..])
+            if path.is_empty()
+                || path[0] != b'/' && !(method == Method::OPTIONS && path[..] == b"*"[..])
             {
                 return Err(Malformed::Target);
             }
@@ -171,14 +172,15 @@ impl Fields {
             }
         }
         if !self.cookie.is_empty() {
-            let cookie = HeaderValue::from_maybe_shared(Bytes::from(std::mem::take(&mut self.cookie)))
-                .map_err(|_| Malformed::Value)?;
+            let cookie =
+                HeaderValue::from_maybe_shared(Bytes::from(std::mem::take(&mut self.cookie)))
+                    .map_err(|_| Malformed::Value)?;
             self.headers.insert(header::COOKIE, cookie);
         }
         let uri = match (&method, parts.authority) {
             // authority form, which `Uri::from_parts` does not make
             (&Method::CONNECT, Some(a)) => {
-                Uri::from_maybe_shared(a.as_str().to_string()).map_err(|_| Malformed::Target)?
+                Uri::try_from(a.as_str()).map_err(|_| Malformed::Target)?
             }
             (_, authority) => {
                 parts.authority = authority;
@@ -274,10 +276,19 @@ mod tests {
         let cases: Vec<(Vec<(&str, &str)>, Malformed)> = vec![
             (get(&[("Accept", "x")]), Malformed::Name),
             (get(&[("bad name", "x")]), Malformed::Name),
-            (get(&[("connection", "close")]), Malformed::ConnectionSpecific),
+            (
+                get(&[("connection", "close")]),
+                Malformed::ConnectionSpecific,
+            ),
             (get(&[("keep-alive", "5")]), Malformed::ConnectionSpecific),
-            (get(&[("transfer-encoding", "chunked")]), Malformed::ConnectionSpecific),
-            (get(&[("upgrade", "websocket")]), Malformed::ConnectionSpecific),
+            (
+                get(&[("transfer-encoding", "chunked")]),
+                Malformed::ConnectionSpecific,
+            ),
+            (
+                get(&[("upgrade", "websocket")]),
+                Malformed::ConnectionSpecific,
+            ),
             (get(&[("te", "gzip")]), Malformed::ConnectionSpecific),
             (get(&[("x-a", " padded")]), Malformed::Value),
             (get(&[("x-a", "line\nbreak")]), Malformed::Value),
@@ -286,14 +297,30 @@ mod tests {
             (get(&[(":status", "200")]), Malformed::Pseudo),
             (get(&[(":protocol", "websocket")]), Malformed::Pseudo),
             (vec![(":method", "GET"), (":path", "/")], Malformed::Missing),
-            (vec![(":scheme", "https"), (":path", "/")], Malformed::Missing),
-            (vec![(":method", "GET"), (":scheme", "https"), (":path", "")], Malformed::Target),
-            (vec![(":method", "GET"), (":scheme", "https"), (":path", "a")], Malformed::Target),
+            (
+                vec![(":scheme", "https"), (":path", "/")],
+                Malformed::Missing,
+            ),
+            (
+                vec![(":method", "GET"), (":scheme", "https"), (":path", "")],
+                Malformed::Target,
+            ),
+            (
+                vec![(":method", "GET"), (":scheme", "https"), (":path", "a")],
+                Malformed::Target,
+            ),
             (get(&[("host", "other.localhost")]), Malformed::Host),
             (get(&[("content-length", "1x")]), Malformed::ContentLength),
-            (get(&[("content-length", "1"), ("content-length", "1")]), Malformed::ContentLength),
             (
-                vec![(":method", "CONNECT"), (":authority", "a:1"), (":path", "/")],
+                get(&[("content-length", "1"), ("content-length", "1")]),
+                Malformed::ContentLength,
+            ),
+            (
+                vec![
+                    (":method", "CONNECT"),
+                    (":authority", "a:1"),
+                    (":path", "/"),
+                ],
                 Malformed::Pseudo,
             ),
             (vec![(":method", "CONNECT")], Malformed::Missing),

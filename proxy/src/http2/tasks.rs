@@ -195,7 +195,11 @@ mod tests {
         assert_eq!(tasks.next_due(), Some(c));
         assert_eq!(tasks.next_due(), Some(a));
         assert_eq!(tasks.next_due(), None, "woken twice, due once");
-        assert_eq!(conn.0.load(Ordering::Relaxed), 1, "the connection was woken, once a poll");
+        assert_eq!(
+            conn.0.load(Ordering::Relaxed),
+            1,
+            "the connection was woken, once a poll"
+        );
     }
 
     #[test]

@@ -98,8 +98,9 @@ where
 
 /// An HTTP backend answering with its `id`: body = id, `x-backend: id`, `x-path` = the
 /// path it was asked for, `x-seen-<h>` echoing X-Forwarded-*, X-Real-IP, Forwarded,
-/// Connection and body framing headers. `/slow` answers after 10 s, `/upload` counts the body, `/early` answers 413
-/// without reading it, `/download?N` streams N bytes.
+/// Connection, Cookie and body framing headers. `/slow` answers after 10 s, `/upload`
+/// counts the body and echoes its trailer fields as `x-trailer-<name>`, `/early`
+/// answers 413 without reading it, `/download?N` streams N bytes.
 pub async fn http_backend(id: &'static str) -> Server {
     serve_with(move |listener| async move {
         let mut conns = JoinSet::new();
@@ -135,6 +136,7 @@ async fn answer(
             || name == "connection"
             || name == "keep-alive"
             || name == "host"
+            || name == "cookie"
             || framing
         {
             builder = builder.header(format!("x-seen-{name}"), value);
@@ -150,7 +152,14 @@ async fn answer(
             let mut n = 0u64;
             while let Some(frame) = body.frame().await {
                 match frame {
-                    Ok(f) => n += f.data_ref().map_or(0, |d| d.len() as u64),
+                    Ok(f) => {
+                        n += f.data_ref().map_or(0, |d| d.len() as u64);
+                        if let Some(trailers) = f.trailers_ref() {
+                            for (name, value) in trailers {
+                                builder = builder.header(format!("x-trailer-{name}"), value);
+                            }
+                        }
+                    }
                     Err(_) => break,
                 }
             }
