@@ -162,7 +162,7 @@ async fn speaks(stream: &TcpStream, limit: Duration) -> Speaks {
         if tokio::time::Instant::now() >= deadline {
             return Speaks::Nothing;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -19,6 +19,9 @@ use tokio::net::TcpStream;
 
 /// Bytes queued for the backend before the client's body is asked for more.
 const HIGH_WATER: usize = 64 * 1024;
+/// Pieces queued for the backend before the client's body is asked for more: a body in
+/// tiny frames or chunks costs far more memory than its bytes.
+const MAX_PIECES: usize = 192;
 /// Pieces handed to one vectored write (a chunk is three: size line, data, CRLF).
 const SLICES: usize = 12;
 
@@ -94,7 +97,7 @@ impl Upload {
     ) -> Poll<Result<(), UploadError>> {
         loop {
             // take what the client has ready, without waiting, while little is queued
-            while !self.ended && self.queued < HIGH_WATER {
+            while !self.ended && self.queued < HIGH_WATER && self.queue.len() < MAX_PIECES {
                 let Some(body) = self.body.as_mut() else {
                     break;
                 };

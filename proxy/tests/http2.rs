@@ -49,6 +49,11 @@ struct Frame {
 }
 
 impl Frame {
+    /// The increment of a WINDOW_UPDATE.
+    fn increment(&self) -> u32 {
+        u32::from_be_bytes(self.payload[..4].try_into().expect("an increment")) & 0x7fff_ffff
+    }
+
     /// The error code of a RST_STREAM or GOAWAY.
     fn code(&self) -> u32 {
         let at = if self.kind == GOAWAY { 4 } else { 0 };
@@ -187,12 +192,30 @@ impl Raw {
 
     /// The frames until the connection closes: the first 50 at most.
     async fn until_closed(&mut self) -> Vec<Frame> {
+        self.until_closed_within(50).await
+    }
+
+    /// The frames until the connection closes: the first `most` at most.
+    async fn until_closed_within(&mut self, most: usize) -> Vec<Frame> {
         let mut frames = Vec::new();
         while let Some(f) = self.next().await {
             frames.push(f);
-            assert!(frames.len() < 50, "no close after 50 frames: {frames:?}");
+            assert!(frames.len() < most, "no close after {most} frames");
         }
         frames
+    }
+
+    /// The next frame that is not SETTINGS, WINDOW_UPDATE included.
+    async fn next_answer_or_update(&mut self) -> Option<Frame> {
+        loop {
+            let f = self.next().await?;
+            if f.kind == SETTINGS && f.flags & ACK == 0 {
+                self.send(SETTINGS, ACK, 0, &[]).await;
+            }
+            if f.kind != SETTINGS {
+                return Some(f);
+            }
+        }
     }
 }
 
@@ -324,6 +347,16 @@ async fn connection_errors_get_their_goaway_code_and_a_close() {
             PROTOCOL_ERROR,
         ),
         ("DATA on stream 0", frame(DATA, 0, 0, b"x"), PROTOCOL_ERROR),
+        (
+            "a PRIORITY of 4 bytes on an idle stream",
+            frame(PRIORITY, 0, 9, &[0; 4]),
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "a GOAWAY of 4 bytes",
+            frame(GOAWAY, 0, 0, &[0; 4]),
+            FRAME_SIZE_ERROR,
+        ),
         (
             "DATA on an idle stream",
             frame(DATA, 0, 9, b"x"),
@@ -457,12 +490,13 @@ async fn a_malformed_request_resets_its_stream_and_the_connection_serves_on() {
         }
     }
     assert_eq!(codes, [STREAM_CLOSED]);
-    // a PRIORITY of a wrong size resets its stream; a PING is answered with its data
-    raw.send(PRIORITY, 0, id + 4, &[0; 4]).await;
+    // a PRIORITY of a wrong size on a stream it knows resets that stream; a PING is
+    // answered with its data
+    raw.send(PRIORITY, 0, id, &[0; 4]).await;
     let f = raw.next_answer().await.expect("an answer");
     assert_eq!(
         (f.kind, f.stream, f.code()),
-        (RST_STREAM, id + 4, FRAME_SIZE_ERROR)
+        (RST_STREAM, id, FRAME_SIZE_ERROR)
     );
     raw.send(PING, 0, 0, b"12345678").await;
     let f = raw.next_answer().await.expect("an answer");
@@ -569,22 +603,35 @@ async fn request_bodies_reach_the_backend_with_their_trailers_and_cookies_are_jo
     assert_eq!(status(&fields), "200");
     assert_eq!(body, b"1048576", "the backend got it all");
     assert_eq!(field(&fields, "x-seen-cookie"), Some("a=1; b=2"));
+    // `expect: 100-continue`: a 100 first, then the answer once the body came
+    let head = block(&request(
+        "POST",
+        "/entrances/web/upload",
+        &[("expect", "100-continue"), ("content-length", "4")],
+    ));
+    raw.send(HEADERS, END_HEADERS, 3, &head).await;
+    let f = raw.next_answer().await.expect("an interim answer");
+    assert_eq!((f.kind, f.stream, f.flags & END_STREAM), (HEADERS, 3, 0));
+    assert_eq!(status(&raw.fields(&f.payload)), "100");
+    raw.send(DATA, END_STREAM, 3, b"body").await;
+    let (fields, body) = raw.response(3, false).await;
+    assert_eq!((status(&fields), &body[..]), ("200", &b"4"[..]));
     // a body of unknown length, then trailers: chunked to the backend, trailers kept
     let head = block(&request(
         "POST",
         "/entrances/web/upload",
         &[("te", "trailers")],
     ));
-    raw.send(HEADERS, END_HEADERS, 3, &head).await;
-    raw.send(DATA, 0, 3, b"hello").await;
+    raw.send(HEADERS, END_HEADERS, 5, &head).await;
+    raw.send(DATA, 0, 5, b"hello").await;
     raw.send(
         HEADERS,
         END_HEADERS | END_STREAM,
-        3,
+        5,
         &block(&[("x-sum", "5")]),
     )
     .await;
-    let (fields, body) = raw.response(3, false).await;
+    let (fields, body) = raw.response(5, false).await;
     assert_eq!(status(&fields), "200");
     assert_eq!(body, b"5");
     assert_eq!(field(&fields, "x-seen-transfer-encoding"), Some("chunked"));
@@ -627,6 +674,64 @@ async fn streams_past_the_limit_are_refused_and_a_reset_flood_ends_the_connectio
         Some(ENHANCE_YOUR_CALM),
         "{closed:?}"
     );
+
+    // the same with resets the client makes the server send (a PRIORITY of a wrong
+    // size on each stream it opens)
+    let mut raw = Raw::connect(proxy.http, &[]).await;
+    let mut frames = Vec::new();
+    for i in 0..200u32 {
+        let id = 1 + 2 * i;
+        let slow = block(&request("GET", "/entrances/web/slow", &[]));
+        frames.extend(frame(HEADERS, END_HEADERS | END_STREAM, id, &slow));
+        frames.extend(frame(PRIORITY, 0, id, &[0; 4]));
+    }
+    raw.write(&frames).await;
+    let closed = raw.until_closed_within(600).await;
+    let goaway = closed.iter().find(|f| f.kind == GOAWAY);
+    assert_eq!(goaway.map(Frame::code), Some(ENHANCE_YOUR_CALM));
+}
+
+#[tokio::test]
+async fn a_body_in_tiny_frames_for_a_backend_that_does_not_read_is_reset() {
+    // the backend reads a request head and nothing more: once its socket is full, the
+    // frames wait in the proxy, which keeps no more than 256 of them
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gated = gated_backend(release.clone()).await;
+    let addr = gated.addr;
+    let limits = lcc_proxy::Limits {
+        response_timeout: Duration::from_secs(30),
+        ..test_limits()
+    };
+    let (proxy, _) =
+        Proxy::start_with(limits, 1, move |http, g| web_config(http, g[0], &[addr])).await;
+    let mut raw = Raw::connect(proxy.http, &[]).await;
+    let head = block(&request("POST", "/entrances/web/upload", &[]));
+    raw.send(HEADERS, END_HEADERS, 1, &head).await;
+    let piece = [b'p'; 500];
+    // the windows the proxy gives (docs/proxy.md): 256 KiB a stream, 1 MiB in all
+    let (mut window, mut conn_window): (i64, i64) = (256 * 1024, 65_535);
+    let mut sent = 0u64;
+    // at most 64 MiB: far more than loopback's socket buffers hold
+    while sent < 64 << 20 {
+        while window >= 500 && conn_window >= 500 {
+            raw.send(DATA, 0, 1, &piece).await;
+            window -= 500;
+            conn_window -= 500;
+            sent += 500;
+        }
+        let f = raw.next_answer_or_update().await.expect("frames");
+        match (f.kind, f.stream) {
+            (WINDOW_UPDATE, 0) => conn_window += i64::from(f.increment()),
+            (WINDOW_UPDATE, 1) => window += i64::from(f.increment()),
+            (RST_STREAM, 1) => {
+                assert_eq!(f.code(), ENHANCE_YOUR_CALM);
+                release.notify_waiters();
+                return;
+            }
+            _ => panic!("{f:?}"),
+        }
+    }
+    panic!("no reset after {sent} bytes");
 }
 
 #[tokio::test]
@@ -699,4 +804,67 @@ async fn a_listener_closing_sends_goaway_and_finishes_the_streams_in_flight() {
     let (fields, body) = raw.response(1, false).await;
     assert_eq!((status(&fields), &body[..]), ("200", &b"held"[..]));
     assert!(raw.until_closed().await.is_empty(), "closed once finished");
+}
+
+#[tokio::test]
+async fn a_response_held_by_the_window_loses_nothing_while_its_request_body_comes() {
+    let (proxy, _backend) = setup().await;
+    // a stream window of 1,000 bytes: the backend's 64 KiB pieces wait in the proxy,
+    // while the request's body, coming meanwhile, wakes the exchange
+    let mut raw = Raw::connect(proxy.http, &[(4, 1000)]).await;
+    let head = block(&request(
+        "POST",
+        "/entrances/web/download?100000",
+        &[("content-length", "100000")],
+    ));
+    raw.send(HEADERS, END_HEADERS, 1, &head).await;
+    let (mut fields, mut body, mut sent) = (Vec::new(), Vec::new(), 0usize);
+    for _ in 0..2000 {
+        let f = raw.next_answer().await.expect("frames until the end");
+        match (f.kind, f.stream) {
+            (HEADERS, 1) => fields = raw.fields(&f.payload),
+            (DATA, 1) => {
+                body.extend_from_slice(&f.payload);
+                if sent < 100_000 {
+                    let n = 1000.min(100_000 - sent);
+                    sent += n;
+                    let end = if sent == 100_000 { END_STREAM } else { 0 };
+                    raw.send(DATA, end, 1, &vec![b'r'; n]).await;
+                }
+                let n = (f.payload.len() as u32).to_be_bytes();
+                if !f.payload.is_empty() {
+                    raw.send(WINDOW_UPDATE, 0, 1, &n).await;
+                    raw.send(WINDOW_UPDATE, 0, 0, &n).await;
+                }
+            }
+            // the request's side, reset once the response is whole
+            (RST_STREAM, 1) => assert_eq!(f.code(), 0, "NO_ERROR"),
+            other => panic!("unexpected frame {other:?}"),
+        }
+        if f.stream == 1 && f.flags & END_STREAM != 0 {
+            break;
+        }
+    }
+    assert_eq!(status(&fields), "200");
+    assert_eq!(body.len(), 100_000, "every byte, in order");
+    assert!(body.iter().all(|&b| b == b'x'));
+}
+
+#[tokio::test]
+async fn a_header_block_that_expands_past_the_limit_is_answered_431() {
+    let (proxy, _backend) = setup().await;
+    let mut raw = Raw::connect(proxy.http, &[]).await;
+    // a 4,000-byte field put in the decoder's table, then named 2,000 times by one byte
+    // each: 6 KB of HPACK for 8 MB of fields
+    let mut head = block(&request("GET", "/entrances/web/", &[]));
+    head.extend_from_slice(&[0x40, 1, b'a', 0x7f, 0xa1, 0x1e]);
+    head.extend_from_slice(&[b'v'; 4000]);
+    head.extend_from_slice(&[0xbe; 2000]);
+    raw.send(HEADERS, END_HEADERS | END_STREAM, 1, &head).await;
+    let (fields, _) = raw.response(1, false).await;
+    assert_eq!(status(&fields), "431");
+    // the decoder's table stayed in step: the next request is read right
+    raw.get(3, "/entrances/web/").await;
+    let (fields, body) = raw.response(3, false).await;
+    assert_eq!((status(&fields), &body[..]), ("200", &b"a"[..]));
 }

@@ -38,8 +38,13 @@ const INPUT: usize = 2 * (HEAD_LEN + frame::DEFAULT_MAX_FRAME);
 const HIGH_WATER: usize = 256 * 1024;
 /// Rounds of reading, polling and writing in one poll before yielding to other tasks.
 const ROUNDS: usize = 16;
-/// Streams a client may reset before the ratio to answered ones is looked at.
+/// Streams reset (by the client, or by this server for the client's error) before the
+/// ratio to answered ones is looked at.
 const RESETS_ALLOWED: u64 = 100;
+/// Pieces of a request body held for its exchange: more means a client sending tiny
+/// DATA frames faster than its backend reads, each piece costing far more memory than
+/// the bytes its window counts.
+const MAX_PIECES: u32 = 256;
 
 /// The response of a request, from the proxy's exchange.
 type Answering = Pin<Box<dyn Future<Output = Response<Tracked<DownBody>>> + Send>>;
@@ -85,6 +90,8 @@ enum Recv {
         tx: UnboundedSender<Piece>,
         length: Option<u64>,
         received: u64,
+        /// Pieces sent and not read yet.
+        pending: u32,
     },
     /// The client ended it.
     Closed,
@@ -317,6 +324,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let result = self.frame(h, &payload[at..at + h.len]);
             self.input = payload;
             result?;
+            // streams opened and cancelled at once cost a backend exchange each
+            // (CVE-2023-44487, and CVE-2025-8671 for the resets a client provokes)
+            if self.resets > RESETS_ALLOWED && self.resets > self.answered {
+                return Err(ConnError(Reason::EnhanceYourCalm, "too many streams reset"));
+            }
         }
         Ok(())
     }
@@ -344,8 +356,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 if h.stream == 0 {
                     return Err(ConnError(Reason::Protocol, "PRIORITY on stream 0"));
                 }
-                if h.len != 5 {
-                    self.reset(h.stream, Reason::FrameSize);
+                match (h.len, h.stream > self.last_id) {
+                    (5, _) => {}
+                    // no RST_STREAM may name an idle stream (RFC 9113, 5.1)
+                    (_, true) => {
+                        return Err(ConnError(Reason::FrameSize, "PRIORITY of a wrong size"));
+                    }
+                    (_, false) => self.reset(h.stream, Reason::FrameSize),
                 }
                 Ok(())
             }
@@ -367,6 +384,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Kind::GoAway => {
                 if h.stream != 0 {
                     return Err(ConnError(Reason::Protocol, "GOAWAY on a stream"));
+                }
+                if h.len < 8 {
+                    return Err(ConnError(Reason::FrameSize, "GOAWAY too short"));
                 }
                 if self.phase == Phase::Open {
                     self.phase = Phase::Draining;
@@ -391,13 +411,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if h.len % 6 != 0 {
             return Err(ConnError(Reason::FrameSize, "SETTINGS of a wrong size"));
         }
+        // the last INITIAL_WINDOW_SIZE of the frame is the one in force: applied once
+        let mut window = None;
         for setting in Setting::parse_all(payload) {
             match setting {
                 Setting::HeaderTableSize(size) => {
                     // the encoder indexes nothing: only a smaller table need be told
+                    // the smallest size since the last block is the one to tell (RFC
+                    // 7541, 4.2)
                     let size = usize::try_from(size).unwrap_or(usize::MAX);
                     if size < 4096 {
-                        self.table_update = Some(size);
+                        self.table_update = Some(self.table_update.map_or(size, |u| u.min(size)));
                     }
                 }
                 Setting::EnablePush(v) if v > 1 => {
@@ -410,20 +434,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             "INITIAL_WINDOW_SIZE too large",
                         ));
                     }
-                    let delta = i64::from(v) - self.initial_window;
-                    self.initial_window = i64::from(v);
-                    for (&id, stream) in self.streams.iter_mut() {
-                        stream.send_window += delta;
-                        if stream.send_window > i64::from(frame::MAX_WINDOW) {
-                            return Err(ConnError(
-                                Reason::FlowControl,
-                                "a stream window overflowed",
-                            ));
-                        }
-                        if delta > 0 && !self.blocked.contains(&id) {
-                            self.blocked.push(id);
-                        }
-                    }
+                    window = Some(v);
                 }
                 Setting::MaxFrameSize(v) => {
                     if !(16_384..=16_777_215).contains(&v) {
@@ -432,6 +443,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     self.max_frame = usize::try_from(v).unwrap_or(frame::DEFAULT_MAX_FRAME);
                 }
                 _ => {}
+            }
+        }
+        if let Some(v) = window {
+            let delta = i64::from(v) - self.initial_window;
+            self.initial_window = i64::from(v);
+            for (&id, stream) in self.streams.iter_mut() {
+                stream.send_window += delta;
+                if stream.send_window > i64::from(frame::MAX_WINDOW) {
+                    return Err(ConnError(Reason::FlowControl, "a stream window overflowed"));
+                }
+                if delta > 0 && !self.blocked.contains(&id) {
+                    self.blocked.push(id);
+                }
             }
         }
         frame::settings_ack(&mut self.out);
@@ -496,9 +520,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let _ = tx.send(Piece::Failed(RecvError::Reset));
             }
             self.tasks.remove(stream.slot);
-            if self.resets > RESETS_ALLOWED && self.resets > self.answered {
-                return Err(ConnError(Reason::EnhanceYourCalm, "too many streams reset"));
-            }
         }
         Ok(())
     }
@@ -532,12 +553,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             tx,
             length,
             received,
+            pending,
         } = &mut stream.recv
         else {
             self.give_back(0, h.len);
             self.reset(h.stream, Reason::StreamClosed);
             return Ok(());
         };
+        if *pending >= MAX_PIECES {
+            self.give_back(0, h.len);
+            self.reset(h.stream, Reason::EnhanceYourCalm);
+            return Ok(());
+        }
         if len > stream.recv_window {
             self.give_back(0, h.len);
             self.reset(h.stream, Reason::FlowControl);
@@ -555,8 +582,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         // padding and an empty frame are given back at once; data when it is read
         let padding = h.len - data.len();
-        let delivered =
-            data.is_empty() || tx.send(Piece::Data(Bytes::copy_from_slice(data))).is_ok();
+        let delivered = data.is_empty()
+            || tx.send(Piece::Data(Bytes::copy_from_slice(data))).is_ok() && {
+                *pending += 1;
+                true
+            };
         let back = if delivered { padding } else { h.len };
         if back > 0 {
             self.give_back(h.stream, back);
@@ -631,7 +661,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         refused: Option<Reason>,
         block: &[u8],
     ) -> Result<(), ConnError> {
-        let mut fields = Fields::default();
+        let mut fields = Fields::new(self.max_list);
         self.decoder
             .decode_with_cb(block, |n, v| fields.push(&n, &v))
             .map_err(|_| ConnError(Reason::Compression, "header block not decodable"))?;
@@ -656,7 +686,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.reset(id, Reason::RefusedStream);
             return Ok(());
         }
-        let too_large = fields.size() > self.max_list;
+        let too_large = fields.too_large();
         let req = match fields.request() {
             Ok(req) => req,
             Err(e) => {
@@ -682,10 +712,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     tx,
                     length,
                     received: 0,
+                    pending: 0,
                 };
                 (recv, body)
             }
         };
+        let expects = !end_stream
+            && req
+                .headers()
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if expects {
+            // the body is taken whatever the answer: the client need not wait for it
+            self.head(id, StatusCode::CONTINUE, &http::HeaderMap::new(), false);
+        }
         let busy = self.idle.begin();
         let req = req.map(|()| UpBody::Http2(body));
         let handling = if too_large {
@@ -734,6 +774,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             tx,
             length,
             received,
+            ..
         } = &stream.recv
         else {
             self.reset(id, Reason::StreamClosed);
@@ -768,6 +809,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn reset(&mut self, id: u32, reason: Reason) {
         frame::rst_stream(&mut self.out, id, reason);
         if let Some(stream) = self.streams.remove(&id) {
+            self.resets += 1;
             if let Recv::Open { tx, .. } = stream.recv {
                 let _ = tx.send(Piece::Failed(RecvError::Reset));
             }
@@ -798,12 +840,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn respond(&mut self, id: u32, resp: Response<Tracked<DownBody>>) {
         let (parts, body) = resp.into_parts();
         let end = body.is_end_stream();
-        self.scratch.clear();
-        if let Some(size) = self.table_update.take() {
-            hpack::table_size_update(&mut self.scratch, size);
-        }
-        hpack::encode_response(&mut self.scratch, parts.status, &parts.headers);
-        frame::headers(&mut self.out, id, &self.scratch, end, self.max_frame);
+        self.head(id, parts.status, &parts.headers, end);
         self.answered += 1;
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
@@ -821,6 +858,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 task: Task::Body(body),
             },
         );
+    }
+
+    /// Writes a response head (or an interim one) on `id`.
+    fn head(&mut self, id: u32, status: StatusCode, headers: &http::HeaderMap, end: bool) {
+        self.scratch.clear();
+        if let Some(size) = self.table_update.take() {
+            hpack::table_size_update(&mut self.scratch, size);
+        }
+        hpack::encode_response(&mut self.scratch, status, headers);
+        frame::headers(&mut self.out, id, &self.scratch, end, self.max_frame);
     }
 
     /// This server ended its side of `id`.
@@ -897,6 +944,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let Some(slot) = self.tasks.next_due() else {
                 break;
             };
+            // a body whose last piece waits for the client's window is not asked for
+            // the next: the window's opening wakes it
+            let waiting = self.tasks.get(slot).is_some_and(|e| {
+                self.streams
+                    .get(&e.id)
+                    .is_some_and(|s| matches!(s.send, Sending::Blocked { .. }))
+            });
+            if waiting {
+                continue;
+            }
             let Some((id, Poll::Ready(done))) =
                 self.tasks.poll(slot, |e, cx| (e.id, e.task.poll(cx)))
             else {
@@ -941,7 +998,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Opens the windows of the request bodies read since the last look.
     fn releases(&mut self, cx: &mut Context<'_>) {
+        // one WINDOW_UPDATE a stream for all it read since the last look
+        let mut read: Vec<Released> = Vec::new();
         while let Poll::Ready(Some(r)) = self.release_rx.poll_recv(cx) {
+            match read.iter_mut().find(|seen| seen.stream == r.stream) {
+                Some(seen) => {
+                    seen.bytes = seen.bytes.saturating_add(r.bytes);
+                    seen.pieces = seen.pieces.saturating_add(r.pieces);
+                }
+                None => read.push(r),
+            }
+        }
+        for r in read {
+            if let Some(Stream {
+                recv: Recv::Open { pending, .. },
+                ..
+            }) = self.streams.get_mut(&r.stream)
+            {
+                *pending = pending.saturating_sub(r.pieces);
+            }
             self.give_back(r.stream, usize::try_from(r.bytes).unwrap_or(0));
         }
     }
@@ -995,7 +1070,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(())) if self.finished() => return Poll::Ready(Ok(false)),
             // what waited for room in the output may go on
-            Poll::Ready(Ok(())) if full => progress = true,
+            Poll::Ready(Ok(())) if full || self.tasks.has_due() => progress = true,
             _ => {}
         }
         match progress {

@@ -34,6 +34,8 @@ pub(crate) enum Piece {
 pub(crate) struct Released {
     pub(crate) stream: u32,
     pub(crate) bytes: u32,
+    /// The pieces those bytes came in.
+    pub(crate) pieces: u32,
 }
 
 /// The body of one request (none at all when its HEADERS ended the stream).
@@ -71,11 +73,12 @@ impl RecvBody {
         }
     }
 
-    fn released(&self, bytes: usize) {
+    fn released(&self, bytes: usize, pieces: u32) {
         if let (Some(release), Ok(bytes)) = (&self.release, u32::try_from(bytes)) {
             let _ = release.send(Released {
                 stream: self.stream,
                 bytes,
+                pieces,
             });
         }
     }
@@ -102,7 +105,7 @@ impl Body for RecvBody {
                 Poll::Ready(None)
             }
             Some(Piece::Data(data)) => {
-                self.released(data.len());
+                self.released(data.len(), 1);
                 Poll::Ready(Some(Ok(Frame::data(data))))
             }
             Some(Piece::Trailers(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
@@ -133,14 +136,15 @@ impl Drop for RecvBody {
             return;
         };
         rx.close();
-        let mut unread = 0;
+        let (mut unread, mut pieces) = (0, 0);
         while let Ok(piece) = rx.try_recv() {
             if let Piece::Data(data) = piece {
                 unread += data.len();
+                pieces += 1;
             }
         }
-        if unread > 0 {
-            self.released(unread);
+        if pieces > 0 {
+            self.released(unread, pieces);
         }
     }
 }
@@ -168,7 +172,8 @@ mod tests {
             released.try_recv(),
             Ok(Released {
                 stream: 3,
-                bytes: 4
+                bytes: 4,
+                pieces: 1
             })
         );
         drop(body);
@@ -176,7 +181,8 @@ mod tests {
             released.try_recv(),
             Ok(Released {
                 stream: 3,
-                bytes: 6
+                bytes: 6,
+                pieces: 1
             })
         );
         assert!(

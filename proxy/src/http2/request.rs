@@ -31,11 +31,16 @@ pub(crate) enum Malformed {
     ContentLength,
     #[error("pseudo-header in trailers")]
     Trailers,
+    #[error("trailer fields over the header limit")]
+    TooLarge,
 }
 
 /// The fields of one header block, gathered as the decoder hands them over.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Fields {
+    /// The largest list kept: past it, fields are decoded (for the decoder's table) and
+    /// not kept, as a few bytes of HPACK may stand for kilobytes of fields.
+    limit: usize,
     method: Option<Method>,
     scheme: Option<Bytes>,
     authority: Option<Bytes>,
@@ -53,10 +58,28 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Fields of a list of at most `limit` bytes (as RFC 9113 counts them).
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            method: None,
+            scheme: None,
+            authority: None,
+            path: None,
+            headers: HeaderMap::new(),
+            cookie: Vec::new(),
+            size: 0,
+            regular: false,
+            malformed: None,
+        }
+    }
+
     /// Takes one decoded field.
     pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
-        self.size += name.len() + value.len() + FIELD_OVERHEAD;
-        if self.malformed.is_some() {
+        self.size = self
+            .size
+            .saturating_add(name.len() + value.len() + FIELD_OVERHEAD);
+        if self.malformed.is_some() || self.too_large() {
             return;
         }
         if let Err(e) = self.take(name, value) {
@@ -64,9 +87,9 @@ impl Fields {
         }
     }
 
-    /// The size of the list, as a SETTINGS_MAX_HEADER_LIST_SIZE bounds it.
-    pub(crate) fn size(&self) -> usize {
-        self.size
+    /// Whether the list is over its limit (and so not kept whole).
+    pub(crate) fn too_large(&self) -> bool {
+        self.size > self.limit
     }
 
     fn take(&mut self, name: &[u8], value: &[u8]) -> Result<(), Malformed> {
@@ -154,12 +177,14 @@ impl Fields {
                 Some(PathAndQuery::from_maybe_shared(path).map_err(|_| Malformed::Target)?);
         }
         let authority = match self.authority {
+            // no userinfo (RFC 9113, 8.3.1)
+            Some(a) if a.contains(&b'@') => return Err(Malformed::Target),
             Some(a) => Some(Authority::from_maybe_shared(a).map_err(|_| Malformed::Target)?),
             None if method == Method::CONNECT => return Err(Malformed::Missing),
             None => None,
         };
         if let (Some(a), Some(host)) = (&authority, self.headers.get(header::HOST)) {
-            if a.as_str().as_bytes() != host.as_bytes() {
+            if !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes()) {
                 return Err(Malformed::Host);
             }
         }
@@ -200,6 +225,9 @@ impl Fields {
         if let Some(e) = self.malformed {
             return Err(e);
         }
+        if self.too_large() {
+            return Err(Malformed::TooLarge);
+        }
         if self.method.is_some()
             || self.scheme.is_some()
             || self.authority.is_some()
@@ -239,7 +267,7 @@ mod tests {
     use super::*;
 
     fn fields(list: &[(&str, &str)]) -> Fields {
-        let mut f = Fields::default();
+        let mut f = Fields::new(16 * 1024);
         for (n, v) in list {
             f.push(n.as_bytes(), v.as_bytes());
         }
@@ -357,8 +385,26 @@ mod tests {
     }
 
     #[test]
-    fn the_size_of_a_list_counts_32_bytes_a_field() {
-        let f = fields(&[("ab", "cd"), (":path", "/")]);
-        assert_eq!(f.size(), 4 + 32 + 6 + 32);
+    fn a_list_counts_32_bytes_a_field_and_what_is_past_its_limit_is_not_kept() {
+        let mut f = Fields::new(4 + 32 + 2 + 32);
+        f.push(b"ab", b"cd");
+        f.push(b"x", b"/");
+        assert!(!f.too_large(), "at the limit");
+        for _ in 0..100_000 {
+            f.push(b"x-big", &[b'v'; 4000]);
+        }
+        assert!(f.too_large());
+        assert_eq!(f.headers.len(), 2, "nothing kept past the limit");
+        assert_eq!(f.trailers().err(), Some(Malformed::TooLarge));
+    }
+
+    #[test]
+    fn userinfo_is_refused_and_host_compares_without_case() {
+        let mut l = GET.to_vec();
+        l[2] = (":authority", "user@docs.localhost");
+        assert_eq!(fields(&l).request().err(), Some(Malformed::Target));
+        let mut l = GET.to_vec();
+        l.push(("host", "Docs.LOCALHOST:8443"));
+        assert!(fields(&l).request().is_ok());
     }
 }

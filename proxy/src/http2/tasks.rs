@@ -139,7 +139,17 @@ impl<T> Tasks<T> {
             woken.reverse();
             std::mem::swap(&mut self.due, &mut woken);
         }
-        self.due.pop()
+        let slot = self.due.pop()?;
+        // woken again from here on, it is due again, even if the caller passes it over
+        if let Some(s) = self.slots.get(slot) {
+            s.signal.queued.store(false, Ordering::Release);
+        }
+        Some(slot)
+    }
+
+    /// Whether slots taken from the woken list wait to be polled.
+    pub(crate) fn has_due(&self) -> bool {
+        !self.due.is_empty()
     }
 
     /// Polls the task of `slot` with its own waker; `None` when the slot is empty.
@@ -149,7 +159,6 @@ impl<T> Tasks<T> {
         f: impl FnOnce(&mut T, &mut Context<'_>) -> R,
     ) -> Option<R> {
         let s = self.slots.get_mut(slot)?;
-        s.signal.queued.store(false, Ordering::Release);
         let task = s.task.as_mut()?;
         let mut cx = Context::from_waker(&s.waker);
         Some(f(task, &mut cx))
@@ -200,6 +209,17 @@ mod tests {
             1,
             "the connection was woken, once a poll"
         );
+    }
+
+    #[test]
+    fn a_slot_passed_over_is_due_again_when_woken() {
+        let mut tasks = Tasks::default();
+        let a = tasks.insert(());
+        assert_eq!(tasks.next_due(), Some(a));
+        // not polled: the caller passed it over
+        tasks.wake(a);
+        assert_eq!(tasks.next_due(), Some(a), "woken after being passed over");
+        assert!(!tasks.has_due());
     }
 
     #[test]
