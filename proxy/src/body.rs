@@ -31,6 +31,16 @@ impl DownBody {
     }
 }
 
+impl DownBody {
+    /// Writes more of the request's body to the backend, if any is left, without reading
+    /// the response (which waits for the client).
+    pub(crate) fn poll_upload(&mut self, cx: &mut Context<'_>) {
+        if let DownBody::Backend(body) = self {
+            body.poll_upload(cx)
+        }
+    }
+}
+
 impl Body for DownBody {
     type Data = Bytes;
     type Error = BoxError;

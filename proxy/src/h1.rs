@@ -586,6 +586,11 @@ impl BackendBody {
         }
     }
 
+    /// Writes more of the request's body, if any is left, without reading the response.
+    pub(crate) fn poll_upload(&mut self, cx: &mut Context<'_>) {
+        self.push_upload(cx)
+    }
+
     /// Writes more of a pending upload, as far as the client and the backend allow.
     fn push_upload(&mut self, cx: &mut Context<'_>) {
         let (Some(upload), Some(conn)) = (self.upload.as_mut(), self.conn.as_mut()) else {

@@ -88,6 +88,13 @@ impl<B> Tracked<B> {
     }
 }
 
+impl Tracked<crate::body::DownBody> {
+    /// See [`DownBody::poll_upload`](crate::body::DownBody::poll_upload).
+    pub(crate) fn poll_upload(&mut self, cx: &mut Context<'_>) {
+        self.body.poll_upload(cx)
+    }
+}
+
 impl<B> Body for Tracked<B>
 where
     B: Body<Data = Bytes> + Unpin,

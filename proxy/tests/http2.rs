@@ -478,8 +478,8 @@ async fn a_malformed_request_resets_its_stream_and_the_connection_serves_on() {
         (f.kind, f.stream, f.code()),
         (RST_STREAM, id, PROTOCOL_ERROR)
     );
-    // DATA on a stream the client ended
-    raw.get(id + 2, path).await;
+    // DATA on a stream the client ended (its answer held by the backend)
+    raw.get(id + 2, "/entrances/web/slow").await;
     raw.send(DATA, 0, id + 2, b"late").await;
     let mut codes = Vec::new();
     for _ in 0..4 {
@@ -694,7 +694,7 @@ async fn streams_past_the_limit_are_refused_and_a_reset_flood_ends_the_connectio
 #[tokio::test]
 async fn a_body_in_tiny_frames_for_a_backend_that_does_not_read_is_reset() {
     // the backend reads a request head and nothing more: once its socket is full, the
-    // frames wait in the proxy, which keeps no more than 256 of them
+    // frames wait in the proxy, which holds no more than 8,192 pieces a connection
     let release = std::sync::Arc::new(tokio::sync::Notify::new());
     let gated = gated_backend(release.clone()).await;
     let addr = gated.addr;
@@ -707,18 +707,20 @@ async fn a_body_in_tiny_frames_for_a_backend_that_does_not_read_is_reset() {
     let mut raw = Raw::connect(proxy.http, &[]).await;
     let head = block(&request("POST", "/entrances/web/upload", &[]));
     raw.send(HEADERS, END_HEADERS, 1, &head).await;
-    let piece = [b'p'; 500];
+    let one = frame(DATA, 0, 1, &[b'p'; 20]);
     // the windows the proxy gives (docs/proxy.md): 256 KiB a stream, 1 MiB in all
     let (mut window, mut conn_window): (i64, i64) = (256 * 1024, 65_535);
     let mut sent = 0u64;
     // at most 64 MiB: far more than loopback's socket buffers hold
     while sent < 64 << 20 {
-        while window >= 500 && conn_window >= 500 {
-            raw.send(DATA, 0, 1, &piece).await;
-            window -= 500;
-            conn_window -= 500;
-            sent += 500;
+        let mut batch = Vec::new();
+        while window >= 20 && conn_window >= 20 {
+            batch.extend_from_slice(&one);
+            window -= 20;
+            conn_window -= 20;
+            sent += 20;
         }
+        raw.write(&batch).await;
         let f = raw.next_answer_or_update().await.expect("frames");
         match (f.kind, f.stream) {
             (WINDOW_UPDATE, 0) => conn_window += i64::from(f.increment()),
@@ -732,6 +734,61 @@ async fn a_body_in_tiny_frames_for_a_backend_that_does_not_read_is_reset() {
         }
     }
     panic!("no reset after {sent} bytes");
+}
+
+#[tokio::test]
+async fn a_request_body_goes_on_while_its_response_waits_for_the_window() {
+    let (proxy, _backend) = setup().await;
+    // the response is held by a 1,000-byte window the client opens only once it has
+    // sent its whole body, which is more than a stream's window: the proxy must take it
+    // meanwhile
+    let mut raw = Raw::connect(proxy.http, &[(4, 1000)]).await;
+    let head = block(&request(
+        "POST",
+        "/entrances/web/drain?100000",
+        &[("content-length", "600000")],
+    ));
+    raw.send(HEADERS, END_HEADERS, 1, &head).await;
+    let (mut window, mut conn_window): (i64, i64) = (256 * 1024, 65_535);
+    let (mut sent, mut body, mut fields) = (0usize, Vec::new(), Vec::new());
+    let (mut ended, mut owed) = (false, 0u32);
+    for _ in 0..5000 {
+        while sent < 600_000 && window >= 10_000 && conn_window >= 10_000 {
+            sent += 10_000;
+            let end = if sent == 600_000 { END_STREAM } else { 0 };
+            raw.send(DATA, end, 1, &[b'r'; 10_000]).await;
+            window -= 10_000;
+            conn_window -= 10_000;
+        }
+        let f = raw
+            .next_answer_or_update()
+            .await
+            .expect("frames until the end");
+        match (f.kind, f.stream) {
+            (WINDOW_UPDATE, 0) => conn_window += i64::from(f.increment()),
+            (WINDOW_UPDATE, 1) => window += i64::from(f.increment()),
+            (HEADERS, 1) => fields = raw.fields(&f.payload),
+            (DATA, 1) => {
+                body.extend_from_slice(&f.payload);
+                owed += f.payload.len() as u32;
+                ended = f.flags & END_STREAM != 0;
+            }
+            (RST_STREAM, 1) => assert_eq!(f.code(), 0, "NO_ERROR"),
+            other => panic!("unexpected frame {other:?}"),
+        }
+        if sent == 600_000 && owed > 0 {
+            // the whole body is sent: now the response may come
+            raw.send(WINDOW_UPDATE, 0, 1, &owed.to_be_bytes()).await;
+            raw.send(WINDOW_UPDATE, 0, 0, &owed.to_be_bytes()).await;
+            owed = 0;
+        }
+        if ended {
+            break;
+        }
+    }
+    assert_eq!(sent, 600_000, "the body went on while the response waited");
+    assert_eq!(status(&fields), "200");
+    assert_eq!(body.len(), 100_000);
 }
 
 #[tokio::test]

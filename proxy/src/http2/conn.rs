@@ -38,13 +38,15 @@ const INPUT: usize = 2 * (HEAD_LEN + frame::DEFAULT_MAX_FRAME);
 const HIGH_WATER: usize = 256 * 1024;
 /// Rounds of reading, polling and writing in one poll before yielding to other tasks.
 const ROUNDS: usize = 16;
-/// Streams reset (by the client, or by this server for the client's error) before the
-/// ratio to answered ones is looked at.
+/// Exchanges cancelled by a reset (the client's, or this server's for the client's
+/// error) before the ratio to the backends' answers is looked at.
 const RESETS_ALLOWED: u64 = 100;
-/// Pieces of a request body held for its exchange: more means a client sending tiny
-/// DATA frames faster than its backend reads, each piece costing far more memory than
-/// the bytes its window counts.
-const MAX_PIECES: u32 = 256;
+/// Pieces of request bodies a connection holds for their exchanges: more means a client
+/// sending tiny DATA frames faster than its backends read, each piece costing far more
+/// memory than the bytes the windows count. One read holds at most about 3,300 frames.
+const MAX_PIECES: u32 = 8192;
+/// CONTINUATION frames one header block may take (empty ones included).
+const MAX_CONTINUATIONS: usize = 128;
 
 /// The response of a request, from the proxy's exchange.
 type Answering = Pin<Box<dyn Future<Output = Response<Tracked<DownBody>>> + Send>>;
@@ -90,8 +92,6 @@ enum Recv {
         tx: UnboundedSender<Piece>,
         length: Option<u64>,
         received: u64,
-        /// Pieces sent and not read yet.
-        pending: u32,
     },
     /// The client ended it.
     Closed,
@@ -116,6 +116,8 @@ struct Stream {
     send: Sending,
     /// Its task's slot.
     slot: usize,
+    /// Forwarded to a backend (not answered by the proxy itself).
+    forwarded: bool,
     /// What this server may still send on it.
     send_window: i64,
     /// What the client may still send on it.
@@ -147,6 +149,8 @@ struct Block {
     end_stream: bool,
     refused: Option<Reason>,
     bytes: Vec<u8>,
+    /// CONTINUATION frames so far.
+    frames: usize,
 }
 
 /// The connection.
@@ -176,8 +180,13 @@ pub(crate) struct Connection<S> {
     block: Option<Block>,
     release_tx: UnboundedSender<Released>,
     release_rx: UnboundedReceiver<Released>,
+    /// Exchanges cancelled by resets, and answers from backends.
     resets: u64,
     answered: u64,
+    /// Request body pieces handed to exchanges and not read yet.
+    pieces: u32,
+    /// This server sent GOAWAY: streams past it are not taken.
+    goaway_sent: bool,
     max_list: usize,
 }
 
@@ -234,6 +243,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             release_rx,
             resets: 0,
             answered: 0,
+            pieces: 0,
+            goaway_sent: false,
             max_list,
         }
     }
@@ -241,8 +252,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Stops taking streams: a GOAWAY names the last one taken, those finish, then the
     /// connection closes.
     pub(crate) fn finish(&mut self) {
-        if matches!(self.phase, Phase::Open | Phase::Preface | Phase::Settings) {
+        if !self.goaway_sent && self.phase != Phase::Closing {
             frame::goaway(&mut self.out, self.last_id, Reason::NoError, "");
+            self.goaway_sent = true;
             self.phase = Phase::Draining;
         }
     }
@@ -448,13 +460,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if let Some(v) = window {
             let delta = i64::from(v) - self.initial_window;
             self.initial_window = i64::from(v);
-            for (&id, stream) in self.streams.iter_mut() {
+            // a stream waiting for its window is in `blocked` already
+            for stream in self.streams.values_mut() {
                 stream.send_window += delta;
                 if stream.send_window > i64::from(frame::MAX_WINDOW) {
                     return Err(ConnError(Reason::FlowControl, "a stream window overflowed"));
-                }
-                if delta > 0 && !self.blocked.contains(&id) {
-                    self.blocked.push(id);
                 }
             }
         }
@@ -501,9 +511,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.reset(h.stream, Reason::FlowControl);
             return Ok(());
         }
-        if !self.blocked.contains(&h.stream) {
-            self.blocked.push(h.stream);
-        }
         Ok(())
     }
 
@@ -515,7 +522,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return Err(ConnError(Reason::Protocol, "RST_STREAM on an idle stream"));
         }
         if let Some(stream) = self.streams.remove(&h.stream) {
-            self.resets += 1;
+            self.resets += u64::from(stream.forwarded && matches!(stream.send, Sending::Waiting));
             if let Recv::Open { tx, .. } = stream.recv {
                 let _ = tx.send(Piece::Failed(RecvError::Reset));
             }
@@ -544,23 +551,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let end = h.has(flag::END_STREAM);
         let Some(stream) = self.streams.get_mut(&h.stream) else {
-            // a stream closed or reset: its bytes still count against the connection
+            // a stream closed or reset: frames the client sent before it knew are
+            // ignored (RFC 9113, 5.1), their bytes given back to the connection
             self.give_back(0, h.len);
-            self.reset(h.stream, Reason::StreamClosed);
             return Ok(());
         };
         let Recv::Open {
             tx,
             length,
             received,
-            pending,
         } = &mut stream.recv
         else {
             self.give_back(0, h.len);
             self.reset(h.stream, Reason::StreamClosed);
             return Ok(());
         };
-        if *pending >= MAX_PIECES {
+        if self.pieces >= MAX_PIECES && !data.is_empty() {
             self.give_back(0, h.len);
             self.reset(h.stream, Reason::EnhanceYourCalm);
             return Ok(());
@@ -584,7 +590,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let padding = h.len - data.len();
         let delivered = data.is_empty()
             || tx.send(Piece::Data(Bytes::copy_from_slice(data))).is_ok() && {
-                *pending += 1;
+                self.pieces += 1;
                 true
             };
         let back = if delivered { padding } else { h.len };
@@ -631,6 +637,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             end_stream,
             refused,
             bytes: block.to_vec(),
+            frames: 0,
         });
         Ok(())
     }
@@ -640,8 +647,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return Err(ConnError(Reason::Protocol, "CONTINUATION without HEADERS"));
         };
         block.bytes.extend_from_slice(payload);
-        // a flood of CONTINUATION frames is not kept
-        if block.bytes.len() > (4 * self.max_list).max(64 * 1024) {
+        block.frames += 1;
+        // a flood of CONTINUATION frames, empty or not, is not kept
+        if block.bytes.len() > (4 * self.max_list).max(64 * 1024)
+            || block.frames > MAX_CONTINUATIONS
+        {
             return Err(ConnError(Reason::EnhanceYourCalm, "header block too large"));
         }
         if !h.has(flag::END_HEADERS) {
@@ -669,13 +679,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return self.trailers(id, end_stream, fields);
         }
         if id <= self.last_id {
-            // closed, perhaps reset by this server while the client sent this
-            self.reset(id, Reason::StreamClosed);
+            // closed, perhaps reset by this server while the client sent this: ignored
+            // (RFC 9113, 5.1)
+            return Ok(());
+        }
+        if self.goaway_sent {
+            // past the GOAWAY's last stream: not taken, the client sends it elsewhere
             return Ok(());
         }
         self.last_id = id;
         if self.phase != Phase::Open {
-            // after a GOAWAY: not taken, the client may send it again elsewhere
+            // the client said GOAWAY and opens a stream still
+            self.reset(id, Reason::RefusedStream);
             return Ok(());
         }
         if let Some(reason) = refused {
@@ -712,7 +727,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     tx,
                     length,
                     received: 0,
-                    pending: 0,
                 };
                 (recv, body)
             }
@@ -737,6 +751,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         } else {
             conn::handle(req, &self.ctx)
         };
+        let forwarded = matches!(handling, Handling::Forward(_));
         let task: Answering = match handling {
             // the proxy's own answers are rare: they take the same way as a backend's
             Handling::Answer(resp) => {
@@ -758,6 +773,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             recv,
             send: Sending::Waiting,
             slot,
+            forwarded,
             send_window: self.initial_window,
             recv_window: i64::from(STREAM_WINDOW),
         };
@@ -809,7 +825,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn reset(&mut self, id: u32, reason: Reason) {
         frame::rst_stream(&mut self.out, id, reason);
         if let Some(stream) = self.streams.remove(&id) {
-            self.resets += 1;
+            self.resets += u64::from(stream.forwarded && matches!(stream.send, Sending::Waiting));
             if let Recv::Open { tx, .. } = stream.recv {
                 let _ = tx.send(Piece::Failed(RecvError::Reset));
             }
@@ -841,10 +857,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let (parts, body) = resp.into_parts();
         let end = body.is_end_stream();
         self.head(id, parts.status, &parts.headers, end);
-        self.answered += 1;
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
+        // the proxy's own answers give no credit against resets: they cost nothing
+        self.answered += u64::from(stream.forwarded);
         if end {
             self.tasks.remove(stream.slot);
             self.end_send(id);
@@ -952,6 +969,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     .is_some_and(|s| matches!(s.send, Sending::Blocked { .. }))
             });
             if waiting {
+                // its request body still goes on to the backend meanwhile
+                let _ = self.tasks.poll(slot, |e, cx| match &mut e.task {
+                    Task::Body(body) => body.poll_upload(cx),
+                    Task::Answer(_) => {}
+                });
                 continue;
             }
             let Some((id, Poll::Ready(done))) =
@@ -1010,13 +1032,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         for r in read {
-            if let Some(Stream {
-                recv: Recv::Open { pending, .. },
-                ..
-            }) = self.streams.get_mut(&r.stream)
-            {
-                *pending = pending.saturating_sub(r.pieces);
-            }
+            self.pieces = self.pieces.saturating_sub(r.pieces);
             self.give_back(r.stream, usize::try_from(r.bytes).unwrap_or(0));
         }
     }
@@ -1054,6 +1070,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let reading = self.phase != Phase::Closing
             && !(self.phase == Phase::Draining && self.streams.is_empty())
             && !full;
+        // the windows of what was read first: a client may be waiting for them
+        self.releases(cx);
         if reading {
             match self.poll_input(cx) {
                 Poll::Ready(Ok(true)) => progress = true,
@@ -1063,7 +1081,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Poll::Pending => {}
             }
         }
-        self.releases(cx);
         self.unblock();
         progress |= self.run_tasks();
         match self.poll_output(cx) {

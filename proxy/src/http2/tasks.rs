@@ -147,9 +147,15 @@ impl<T> Tasks<T> {
         Some(slot)
     }
 
-    /// Whether slots taken from the woken list wait to be polled.
+    /// Whether slots were woken and wait to be polled.
     pub(crate) fn has_due(&self) -> bool {
         !self.due.is_empty()
+            || !self
+                .woken
+                .slots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
     }
 
     /// Polls the task of `slot` with its own waker; `None` when the slot is empty.

@@ -100,7 +100,8 @@ where
 /// path it was asked for, `x-seen-<h>` echoing X-Forwarded-*, X-Real-IP, Forwarded,
 /// Connection, Cookie and body framing headers. `/slow` answers after 10 s, `/upload`
 /// counts the body and echoes its trailer fields as `x-trailer-<name>`, `/early`
-/// answers 413 without reading it, `/download?N` streams N bytes.
+/// answers 413 without reading it, `/download?N` streams N bytes, `/drain?N` too while
+/// it reads the request's body and throws it away.
 pub async fn http_backend(id: &'static str) -> Server {
     serve_with(move |listener| async move {
         let mut conns = JoinSet::new();
@@ -171,6 +172,13 @@ async fn answer(
         }
         "/download" => {
             let n: u64 = req.uri().query().and_then(|q| q.parse().ok()).unwrap_or(0);
+            generated(n)
+        }
+        "/drain" => {
+            // the body read to its end and thrown away while the answer goes out
+            let n: u64 = req.uri().query().and_then(|q| q.parse().ok()).unwrap_or(0);
+            let mut body = req.into_body();
+            tokio::spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
             generated(n)
         }
         _ => full(id),
