@@ -118,7 +118,6 @@ pub(crate) async fn serve(
     // the handshake is part of the request head's time: a silent or slow client is cut
     let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
     match tokio::time::timeout(ctx.limits.header_read_timeout, accept).await {
-        // ALPN said h2: no need for the auto builder's look at the preface
         Ok(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
             serve_h2(stream, ctx, stop).await
         }
