@@ -5,6 +5,7 @@
 use crate::h1::BackendBody;
 use crate::http2::RecvBody;
 use bytes::Bytes;
+use http_body_util::Either;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -71,40 +72,6 @@ impl Body for DownBody {
     }
 }
 
-/// A client's request body.
-#[derive(Debug)]
-pub(crate) enum UpBody {
-    /// Over HTTP/1 (hyper's server).
-    Http1(Incoming),
-    /// Over HTTP/2 (the proxy's server).
-    Http2(RecvBody),
-}
-
-impl Body for UpBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match &mut *self {
-            UpBody::Http1(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-            UpBody::Http2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            UpBody::Http1(body) => body.is_end_stream(),
-            UpBody::Http2(body) => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            UpBody::Http1(body) => body.size_hint(),
-            UpBody::Http2(body) => body.size_hint(),
-        }
-    }
-}
+/// A client's request body: over HTTP/1 from hyper's server (`Left`), over HTTP/2 from
+/// the proxy's own (`Right`).
+pub(crate) type UpBody = Either<Incoming, RecvBody>;

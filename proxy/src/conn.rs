@@ -265,7 +265,7 @@ fn service(
     service_fn(move |req: Request<Incoming>| {
         let busy = idle.begin();
         // boxed, and only what the exchange needs: see the module doc
-        let answer: Answering = match handle(req.map(UpBody::Http1), &ctx) {
+        let answer: Answering = match handle(req.map(UpBody::Left), &ctx) {
             Handling::Answer(resp) => {
                 Box::pin(std::future::ready(Ok(resp.map(|b| Tracked::new(b, busy)))))
             }

@@ -738,10 +738,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         if expects {
             // the body is taken whatever the answer: the client need not wait for it
-            self.head(id, StatusCode::CONTINUE, &http::HeaderMap::new(), false);
+            self.head(
+                id,
+                Some(StatusCode::CONTINUE),
+                &http::HeaderMap::new(),
+                false,
+            );
         }
         let busy = self.idle.begin();
-        let req = req.map(|()| UpBody::Http2(body));
+        let req = req.map(|()| UpBody::Right(body));
         let handling = if too_large {
             let why = "request header fields too large";
             respond::text(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, why).into()
@@ -856,7 +861,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn respond(&mut self, id: u32, resp: Response<Tracked<DownBody>>) {
         let (parts, body) = resp.into_parts();
         let end = body.is_end_stream();
-        self.head(id, parts.status, &parts.headers, end);
+        self.head(id, Some(parts.status), &parts.headers, end);
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
@@ -877,13 +882,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         );
     }
 
-    /// Writes a response head (or an interim one) on `id`.
-    fn head(&mut self, id: u32, status: StatusCode, headers: &http::HeaderMap, end: bool) {
+    /// Writes a header block on `id`: a response head (or an interim one) with its
+    /// `status`, trailers without.
+    fn head(&mut self, id: u32, status: Option<StatusCode>, headers: &http::HeaderMap, end: bool) {
         self.scratch.clear();
         if let Some(size) = self.table_update.take() {
             hpack::table_size_update(&mut self.scratch, size);
         }
-        hpack::encode_response(&mut self.scratch, status, headers);
+        match status {
+            Some(status) => hpack::encode_response(&mut self.scratch, status, headers),
+            None => hpack::encode_fields(&mut self.scratch, headers),
+        }
         frame::headers(&mut self.out, id, &self.scratch, end, self.max_frame);
     }
 
@@ -997,12 +1006,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         let Ok(trailers) = piece.into_trailers() else {
                             continue;
                         };
-                        self.scratch.clear();
-                        if let Some(size) = self.table_update.take() {
-                            hpack::table_size_update(&mut self.scratch, size);
-                        }
-                        hpack::encode_fields(&mut self.scratch, &trailers);
-                        frame::headers(&mut self.out, id, &self.scratch, true, self.max_frame);
+                        self.head(id, None, &trailers, true);
                         self.tasks.remove(slot);
                         self.end_send(id);
                     }

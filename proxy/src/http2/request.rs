@@ -196,12 +196,7 @@ impl Fields {
                 return Err(Malformed::ContentLength);
             }
         }
-        if !self.cookie.is_empty() {
-            let cookie =
-                HeaderValue::from_maybe_shared(Bytes::from(std::mem::take(&mut self.cookie)))
-                    .map_err(|_| Malformed::Value)?;
-            self.headers.insert(header::COOKIE, cookie);
-        }
+        with_cookie(&mut self.headers, self.cookie)?;
         let uri = match (&method, parts.authority) {
             // authority form, which `Uri::from_parts` does not make
             (&Method::CONNECT, Some(a)) => {
@@ -236,12 +231,19 @@ impl Fields {
             return Err(Malformed::Trailers);
         }
         let mut headers = self.headers;
-        if !self.cookie.is_empty() {
-            let cookie = HeaderValue::from_bytes(&self.cookie).map_err(|_| Malformed::Value)?;
-            headers.insert(header::COOKIE, cookie);
-        }
+        with_cookie(&mut headers, self.cookie)?;
         Ok(headers)
     }
+}
+
+/// Puts the joined `cookie` fields, if any, into `headers`.
+fn with_cookie(headers: &mut HeaderMap, cookie: Vec<u8>) -> Result<(), Malformed> {
+    if !cookie.is_empty() {
+        let cookie =
+            HeaderValue::from_maybe_shared(Bytes::from(cookie)).map_err(|_| Malformed::Value)?;
+        headers.insert(header::COOKIE, cookie);
+    }
+    Ok(())
 }
 
 /// The length a `content-length` value states.
