@@ -74,7 +74,7 @@ fn gateway_series(name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_connections_over_two_workers_are_served_balanced_and_counted() {
     let (a, b) = (http_backend("a").await, http_backend("b").await);
-    let (proxy, g) = Proxy::start_on(test_limits(), 2, Accept::ReusePort, 1, |http, g| {
+    let (proxy, g) = Proxy::start_on(limits(), 2, Accept::ReusePort, 1, |http, g| {
         web_config(http, g[0], &[a.addr, b.addr])
     })
     .await;
@@ -157,6 +157,17 @@ async fn until_all_answer(conns: &mut [KeepAlive], id: &str) {
     }
 }
 
+/// The shrunk limits with room for a loaded machine: held keep-alive connections sit idle
+/// while the others are opened and reloads land, and the header timeout is also the
+/// idle limit.
+fn limits() -> lcc_proxy::Limits {
+    lcc_proxy::Limits {
+        header_read_timeout: Duration::from_secs(5),
+        response_timeout: Duration::from_secs(5),
+        ..test_limits()
+    }
+}
+
 async fn all_refused(addr: SocketAddr) -> bool {
     for _ in 0..24 {
         if TcpStream::connect(addr).await.is_ok() {
@@ -168,7 +179,7 @@ async fn all_refused(addr: SocketAddr) -> bool {
 
 async fn reload_reaches_every_worker(accept: Accept) {
     let (a, b) = (http_backend("a").await, http_backend("b").await);
-    let (proxy, g) = Proxy::start_on(test_limits(), 2, accept, 2, |http, g| {
+    let (proxy, g) = Proxy::start_on(limits(), 2, accept, 2, |http, g| {
         config(http, Some((g[0], a.addr)), None)
     })
     .await;

@@ -124,11 +124,11 @@ fn a_stream_that_goes_silent_gives_up_and_releases_the_lock() {
     let mut child = spawn_receive(&dir, "0123abcd", &["--lock-stale-s", "2"]);
     let mut stdin = child.stdin.take().expect("stdin");
     // a.yaml whole, then part of big.yaml; the pipe stays open, as a cut link's would
+    let started = std::time::Instant::now();
     stdin
         .write_all(&stream[..3072])
         .expect("part of the stream");
     stdin.flush().expect("flush");
-    let started = std::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs(20);
     while child.try_wait().expect("wait").is_none() {
         if std::time::Instant::now() > deadline {

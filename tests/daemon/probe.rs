@@ -103,7 +103,8 @@ fn steady_http_probes_see_bad_answers_and_silence() {
 /// How many of `looks` at every thread of `pid` found one running or runnable (state
 /// `R` in `/proc/PID/task/TID/stat`). An idle daemon's threads sleep (`S`) between its
 /// rare wake-ups; a loop that keeps finding work due is `R` at nearly every look, also
-/// on a busy machine, where it waits for a core as `R` too.
+/// on a busy machine, where it waits for a core as `R` too. The looks are 10 ms apart,
+/// so one wake-up that a loaded machine stretches covers a few of them, not most.
 fn running_looks(pid: i32, looks: usize) -> usize {
     let running = || {
         let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
@@ -117,7 +118,7 @@ fn running_looks(pid: i32, looks: usize) -> usize {
     (0..looks)
         .filter(|_| {
             let seen = running();
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_millis(10));
             seen
         })
         .count()

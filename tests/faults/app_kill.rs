@@ -83,11 +83,11 @@ fn inject(
 #[test]
 fn killed_and_hung_apps_are_taken_out_and_restarted() {
     let c = Cluster::alone("akill");
-    // A 1 s backoff keeps a killed instance out of proxy.conf long enough to be seen
-    // there (its port is kept across the restart).
+    // A 2 s backoff keeps a killed instance out of proxy.conf long enough to be seen
+    // there on a loaded machine (its port is kept across the restart).
     let app = http_app_under_faults("web", "")
-        .replace("initial: 100ms", "initial: 1s")
-        .replace("max: 400ms", "max: 1s");
+        .replace("initial: 100ms", "initial: 2s")
+        .replace("max: 400ms", "max: 2s");
     let port = c.gateway_port(0);
     c.write(
         "app.yaml",

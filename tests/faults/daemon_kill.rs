@@ -179,8 +179,8 @@ fn sigkill_of_the_daemon_twenty_times_while_scaling_and_rolling() {
         );
         eprintln!("faults: daemon SIGKILL round {round}: killed {delay:?} after the edit (v{version}, {replicas} replicas); converged in {took:?}");
         assert!(
-            suite_start.elapsed() < Duration::from_secs(150),
-            "the 20 rounds stay within 150 s"
+            suite_start.elapsed() < Duration::from_secs(300),
+            "the 20 rounds stay within 300 s"
         );
     }
     recoveries.sort();

@@ -105,12 +105,17 @@ fn a_port_stolen_between_a_crash_and_the_restart_moves_the_instance() {
     let old = c.port("web", "http").expect("port");
     let (pid, _) = c.run_id("web").expect("runs");
     let t0 = Instant::now();
+    // The daemon is held still from the crash until the thief has the port, so the
+    // theft lands between the crash and the restart however slow the machine is.
+    let daemon = c.daemon_pid().expect("daemon pid");
+    support::signal("STOP", daemon);
     support::kill_group("KILL", pid as i32);
     let mut thief = None;
-    let stolen = wait_until(Duration::from_secs(1), || {
+    let stolen = wait_until(Duration::from_secs(10), || {
         thief = TcpListener::bind(("127.0.0.1", old)).ok();
         thief.is_some()
     });
+    support::signal("CONT", daemon);
     assert!(
         stolen,
         "the port is free after the crash and the thief binds it"
@@ -214,11 +219,13 @@ fn a_gateway_port_taken_at_a_reload_leaves_the_rest_serving_and_is_taken_once_fr
     );
     let t0 = Instant::now();
     squatter.exit();
-    let served = wait_until(Duration::from_secs(6), || serves(a1, "/"));
+    // The proxy retries a busy address at most 5 s apart; the rest is slack for a
+    // loaded machine.
+    let served = wait_until(Duration::from_secs(15), || serves(a1, "/"));
     let took = t0.elapsed();
     assert!(
         served,
-        "the gateway answers within 6 s of the holder's exit:\n{}",
+        "the gateway answers within 15 s of the holder's exit:\n{}",
         c.dump()
     );
     assert!(
@@ -290,8 +297,8 @@ fn up_force_with_a_gateway_port_taken_comes_up_degraded_and_recovers() {
     );
     squatter.exit();
     assert!(
-        wait_until(Duration::from_secs(6), || serves(addr, "/")),
-        "the gateway answers within 6 s of the holder's exit:\n{}",
+        wait_until(Duration::from_secs(15), || serves(addr, "/")),
+        "the gateway answers within 15 s of the holder's exit:\n{}",
         c.dump()
     );
 }

@@ -8,14 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Requests through `addr` until `stop`, at most 60 s: (when, succeeded) for each.
-fn load(addr: SocketAddr, stop: Arc<AtomicBool>, log: Arc<Mutex<Vec<(Instant, bool)>>>) {
+/// One request of the load: sent, answered (or failed), and whether it got a 200.
+type Sent = (Instant, Instant, bool);
+
+/// Requests through `addr` until `stop`, at most 60 s, each logged.
+fn load(addr: SocketAddr, stop: Arc<AtomicBool>, log: Arc<Mutex<Vec<Sent>>>) {
     let start = Instant::now();
     while !stop.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(60) {
         let sent = Instant::now();
         let ok = http_get(addr, "/").is_some_and(|(s, _)| s == 200);
         if let Ok(mut log) = log.lock() {
-            log.push((sent, ok));
+            log.push((sent, Instant::now(), ok));
         }
         if !ok {
             // A refused connection returns at once: pace retries instead of spinning.
@@ -45,9 +48,9 @@ fn sigkill_of_the_proxy_under_load_is_repaired() {
             std::thread::spawn(move || load(addr, stop, log))
         })
         .collect();
-    let served = |log: &Arc<Mutex<Vec<(Instant, bool)>>>| {
+    let served = |log: &Arc<Mutex<Vec<Sent>>>| {
         log.lock()
-            .map(|l| l.iter().filter(|e| e.1).count())
+            .map(|l| l.iter().filter(|e| e.2).count())
             .unwrap_or(0)
     };
     let mut windows = Vec::new();
@@ -84,15 +87,11 @@ fn sigkill_of_the_proxy_under_load_is_repaired() {
     }
 
     let log = log.lock().expect("log").clone();
-    let failures: Vec<Instant> = log.iter().filter(|e| !e.1).map(|e| e.0).collect();
-    // A request sent just before a kill may fail too: allow the 100 ms before each.
-    let outside: Vec<&Instant> = failures
+    let failures: Vec<&Sent> = log.iter().filter(|e| !e.2).collect();
+    // A request still in flight at a kill may fail too, however long ago it was sent.
+    let outside: Vec<&&Sent> = failures
         .iter()
-        .filter(|t| {
-            !windows
-                .iter()
-                .any(|(k, r)| **t + Duration::from_millis(100) >= *k && **t <= *r)
-        })
+        .filter(|(sent, done, _)| !windows.iter().any(|(k, r)| *done >= *k && *sent <= *r))
         .collect();
     let mut gaps: Vec<Duration> = windows.iter().map(|(k, r)| *r - *k).collect();
     gaps.sort();

@@ -491,12 +491,23 @@ fn an_interrupted_sync_converges_when_run_again() {
     let co = Checkout::new(&hosts, &hosts.documents());
     // h2 cut off: the others are synced, h2 fails within the timeout
     hosts.cut(1);
-    let out = co.sync(&hosts, &["--timeout", "4"]);
-    let h2 = report(&out).remove("h2").unwrap_or_default();
+    // 8 s: also on a loaded machine h1 and h3 finish well within it
+    let out = co.sync(&hosts, &["--timeout", "8"]);
+    let mut first = report(&out);
+    let h2 = first.remove("h2").unwrap_or_default();
     assert!(h2.starts_with("failed: "), "{}{}", out.out(), out.err());
+    for h in ["h1", "h3"] {
+        let line = first.remove(h).unwrap_or_default();
+        assert!(
+            line.starts_with("synced"),
+            "{h}: {}{}",
+            out.out(),
+            out.err()
+        );
+    }
     assert_eq!(out.code, Some(1));
     assert!(
-        out.took < Duration::from_secs(15),
+        out.took < Duration::from_secs(25),
         "bounded by --timeout: {:?}",
         out.took
     );

@@ -69,9 +69,10 @@ fn a_dependant_waits_for_ready_and_stops_first() {
     std::fs::write(c.pod("db").join("run/go"), "").expect("flag");
     let ready = first(&c, "instance/db", "Ready");
     let started = first(&c, "instance/web", "Started");
-    // within one probe period (200 ms) and a pass, with room for a loaded machine
+    // within one probe period (200 ms) and a pass, with room for a loaded machine (the
+    // Started event comes once `pod run` has returned)
     assert!(
-        started >= ready && started - ready < 1.0,
+        started >= ready && started - ready < 5.0,
         "ready {ready} started {started}"
     );
 

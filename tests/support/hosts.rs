@@ -38,6 +38,7 @@
 //! the command line.
 
 use super::process::{run_with_deadline, Bounded};
+use super::sharing::Turn;
 use super::{lcc_bin, wait_until};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -146,6 +147,9 @@ pub struct Hosts {
     hosts: Vec<Host>,
     /// Keys, sshd configs, known_hosts, the hosts' dirs and runtime dirs.
     tmp: tempfile::TempDir,
+    /// Held while the hosts live: their daemons and sshds stay off a test that runs
+    /// alone.
+    _turn: Turn,
 }
 
 impl Hosts {
@@ -153,6 +157,7 @@ impl Hosts {
     /// Panics (tearing down what was made) if a step fails.
     pub fn new(n: usize) -> Hosts {
         assert!((1..=9).contains(&n), "1 to 9 hosts");
+        let turn = Turn::shared();
         remove_leftovers();
         let pid = std::process::id();
         let seq = SEQ.fetch_add(1, Ordering::SeqCst);
@@ -164,6 +169,7 @@ impl Hosts {
             operator_ns: format!("{PREFIX}-{pid}-{seq}-op"),
             hosts: Vec::new(),
             tmp,
+            _turn: turn,
         };
         hosts.make_operator();
         keygen(&hosts.key());

@@ -31,7 +31,9 @@ pub use cluster::Cluster;
 pub use http::{http_get, raw_exchange, status_of};
 pub use manifest::{gateway, group, http_app, http_app_under_faults, instance, shell_app, sleeper};
 pub use ports::free_port;
-pub use process::{kill9, kill_group, lcc_bounded, procs, run_with_deadline, Bounded, KillOnDrop};
+pub use process::{
+    kill9, kill_group, lcc_bounded, procs, run_with_deadline, signal, Bounded, KillOnDrop,
+};
 pub use rng::Rng;
 pub use squatter::Squatter;
 

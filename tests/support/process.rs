@@ -110,6 +110,13 @@ pub fn kill9(pid: i32) {
         .output();
 }
 
+/// Sends `sig` (e.g. "STOP") to one process.
+pub fn signal(sig: &str, pid: i32) {
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .output();
+}
+
 /// Sends `sig` (e.g. "STOP") to a process group.
 pub fn kill_group(sig: &str, pgid: i32) {
     let _ = Command::new("kill")

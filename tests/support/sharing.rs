@@ -1,12 +1,13 @@
 //! How parallel tests share the machine. Every test of the crate runs in one process,
-//! two at a time on two cores; a cluster or a pod takes a [`Turn::shared`], so any
-//! number of them run together. A test whose assertion is about timing runs with the
-//! machine to itself: requests in flight when a proxy is killed must end within 100 ms
-//! (faults::proxy_kill), a killed app's Not Ready must be seen in the ~200 ms before it
-//! is restarted (faults::app_kill); on a loaded machine a thread can be kept waiting
-//! longer than that. Its cluster takes a [`Turn::alone`], which waits until no other
-//! cluster or pod runs, and holds off new ones (the lock prefers writers) until it is
-//! dropped.
+//! two at a time on two cores; a cluster, a pod or a set of hosts takes a
+//! [`Turn::shared`], so any number of them run together. A test that measures how
+//! long a repair takes runs with the machine to itself (faults::proxy_kill: the
+//! requests that fail between a kill and the new proxy; faults::app_kill: a killed or
+//! hung app taken out of the gateway and back), so its figures are the system's and
+//! not the load's. Its cluster takes a [`Turn::alone`], which waits until no other
+//! cluster, pod or set of hosts runs, and holds off new ones (the lock prefers writers)
+//! until it is dropped. Those tests read what happened from records (events,
+//! timestamps), so a thread kept waiting still sees it.
 
 use std::cell::Cell;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
