@@ -54,7 +54,7 @@ fn get(port: u16, path: &str) -> std::io::Result<Answer> {
 /// The demo, copied and up (`lcc up -d --wait`); its entrance port and gateway ports.
 fn demo_up() -> (Cluster, Vec<u16>) {
     let cluster = Cluster::new("demo");
-    let ports = support::demo::free_ports();
+    let ports = support::demo::ports(&cluster);
     support::demo::copy(&cluster, &ports);
     cluster.up();
     // `up --wait` returns once every instance is ready; the proxy applies the
@@ -206,7 +206,7 @@ fn demo_survives_a_killed_replica_and_keeps_notes_across_replacement() {
 #[test]
 fn demo_in_the_foreground_prints_urls_and_stops_on_ctrl_c() {
     let cluster = Cluster::new("demo");
-    let ports = support::demo::free_ports();
+    let ports = support::demo::ports(&cluster);
     support::demo::copy(&cluster, &ports);
     let out_file = cluster.path().join("up.out");
     // in the cluster's environment: its registry and local CA, not the user's

@@ -12,7 +12,7 @@ use std::time::Duration;
 #[test]
 fn the_dashboard_shows_scales_logs_and_streams_events_of_the_demo_in_chromium() {
     let cluster = Cluster::new("demo");
-    let ports = demo::free_ports();
+    let ports = demo::ports(&cluster);
     demo::copy(&cluster, &ports);
     cluster.up();
     let board = Dashboard::start(&cluster, &[]);

@@ -2,20 +2,17 @@
 //! a [`Cluster`]'s directory, its fixed ports moved to free ones.
 
 use super::Cluster;
-use std::net::TcpListener;
 use std::path::Path;
 
 /// Ports the demo fixes: the entrance listener, the four gateways, the https listener.
 pub const DEMO_PORTS: [u16; 6] = [8080, 9080, 9081, 9082, 9083, 8443];
 
-/// Six ports free right now on 127.0.0.1.
-pub fn free_ports() -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..6)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().expect("addr").port())
-        .collect()
+/// The six ports of [`DEMO_PORTS`] moved into the cluster's own block (its entrance
+/// listener and gateway ports 0-4), which no other test and no client socket takes.
+pub fn ports(cluster: &Cluster) -> Vec<u16> {
+    let mut ports = vec![cluster.http().port()];
+    ports.extend((0..5).map(|i| cluster.gateway_port(i)));
+    ports
 }
 
 /// Copies the demo into the cluster's directory, moving its fixed ports to free ones and
