@@ -2,9 +2,7 @@
 //! three behind a gateway: the instance turns not ready, the proxy stops sending to it,
 //! it is restarted, and the group gets back to three ready; the gateway keeps serving.
 
-use crate::support::{
-    gateway, group, http_app_under_faults, http_get, kill_group, wait_until, Cluster,
-};
+use crate::support::{http_app_under_faults, http_get, kill_group, wait_until, Cluster};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -88,16 +86,7 @@ fn killed_and_hung_apps_are_taken_out_and_restarted() {
     let app = http_app_under_faults("web", "")
         .replace("initial: 100ms", "initial: 2s")
         .replace("max: 400ms", "max: 2s");
-    let port = c.gateway_port(0);
-    c.write(
-        "app.yaml",
-        &format!(
-            "{app}---\n{}---\n{}",
-            group("web", "web", 3),
-            gateway("web", "web", port)
-        ),
-    );
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = c.write_group_of(&app, 3);
     c.up();
     let serving = wait_until(Duration::from_secs(15), || {
         ready_count(&c) == 3 && http_get(addr, "/").is_some_and(|(s, _)| s == 200)

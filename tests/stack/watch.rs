@@ -2,7 +2,7 @@
 //! after the debounce, a group one replica at a time while its gateway serves every
 //! request; an ignored file restarts nothing.
 
-use crate::support::{gateway, group, http_app, http_get, wait_until, Cluster};
+use crate::support::{http_app, http_get, wait_until, Cluster};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,22 +12,13 @@ fn a_write_restarts_a_group_one_replica_at_a_time_and_no_request_fails() {
     let c = Cluster::new("watch");
     std::fs::create_dir_all(c.path().join("src")).expect("src");
     std::fs::write(c.path().join("src/app.py"), "v1\n").expect("write");
-    let port = c.gateway_port(0);
     let app = format!(
         "{}watch: [{{path: src, ignore: [\"*.pyc\"], action: restart}}]\n",
         http_app("web", "")
     );
-    c.write(
-        "app.yaml",
-        &format!(
-            "{app}---\n{}---\n{}",
-            group("web", "web", 2),
-            gateway("web", "web", port)
-        ),
-    );
+    let addr = c.write_group_of(&app, 2);
     let out = c.lcc(&["up", "-d", "--wait", "--watch"]);
     assert_eq!(out.code, Some(0), "{}{}", out.out(), out.err());
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(Mutex::new(Vec::new()));
     let load = {

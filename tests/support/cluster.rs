@@ -123,12 +123,17 @@ impl Cluster {
     /// Writes `app.yaml`: group `web` of `replicas` http apps behind gateway 0; returns
     /// the gateway's address.
     pub fn write_web_group(&self, replicas: u32) -> SocketAddr {
+        self.write_group_of(&http_app_under_faults("web", ""), replicas)
+    }
+
+    /// Writes `app.yaml`: the Application `app` (named `web`, with an `http` interface),
+    /// group `web` of `replicas` of it behind gateway 0; returns the gateway's address.
+    pub fn write_group_of(&self, app: &str, replicas: u32) -> SocketAddr {
         let port = self.gateway_port(0);
         self.write(
             "app.yaml",
             &format!(
-                "{}---\n{}---\n{}",
-                http_app_under_faults("web", ""),
+                "{app}---\n{}---\n{}",
                 group("web", "web", replicas),
                 gateway("web", "web", port)
             ),
