@@ -162,6 +162,15 @@ impl Raw {
 
     /// The response of `stream`: its fields and its body, with `window` (0: none) sent
     /// back for every DATA frame. Frames of other streams are skipped (200 at most).
+    /// Gives `n` bytes back to the proxy on `stream` and on the connection (nothing for
+    /// 0: an increment of 0 is a protocol error).
+    async fn credit(&mut self, stream: u32, n: u32) {
+        if n > 0 {
+            self.send(WINDOW_UPDATE, 0, stream, &n.to_be_bytes()).await;
+            self.send(WINDOW_UPDATE, 0, 0, &n.to_be_bytes()).await;
+        }
+    }
+
     async fn response(&mut self, stream: u32, window: bool) -> (Vec<(String, String)>, Vec<u8>) {
         let mut fields = Vec::new();
         let mut body = Vec::new();
@@ -174,10 +183,8 @@ impl Raw {
                 HEADERS => fields = self.fields(&f.payload),
                 DATA => {
                     body.extend_from_slice(&f.payload);
-                    if window && !f.payload.is_empty() {
-                        let n = (f.payload.len() as u32).to_be_bytes();
-                        self.send(WINDOW_UPDATE, 0, stream, &n).await;
-                        self.send(WINDOW_UPDATE, 0, 0, &n).await;
+                    if window {
+                        self.credit(stream, f.payload.len() as u32).await;
                     }
                 }
                 RST_STREAM => panic!("stream {stream} reset with {}", f.code()),
@@ -525,11 +532,7 @@ async fn a_response_waits_for_the_clients_window_and_goes_on_whole() {
                     f.payload.len()
                 );
                 body.extend_from_slice(&f.payload);
-                let n = (f.payload.len() as u32).to_be_bytes();
-                if !f.payload.is_empty() {
-                    raw.send(WINDOW_UPDATE, 0, 1, &n).await;
-                    raw.send(WINDOW_UPDATE, 0, 0, &n).await;
-                }
+                raw.credit(1, f.payload.len() as u32).await;
             }
             other => panic!("unexpected frame {other}"),
         }
@@ -778,8 +781,7 @@ async fn a_request_body_goes_on_while_its_response_waits_for_the_window() {
         }
         if sent == 600_000 && owed > 0 {
             // the whole body is sent: now the response may come
-            raw.send(WINDOW_UPDATE, 0, 1, &owed.to_be_bytes()).await;
-            raw.send(WINDOW_UPDATE, 0, 0, &owed.to_be_bytes()).await;
+            raw.credit(1, owed).await;
             owed = 0;
         }
         if ended {
@@ -888,11 +890,7 @@ async fn a_response_held_by_the_window_loses_nothing_while_its_request_body_come
                     let end = if sent == 100_000 { END_STREAM } else { 0 };
                     raw.send(DATA, end, 1, &vec![b'r'; n]).await;
                 }
-                let n = (f.payload.len() as u32).to_be_bytes();
-                if !f.payload.is_empty() {
-                    raw.send(WINDOW_UPDATE, 0, 1, &n).await;
-                    raw.send(WINDOW_UPDATE, 0, 0, &n).await;
-                }
+                raw.credit(1, f.payload.len() as u32).await;
             }
             // the request's side, reset once the response is whole
             (RST_STREAM, 1) => assert_eq!(f.code(), 0, "NO_ERROR"),
