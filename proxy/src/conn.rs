@@ -19,7 +19,7 @@ use crate::entrance;
 use crate::forward::{self, with_query, Handling, Target, Via};
 use crate::headers::{self, Peer};
 use crate::http2;
-use crate::idle::{Idle, Tracked};
+use crate::idle::{Busy, Idle, Tracked};
 use crate::limits::Limits;
 use crate::metrics::{ConnectionGauge, Metrics};
 use crate::path;
@@ -264,26 +264,30 @@ fn service(
     let idle = idle.clone();
     service_fn(move |req: Request<Incoming>| {
         let busy = idle.begin();
-        // boxed, and only what the exchange needs: see the module doc
-        let answer: Answering = match handle(req.map(UpBody::Left), &ctx) {
-            Handling::Answer(resp) => {
-                Box::pin(std::future::ready(Ok(resp.map(|b| Tracked::new(b, busy)))))
-            }
-            Handling::Forward(mut forwarding) => {
-                let ctx = ctx.clone();
-                Box::pin(async move {
-                    let resp = forwarding.run(&ctx).await;
-                    Ok(resp.map(|body| Tracked::new(body, busy)))
-                })
-            }
-        };
-        answer
+        answering(handle(req.map(UpBody::Left), &ctx), busy, &ctx)
     })
 }
 
-/// The future of one request's response.
-type Answering =
+/// The future of one request's response (never an error: a failure is a response).
+pub(crate) type Answering =
     Pin<Box<dyn Future<Output = Result<Response<Tracked<DownBody>>, Infallible>> + Send>>;
+
+/// The response of a routed request, its body counted `busy` until it is sent; boxed,
+/// and holding only what the exchange needs (see the module doc).
+pub(crate) fn answering(handling: Handling, busy: Busy, ctx: &Arc<ConnCtx>) -> Answering {
+    match handling {
+        Handling::Answer(resp) => {
+            Box::pin(std::future::ready(Ok(resp.map(|b| Tracked::new(b, busy)))))
+        }
+        Handling::Forward(mut forwarding) => {
+            let ctx = ctx.clone();
+            Box::pin(async move {
+                let resp = forwarding.run(&ctx).await;
+                Ok(resp.map(|body| Tracked::new(body, busy)))
+            })
+        }
+    }
+}
 
 /// Routes one request by what its listener serves now.
 pub(crate) fn handle(req: Request<UpBody>, ctx: &ConnCtx) -> Handling {

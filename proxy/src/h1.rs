@@ -586,13 +586,9 @@ impl BackendBody {
         }
     }
 
-    /// Writes more of the request's body, if any is left, without reading the response.
+    /// Writes more of a pending upload, as far as the client and the backend allow,
+    /// without reading the response.
     pub(crate) fn poll_upload(&mut self, cx: &mut Context<'_>) {
-        self.push_upload(cx)
-    }
-
-    /// Writes more of a pending upload, as far as the client and the backend allow.
-    fn push_upload(&mut self, cx: &mut Context<'_>) {
         let (Some(upload), Some(conn)) = (self.upload.as_mut(), self.conn.as_mut()) else {
             return;
         };
@@ -744,7 +740,7 @@ impl Body for BackendBody {
                 return Poll::Ready(Some(Err(e)));
             }
         }
-        this.push_upload(cx);
+        this.poll_upload(cx);
         loop {
             match this.step() {
                 Err(e) => return this.fail(e, cx),

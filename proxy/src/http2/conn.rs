@@ -48,9 +48,6 @@ const MAX_PIECES: u32 = 8192;
 /// CONTINUATION frames one header block may take (empty ones included).
 const MAX_CONTINUATIONS: usize = 128;
 
-/// The response of a request, from the proxy's exchange.
-type Answering = Pin<Box<dyn Future<Output = Response<Tracked<DownBody>>> + Send>>;
-
 /// A stream's task and the stream it works for.
 struct Entry {
     id: u32,
@@ -63,7 +60,7 @@ struct Entry {
 #[allow(clippy::large_enum_variant)]
 enum Task {
     /// The exchange, until the backend's response head.
-    Answer(Answering),
+    Answer(conn::Answering),
     /// The response body, polled for one piece at a time.
     Body(Tracked<DownBody>),
 }
@@ -78,7 +75,7 @@ enum Done {
 impl Task {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Done> {
         match self {
-            Task::Answer(fut) => fut.as_mut().poll(cx).map(Done::Head),
+            Task::Answer(fut) => fut.as_mut().poll(cx).map(|Ok(resp)| Done::Head(resp)),
             Task::Body(body) => Pin::new(body).poll_frame(cx).map(Done::Piece),
         }
     }
@@ -106,8 +103,6 @@ enum Sending {
     Streaming,
     /// A piece of the body waits for the client's window.
     Blocked { data: Bytes, end: bool },
-    /// Ended.
-    Done,
 }
 
 #[derive(Debug)]
@@ -187,7 +182,6 @@ pub(crate) struct Connection<S> {
     pieces: u32,
     /// This server sent GOAWAY: streams past it are not taken.
     goaway_sent: bool,
-    max_list: usize,
 }
 
 impl<S> std::fmt::Debug for Connection<S> {
@@ -245,7 +239,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             answered: 0,
             pieces: 0,
             goaway_sent: false,
-            max_list,
         }
     }
 
@@ -521,13 +514,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if h.stream == 0 || h.stream > self.last_id {
             return Err(ConnError(Reason::Protocol, "RST_STREAM on an idle stream"));
         }
-        if let Some(stream) = self.streams.remove(&h.stream) {
-            self.resets += u64::from(stream.forwarded && matches!(stream.send, Sending::Waiting));
-            if let Recv::Open { tx, .. } = stream.recv {
-                let _ = tx.send(Piece::Failed(RecvError::Reset));
-            }
-            self.tasks.remove(stream.slot);
-        }
+        self.forget(h.stream);
         Ok(())
     }
 
@@ -649,7 +636,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         block.bytes.extend_from_slice(payload);
         block.frames += 1;
         // a flood of CONTINUATION frames, empty or not, is not kept
-        if block.bytes.len() > (4 * self.max_list).max(64 * 1024)
+        if block.bytes.len() > (4 * self.ctx.limits.max_head_bytes).max(64 * 1024)
             || block.frames > MAX_CONTINUATIONS
         {
             return Err(ConnError(Reason::EnhanceYourCalm, "header block too large"));
@@ -671,7 +658,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         refused: Option<Reason>,
         block: &[u8],
     ) -> Result<(), ConnError> {
-        let mut fields = Fields::new(self.max_list);
+        let mut fields = Fields::new(self.ctx.limits.max_head_bytes);
         self.decoder
             .decode_with_cb(block, |n, v| fields.push(&n, &v))
             .map_err(|_| ConnError(Reason::Compression, "header block not decodable"))?;
@@ -757,19 +744,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             conn::handle(req, &self.ctx)
         };
         let forwarded = matches!(handling, Handling::Forward(_));
-        let task: Answering = match handling {
-            // the proxy's own answers are rare: they take the same way as a backend's
-            Handling::Answer(resp) => {
-                Box::pin(std::future::ready(resp.map(|b| Tracked::new(b, busy))))
-            }
-            Handling::Forward(mut forwarding) => {
-                let ctx = self.ctx.clone();
-                Box::pin(async move {
-                    let resp = forwarding.run(&ctx).await;
-                    resp.map(|body| Tracked::new(body, busy))
-                })
-            }
-        };
+        // the proxy's own answers are rare: they take the same way as a backend's
+        let task = conn::answering(handling, busy, &self.ctx);
         let slot = self.tasks.insert(Entry {
             id,
             task: Task::Answer(task),
@@ -821,14 +797,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         // dropping the sender ends the body
         stream.recv = Recv::Closed;
-        if matches!(stream.send, Sending::Done) {
-            self.streams.remove(&id);
-        }
     }
 
     /// A stream error: the stream is reset and forgotten.
     fn reset(&mut self, id: u32, reason: Reason) {
         frame::rst_stream(&mut self.out, id, reason);
+        self.forget(id);
+    }
+
+    /// A reset stream (by the client or by this server) is forgotten: its request body
+    /// fails, its task is dropped, and a forwarded exchange still waiting counts
+    /// towards the reset flood limit.
+    fn forget(&mut self, id: u32) {
         if let Some(stream) = self.streams.remove(&id) {
             self.resets += u64::from(stream.forwarded && matches!(stream.send, Sending::Waiting));
             if let Recv::Open { tx, .. } = stream.recv {
@@ -868,7 +848,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         // the proxy's own answers give no credit against resets: they cost nothing
         self.answered += u64::from(stream.forwarded);
         if end {
-            self.tasks.remove(stream.slot);
             self.end_send(id);
             return;
         }
@@ -896,18 +875,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         frame::headers(&mut self.out, id, &self.scratch, end, self.max_frame);
     }
 
-    /// This server ended its side of `id`.
+    /// This server ended its side of `id`: the stream and its task are done.
     fn end_send(&mut self, id: u32) {
-        let Some(stream) = self.streams.get_mut(&id) else {
+        let Some(stream) = self.streams.remove(&id) else {
             return;
         };
-        stream.send = Sending::Done;
+        self.tasks.remove(stream.slot);
         if let Recv::Open { .. } = stream.recv {
             // answered before the request's end: the client need not send the rest
             // (RFC 9113, 8.1)
             frame::rst_stream(&mut self.out, id, Reason::NoError);
         }
-        self.streams.remove(&id);
     }
 
     /// Writes what the windows allow of `data`; what is left waits for them.
@@ -935,7 +913,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         if end {
-            self.tasks.remove(stream.slot);
             self.end_send(id);
         } else {
             stream.send = Sending::Streaming;
@@ -1007,7 +984,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             continue;
                         };
                         self.head(id, None, &trailers, true);
-                        self.tasks.remove(slot);
                         self.end_send(id);
                     }
                 },
@@ -1071,9 +1047,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn round(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<bool>> {
         let full = self.out.len() - self.sent >= HIGH_WATER;
         let mut progress = false;
-        let reading = self.phase != Phase::Closing
-            && !(self.phase == Phase::Draining && self.streams.is_empty())
-            && !full;
+        let reading = !full && !self.finished();
         // the windows of what was read first: a client may be waiting for them
         self.releases(cx);
         if reading {

@@ -64,18 +64,8 @@ fn static_index(name: &HeaderName) -> Option<u8> {
 
 /// An integer with an `n`-bit prefix whose other bits are `high` (RFC 7541, 5.1).
 fn integer(out: &mut Vec<u8>, value: usize, n: u8, high: u8) {
-    let max = (1usize << n) - 1;
-    if value < max {
-        out.push(high | value as u8);
-        return;
-    }
-    out.push(high | max as u8);
-    let mut rest = value - max;
-    while rest >= 128 {
-        out.push((rest % 128) as u8 | 0x80);
-        rest /= 128;
-    }
-    out.push(rest as u8);
+    // writing to a Vec cannot fail
+    let _ = loona_hpack::encoder::encode_integer_into(value, n, high, out);
 }
 
 /// A string literal, not Huffman-coded (RFC 7541, 5.2).

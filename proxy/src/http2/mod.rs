@@ -11,8 +11,9 @@
 //! proxy's CPU per request, and what the proxy needs of HTTP/2 is narrower: a server,
 //! no push, no priorities, request bodies handed to one exchange each. Here a stream is
 //! an entry in one map owned by the connection's task, its response head is encoded
-//! straight into the output buffer, and its tasks are polled by that task when woken
-//! ([`tasks`]). HPACK decoding is the `loona-hpack` crate's. The figures are in
+//! into a buffer the connection keeps and framed into the output buffer, and its tasks
+//! are polled by that task when woken ([`tasks`]). HPACK decoding is the `loona-hpack`
+//! crate's. The figures are in
 //! bench/RESULTS.md; docs/proxy.md says what the server takes and refuses.
 
 mod conn;

@@ -32,6 +32,14 @@ impl Wake for SlotWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.mark();
+        self.woken.conn.wake();
+    }
+}
+
+impl SlotWaker {
+    /// Puts the slot in the woken list, once.
+    fn mark(&self) {
         if !self.queued.swap(true, Ordering::AcqRel) {
             self.woken
                 .slots
@@ -39,7 +47,6 @@ impl Wake for SlotWaker {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(self.slot);
         }
-        self.woken.conn.wake();
     }
 }
 
@@ -124,10 +131,12 @@ impl<T> Tasks<T> {
         self.slots.get(slot)?.task.as_ref()
     }
 
-    /// Makes `slot` due to be polled.
+    /// Makes `slot` due to be polled. The connection's task is not woken: the
+    /// connection calls this from its own poll, and looks at what is due before it
+    /// sleeps.
     pub(crate) fn wake(&self, slot: usize) {
         if let Some(s) = self.slots.get(slot) {
-            s.waker.wake_by_ref();
+            s.signal.mark();
         }
     }
 
@@ -197,6 +206,11 @@ mod tests {
         let conn = Arc::new(Counting::default());
         tasks.register(&Waker::from(conn.clone()));
         let (a, b, c) = (tasks.insert("a"), tasks.insert("b"), tasks.insert("c"));
+        assert_eq!(
+            conn.0.load(Ordering::Relaxed),
+            0,
+            "the connection's own inserts do not wake it"
+        );
         let mut due = Vec::new();
         while let Some(slot) = tasks.next_due() {
             let waker = tasks.poll(slot, |_, cx| cx.waker().clone()).unwrap();
