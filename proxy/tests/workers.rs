@@ -110,7 +110,8 @@ async fn many_connections_over_two_workers_are_served_balanced_and_counted() {
     assert_eq!(metric_value(&page, &gateway_series("web")) - before, 72);
     // connections go to the worker with the fewest: 48 held open split about evenly
     assert_even_split(&page, 20);
-    drop(conns);
+    // the client's pooled connection too: the idle limit would close it only in 5 s
+    drop((conns, client));
     wait_until(Duration::from_secs(5), "connections closed", || async {
         // the metrics request itself is the one open connection
         proxy.metric("lcc_proxy_active_connections").await <= 1

@@ -74,10 +74,12 @@ pub fn dead_addr() -> SocketAddr {
     addr
 }
 
-/// An address free to bind a moment later (bound, then closed): almost always still
-/// free when the proxy under test binds it.
+/// An address free to bind a moment later (bound, then closed), for a proxy under test
+/// that binds it itself. On 127.0.0.2: a client socket of a test running alongside,
+/// which takes its port from the same range, takes it on 127.0.0.1 (the source address
+/// of every loopback connection), so it cannot hold the port meanwhile.
 pub fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let l = std::net::TcpListener::bind("127.0.0.2:0").expect("bind");
     l.local_addr().expect("addr")
 }
 
