@@ -153,6 +153,12 @@ impl Raw {
         got
     }
 
+    /// The head of a POST of `path` on `stream` with `fields`; its body is to follow.
+    async fn post(&mut self, stream: u32, path: &str, fields: &[(&str, &str)]) {
+        let block = block(&request("POST", path, fields));
+        self.send(HEADERS, END_HEADERS, stream, &block).await;
+    }
+
     /// A GET of `path` on `stream`, ending it.
     async fn get(&mut self, stream: u32, path: &str) {
         let block = block(&request("GET", path, &[]));
@@ -473,12 +479,8 @@ async fn a_malformed_request_resets_its_stream_and_the_connection_serves_on() {
         id += 4;
     }
     // a body longer than its content-length
-    let head = block(&request(
-        "POST",
-        "/entrances/web/upload",
-        &[("content-length", "2")],
-    ));
-    raw.send(HEADERS, END_HEADERS, id, &head).await;
+    raw.post(id, "/entrances/web/upload", &[("content-length", "2")])
+        .await;
     raw.send(DATA, END_STREAM, id, b"abc").await;
     let f = raw.next_answer().await.expect("an answer");
     assert_eq!(
@@ -567,16 +569,16 @@ async fn request_bodies_reach_the_backend_with_their_trailers_and_cookies_are_jo
     let mut raw = Raw::connect(proxy.http, &[]).await;
     // 1 MiB in 16 KiB frames: more than the stream's first window, so the server has to
     // open it again as the backend reads
-    let head = block(&request(
-        "POST",
+    raw.post(
+        1,
         "/entrances/web/upload",
         &[
             ("content-length", "1048576"),
             ("cookie", "a=1"),
             ("cookie", "b=2"),
         ],
-    ));
-    raw.send(HEADERS, END_HEADERS, 1, &head).await;
+    )
+    .await;
     let mut window: i64 = 65_535;
     let mut sent = 0;
     let piece = vec![b'u'; 16 * 1024];
@@ -607,12 +609,12 @@ async fn request_bodies_reach_the_backend_with_their_trailers_and_cookies_are_jo
     assert_eq!(body, b"1048576", "the backend got it all");
     assert_eq!(field(&fields, "x-seen-cookie"), Some("a=1; b=2"));
     // `expect: 100-continue`: a 100 first, then the answer once the body came
-    let head = block(&request(
-        "POST",
+    raw.post(
+        3,
         "/entrances/web/upload",
         &[("expect", "100-continue"), ("content-length", "4")],
-    ));
-    raw.send(HEADERS, END_HEADERS, 3, &head).await;
+    )
+    .await;
     let f = raw.next_answer().await.expect("an interim answer");
     assert_eq!((f.kind, f.stream, f.flags & END_STREAM), (HEADERS, 3, 0));
     assert_eq!(status(&raw.fields(&f.payload)), "100");
@@ -620,12 +622,8 @@ async fn request_bodies_reach_the_backend_with_their_trailers_and_cookies_are_jo
     let (fields, body) = raw.response(3, false).await;
     assert_eq!((status(&fields), &body[..]), ("200", &b"4"[..]));
     // a body of unknown length, then trailers: chunked to the backend, trailers kept
-    let head = block(&request(
-        "POST",
-        "/entrances/web/upload",
-        &[("te", "trailers")],
-    ));
-    raw.send(HEADERS, END_HEADERS, 5, &head).await;
+    raw.post(5, "/entrances/web/upload", &[("te", "trailers")])
+        .await;
     raw.send(DATA, 0, 5, b"hello").await;
     raw.send(
         HEADERS,
@@ -708,8 +706,7 @@ async fn a_body_in_tiny_frames_for_a_backend_that_does_not_read_is_reset() {
     let (proxy, _) =
         Proxy::start_with(limits, 1, move |http, g| web_config(http, g[0], &[addr])).await;
     let mut raw = Raw::connect(proxy.http, &[]).await;
-    let head = block(&request("POST", "/entrances/web/upload", &[]));
-    raw.send(HEADERS, END_HEADERS, 1, &head).await;
+    raw.post(1, "/entrances/web/upload", &[]).await;
     let one = frame(DATA, 0, 1, &[b'p'; 20]);
     // the windows the proxy gives (docs/proxy.md): 256 KiB a stream, 1 MiB in all
     let (mut window, mut conn_window): (i64, i64) = (256 * 1024, 65_535);
@@ -746,12 +743,12 @@ async fn a_request_body_goes_on_while_its_response_waits_for_the_window() {
     // sent its whole body, which is more than a stream's window: the proxy must take it
     // meanwhile
     let mut raw = Raw::connect(proxy.http, &[(4, 1000)]).await;
-    let head = block(&request(
-        "POST",
+    raw.post(
+        1,
         "/entrances/web/drain?100000",
         &[("content-length", "600000")],
-    ));
-    raw.send(HEADERS, END_HEADERS, 1, &head).await;
+    )
+    .await;
     let (mut window, mut conn_window): (i64, i64) = (256 * 1024, 65_535);
     let (mut sent, mut body, mut fields) = (0usize, Vec::new(), Vec::new());
     let (mut ended, mut owed) = (false, 0u32);
@@ -871,12 +868,12 @@ async fn a_response_held_by_the_window_loses_nothing_while_its_request_body_come
     // a stream window of 1,000 bytes: the backend's 64 KiB pieces wait in the proxy,
     // while the request's body, coming meanwhile, wakes the exchange
     let mut raw = Raw::connect(proxy.http, &[(4, 1000)]).await;
-    let head = block(&request(
-        "POST",
+    raw.post(
+        1,
         "/entrances/web/download?100000",
         &[("content-length", "100000")],
-    ));
-    raw.send(HEADERS, END_HEADERS, 1, &head).await;
+    )
+    .await;
     let (mut fields, mut body, mut sent) = (Vec::new(), Vec::new(), 0usize);
     for _ in 0..2000 {
         let f = raw.next_answer().await.expect("frames until the end");
